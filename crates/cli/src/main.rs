@@ -1,0 +1,51 @@
+//! `sealhouse`: the command-line entry point.
+//!
+//! Thin by design: it parses arguments, reads and writes files, and calls the
+//! library crates, which hold all the logic.
+
+#![forbid(unsafe_code)]
+
+mod cipher_cmd;
+mod keyset_cmd;
+mod keyset_io;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Sealhouse: an analytic SQL warehouse built around data encryption.
+#[derive(Parser)]
+#[command(name = "sealhouse", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create and change keysets (like Tink's tinkey).
+    #[command(subcommand)]
+    Keyset(keyset_cmd::KeysetCommand),
+    /// Encrypt one value with a keyset (ENHANCED_SYM_ENCRYPT).
+    Encrypt(cipher_cmd::EncryptArgs),
+    /// Decrypt one value with a keyset (ENHANCED_SYM_DECRYPT).
+    Decrypt(cipher_cmd::DecryptArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Keyset(cmd) => keyset_cmd::run(cmd),
+        Command::Encrypt(args) => cipher_cmd::encrypt(args),
+        Command::Decrypt(args) => cipher_cmd::decrypt(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // `{:#}` prints the whole context chain on one line: what we were
+            // doing, then what went wrong. No message below carries key material.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
