@@ -1,14 +1,14 @@
 //! `sealhouse encrypt` / `sealhouse decrypt`: one value through a keyset.
 
 use anyhow::{Context, Result};
-use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use clap::{Args, ValueEnum};
 use sealhouse_crypto::KeysetCipher;
 
 use std::path::PathBuf;
 
-use crate::keyset_io::{read_keyset, KeysetFormat};
+use crate::keyset_io::{KeysetFormat, read_keyset};
 
 #[derive(Args)]
 pub(crate) struct EncryptArgs {
@@ -95,15 +95,18 @@ pub(crate) fn encrypt(args: EncryptArgs) -> Result<()> {
 pub(crate) fn decrypt(args: DecryptArgs) -> Result<()> {
     let cipher = args.keyset.cipher()?;
     let ciphertext = match (&args.base64, &args.hex) {
-        (Some(b), _) => STANDARD.decode(b.trim()).context("--base64 is not base64 text")?,
+        (Some(b), _) => STANDARD
+            .decode(b.trim())
+            .context("--base64 is not base64 text")?,
         (None, Some(h)) => hex::decode(h.trim()).context("--hex is not hexadecimal text")?,
         (None, None) => unreachable!("clap requires --base64 or --hex"),
     };
     let plaintext = cipher.decrypt(&ciphertext, args.aad.as_bytes())?;
     match args.output {
         PlaintextForm::Text => {
-            let text = String::from_utf8(plaintext)
-                .map_err(|_| anyhow::anyhow!("the plaintext is not UTF-8 text; use --output hex"))?;
+            let text = String::from_utf8(plaintext).map_err(|_| {
+                anyhow::anyhow!("the plaintext is not UTF-8 text; use --output hex")
+            })?;
             println!("{text}");
         }
         PlaintextForm::Hex => println!("{}", hex::encode_upper(plaintext)),

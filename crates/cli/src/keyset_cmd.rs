@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use sealhouse_crypto::{Algorithm, KeyId, Keyset, SecretBytes};
 
@@ -66,7 +66,11 @@ pub(crate) struct AddKeyArgs {
     #[arg(long)]
     algorithm: String,
     /// The raw key as hex (visible to other users in the process list; prefer --key-file).
-    #[arg(long, conflicts_with = "key_file", required_unless_present = "key_file")]
+    #[arg(
+        long,
+        conflicts_with = "key_file",
+        required_unless_present = "key_file"
+    )]
     key_hex: Option<String>,
     /// A file holding the raw key bytes.
     #[arg(long)]
@@ -91,11 +95,20 @@ pub(crate) struct KeyChange {
 
 pub(crate) fn run(cmd: KeysetCommand) -> Result<()> {
     match cmd {
-        KeysetCommand::New { algorithm, description, output } => {
+        KeysetCommand::New {
+            algorithm,
+            description,
+            output,
+        } => {
             let keyset = Keyset::new(Algorithm::parse(&algorithm)?, &description)?;
             output.write(&keyset, KeysetFormat::Json)
         }
-        KeysetCommand::Rotate { input, algorithm, description, output } => {
+        KeysetCommand::Rotate {
+            input,
+            algorithm,
+            description,
+            output,
+        } => {
             let (mut keyset, format) = input.read()?;
             keyset.rotate(Algorithm::parse(&algorithm)?, description.as_deref())?;
             output.write(&keyset, format)
@@ -121,10 +134,12 @@ fn add_key(args: AddKeyArgs) -> Result<()> {
     let algorithm = Algorithm::parse(&args.algorithm)?;
     let material = match (&args.key_hex, &args.key_file) {
         (Some(text), _) => SecretBytes::new(
-            hex::decode(text.trim()).context("--key-hex is not hexadecimal text (two digits per byte)")?,
+            hex::decode(text.trim())
+                .context("--key-hex is not hexadecimal text (two digits per byte)")?,
         ),
         (None, Some(path)) => SecretBytes::new(
-            std::fs::read(path).with_context(|| format!("cannot read key file {}", path.display()))?,
+            std::fs::read(path)
+                .with_context(|| format!("cannot read key file {}", path.display()))?,
         ),
         (None, None) => bail!("give the key with --key-hex or --key-file"),
     };
@@ -134,17 +149,27 @@ fn add_key(args: AddKeyArgs) -> Result<()> {
 }
 
 impl KeyChange {
-    fn apply(self, change: fn(&mut Keyset, &KeyId) -> Result<(), sealhouse_crypto::Error>) -> Result<()> {
+    fn apply(
+        self,
+        change: fn(&mut Keyset, &KeyId) -> Result<(), sealhouse_crypto::Error>,
+    ) -> Result<()> {
         let (mut keyset, format) = self.input.read()?;
-        let id = KeyId::parse(&self.key_id)
-            .map_err(|_| anyhow::anyhow!("--key-id {} is not a key id (16 base64 characters)", self.key_id))?;
+        let id = KeyId::parse(&self.key_id).map_err(|_| {
+            anyhow::anyhow!(
+                "--key-id {} is not a key id (16 base64 characters)",
+                self.key_id
+            )
+        })?;
         change(&mut keyset, &id)?;
         self.output.write(&keyset, format)
     }
 }
 
 fn print_key_list(keyset: &Keyset) {
-    println!("{:<18} {:<17} {:<9} {:<24} {:<7} description", "key_id", "algorithm", "status", "origin", "primary");
+    println!(
+        "{:<18} {:<17} {:<9} {:<24} {:<7} description",
+        "key_id", "algorithm", "status", "origin", "primary"
+    );
     for k in keyset.key_infos() {
         println!(
             "{:<18} {:<17} {:<9} {:<24} {:<7} {}",

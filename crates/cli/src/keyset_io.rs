@@ -4,7 +4,7 @@ use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use sealhouse_crypto::Keyset;
 
@@ -52,10 +52,14 @@ impl KeysetInput {
 /// Reads and parses the keyset at `path` (or standard input for `-`), in
 /// `format` or, when `None`, the form its content shows; returns it with the
 /// form it was read in.
-pub(crate) fn read_keyset(path: &Path, format: Option<KeysetFormat>) -> Result<(Keyset, KeysetFormat)> {
+pub(crate) fn read_keyset(
+    path: &Path,
+    format: Option<KeysetFormat>,
+) -> Result<(Keyset, KeysetFormat)> {
     let bytes = read_source(path)?;
     let format = format.unwrap_or_else(|| detect(&bytes));
-    let keyset = parse(&bytes, format).with_context(|| format!("reading keyset {}", path.display()))?;
+    let keyset =
+        parse(&bytes, format).with_context(|| format!("reading keyset {}", path.display()))?;
     Ok((keyset, format))
 }
 
@@ -67,7 +71,9 @@ impl KeysetOutput {
             Some(path) => write_atomically(path, &bytes),
             None => {
                 let mut out = std::io::stdout().lock();
-                out.write_all(&bytes).and_then(|()| out.flush()).context("writing the keyset to standard output")
+                out.write_all(&bytes)
+                    .and_then(|()| out.flush())
+                    .context("writing the keyset to standard output")
             }
         }
     }
@@ -76,7 +82,9 @@ impl KeysetOutput {
 fn read_source(path: &Path) -> Result<Vec<u8>> {
     if path == Path::new("-") {
         let mut buf = Vec::new();
-        std::io::stdin().read_to_end(&mut buf).context("reading the keyset from standard input")?;
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .context("reading the keyset from standard input")?;
         Ok(buf)
     } else {
         fs::read(path).with_context(|| format!("cannot read keyset file {}", path.display()))
@@ -88,7 +96,10 @@ pub(crate) fn detect(bytes: &[u8]) -> KeysetFormat {
     let text = bytes.trim_ascii();
     if text.first() == Some(&b'{') {
         KeysetFormat::Json
-    } else if !text.is_empty() && text.len() % 2 == 0 && text.iter().all(u8::is_ascii_hexdigit) {
+    } else if !text.is_empty()
+        && text.len().is_multiple_of(2)
+        && text.iter().all(u8::is_ascii_hexdigit)
+    {
         KeysetFormat::Hex
     } else {
         KeysetFormat::Binary
@@ -102,7 +113,8 @@ pub(crate) fn parse(bytes: &[u8], format: KeysetFormat) -> Result<Keyset> {
             Keyset::from_json(text)?
         }
         KeysetFormat::Hex => {
-            let raw = hex::decode(bytes.trim_ascii()).context("the hex keyset is not hexadecimal text")?;
+            let raw = hex::decode(bytes.trim_ascii())
+                .context("the hex keyset is not hexadecimal text")?;
             Keyset::from_bytes(&raw)?
         }
         KeysetFormat::Binary => Keyset::from_bytes(bytes)?,
@@ -112,7 +124,9 @@ pub(crate) fn parse(bytes: &[u8], format: KeysetFormat) -> Result<Keyset> {
 fn render(keyset: &Keyset, format: KeysetFormat) -> Vec<u8> {
     match format {
         KeysetFormat::Json => format!("{}\n", keyset.to_json().as_str()).into_bytes(),
-        KeysetFormat::Hex => format!("{}\n", hex::encode_upper(keyset.to_bytes().expose())).into_bytes(),
+        KeysetFormat::Hex => {
+            format!("{}\n", hex::encode_upper(keyset.to_bytes().expose())).into_bytes()
+        }
         KeysetFormat::Binary => keyset.to_bytes().expose().to_vec(),
     }
 }
@@ -126,7 +140,11 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         _ => Path::new("."),
     };
     if !dir.is_dir() {
-        bail!("cannot write {}: directory {} does not exist", path.display(), dir.display());
+        bail!(
+            "cannot write {}: directory {} does not exist",
+            path.display(),
+            dir.display()
+        );
     }
     let mut tmp = tempfile::Builder::new()
         .prefix(".sealhouse-keyset-")
@@ -135,7 +153,8 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     // tempfile creates files with mode 0600 already; the rename keeps it.
-    tmp.persist(path).with_context(|| format!("cannot replace {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot replace {}", path.display()))?;
     if let Ok(d) = fs::File::open(dir) {
         // Make the rename itself durable; failure here loses nothing already written.
         let _ = d.sync_all();

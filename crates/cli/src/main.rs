@@ -6,8 +6,10 @@
 #![forbid(unsafe_code)]
 
 mod cipher_cmd;
+mod data_dir;
 mod keyset_cmd;
 mod keyset_io;
+mod sql_cmd;
 
 use std::process::ExitCode;
 
@@ -23,6 +25,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run SQL against the embedded warehouse: -e, -f, or interactively.
+    Sql(sql_cmd::SqlArgs),
     /// Create and change keysets (like Tink's tinkey).
     #[command(subcommand)]
     Keyset(keyset_cmd::KeysetCommand),
@@ -35,6 +39,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Sql(args) => sql_cmd::run(args),
         Command::Keyset(cmd) => keyset_cmd::run(cmd),
         Command::Encrypt(args) => cipher_cmd::encrypt(args),
         Command::Decrypt(args) => cipher_cmd::decrypt(args),

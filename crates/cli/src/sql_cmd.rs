@@ -1,0 +1,184 @@
+//! `sealhouse sql`: run SQL from `-e`, a script file, or interactively.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use sealhouse_sql::format::{OutputFormat, write_rows};
+use sealhouse_sql::{StatementOutput, Warehouse};
+
+use crate::data_dir;
+
+#[derive(Args)]
+pub(crate) struct SqlArgs {
+    /// Statements to run (separated by semicolons).
+    #[arg(
+        short = 'e',
+        long = "execute",
+        value_name = "SQL",
+        conflicts_with = "file"
+    )]
+    execute: Option<String>,
+    /// A script file to run: statements separated by semicolons, `--` comments.
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    file: Option<PathBuf>,
+    /// Data directory (default: $SEALHOUSE_DATA_DIR, else $XDG_DATA_HOME/sealhouse, else ~/.local/share/sealhouse).
+    #[arg(long, value_name = "PATH")]
+    data_dir: Option<PathBuf>,
+    /// Project to start in (default: `default`).
+    #[arg(long)]
+    project: Option<String>,
+    /// How to print rows.
+    #[arg(long, value_enum, default_value = "table")]
+    format: FormatArg,
+    /// Print each statement before its result.
+    #[arg(long)]
+    echo: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Table,
+    Csv,
+    Json,
+}
+
+impl From<FormatArg> for OutputFormat {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Table => OutputFormat::Table,
+            FormatArg::Csv => OutputFormat::Csv,
+            FormatArg::Json => OutputFormat::Json,
+        }
+    }
+}
+
+pub(crate) fn run(args: SqlArgs) -> Result<()> {
+    let dir = data_dir::resolve(args.data_dir.clone())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the query runtime")?;
+    runtime.block_on(async {
+        let mut warehouse = Warehouse::open(&dir)
+            .with_context(|| format!("opening the data directory {}", dir.display()))?;
+        if let Some(project) = &args.project {
+            warehouse.execute(&format!("USE {project}")).await?;
+        }
+        let format = OutputFormat::from(args.format);
+        let script = match (&args.execute, &args.file) {
+            (Some(sql), _) => Some(sql.clone()),
+            (None, Some(path)) => Some(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read script {}", path.display()))?,
+            ),
+            (None, None) => None,
+        };
+        match script {
+            Some(script) => run_script(&mut warehouse, &script, format, args.echo).await,
+            None if std::io::stdin().is_terminal() => {
+                interactive(&mut warehouse, &dir, format).await
+            }
+            None => {
+                let mut script = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut script)
+                    .context("reading SQL from standard input")?;
+                run_script(&mut warehouse, &script, format, args.echo).await
+            }
+        }
+    })
+}
+
+async fn run_script(
+    warehouse: &mut Warehouse,
+    script: &str,
+    format: OutputFormat,
+    echo: bool,
+) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    let mut failed = None;
+    let result = warehouse
+        .run_script(script, |statement, output| {
+            if echo {
+                let _ = writeln!(stdout, "sealhouse> {};", statement.text);
+            }
+            if let Err(e) = print_output(&mut stdout, output, format) {
+                failed.get_or_insert(e);
+            }
+        })
+        .await;
+    if let Some(e) = failed {
+        return Err(e).context("writing results");
+    }
+    result?;
+    Ok(())
+}
+
+fn print_output(
+    out: &mut dyn Write,
+    output: StatementOutput,
+    format: OutputFormat,
+) -> std::io::Result<()> {
+    match output {
+        StatementOutput::Rows(rows) => write_rows(&rows, format, out),
+        StatementOutput::Done(message) => writeln!(out, "{message}"),
+    }
+}
+
+/// A line editor with history (kept in the data directory, mode 0600: it can
+/// hold keys typed into ADD_KEY_TO_KEYSET). A statement runs once a line
+/// ends with `;`.
+async fn interactive(
+    warehouse: &mut Warehouse,
+    dir: &std::path::Path,
+    format: OutputFormat,
+) -> Result<()> {
+    let mut editor = rustyline::DefaultEditor::new().context("starting the line editor")?;
+    let history = dir.join("sql_history");
+    let _ = editor.load_history(&history);
+    let mut buffer = String::new();
+    loop {
+        let prompt = if buffer.is_empty() {
+            format!("sealhouse:{}> ", warehouse.project())
+        } else {
+            "        -> ".into()
+        };
+        let line = match editor.readline(&prompt) {
+            Ok(line) => line,
+            Err(rustyline::error::ReadlineError::Interrupted) => {
+                buffer.clear();
+                continue;
+            }
+            Err(rustyline::error::ReadlineError::Eof) => break,
+            Err(e) => bail!("reading input: {e}"),
+        };
+        buffer.push_str(&line);
+        buffer.push('\n');
+        if !line.trim_end().ends_with(';') {
+            continue;
+        }
+        let _ = editor.add_history_entry(buffer.trim());
+        let script = std::mem::take(&mut buffer);
+        let mut stdout = std::io::stdout().lock();
+        let result = warehouse.run_script(&script, |_, output| {
+            let _ = print_output(&mut stdout, output, format);
+        });
+        if let Err(e) = result.await {
+            eprintln!("error: {}", e.error);
+        }
+    }
+    if editor.save_history(&history).is_ok() {
+        restrict_permissions(&history);
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn restrict_permissions(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+}
+
+#[cfg(not(unix))]
+fn restrict_permissions(_path: &std::path::Path) {}

@@ -1,0 +1,64 @@
+//! The error a statement fails with: one message that says what was wrong.
+
+use datafusion::error::DataFusionError;
+use sealhouse_storage::StorageError;
+
+/// Why a statement failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SqlError {
+    /// The text does not parse.
+    #[error("syntax error: {0}")]
+    Syntax(String),
+    /// The statement parses but cannot be planned: unknown table, column or
+    /// function, wrong argument types, unsupported statement.
+    #[error("{0}")]
+    Plan(String),
+    /// Execution failed: a function refused a value, a file could not be read.
+    #[error("{0}")]
+    Execution(String),
+    /// The catalog or a data file failed.
+    #[error("{0}")]
+    Storage(#[from] StorageError),
+}
+
+impl SqlError {
+    pub(crate) fn syntax(message: impl Into<String>) -> Self {
+        Self::Syntax(message.into())
+    }
+
+    pub(crate) fn plan(message: impl Into<String>) -> Self {
+        Self::Plan(message.into())
+    }
+}
+
+impl From<DataFusionError> for SqlError {
+    fn from(error: DataFusionError) -> Self {
+        // DataFusion wraps errors in context layers; the innermost one says
+        // what actually went wrong.
+        match error.find_root() {
+            DataFusionError::SQL(parser, _) => {
+                Self::Syntax(parser.to_string().replace("sql parser error: ", ""))
+            }
+            DataFusionError::Plan(m) => Self::Plan(clean(m)),
+            DataFusionError::SchemaError(e, _) => Self::Plan(e.to_string()),
+            DataFusionError::Execution(m) => Self::Execution(clean(m)),
+            DataFusionError::External(e) => Self::Execution(e.to_string()),
+            DataFusionError::NotImplemented(m) => {
+                Self::Plan(format!("not supported: {}", clean(m)))
+            }
+            other => Self::Execution(clean(&other.to_string())),
+        }
+    }
+}
+
+/// Drops DataFusion's internal hints (backtraces, "This issue was likely
+/// caused by a bug in DataFusion" boilerplate) from a message.
+fn clean(message: &str) -> String {
+    message
+        .split("\n\nThis issue")
+        .next()
+        .unwrap_or(message)
+        .trim()
+        .to_owned()
+}

@@ -1,0 +1,352 @@
+//! What every keyset function shares: argument checking with messages that
+//! name the function and its parameters, typed access to argument values, and
+//! building BINARY / STRING results without a copy per row.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::builder::NullBufferBuilder;
+use datafusion::arrow::array::{Array, ArrayRef, BinaryArray, StringArray};
+use datafusion::arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::ScalarValue;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::ColumnarValue;
+
+/// The kind of value a parameter takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// BINARY; STRING is accepted and used as its UTF-8 bytes.
+    Bytes,
+    /// STRING; BINARY is not accepted.
+    Text,
+}
+
+/// A function's parameters, for checking calls and explaining mistakes.
+#[derive(Debug)]
+pub(crate) struct Params {
+    pub(crate) function: &'static str,
+    pub(crate) params: &'static [(&'static str, Kind)],
+    /// How many leading parameters are required; the rest are optional.
+    pub(crate) required: usize,
+}
+
+impl Params {
+    /// `NAME(a, b [, c])`.
+    pub(crate) fn usage(&self) -> String {
+        let mut out = format!("{}(", self.function);
+        for (i, (name, _)) in self.params.iter().enumerate() {
+            match (i, i >= self.required) {
+                (0, _) => out.push_str(name),
+                (_, false) => out.push_str(&format!(", {name}")),
+                (_, true) => out.push_str(&format!(" [, {name}")),
+            }
+        }
+        out.push_str(&"]".repeat(self.params.len() - self.required));
+        out.push(')');
+        out
+    }
+
+    /// DataFusion's `coerce_types`: checks the count and the types, and
+    /// asks for STRING arguments as BINARY where bytes are wanted.
+    pub(crate) fn coerce(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        if arg_types.len() < self.required || arg_types.len() > self.params.len() {
+            return Err(DataFusionError::Plan(format!(
+                "{} takes {} arguments, but {} were given: {}",
+                self.function,
+                if self.required == self.params.len() {
+                    self.required.to_string()
+                } else {
+                    format!("{} to {}", self.required, self.params.len())
+                },
+                arg_types.len(),
+                self.usage()
+            )));
+        }
+        arg_types
+            .iter()
+            .zip(self.params)
+            .map(|(given, (name, kind))| {
+                let stringy = matches!(
+                    given,
+                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
+                );
+                let binary = matches!(
+                    given,
+                    DataType::Binary | DataType::LargeBinary | DataType::BinaryView
+                );
+                match kind {
+                    Kind::Bytes if stringy || binary => Ok(DataType::Binary),
+                    Kind::Text if stringy => Ok(DataType::Utf8),
+                    _ => Err(DataFusionError::Plan(format!(
+                        "{}: argument {name} must be {}, not {}; {}",
+                        self.function,
+                        if *kind == Kind::Bytes {
+                            "BINARY or STRING"
+                        } else {
+                            "STRING"
+                        },
+                        sql_type_name(given),
+                        self.usage()
+                    ))),
+                }
+            })
+            .collect()
+    }
+}
+
+/// A type as SQL users know it.
+pub(crate) fn sql_type_name(data_type: &DataType) -> String {
+    sealhouse_storage::ColumnType::from_arrow(data_type)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|| data_type.to_string())
+}
+
+/// A BINARY argument, constant or per row.
+pub(crate) enum Bytes<'a> {
+    Scalar(Option<&'a [u8]>),
+    Array(&'a BinaryArray),
+}
+
+impl<'a> Bytes<'a> {
+    pub(crate) fn of(value: &'a ColumnarValue) -> Result<Self> {
+        match value {
+            ColumnarValue::Scalar(ScalarValue::Binary(v)) => Ok(Self::Scalar(v.as_deref())),
+            ColumnarValue::Scalar(ScalarValue::Null) => Ok(Self::Scalar(None)),
+            ColumnarValue::Array(a) => a
+                .as_any()
+                .downcast_ref::<BinaryArray>()
+                .map(Self::Array)
+                .ok_or_else(|| internal(format!("expected BINARY, got {}", a.data_type()))),
+            ColumnarValue::Scalar(other) => Err(internal(format!(
+                "expected BINARY, got {}",
+                other.data_type()
+            ))),
+        }
+    }
+
+    pub(crate) fn get(&self, row: usize) -> Option<&'a [u8]> {
+        match self {
+            Self::Scalar(v) => *v,
+            Self::Array(a) => (!a.is_null(row)).then(|| a.value(row)),
+        }
+    }
+}
+
+/// A STRING argument, constant or per row.
+pub(crate) enum Text<'a> {
+    Scalar(Option<&'a str>),
+    Array(&'a StringArray),
+}
+
+impl<'a> Text<'a> {
+    pub(crate) fn of(value: &'a ColumnarValue) -> Result<Self> {
+        match value {
+            ColumnarValue::Scalar(ScalarValue::Utf8(v)) => Ok(Self::Scalar(v.as_deref())),
+            ColumnarValue::Scalar(ScalarValue::Null) => Ok(Self::Scalar(None)),
+            ColumnarValue::Array(a) => a
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .map(Self::Array)
+                .ok_or_else(|| internal(format!("expected STRING, got {}", a.data_type()))),
+            ColumnarValue::Scalar(other) => Err(internal(format!(
+                "expected STRING, got {}",
+                other.data_type()
+            ))),
+        }
+    }
+
+    pub(crate) fn get(&self, row: usize) -> Option<&'a str> {
+        match self {
+            Self::Scalar(v) => *v,
+            Self::Array(a) => (!a.is_null(row)).then(|| a.value(row)),
+        }
+    }
+}
+
+/// Whether every argument is a constant: then a deterministic function is
+/// computed once, not once per row.
+pub(crate) fn all_scalar(args: &[ColumnarValue]) -> bool {
+    args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)))
+}
+
+/// Builds a BINARY or STRING column by appending each value's bytes straight
+/// into the value buffer: no intermediate vector per row.
+pub(crate) struct ByteColumn {
+    values: Vec<u8>,
+    offsets: Vec<i32>,
+    nulls: NullBufferBuilder,
+}
+
+impl ByteColumn {
+    pub(crate) fn with_capacity(rows: usize, bytes: usize) -> Self {
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        Self {
+            values: Vec::with_capacity(bytes),
+            offsets,
+            nulls: NullBufferBuilder::new(rows),
+        }
+    }
+
+    /// Appends one value written by `write`, which appends to the buffer it
+    /// is given. If `write` fails, the buffer is restored.
+    pub(crate) fn append_with(
+        &mut self,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<()>,
+    ) -> Result<()> {
+        let start = self.values.len();
+        if let Err(e) = write(&mut self.values) {
+            self.values.truncate(start);
+            return Err(e);
+        }
+        self.push_offset()?;
+        self.nulls.append_non_null();
+        Ok(())
+    }
+
+    pub(crate) fn append_null(&mut self) -> Result<()> {
+        self.push_offset()?;
+        self.nulls.append_null();
+        Ok(())
+    }
+
+    fn push_offset(&mut self) -> Result<()> {
+        let end = i32::try_from(self.values.len()).map_err(|_| {
+            DataFusionError::Execution(
+                "a result batch exceeds 2 GiB; query fewer rows at a time".into(),
+            )
+        })?;
+        self.offsets.push(end);
+        Ok(())
+    }
+
+    pub(crate) fn finish_binary(mut self) -> ArrayRef {
+        let offsets = OffsetBuffer::new(ScalarBuffer::from(self.offsets));
+        Arc::new(BinaryArray::new(
+            offsets,
+            Buffer::from_vec(self.values),
+            self.nulls.finish(),
+        ))
+    }
+
+    /// A STRING column. Every appended value must be UTF-8 (checked).
+    pub(crate) fn finish_string(mut self) -> Result<ArrayRef> {
+        let offsets = OffsetBuffer::new(ScalarBuffer::from(self.offsets));
+        Ok(Arc::new(StringArray::try_new(
+            offsets,
+            Buffer::from_vec(self.values),
+            self.nulls.finish(),
+        )?))
+    }
+}
+
+/// Computes a function row by row for functions whose values are small
+/// (keysets, JSON, hex): `f(row)` gives a row's bytes or NULL. With `once`
+/// (every argument constant and the function deterministic) it runs once and
+/// the result is a constant. `returns` is BINARY or STRING.
+pub(crate) fn per_row(
+    rows: usize,
+    once: bool,
+    returns: &DataType,
+    mut f: impl FnMut(usize) -> Result<Option<Vec<u8>>>,
+) -> Result<ColumnarValue> {
+    let text = matches!(returns, DataType::Utf8);
+    if once {
+        let value = f(0)?;
+        return Ok(ColumnarValue::Scalar(if text {
+            ScalarValue::Utf8(
+                value
+                    .map(String::from_utf8)
+                    .transpose()
+                    .map_err(|e| internal(e.to_string()))?,
+            )
+        } else {
+            ScalarValue::Binary(value)
+        }));
+    }
+    let mut out = ByteColumn::with_capacity(rows, rows * 32);
+    for row in 0..rows {
+        match f(row)? {
+            Some(v) => out.append_with(|buf| {
+                buf.extend_from_slice(&v);
+                Ok(())
+            })?,
+            None => out.append_null()?,
+        }
+    }
+    Ok(ColumnarValue::Array(if text {
+        out.finish_string()?
+    } else {
+        out.finish_binary()
+    }))
+}
+
+pub(crate) fn internal(message: String) -> DataFusionError {
+    DataFusionError::Internal(message)
+}
+
+/// An error raised by a function at run time, prefixed with its name.
+pub(crate) fn exec(function: &str, message: impl std::fmt::Display) -> DataFusionError {
+    DataFusionError::Execution(format!("{function}: {message}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const P: Params = Params {
+        function: "ENHANCED_SYM_ENCRYPT",
+        params: &[
+            ("keyset", Kind::Bytes),
+            ("plaintext", Kind::Bytes),
+            ("aad", Kind::Text),
+        ],
+        required: 2,
+    };
+
+    #[test]
+    fn usage_and_count_errors() {
+        assert_eq!(P.usage(), "ENHANCED_SYM_ENCRYPT(keyset, plaintext [, aad])");
+        let msg = P.coerce(&[DataType::Binary]).unwrap_err().to_string();
+        assert!(
+            msg.contains("takes 2 to 3 arguments, but 1 were given"),
+            "{msg}"
+        );
+        let msg = P
+            .coerce(&[DataType::Binary, DataType::Int64])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("argument plaintext must be BINARY or STRING, not BIGINT"),
+            "{msg}"
+        );
+        assert_eq!(
+            P.coerce(&[DataType::Binary, DataType::Utf8View, DataType::Utf8])
+                .expect("ok"),
+            vec![DataType::Binary, DataType::Binary, DataType::Utf8]
+        );
+    }
+
+    #[test]
+    fn byte_column_restores_on_failure() {
+        let mut col = ByteColumn::with_capacity(3, 16);
+        col.append_with(|b| {
+            b.extend_from_slice(b"ab");
+            Ok(())
+        })
+        .expect("ok");
+        assert!(
+            col.append_with(|b| {
+                b.extend_from_slice(b"zz");
+                Err(DataFusionError::Execution("x".into()))
+            })
+            .is_err()
+        );
+        col.append_null().expect("ok");
+        let arr = col.finish_binary();
+        let arr = arr.as_any().downcast_ref::<BinaryArray>().expect("binary");
+        assert_eq!(arr.len(), 2);
+        assert_eq!(arr.value(0), b"ab");
+        assert!(arr.is_null(1));
+    }
+}

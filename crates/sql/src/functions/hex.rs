@@ -1,0 +1,77 @@
+//! `HEX(value)` → STRING (upper case) and `UNHEX(text)` → BINARY.
+//!
+//! HEX takes BINARY or STRING (its UTF-8 bytes). UNHEX takes an even number
+//! of hex digits in either case; anything else is an error naming the
+//! offending position, since silently turning bad input into NULL hides
+//! mistakes in keys and keysets.
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::{ColumnarValue, Volatility};
+
+use super::args::{Bytes, Kind, Params, Text, all_scalar, per_row};
+use super::udf::SqlFunction;
+
+static HEX: Params = Params {
+    function: "HEX",
+    params: &[("value", Kind::Bytes)],
+    required: 1,
+};
+static UNHEX: Params = Params {
+    function: "UNHEX",
+    params: &[("text", Kind::Text)],
+    required: 1,
+};
+
+pub(crate) struct Hex;
+
+impl SqlFunction for Hex {
+    fn params(&self) -> &'static Params {
+        &HEX
+    }
+
+    fn returns(&self) -> DataType {
+        DataType::Utf8
+    }
+
+    fn volatility(&self) -> Volatility {
+        Volatility::Immutable
+    }
+
+    fn invoke(&self, args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+        let values = Bytes::of(&args[0])?;
+        per_row(rows, all_scalar(args), &DataType::Utf8, |row| {
+            Ok(values.get(row).map(|v| hex::encode_upper(v).into_bytes()))
+        })
+    }
+}
+
+pub(crate) struct Unhex;
+
+impl SqlFunction for Unhex {
+    fn params(&self) -> &'static Params {
+        &UNHEX
+    }
+
+    fn returns(&self) -> DataType {
+        DataType::Binary
+    }
+
+    fn volatility(&self) -> Volatility {
+        Volatility::Immutable
+    }
+
+    fn invoke(&self, args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+        let texts = Text::of(&args[0])?;
+        per_row(rows, all_scalar(args), &DataType::Binary, |row| {
+            let Some(text) = texts.get(row) else {
+                return Ok(None);
+            };
+            hex::decode(text).map(Some).map_err(|e| {
+                DataFusionError::Execution(format!(
+                    "UNHEX: the text is not hexadecimal ({e}); give two hex digits per byte"
+                ))
+            })
+        })
+    }
+}

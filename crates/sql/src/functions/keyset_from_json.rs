@@ -1,0 +1,43 @@
+//! `KEYSET_FROM_JSON(json)` → BINARY: a JSON keyset (as `KEYSET_TO_JSON`
+//! prints it, or as the original service exported it) in binary form.
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::error::Result;
+use datafusion::logical_expr::{ColumnarValue, Volatility};
+use sealhouse_crypto::Keyset;
+
+use super::args::{Kind, Params, Text, all_scalar, exec, per_row};
+use super::udf::SqlFunction;
+
+static PARAMS: Params = Params {
+    function: "KEYSET_FROM_JSON",
+    params: &[("json", Kind::Text)],
+    required: 1,
+};
+
+pub(crate) struct KeysetFromJson;
+
+impl SqlFunction for KeysetFromJson {
+    fn params(&self) -> &'static Params {
+        &PARAMS
+    }
+
+    fn returns(&self) -> DataType {
+        DataType::Binary
+    }
+
+    fn volatility(&self) -> Volatility {
+        Volatility::Immutable
+    }
+
+    fn invoke(&self, args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+        let json = Text::of(&args[0])?;
+        per_row(rows, all_scalar(args), &DataType::Binary, |row| {
+            let Some(text) = json.get(row) else {
+                return Ok(None);
+            };
+            let keyset = Keyset::from_json(text).map_err(|e| exec(PARAMS.function, e))?;
+            Ok(Some(keyset.to_bytes().expose().to_vec()))
+        })
+    }
+}

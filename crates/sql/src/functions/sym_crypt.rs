@@ -1,0 +1,104 @@
+//! `SYM_ENCRYPT(value, key [, mode [, aad]])` and
+//! `SYM_DECRYPT(ciphertext, key [, mode [, aad]])` → BINARY.
+//!
+//! AES-256-GCM under one raw 32-byte key (`IV || ciphertext || tag`). `mode`
+//! may only be 'AES-GCM-256', as in the original service. The cipher is set
+//! up once per distinct key, not per row.
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::{ColumnarValue, Volatility};
+use sealhouse_crypto::sym::SymCipher;
+
+use super::args::{ByteColumn, Bytes, Kind, Params, Text, exec};
+use super::udf::SqlFunction;
+
+const MODE: &str = "AES-GCM-256";
+
+static ENCRYPT: Params = Params {
+    function: "SYM_ENCRYPT",
+    params: &[
+        ("value", Kind::Bytes),
+        ("key", Kind::Bytes),
+        ("mode", Kind::Text),
+        ("aad", Kind::Text),
+    ],
+    required: 2,
+};
+
+static DECRYPT: Params = Params {
+    function: "SYM_DECRYPT",
+    params: &[
+        ("ciphertext", Kind::Bytes),
+        ("key", Kind::Bytes),
+        ("mode", Kind::Text),
+        ("aad", Kind::Text),
+    ],
+    required: 2,
+};
+
+pub(crate) struct SymCrypt {
+    pub(crate) encrypt: bool,
+}
+
+impl SqlFunction for SymCrypt {
+    fn params(&self) -> &'static Params {
+        if self.encrypt { &ENCRYPT } else { &DECRYPT }
+    }
+
+    fn returns(&self) -> DataType {
+        DataType::Binary
+    }
+
+    fn volatility(&self) -> Volatility {
+        if self.encrypt {
+            Volatility::Volatile
+        } else {
+            Volatility::Immutable
+        }
+    }
+
+    fn invoke(&self, args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+        let name = self.params().function;
+        let values = Bytes::of(&args[0])?;
+        let keys = Bytes::of(&args[1])?;
+        let modes = args.get(2).map(Text::of).transpose()?;
+        let aads = args.get(3).map(Text::of).transpose()?;
+        let mut out = ByteColumn::with_capacity(rows, rows * 48);
+        let mut current: Option<(&[u8], SymCipher)> = None;
+        for row in 0..rows {
+            let mode = modes.as_ref().map_or(Some(MODE), |m| m.get(row));
+            let aad = aads.as_ref().map_or(Some(""), |a| a.get(row));
+            let (Some(value), Some(key), Some(mode), Some(aad)) =
+                (values.get(row), keys.get(row), mode, aad)
+            else {
+                out.append_null()?;
+                continue;
+            };
+            if !mode.trim().eq_ignore_ascii_case(MODE) {
+                return Err(DataFusionError::Execution(format!(
+                    "{name}: mode '{}' is not supported; the only mode is '{MODE}'",
+                    mode.chars().take(40).collect::<String>()
+                )));
+            }
+            if current.as_ref().is_none_or(|(k, _)| *k != key) {
+                current = Some((key, SymCipher::new(key).map_err(|e| exec(name, e))?));
+            }
+            let Some((_, cipher)) = current.as_ref() else {
+                unreachable!("set just above")
+            };
+            out.append_with(|buf| {
+                let result = if self.encrypt {
+                    Ok(cipher.encrypt(value, aad.as_bytes()))
+                } else {
+                    cipher
+                        .decrypt(value, aad.as_bytes())
+                        .map_err(|e| exec(name, e))
+                };
+                buf.extend_from_slice(&result?);
+                Ok(())
+            })?;
+        }
+        Ok(ColumnarValue::Array(out.finish_binary()))
+    }
+}

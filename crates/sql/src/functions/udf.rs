@@ -1,0 +1,90 @@
+//! One adapter from Sealhouse's functions to DataFusion's `ScalarUDFImpl`, so
+//! that each function file holds only what is particular to it: its
+//! parameters, result type, volatility and row logic.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::error::Result;
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+
+use super::args::Params;
+
+/// What a function is.
+pub(crate) trait SqlFunction: Send + Sync + 'static {
+    /// Its parameters (and so its name).
+    fn params(&self) -> &'static Params;
+    /// Its result type.
+    fn returns(&self) -> DataType;
+    /// Volatile when it draws randomness (a fresh IV or key per row).
+    fn volatility(&self) -> Volatility;
+    /// Computes the result for `rows` rows; arguments arrive coerced to the
+    /// types [`Params::coerce`] asked for.
+    fn invoke(&self, args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue>;
+}
+
+/// Wraps a [`SqlFunction`] as a DataFusion UDF.
+pub(crate) fn udf(function: impl SqlFunction) -> ScalarUDF {
+    let signature = Signature::user_defined(function.volatility());
+    // SQL identifiers are normalised to lower case before functions are looked up.
+    let name = function.params().function.to_ascii_lowercase();
+    ScalarUDF::new_from_impl(Adapter {
+        function: Box::new(function),
+        signature,
+        name,
+    })
+}
+
+struct Adapter {
+    function: Box<dyn SqlFunction>,
+    signature: Signature,
+    name: String,
+}
+
+impl fmt::Debug for Adapter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlFunction")
+            .field("name", &self.function.params().function)
+            .finish()
+    }
+}
+
+// Functions are identified by name: two adapters of one name are the same function.
+impl PartialEq for Adapter {
+    fn eq(&self, other: &Self) -> bool {
+        self.function.params().function == other.function.params().function
+    }
+}
+
+impl Eq for Adapter {}
+
+impl Hash for Adapter {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.function.params().function.hash(state);
+    }
+}
+
+impl ScalarUDFImpl for Adapter {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(self.function.returns())
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        self.function.params().coerce(arg_types)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        self.function.invoke(&args.args, args.number_rows)
+    }
+}

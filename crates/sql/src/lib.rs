@@ -1,0 +1,19 @@
+//! Sealhouse SQL: a DataFusion session over Sealhouse storage, with the
+//! encryption functions, the script mode of the original service, and the
+//! result formats of its console.
+//!
+//! [`Warehouse`] is the entry point: open a data directory, run statements
+//! or scripts, print results with [`format::write_rows`].
+
+#![forbid(unsafe_code)]
+
+mod error;
+pub mod format;
+mod functions;
+mod meta;
+pub mod script;
+mod session;
+mod tables;
+
+pub use error::SqlError;
+pub use session::{ScriptError, StatementOutput, Warehouse};

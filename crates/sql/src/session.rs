@@ -1,0 +1,475 @@
+//! A SQL session over one data directory: statements in, results out.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::catalog::default_table_source::provider_as_source;
+use datafusion::common::{ScalarValue, TableReference};
+use datafusion::logical_expr::dml::InsertOp;
+use datafusion::logical_expr::{
+    CreateMemoryTable, DdlStatement, Expr, LogicalPlan, LogicalPlanBuilder,
+};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use sealhouse_storage::{Catalog, DEFAULT_PROJECT};
+
+use crate::format::ResultSet;
+use crate::meta::{self, Meta};
+use crate::script::{self, ScriptLine, ScriptStatement};
+use crate::tables::{CATALOG_NAME, CatalogView};
+use crate::{SqlError, functions};
+
+/// What a statement gives back.
+#[derive(Debug)]
+pub enum StatementOutput {
+    /// Rows to show.
+    Rows(ResultSet),
+    /// A statement without rows, and what it did.
+    Done(String),
+}
+
+/// A statement of a script that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("statement at line {line} failed: {error}")]
+pub struct ScriptError {
+    /// The line the statement starts on.
+    pub line: usize,
+    /// Why it failed.
+    pub error: SqlError,
+}
+
+/// One user's session: the current project, script variables and settings,
+/// over a data directory shared with other sessions.
+pub struct Warehouse {
+    catalog: Arc<Catalog>,
+    ctx: SessionContext,
+    project: String,
+    variables: BTreeMap<String, ScalarValue>,
+    settings: BTreeMap<String, String>,
+}
+
+impl Warehouse {
+    /// Opens (creating on first use) the data directory at `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Self, SqlError> {
+        Ok(Self::new(Catalog::open(data_dir)?))
+    }
+
+    /// A session over an open catalog, starting in the default project.
+    pub fn new(catalog: Arc<Catalog>) -> Self {
+        let mut config = SessionConfig::new()
+            .with_default_catalog_and_schema(CATALOG_NAME, DEFAULT_PROJECT)
+            .with_create_default_catalog_and_schema(false)
+            .with_information_schema(false);
+        // Plain Utf8 / Binary everywhere: tables store them, and the
+        // functions take them, without view-type conversions.
+        let options = config.options_mut();
+        options.execution.parquet.schema_force_view_types = false;
+        options.sql_parser.map_string_types_to_utf8view = false;
+        let ctx = SessionContext::new_with_config(config);
+        ctx.register_catalog(
+            CATALOG_NAME,
+            Arc::new(CatalogView::new(Arc::clone(&catalog))),
+        );
+        for function in functions::all() {
+            ctx.register_udf(function);
+        }
+        Self {
+            catalog,
+            ctx,
+            project: DEFAULT_PROJECT.to_owned(),
+            variables: BTreeMap::new(),
+            settings: BTreeMap::new(),
+        }
+    }
+
+    /// The project unqualified table names refer to.
+    pub fn project(&self) -> &str {
+        &self.project
+    }
+
+    /// The catalog this session works on.
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    /// Runs every statement of `script` in order, handing each result to
+    /// `on_output`; stops at the first failure, naming its line.
+    pub async fn run_script(
+        &mut self,
+        script: &str,
+        mut on_output: impl FnMut(&ScriptStatement, StatementOutput),
+    ) -> Result<usize, ScriptError> {
+        let statements = script::split(script).map_err(|error| ScriptError { line: 1, error })?;
+        for statement in &statements {
+            let output = self
+                .execute(&statement.text)
+                .await
+                .map_err(|error| ScriptError {
+                    line: statement.line,
+                    error,
+                })?;
+            on_output(statement, output);
+        }
+        Ok(statements.len())
+    }
+
+    /// Runs one statement (without its closing `;`).
+    pub async fn execute(&mut self, statement: &str) -> Result<StatementOutput, SqlError> {
+        match script::classify(statement) {
+            ScriptLine::Assign { name, expr } => {
+                let value = self.evaluate_constant(expr).await?;
+                self.variables.insert(name.clone(), value);
+                Ok(StatementOutput::Done(format!("@{name} assigned")))
+            }
+            ScriptLine::Sql(sql) => match meta::parse(sql) {
+                Some(meta) => self.run_meta(meta),
+                None => {
+                    let plan = self.plan(sql).await?;
+                    self.run_plan(plan).await
+                }
+            },
+        }
+    }
+
+    /// Plans a statement, with script variables bound as parameters.
+    async fn plan(&self, sql: &str) -> Result<LogicalPlan, SqlError> {
+        let (prepared, names) = script::prepare(sql)?;
+        let values = names
+            .iter()
+            .map(|n| {
+                self.variables.get(n).cloned().ok_or_else(|| {
+                    SqlError::plan(format!(
+                        "variable @{n} is not defined; define it first with @{n} := <expression>;"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let plan = self.ctx.state().create_logical_plan(&prepared).await?;
+        Ok(if values.is_empty() {
+            plan
+        } else {
+            plan.with_param_values(values)?
+        })
+    }
+
+    async fn evaluate_constant(&self, expr: &str) -> Result<ScalarValue, SqlError> {
+        if expr
+            .trim_start()
+            .get(..6)
+            .is_some_and(|w| w.eq_ignore_ascii_case("select"))
+        {
+            return Err(SqlError::plan(
+                "table variables (@t := SELECT ...) are not supported; assign a constant expression".to_owned(),
+            ));
+        }
+        let plan = self.plan(&format!("SELECT {expr}")).await?;
+        let batches = self.ctx.execute_logical_plan(plan).await?.collect().await?;
+        let batch = batches
+            .iter()
+            .find(|b| b.num_rows() > 0)
+            .ok_or_else(|| SqlError::plan("the expression gave no value"))?;
+        if batch.num_columns() != 1 {
+            return Err(SqlError::plan(
+                "a variable holds one value; the expression gave several columns",
+            ));
+        }
+        Ok(ScalarValue::try_from_array(batch.column(0), 0)?)
+    }
+
+    async fn run_plan(&mut self, plan: LogicalPlan) -> Result<StatementOutput, SqlError> {
+        match plan {
+            LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) => {
+                self.create_table(create).await
+            }
+            LogicalPlan::Ddl(DdlStatement::DropTable(drop)) => {
+                let (project, table) = self.resolve(&drop.name)?;
+                let dropped = self.catalog.drop_table(&project, &table, drop.if_exists)?;
+                Ok(StatementOutput::Done(if dropped {
+                    "OK".into()
+                } else {
+                    format!("OK: no table {table}")
+                }))
+            }
+            LogicalPlan::Ddl(DdlStatement::CreateCatalogSchema(schema)) => {
+                self.catalog
+                    .create_project(&schema.schema_name, schema.if_not_exists)?;
+                Ok(StatementOutput::Done("OK".into()))
+            }
+            LogicalPlan::Ddl(other) => Err(SqlError::plan(format!(
+                "{} is not supported; Sealhouse has tables (CREATE TABLE) and projects (CREATE PROJECT)",
+                other.name()
+            ))),
+            LogicalPlan::Statement(s) => Err(SqlError::plan(format!(
+                "{} statements are not supported",
+                s.name()
+            ))),
+            LogicalPlan::Copy(_) => Err(SqlError::plan(
+                "COPY is not supported; use INSERT INTO a table",
+            )),
+            LogicalPlan::Dml(_) => {
+                let batches = self.ctx.execute_logical_plan(plan).await?.collect().await?;
+                Ok(StatementOutput::Done(format!(
+                    "OK: {} rows written",
+                    count_of(&batches)
+                )))
+            }
+            query => {
+                let names = display_names(&query);
+                let frame = self.ctx.execute_logical_plan(query).await?;
+                let schema = Arc::new(frame.schema().as_arrow().clone());
+                let batches = frame.collect().await?;
+                let names = if names.len() == schema.fields().len() {
+                    names
+                } else {
+                    schema.fields().iter().map(|f| f.name().clone()).collect()
+                };
+                Ok(StatementOutput::Rows(ResultSet {
+                    names,
+                    schema,
+                    batches,
+                }))
+            }
+        }
+    }
+
+    /// CREATE TABLE, and CREATE TABLE AS SELECT: creates the table, then
+    /// streams the query's rows into it; if that fails the new table is
+    /// dropped again, so the statement has no effect.
+    async fn create_table(
+        &mut self,
+        create: CreateMemoryTable,
+    ) -> Result<StatementOutput, SqlError> {
+        let (project, table) = self.resolve(&create.name)?;
+        if create.temporary {
+            return Err(SqlError::plan("temporary tables are not supported"));
+        }
+        let exists = self.catalog.table(&project, &table).is_ok();
+        if exists && create.or_replace {
+            self.catalog.drop_table(&project, &table, true)?;
+        } else if exists && create.if_not_exists {
+            return Ok(StatementOutput::Done(format!(
+                "OK: table {table} already exists"
+            )));
+        }
+        let input = Arc::unwrap_or_clone(create.input);
+        let names = display_names(&input);
+        let input_schema = input.schema().as_arrow();
+        let fields: Vec<Field> = input_schema
+            .fields()
+            .iter()
+            .zip(&names)
+            .map(|(f, name)| Field::new(name, f.data_type().clone(), true))
+            .collect();
+        self.catalog
+            .create_table(&project, &table, &Schema::new(fields), false)?;
+        let is_query = !matches!(&input, LogicalPlan::EmptyRelation(e) if !e.produce_one_row);
+        if !is_query {
+            return Ok(StatementOutput::Done("OK".into()));
+        }
+        let written = self.insert_plan(&project, &table, input).await;
+        match written {
+            Ok(rows) => Ok(StatementOutput::Done(format!("OK: {rows} rows written"))),
+            Err(e) => {
+                // The statement as a whole failed: leave no half-made table behind.
+                let _ = self.catalog.drop_table(&project, &table, true);
+                Err(e)
+            }
+        }
+    }
+
+    async fn insert_plan(
+        &self,
+        project: &str,
+        table: &str,
+        input: LogicalPlan,
+    ) -> Result<u64, SqlError> {
+        let reference = TableReference::full(CATALOG_NAME, project, table);
+        let provider = self.ctx.table_provider(reference.clone()).await?;
+        let plan = LogicalPlanBuilder::insert_into(
+            input,
+            reference,
+            provider_as_source(provider),
+            InsertOp::Append,
+        )?
+        .build()?;
+        let batches = self.ctx.execute_logical_plan(plan).await?.collect().await?;
+        Ok(count_of(&batches))
+    }
+
+    fn resolve(&self, name: &TableReference) -> Result<(String, String), SqlError> {
+        match name {
+            TableReference::Bare { table } => Ok((self.project.clone(), table.to_string())),
+            TableReference::Partial { schema, table } => {
+                Ok((schema.to_string(), table.to_string()))
+            }
+            TableReference::Full {
+                catalog,
+                schema,
+                table,
+            } if catalog.as_ref() == CATALOG_NAME => Ok((schema.to_string(), table.to_string())),
+            TableReference::Full { catalog, .. } => Err(SqlError::plan(format!(
+                "unknown catalog '{catalog}'; name tables as table or project.table"
+            ))),
+        }
+    }
+
+    fn run_meta(&mut self, meta: Meta) -> Result<StatementOutput, SqlError> {
+        let done = || Ok(StatementOutput::Done("OK".into()));
+        match meta {
+            Meta::CreateProject {
+                name,
+                if_not_exists,
+            } => {
+                self.catalog.create_project(&name, if_not_exists)?;
+                done()
+            }
+            Meta::DropProject { name, if_exists } => {
+                if sealhouse_storage::normalize_name("project", &name)? == self.project {
+                    return Err(SqlError::plan(format!(
+                        "cannot drop project '{name}' while using it; USE another first"
+                    )));
+                }
+                self.catalog.drop_project(&name, if_exists)?;
+                done()
+            }
+            Meta::ShowProjects => {
+                let rows = self
+                    .catalog
+                    .projects()?
+                    .into_iter()
+                    .map(|p| vec![p.name])
+                    .collect();
+                text_rows(&["project"], rows)
+            }
+            Meta::Use { project } => {
+                let project = self.catalog.project(&project)?.name;
+                self.ctx
+                    .state_ref()
+                    .write()
+                    .config_mut()
+                    .options_mut()
+                    .catalog
+                    .default_schema = project.clone();
+                self.project = project;
+                done()
+            }
+            Meta::ShowTables { project } => {
+                let project = project.unwrap_or_else(|| self.project.clone());
+                let rows = self
+                    .catalog
+                    .tables(&project)?
+                    .into_iter()
+                    .map(|t| vec![t.name])
+                    .collect();
+                text_rows(&["table"], rows)
+            }
+            Meta::Describe { table } => {
+                let (project, name) = match table.split_once('.') {
+                    Some((p, t)) => (p.to_owned(), t.to_owned()),
+                    None => (self.project.clone(), table),
+                };
+                let info = self.catalog.table(&project, &name)?;
+                let rows = info
+                    .columns
+                    .iter()
+                    .map(|(n, t)| vec![n.clone(), t.to_string()])
+                    .collect();
+                text_rows(&["column", "type"], rows)
+            }
+            Meta::Set { assignment: None } => {
+                let rows = self
+                    .settings
+                    .iter()
+                    .map(|(k, v)| vec![k.clone(), v.clone()])
+                    .collect();
+                text_rows(&["key", "value"], rows)
+            }
+            Meta::Set {
+                assignment: Some((key, value)),
+            } => {
+                if key.starts_with("datafusion.") {
+                    self.ctx
+                        .state_ref()
+                        .write()
+                        .config_mut()
+                        .options_mut()
+                        .set(&key, &value)?;
+                }
+                // Other keys (the original service's odps.* flags, for one)
+                // are kept for SET to list, and change nothing here.
+                self.settings.insert(key, value);
+                done()
+            }
+        }
+    }
+}
+
+/// Column names as the original service shows them: a column keeps its
+/// name, an aliased expression its alias, and any other expression is
+/// `_c<position>`.
+fn display_names(plan: &LogicalPlan) -> Vec<String> {
+    let mut node = plan;
+    loop {
+        match node {
+            LogicalPlan::Projection(p) => {
+                return p
+                    .expr
+                    .iter()
+                    .enumerate()
+                    .zip(p.schema.fields())
+                    .map(|((i, e), f)| match e {
+                        Expr::Column(_) | Expr::Alias(_) => f.name().clone(),
+                        _ => format!("_c{i}"),
+                    })
+                    .collect();
+            }
+            LogicalPlan::Sort(s) => node = &s.input,
+            LogicalPlan::Limit(l) => node = &l.input,
+            LogicalPlan::Distinct(d) => node = d.input(),
+            _ => {
+                return plan
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().clone())
+                    .collect();
+            }
+        }
+    }
+}
+
+fn count_of(batches: &[RecordBatch]) -> u64 {
+    batches
+        .first()
+        .and_then(|b| {
+            b.column(0)
+                .as_any()
+                .downcast_ref::<datafusion::arrow::array::UInt64Array>()
+        })
+        .map_or(0, |a| a.value(0))
+}
+
+fn text_rows(columns: &[&str], rows: Vec<Vec<String>>) -> Result<StatementOutput, SqlError> {
+    let schema = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|c| Field::new(*c, DataType::Utf8, false))
+            .collect::<Vec<_>>(),
+    ));
+    let arrays: Vec<ArrayRef> = (0..columns.len())
+        .map(|i| {
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r[i].as_str()),
+            )) as ArrayRef
+        })
+        .collect();
+    let batch = RecordBatch::try_new(Arc::clone(&schema), arrays)
+        .map_err(datafusion::error::DataFusionError::from)?;
+    Ok(StatementOutput::Rows(ResultSet {
+        names: columns.iter().map(|c| (*c).to_owned()).collect(),
+        schema,
+        batches: vec![batch],
+    }))
+}

@@ -1,0 +1,8 @@
+//! DataFusion's view of storage: a catalog whose schemas are projects and
+//! whose tables read and write Parquet files through the storage catalog.
+
+mod provider;
+mod sink;
+mod stored_table;
+
+pub(crate) use provider::{CATALOG_NAME, CatalogView};

@@ -1,0 +1,117 @@
+//! Helpers for the SQL tests: a warehouse on a fresh directory, and access
+//! to result cells.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::PathBuf;
+
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::DataType;
+use sealhouse_sql::format::ResultSet;
+use sealhouse_sql::{SqlError, StatementOutput, Warehouse};
+
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub warehouse: Warehouse,
+    pub runtime: tokio::runtime::Runtime,
+}
+
+impl Fixture {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let warehouse = Warehouse::open(dir.path()).expect("open");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("rt");
+        Self {
+            dir,
+            warehouse,
+            runtime,
+        }
+    }
+
+    pub fn reopen(&mut self) {
+        self.warehouse = Warehouse::open(self.dir.path()).expect("reopen");
+    }
+
+    pub fn try_sql(&mut self, sql: &str) -> Result<StatementOutput, SqlError> {
+        self.runtime.block_on(self.warehouse.execute(sql))
+    }
+
+    pub fn sql(&mut self, sql: &str) -> StatementOutput {
+        self.try_sql(sql)
+            .unwrap_or_else(|e| panic!("{sql}\nfailed: {e}"))
+    }
+
+    pub fn rows(&mut self, sql: &str) -> ResultSet {
+        match self.sql(sql) {
+            StatementOutput::Rows(r) => r,
+            StatementOutput::Done(m) => panic!("{sql} gave no rows: {m}"),
+        }
+    }
+
+    pub fn error(&mut self, sql: &str) -> String {
+        match self.try_sql(sql) {
+            Ok(_) => panic!("{sql} unexpectedly succeeded"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    pub fn script(&mut self, script: &str) -> Vec<StatementOutput> {
+        let mut outputs = Vec::new();
+        self.runtime
+            .block_on(self.warehouse.run_script(script, |_, o| outputs.push(o)))
+            .unwrap_or_else(|e| panic!("script failed: {e}"));
+        outputs
+    }
+}
+
+/// A cell as bytes (BINARY or STRING); `None` for NULL.
+pub fn cell(rows: &ResultSet, row: usize, col: usize) -> Option<Vec<u8>> {
+    let mut seen = 0;
+    for batch in &rows.batches {
+        if row < seen + batch.num_rows() {
+            let column = batch.column(col);
+            let r = row - seen;
+            if column.is_null(r) {
+                return None;
+            }
+            return Some(match column.data_type() {
+                DataType::Binary => column.as_binary::<i32>().value(r).to_vec(),
+                DataType::Utf8 => column.as_string::<i32>().value(r).as_bytes().to_vec(),
+                other => {
+                    let f = datafusion::arrow::util::display::ArrayFormatter::try_new(
+                        column.as_ref(),
+                        &Default::default(),
+                    )
+                    .expect("formatter");
+                    let _ = other;
+                    f.value(r).to_string().into_bytes()
+                }
+            });
+        }
+        seen += batch.num_rows();
+    }
+    panic!("row {row} out of range ({seen} rows)")
+}
+
+pub fn text(rows: &ResultSet, row: usize, col: usize) -> String {
+    String::from_utf8(cell(rows, row, col).expect("not NULL")).expect("utf-8")
+}
+
+pub fn testdata(relative: &str) -> PathBuf {
+    std::env::var_os("SEALHOUSE_TESTDATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata")
+        })
+        .join(relative)
+}
+
+pub fn repo_file(relative: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(relative)
+}

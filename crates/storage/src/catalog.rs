@@ -1,0 +1,383 @@
+//! The catalog: projects, tables and their columns, in SQLite.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use arrow::datatypes::{Field, Schema, SchemaRef};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::column_type::table_schema;
+use crate::names::normalize_name;
+use crate::{ColumnType, StorageError};
+
+/// The project every data directory starts with and sessions start in.
+pub const DEFAULT_PROJECT: &str = "default";
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS projects (
+    name TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL,
+    properties TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS tables (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    project TEXT NOT NULL REFERENCES projects(name),
+    name TEXT NOT NULL,
+    columns TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (project, name)
+);
+CREATE TABLE IF NOT EXISTS files (
+    table_id INTEGER NOT NULL REFERENCES tables(id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    rows INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    PRIMARY KEY (table_id, path)
+);
+";
+
+/// A project.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectInfo {
+    /// Its name (lowercase).
+    pub name: String,
+    /// When it was created, seconds since the Unix epoch.
+    pub created_at: i64,
+    /// Its settings, a JSON object (storage encryption lands here).
+    pub properties: serde_json::Value,
+}
+
+/// A table: one incarnation of a name (dropping and recreating a table gives
+/// a new `id`).
+#[derive(Debug, Clone)]
+pub struct TableInfo {
+    /// Unique across the data directory, never reused.
+    pub id: i64,
+    /// Its project.
+    pub project: String,
+    /// Its name (lowercase).
+    pub name: String,
+    /// Its columns, in order.
+    pub columns: Vec<(String, ColumnType)>,
+    /// The Arrow schema its files hold.
+    pub schema: SchemaRef,
+    /// When it was created, seconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+/// The catalog of one data directory. Cheap to share: one SQLite connection
+/// behind a mutex, held only for the length of each catalog operation.
+pub struct Catalog {
+    root: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Catalog {
+    /// Opens the data directory at `root`, creating it, the catalog and the
+    /// default project on first use, and removing what interrupted writes
+    /// left behind.
+    pub fn open(root: &Path) -> Result<Arc<Self>, StorageError> {
+        std::fs::create_dir_all(root)
+            .map_err(StorageError::io("cannot create data directory", root))?;
+        let db = root.join("catalog.db");
+        let conn = Connection::open(&db)?;
+        // WAL keeps readers and the writer out of each other's way; FULL
+        // makes each commit durable once it returns.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.execute_batch(SCHEMA)?;
+        let version: Option<String> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match version.as_deref().map(str::parse::<i64>) {
+            None => {
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
+                    [SCHEMA_VERSION.to_string()],
+                )?;
+            }
+            Some(Ok(SCHEMA_VERSION)) => {}
+            Some(_) => {
+                return Err(StorageError::Corrupt(format!(
+                    "catalog schema version {version:?}, this build reads version {SCHEMA_VERSION}"
+                )));
+            }
+        }
+        let catalog = Arc::new(Self {
+            root: root.to_owned(),
+            conn: Mutex::new(conn),
+        });
+        catalog.create_project(DEFAULT_PROJECT, true)?;
+        catalog.collect_garbage()?;
+        Ok(catalog)
+    }
+
+    /// The data directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent
+        // (transactions roll back on drop), so a poisoned lock is still usable.
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Creates a project. With `if_not_exists`, an existing one is fine.
+    pub fn create_project(&self, name: &str, if_not_exists: bool) -> Result<(), StorageError> {
+        let name = normalize_name("project", name)?;
+        let inserted = self.conn().execute(
+            "INSERT INTO projects (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+            params![name, now()],
+        )?;
+        if inserted == 0 && !if_not_exists {
+            return Err(StorageError::ProjectExists(name));
+        }
+        Ok(())
+    }
+
+    /// Drops an empty project.
+    pub fn drop_project(&self, name: &str, if_exists: bool) -> Result<(), StorageError> {
+        let name = normalize_name("project", name)?;
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tables: i64 = tx.query_row(
+            "SELECT count(*) FROM tables WHERE project = ?1",
+            [&name],
+            |r| r.get(0),
+        )?;
+        if tables > 0 {
+            return Err(StorageError::ProjectNotEmpty(name));
+        }
+        let deleted = tx.execute("DELETE FROM projects WHERE name = ?1", [&name])?;
+        tx.commit()?;
+        if deleted == 0 && !if_exists {
+            return Err(StorageError::ProjectNotFound(name));
+        }
+        Ok(())
+    }
+
+    /// All projects, by name.
+    pub fn projects(&self) -> Result<Vec<ProjectInfo>, StorageError> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT name, created_at, properties FROM projects ORDER BY name")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, String>(2)?))
+        })?;
+        rows.map(|row| {
+            let (name, created_at, properties) = row?;
+            Ok(ProjectInfo {
+                name,
+                created_at,
+                properties: parse_properties(&properties)?,
+            })
+        })
+        .collect()
+    }
+
+    /// One project, or [`StorageError::ProjectNotFound`].
+    pub fn project(&self, name: &str) -> Result<ProjectInfo, StorageError> {
+        let name = normalize_name("project", name)?;
+        let row: Option<(i64, String)> = self
+            .conn()
+            .query_row(
+                "SELECT created_at, properties FROM projects WHERE name = ?1",
+                [&name],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let (created_at, properties) =
+            row.ok_or_else(|| StorageError::ProjectNotFound(name.clone()))?;
+        Ok(ProjectInfo {
+            name,
+            created_at,
+            properties: parse_properties(&properties)?,
+        })
+    }
+
+    /// Creates a table with the columns of `schema` (types mapped to the
+    /// stored ones). With `if_not_exists`, returns the existing table instead
+    /// of failing.
+    pub fn create_table(
+        &self,
+        project: &str,
+        name: &str,
+        schema: &Schema,
+        if_not_exists: bool,
+    ) -> Result<TableInfo, StorageError> {
+        let project = normalize_name("project", project)?;
+        let name = normalize_name("table", name)?;
+        let (_, columns) = table_schema(schema)?;
+        let columns_json = serde_json::to_string(
+            &columns
+                .iter()
+                .map(|(n, t)| serde_json::json!({"name": n, "type": t.to_string()}))
+                .collect::<Vec<_>>(),
+        )
+        .map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        {
+            let mut conn = self.conn();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let exists: bool = tx.query_row(
+                "SELECT count(*) FROM projects WHERE name = ?1",
+                [&project],
+                |r| r.get::<_, i64>(0),
+            )? > 0;
+            if !exists {
+                return Err(StorageError::ProjectNotFound(project));
+            }
+            let inserted = tx.execute(
+                "INSERT INTO tables (project, name, columns, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (project, name) DO NOTHING",
+                params![project, name, columns_json, now()],
+            )?;
+            tx.commit()?;
+            if inserted == 0 && !if_not_exists {
+                return Err(StorageError::TableExists {
+                    project,
+                    table: name,
+                });
+            }
+        }
+        self.table(&project, &name)
+    }
+
+    /// Drops a table and deletes its files. Returns whether a table was dropped.
+    pub fn drop_table(
+        &self,
+        project: &str,
+        name: &str,
+        if_exists: bool,
+    ) -> Result<bool, StorageError> {
+        let table = match self.table(project, name) {
+            Ok(t) => t,
+            Err(StorageError::TableNotFound { .. }) if if_exists => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        self.conn()
+            .execute("DELETE FROM tables WHERE id = ?1", [table.id])?;
+        // The catalog no longer names the files: removing them can only fail
+        // to free space, which the next open's garbage collection retries.
+        let _ = std::fs::remove_dir_all(self.table_dir(table.id));
+        Ok(true)
+    }
+
+    /// One table, or [`StorageError::TableNotFound`].
+    pub fn table(&self, project: &str, name: &str) -> Result<TableInfo, StorageError> {
+        let project = normalize_name("project", project)?;
+        let name = normalize_name("table", name)?;
+        let row: Option<(i64, String, i64)> = self
+            .conn()
+            .query_row(
+                "SELECT id, columns, created_at FROM tables WHERE project = ?1 AND name = ?2",
+                params![project, name],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        match row {
+            Some((id, columns, created_at)) => table_info(id, project, name, &columns, created_at),
+            None => {
+                self.project(&project)?;
+                Err(StorageError::TableNotFound {
+                    project,
+                    table: name,
+                })
+            }
+        }
+    }
+
+    /// The tables of a project, by name.
+    pub fn tables(&self, project: &str) -> Result<Vec<TableInfo>, StorageError> {
+        let project = self.project(project)?.name;
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, name, columns, created_at FROM tables WHERE project = ?1 ORDER BY name",
+        )?;
+        let rows = stmt.query_map([&project], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get(3)?))
+        })?;
+        rows.map(|row| {
+            let (id, name, columns, created_at) = row?;
+            table_info(id, project.clone(), name, &columns, created_at)
+        })
+        .collect()
+    }
+
+    pub(crate) fn table_dir(&self, table_id: i64) -> PathBuf {
+        self.root.join("tables").join(table_id.to_string())
+    }
+
+    pub(crate) fn staging_dir(&self) -> PathBuf {
+        self.root.join("staging")
+    }
+}
+
+fn table_info(
+    id: i64,
+    project: String,
+    name: String,
+    columns_json: &str,
+    created_at: i64,
+) -> Result<TableInfo, StorageError> {
+    let parsed: Vec<serde_json::Value> = serde_json::from_str(columns_json)
+        .map_err(|e| StorageError::Corrupt(format!("columns of {project}.{name}: {e}")))?;
+    let mut columns = Vec::with_capacity(parsed.len());
+    for c in parsed {
+        let (Some(col), Some(ty)) = (
+            c["name"].as_str(),
+            c["type"].as_str().and_then(ColumnType::parse),
+        ) else {
+            return Err(StorageError::Corrupt(format!(
+                "column entry {c} of {project}.{name}"
+            )));
+        };
+        columns.push((col.to_owned(), ty));
+    }
+    let schema = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|(n, t)| Field::new(n, t.to_arrow(), true))
+            .collect::<Vec<_>>(),
+    ));
+    Ok(TableInfo {
+        id,
+        project,
+        name,
+        columns,
+        schema,
+        created_at,
+    })
+}
+
+fn parse_properties(text: &str) -> Result<serde_json::Value, StorageError> {
+    serde_json::from_str(text)
+        .map_err(|e| StorageError::Corrupt(format!("project properties: {e}")))
+}
+
+pub(crate) fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

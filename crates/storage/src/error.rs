@@ -1,0 +1,101 @@
+//! Storage errors: each says what was wrong and what to do.
+
+use std::path::PathBuf;
+
+/// Everything storage operations can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// A name that is not a valid identifier.
+    #[error(
+        "'{name}' is not a valid {kind} name: use letters, digits and underscores, starting with a letter or underscore, at most 128 characters"
+    )]
+    InvalidName {
+        /// "project" or "table".
+        kind: &'static str,
+        /// The name given.
+        name: String,
+    },
+    /// No such project.
+    #[error(
+        "project '{0}' does not exist; SHOW PROJECTS lists the projects, CREATE PROJECT makes one"
+    )]
+    ProjectNotFound(String),
+    /// The project exists already.
+    #[error("project '{0}' already exists")]
+    ProjectExists(String),
+    /// A project that still holds tables.
+    #[error("project '{0}' still has tables; drop them first")]
+    ProjectNotEmpty(String),
+    /// No such table.
+    #[error(
+        "table '{project}.{table}' does not exist; SHOW TABLES lists the tables of the current project"
+    )]
+    TableNotFound {
+        /// Its project.
+        project: String,
+        /// Its name.
+        table: String,
+    },
+    /// The table exists already.
+    #[error(
+        "table '{project}.{table}' already exists; use CREATE TABLE IF NOT EXISTS, or DROP TABLE first"
+    )]
+    TableExists {
+        /// Its project.
+        project: String,
+        /// Its name.
+        table: String,
+    },
+    /// A column type tables cannot store.
+    #[error(
+        "column '{column}' has type {data_type}, which tables cannot store; cast it to STRING, BINARY, BIGINT, INT, DOUBLE, BOOLEAN, DECIMAL, DATE or TIMESTAMP"
+    )]
+    UnsupportedType {
+        /// The column.
+        column: String,
+        /// Its Arrow type.
+        data_type: String,
+    },
+    /// The table changed between a write's start and its commit in a way the
+    /// write cannot be applied over (it was dropped or recreated).
+    #[error(
+        "table '{project}.{table}' was dropped or recreated while data was written to it; nothing was committed"
+    )]
+    TableChanged {
+        /// Its project.
+        project: String,
+        /// Its name.
+        table: String,
+    },
+    /// The catalog database failed.
+    #[error("catalog database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A file operation failed.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The catalog holds something this version cannot read.
+    #[error("the catalog is corrupt or from a newer version: {0}")]
+    Corrupt(String),
+}
+
+impl StorageError {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| Self::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}

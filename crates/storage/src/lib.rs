@@ -1,0 +1,33 @@
+//! Sealhouse storage: the catalog of projects and tables, and the Parquet
+//! data files behind each table.
+//!
+//! Layout of a data directory:
+//!
+//! ```text
+//! <data dir>/catalog.db                         SQLite: projects, tables, their columns, their files
+//! <data dir>/projects/<project>/<table>/<id>.parquet   committed data files
+//! <data dir>/staging/<id>.parquet.tmp                  files being written, not yet committed
+//! ```
+//!
+//! A table's contents are exactly the files the catalog lists for it. Writers
+//! stage a file, fsync it, move it into the table's directory, fsync that,
+//! and only then record it in one SQLite transaction ([`Catalog::commit`]): a
+//! write killed at any point leaves the table as it was, with at most an
+//! unreferenced file that the next [`Catalog::open`] removes.
+//!
+//! This crate knows nothing of SQL; it is synchronous and safe to share
+//! between threads.
+
+#![forbid(unsafe_code)]
+
+mod catalog;
+mod column_type;
+mod error;
+mod files;
+mod names;
+
+pub use catalog::{Catalog, DEFAULT_PROJECT, ProjectInfo, TableInfo};
+pub use column_type::{ColumnType, table_schema};
+pub use error::StorageError;
+pub use files::{CommitMode, DataFile, StagedFile};
+pub use names::normalize_name;

@@ -1,0 +1,148 @@
+//! The catalog and atomic commits, on a real data directory.
+
+use std::io::Write;
+
+use arrow::datatypes::{DataType, Field, Schema};
+use sealhouse_storage::{Catalog, ColumnType, CommitMode, DEFAULT_PROJECT, StorageError};
+
+fn schema() -> Schema {
+    Schema::new(vec![
+        Field::new("id", DataType::Utf8, true),
+        Field::new("ks", DataType::Binary, true),
+    ])
+}
+
+fn stage_with(catalog: &Catalog, content: &[u8], rows: u64) -> sealhouse_storage::StagedFile {
+    let mut staged = catalog.stage().expect("stage");
+    std::fs::File::create(staged.path())
+        .and_then(|mut f| f.write_all(content))
+        .expect("write");
+    staged.set_rows(rows);
+    staged
+}
+
+#[test]
+fn projects_and_tables_persist_across_opens() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let catalog = Catalog::open(dir.path()).expect("open");
+        catalog.create_project("Sales", false).expect("create");
+        assert!(matches!(
+            catalog.create_project("sales", false),
+            Err(StorageError::ProjectExists(_))
+        ));
+        let t = catalog
+            .create_table("sales", "MF_Keyset", &schema(), false)
+            .expect("table");
+        assert_eq!(t.name, "mf_keyset");
+        assert_eq!(
+            t.columns,
+            vec![
+                ("id".into(), ColumnType::String),
+                ("ks".into(), ColumnType::Binary)
+            ]
+        );
+        assert!(matches!(
+            catalog.create_table("sales", "mf_keyset", &schema(), false),
+            Err(StorageError::TableExists { .. })
+        ));
+        assert_eq!(
+            catalog
+                .create_table("sales", "mf_keyset", &schema(), true)
+                .expect("exists")
+                .id,
+            t.id
+        );
+    }
+    let catalog = Catalog::open(dir.path()).expect("reopen");
+    let names: Vec<_> = catalog
+        .projects()
+        .expect("projects")
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(names, vec![DEFAULT_PROJECT.to_owned(), "sales".to_owned()]);
+    assert_eq!(
+        catalog.tables("sales").expect("tables")[0].name,
+        "mf_keyset"
+    );
+    let err = catalog.table("sales", "nope").unwrap_err().to_string();
+    assert!(err.contains("table 'sales.nope' does not exist"), "{err}");
+    let err = catalog.tables("nope").unwrap_err().to_string();
+    assert!(err.contains("project 'nope' does not exist"), "{err}");
+}
+
+#[test]
+fn commit_append_and_overwrite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catalog = Catalog::open(dir.path()).expect("open");
+    let t = catalog
+        .create_table(DEFAULT_PROJECT, "t", &schema(), false)
+        .expect("table");
+    catalog
+        .commit(
+            &t,
+            vec![stage_with(&catalog, b"one", 1)],
+            CommitMode::Append,
+        )
+        .expect("commit");
+    catalog
+        .commit(
+            &t,
+            vec![stage_with(&catalog, b"two", 2)],
+            CommitMode::Append,
+        )
+        .expect("commit");
+    let files = catalog.files(&t).expect("files");
+    assert_eq!(files.iter().map(|f| f.rows).collect::<Vec<_>>(), vec![1, 2]);
+    assert!(files.iter().all(|f| f.path.exists()));
+
+    catalog
+        .commit(
+            &t,
+            vec![stage_with(&catalog, b"three", 3)],
+            CommitMode::Overwrite,
+        )
+        .expect("overwrite");
+    let after = catalog.files(&t).expect("files");
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].rows, 3);
+    assert!(
+        files.iter().all(|f| !f.path.exists()),
+        "replaced files are deleted"
+    );
+}
+
+#[test]
+fn uncommitted_and_dropped_leave_nothing_visible() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catalog = Catalog::open(dir.path()).expect("open");
+    let t = catalog
+        .create_table(DEFAULT_PROJECT, "t", &schema(), false)
+        .expect("table");
+    let staged = stage_with(&catalog, b"abandoned", 5);
+    let staged_path = staged.path().to_owned();
+    drop(staged); // A write that failed before commit.
+    assert!(!staged_path.exists());
+    assert!(catalog.files(&t).expect("files").is_empty());
+
+    // A commit to a table dropped meanwhile fails and keeps nothing.
+    let staged = stage_with(&catalog, b"late", 1);
+    catalog
+        .drop_table(DEFAULT_PROJECT, "t", false)
+        .expect("drop");
+    assert!(matches!(
+        catalog.commit(&t, vec![staged], CommitMode::Append),
+        Err(StorageError::TableChanged { .. })
+    ));
+    let again = catalog
+        .create_table(DEFAULT_PROJECT, "t", &schema(), false)
+        .expect("recreate");
+    assert_ne!(again.id, t.id);
+    assert!(catalog.files(&again).expect("files").is_empty());
+    assert!(
+        !catalog
+            .drop_table(DEFAULT_PROJECT, "missing", true)
+            .expect("if exists")
+    );
+}
