@@ -8,20 +8,20 @@
 //! AES-SIV-CMAC:  key tag (32) || SIV (16) || ciphertext                  = plaintext + 48
 //! ```
 //!
-//! The key tag ([`crate::key_tag`]) routes decryption to one key in O(1).
-//! Ciphertexts made here also authenticate it: the associated data is
-//! `key tag || AAD`, so a flipped bit anywhere, the tag included, is rejected.
-//! Ciphertexts made by the original service carry a tag we cannot derive and
-//! authenticate only the AAD; an unknown tag is therefore tried, with the AAD
-//! alone, against every ENABLED key, which is how data encrypted there
-//! decrypts here once its keyset is imported. An empty AAD and no AAD are the
-//! same thing.
+//! The key tag (`derive.rs`) routes decryption to one key in O(1).
+//! Ciphertexts made here are encrypted under the key's column key (also
+//! `derive.rs`), so only the tag's own key opens them. Ciphertexts made by the
+//! original service carry a tag we cannot derive and are under the keyset key
+//! itself; an unknown tag is therefore tried against every ENABLED keyset key,
+//! which is how data encrypted there decrypts here once its keyset is
+//! imported, while a ciphertext of ours with an altered tag opens under no key.
+//! The AAD is the associated data as given; empty and absent are the same.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::key_tag::{self, KEY_TAG_LEN, KeyTag};
+use crate::derive::{self, KEY_TAG_LEN, KeyTag};
 use crate::primitive::{AesGcm256, AesSiv};
 use crate::{Algorithm, Error, KeyId, KeyStatus, Keyset, SecretBytes};
 
@@ -44,7 +44,17 @@ struct Entry {
     algorithm: Algorithm,
     tag: KeyTag,
     enabled: bool,
-    engine: Engine,
+    /// Under the column key: what this keyset encrypts with and decrypts by tag.
+    ours: Engine,
+    /// Under the keyset key itself: for the original service's ciphertexts.
+    theirs: Engine,
+}
+
+/// Which of an entry's two keys.
+#[derive(Clone, Copy)]
+enum Side {
+    Ours = 0,
+    Theirs = 1,
 }
 
 // Entries are few and read per value; boxing the large GCM variant would add a
@@ -54,6 +64,18 @@ enum Engine {
     Gcm(AesGcm256),
     /// Key material for the per-session AES-SIV instances.
     Siv(SecretBytes),
+}
+
+impl Engine {
+    fn new(algorithm: Algorithm, key: SecretBytes) -> Result<Self, Error> {
+        Ok(match algorithm {
+            Algorithm::AesGcm256 => Self::Gcm(AesGcm256::new(&key)?),
+            Algorithm::AesSivCmac128 | Algorithm::AesSivCmac256 => {
+                algorithm.check_key_len(key.len())?;
+                Self::Siv(key)
+            }
+        })
+    }
 }
 
 impl KeysetCipher {
@@ -68,21 +90,17 @@ impl KeysetCipher {
             let Some(material) = key.material() else {
                 continue;
             };
-            let engine = match key.algorithm() {
-                Algorithm::AesGcm256 => Engine::Gcm(AesGcm256::new(material)?),
-                Algorithm::AesSivCmac128 | Algorithm::AesSivCmac256 => {
-                    Engine::Siv(material.duplicate())
-                }
-            };
+            let algorithm = key.algorithm();
             if key.id() == keyset.primary_key_id() {
                 primary = Some(entries.len());
             }
             entries.push(Entry {
                 key_id: key.id().clone(),
-                algorithm: key.algorithm(),
-                tag: key_tag::derive(key.algorithm(), material),
+                algorithm,
+                tag: derive::key_tag(algorithm, material),
                 enabled: key.status() == KeyStatus::Enabled,
-                engine,
+                ours: Engine::new(algorithm, derive::column_key(algorithm, material))?,
+                theirs: Engine::new(algorithm, material.duplicate())?,
             });
         }
         // The keyset's invariant guarantees an enabled primary with material.
@@ -165,6 +183,7 @@ impl fmt::Debug for KeysetCipher {
 /// first use and reused for every later value.
 pub struct CipherSession<'a> {
     cipher: &'a KeysetCipher,
+    /// Indexed by `2 * entry + side`.
     siv: Vec<Option<AesSiv>>,
 }
 
@@ -176,10 +195,12 @@ impl CipherSession<'_> {
         let entry = &self.cipher.entries[index];
         out.reserve(self.cipher.ciphertext_len(plaintext.len()));
         out.extend_from_slice(&entry.tag);
-        with_bound_aad(&entry.tag, aad, |bound| match &entry.engine {
-            Engine::Gcm(gcm) => gcm.seal_append(bound, plaintext, out),
-            Engine::Siv(_) => self.siv_for(index).seal_append(&[bound], plaintext, out),
-        });
+        match &entry.ours {
+            Engine::Gcm(gcm) => gcm.seal_append(aad, plaintext, out),
+            Engine::Siv(_) => self
+                .siv_for(index, Side::Ours)
+                .seal_append(&[aad], plaintext, out),
+        }
     }
 
     /// Decrypts `ciphertext` and appends the plaintext to `out`; on failure
@@ -200,16 +221,18 @@ impl CipherSession<'_> {
         let (tag, body) = ciphertext.split_at(KEY_TAG_LEN);
         let tag: &KeyTag = tag.try_into().map_err(|_| Error::DecryptionFailed)?;
         if let Some(&index) = cipher.by_tag.get(tag) {
-            // One of our own ciphertexts: only this key, with the tag bound.
+            // One of our own ciphertexts: only this key's column key opens it.
             if !cipher.entries[index].enabled {
                 return Err(Error::DecryptionFailed);
             }
-            return with_bound_aad(tag, aad, |bound| self.open(index, bound, body, out));
+            return self.open(index, Side::Ours, aad, body, out);
         }
         // A tag we cannot derive: a ciphertext of the original service (or a
-        // modified one). Try each enabled key with the AAD alone.
+        // modified one). Try each enabled keyset key.
         for index in 0..cipher.entries.len() {
-            if cipher.entries[index].enabled && self.open(index, aad, body, out).is_ok() {
+            if cipher.entries[index].enabled
+                && self.open(index, Side::Theirs, aad, body, out).is_ok()
+            {
                 return Ok(());
             }
         }
@@ -219,25 +242,35 @@ impl CipherSession<'_> {
     fn open(
         &mut self,
         index: usize,
-        ad: &[u8],
+        side: Side,
+        aad: &[u8],
         body: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), Error> {
-        match &self.cipher.entries[index].engine {
-            Engine::Gcm(gcm) => gcm.open_append(ad, body, out),
-            Engine::Siv(_) => self.siv_for(index).open_append(&[ad], body, out),
+        let entry = &self.cipher.entries[index];
+        let engine = match side {
+            Side::Ours => &entry.ours,
+            Side::Theirs => &entry.theirs,
+        };
+        match engine {
+            Engine::Gcm(gcm) => gcm.open_append(aad, body, out),
+            Engine::Siv(_) => self.siv_for(index, side).open_append(&[aad], body, out),
         }
     }
 
-    fn siv_for(&mut self, index: usize) -> &mut AesSiv {
-        if self.siv.len() <= index {
-            self.siv.resize_with(self.cipher.entries.len(), || None);
+    fn siv_for(&mut self, index: usize, side: Side) -> &mut AesSiv {
+        if self.siv.is_empty() {
+            self.siv.resize_with(2 * self.cipher.entries.len(), || None);
         }
         let entry = &self.cipher.entries[index];
-        self.siv[index].get_or_insert_with(|| match &entry.engine {
+        let engine = match side {
+            Side::Ours => &entry.ours,
+            Side::Theirs => &entry.theirs,
+        };
+        self.siv[2 * index + side as usize].get_or_insert_with(|| match engine {
             // Entries are built with a key of the right length for their algorithm.
-            Engine::Siv(material) => {
-                AesSiv::new(entry.algorithm, material).expect("AES-SIV key checked at keyset parse")
+            Engine::Siv(key) => {
+                AesSiv::new(entry.algorithm, key).expect("AES-SIV key checked when prepared")
             }
             Engine::Gcm(_) => unreachable!("siv_for is called for AES-SIV entries only"),
         })
@@ -249,23 +282,6 @@ fn overhead(algorithm: Algorithm) -> usize {
     match algorithm {
         Algorithm::AesGcm256 => AesGcm256::OVERHEAD,
         Algorithm::AesSivCmac128 | Algorithm::AesSivCmac256 => AesSiv::SIV_LEN,
-    }
-}
-
-/// Runs `f` with `tag || aad`, on the stack for the usual short AADs so that
-/// encrypting a column allocates nothing per value beyond its output.
-fn with_bound_aad<R>(tag: &KeyTag, aad: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
-    const STACK: usize = 256;
-    if aad.len() <= STACK - KEY_TAG_LEN {
-        let mut buf = [0u8; STACK];
-        buf[..KEY_TAG_LEN].copy_from_slice(tag);
-        buf[KEY_TAG_LEN..KEY_TAG_LEN + aad.len()].copy_from_slice(aad);
-        f(&buf[..KEY_TAG_LEN + aad.len()])
-    } else {
-        let mut joined = Vec::with_capacity(KEY_TAG_LEN + aad.len());
-        joined.extend_from_slice(tag);
-        joined.extend_from_slice(aad);
-        f(&joined)
     }
 }
 

@@ -24,8 +24,8 @@
 mod algorithm;
 mod cipher;
 pub mod codec;
+mod derive;
 mod error;
-mod key_tag;
 mod keyset;
 pub mod primitive;
 mod random;

@@ -16,7 +16,7 @@ fn layout_per_algorithm() {
         let ct = cipher.encrypt(b"13900001234", b"");
         assert_eq!(ct.len(), 11 + overhead, "{algorithm}");
         assert_eq!(ct.len(), cipher.ciphertext_len(11));
-        let tag = key_tag::derive(algorithm, ks.primary().material().expect("material"));
+        let tag = derive::key_tag(algorithm, ks.primary().material().expect("material"));
         assert_eq!(
             &ct[..32],
             &tag,
@@ -111,4 +111,19 @@ fn debug_names_keys_not_material() {
     let cipher = KeysetCipher::new(&ks).expect("prepare");
     let shown = format!("{cipher:?}");
     assert!(shown.contains(ks.primary_key_id().as_str()), "{shown}");
+}
+
+#[test]
+fn our_ciphertexts_are_under_the_column_key_not_the_keyset_key() {
+    let ks = keyset(Algorithm::AesGcm256);
+    let ct = KeysetCipher::new(&ks).expect("prepare").encrypt(b"v", b"");
+    let material = ks.primary().material().expect("material");
+    let raw = AesGcm256::new(material).expect("gcm");
+    assert!(raw.open_append(b"", &ct[32..], &mut Vec::new()).is_err());
+    let column = AesGcm256::new(&derive::column_key(Algorithm::AesGcm256, material)).expect("gcm");
+    let mut out = Vec::new();
+    column
+        .open_append(b"", &ct[32..], &mut out)
+        .expect("opens under the column key");
+    assert_eq!(out, b"v");
 }
