@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+mod column_names;
 mod error;
 pub mod format;
 mod functions;

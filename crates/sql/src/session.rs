@@ -9,9 +9,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::catalog::default_table_source::provider_as_source;
 use datafusion::common::{ScalarValue, TableReference};
 use datafusion::logical_expr::dml::InsertOp;
-use datafusion::logical_expr::{
-    CreateMemoryTable, DdlStatement, Expr, LogicalPlan, LogicalPlanBuilder,
-};
+use datafusion::logical_expr::{CreateMemoryTable, DdlStatement, LogicalPlan, LogicalPlanBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use sealhouse_storage::{Catalog, DEFAULT_PROJECT};
 
@@ -19,7 +17,7 @@ use crate::format::ResultSet;
 use crate::meta::{self, Meta};
 use crate::script::{self, ScriptLine, ScriptStatement};
 use crate::tables::{CATALOG_NAME, CatalogView};
-use crate::{SqlError, functions};
+use crate::{SqlError, column_names, functions};
 
 /// What a statement gives back.
 #[derive(Debug)]
@@ -126,15 +124,16 @@ impl Warehouse {
             ScriptLine::Sql(sql) => match meta::parse(sql) {
                 Some(meta) => self.run_meta(meta),
                 None => {
-                    let plan = self.plan(sql).await?;
-                    self.run_plan(plan).await
+                    let (prepared, plan) = self.plan(sql).await?;
+                    self.run_plan(&prepared, plan).await
                 }
             },
         }
     }
 
-    /// Plans a statement, with script variables bound as parameters.
-    async fn plan(&self, sql: &str) -> Result<LogicalPlan, SqlError> {
+    /// Plans a statement, with script variables bound as parameters; returns
+    /// the text as rewritten for DataFusion, and the plan.
+    async fn plan(&self, sql: &str) -> Result<(String, LogicalPlan), SqlError> {
         let (prepared, names) = script::prepare(sql)?;
         let values = names
             .iter()
@@ -147,11 +146,12 @@ impl Warehouse {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let plan = self.ctx.state().create_logical_plan(&prepared).await?;
-        Ok(if values.is_empty() {
+        let plan = if values.is_empty() {
             plan
         } else {
             plan.with_param_values(values)?
-        })
+        };
+        Ok((prepared, plan))
     }
 
     async fn evaluate_constant(&self, expr: &str) -> Result<ScalarValue, SqlError> {
@@ -164,7 +164,7 @@ impl Warehouse {
                 "table variables (@t := SELECT ...) are not supported; assign a constant expression".to_owned(),
             ));
         }
-        let plan = self.plan(&format!("SELECT {expr}")).await?;
+        let (_, plan) = self.plan(&format!("SELECT {expr}")).await?;
         let batches = self.ctx.execute_logical_plan(plan).await?.collect().await?;
         let batch = batches
             .iter()
@@ -178,10 +178,14 @@ impl Warehouse {
         Ok(ScalarValue::try_from_array(batch.column(0), 0)?)
     }
 
-    async fn run_plan(&mut self, plan: LogicalPlan) -> Result<StatementOutput, SqlError> {
+    async fn run_plan(
+        &mut self,
+        sql: &str,
+        plan: LogicalPlan,
+    ) -> Result<StatementOutput, SqlError> {
         match plan {
             LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) => {
-                self.create_table(create).await
+                self.create_table(sql, create).await
             }
             LogicalPlan::Ddl(DdlStatement::DropTable(drop)) => {
                 let (project, table) = self.resolve(&drop.name)?;
@@ -216,15 +220,10 @@ impl Warehouse {
                 )))
             }
             query => {
-                let names = display_names(&query);
                 let frame = self.ctx.execute_logical_plan(query).await?;
                 let schema = Arc::new(frame.schema().as_arrow().clone());
+                let names = column_names::display_names(sql, &schema);
                 let batches = frame.collect().await?;
-                let names = if names.len() == schema.fields().len() {
-                    names
-                } else {
-                    schema.fields().iter().map(|f| f.name().clone()).collect()
-                };
                 Ok(StatementOutput::Rows(ResultSet {
                     names,
                     schema,
@@ -239,6 +238,7 @@ impl Warehouse {
     /// dropped again, so the statement has no effect.
     async fn create_table(
         &mut self,
+        sql: &str,
         create: CreateMemoryTable,
     ) -> Result<StatementOutput, SqlError> {
         let (project, table) = self.resolve(&create.name)?;
@@ -254,8 +254,8 @@ impl Warehouse {
             )));
         }
         let input = Arc::unwrap_or_clone(create.input);
-        let names = display_names(&input);
         let input_schema = input.schema().as_arrow();
+        let names = column_names::display_names(sql, input_schema);
         let fields: Vec<Field> = input_schema
             .fields()
             .iter()
@@ -401,40 +401,6 @@ impl Warehouse {
                 // are kept for SET to list, and change nothing here.
                 self.settings.insert(key, value);
                 done()
-            }
-        }
-    }
-}
-
-/// Column names as the original service shows them: a column keeps its
-/// name, an aliased expression its alias, and any other expression is
-/// `_c<position>`.
-fn display_names(plan: &LogicalPlan) -> Vec<String> {
-    let mut node = plan;
-    loop {
-        match node {
-            LogicalPlan::Projection(p) => {
-                return p
-                    .expr
-                    .iter()
-                    .enumerate()
-                    .zip(p.schema.fields())
-                    .map(|((i, e), f)| match e {
-                        Expr::Column(_) | Expr::Alias(_) => f.name().clone(),
-                        _ => format!("_c{i}"),
-                    })
-                    .collect();
-            }
-            LogicalPlan::Sort(s) => node = &s.input,
-            LogicalPlan::Limit(l) => node = &l.input,
-            LogicalPlan::Distinct(d) => node = d.input(),
-            _ => {
-                return plan
-                    .schema()
-                    .fields()
-                    .iter()
-                    .map(|f| f.name().clone())
-                    .collect();
             }
         }
     }

@@ -89,8 +89,12 @@ impl Catalog {
     /// default project on first use, and removing what interrupted writes
     /// left behind.
     pub fn open(root: &Path) -> Result<Arc<Self>, StorageError> {
-        std::fs::create_dir_all(root)
-            .map_err(StorageError::io("cannot create data directory", root))?;
+        if !root.exists() {
+            std::fs::create_dir_all(root)
+                .map_err(StorageError::io("cannot create data directory", root))?;
+            // Tables hold data users chose to protect: only the owner reads the directory.
+            restrict_to_owner(root)?;
+        }
         let db = root.join("catalog.db");
         let conn = Connection::open(&db)?;
         // WAL keeps readers and the writer out of each other's way; FULL
@@ -373,6 +377,18 @@ fn table_info(
 fn parse_properties(text: &str) -> Result<serde_json::Value, StorageError> {
     serde_json::from_str(text)
         .map_err(|e| StorageError::Corrupt(format!("project properties: {e}")))
+}
+
+#[cfg(unix)]
+fn restrict_to_owner(dir: &Path) -> Result<(), StorageError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(StorageError::io("cannot restrict permissions of", dir))
+}
+
+#[cfg(not(unix))]
+fn restrict_to_owner(_dir: &Path) -> Result<(), StorageError> {
+    Ok(())
 }
 
 pub(crate) fn now() -> i64 {

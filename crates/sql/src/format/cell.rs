@@ -18,36 +18,44 @@ pub fn quoted_printable(bytes: &[u8]) -> String {
     out
 }
 
+/// Which values of `column` are NULL. Logical nulls, so that a column of
+/// the NULL type (`SELECT NULL`) counts as all NULL.
+pub(super) fn null_mask(column: &dyn Array) -> Vec<bool> {
+    let nulls = column.logical_nulls();
+    (0..column.len())
+        .map(|i| nulls.as_ref().is_some_and(|n| n.is_null(i)))
+        .collect()
+}
+
 /// The text of every value of `column`; `None` for NULL.
 pub(super) fn column_text(column: &dyn Array) -> Vec<Option<String>> {
+    let nulls = null_mask(column);
+    let text = |i: usize, value: String| (!nulls[i]).then_some(value);
     match column.data_type() {
         DataType::Binary => {
             let a = column.as_binary::<i32>();
             (0..a.len())
-                .map(|i| (!a.is_null(i)).then(|| quoted_printable(a.value(i))))
+                .map(|i| text(i, quoted_printable(a.value(i))))
                 .collect()
         }
         DataType::LargeBinary => {
             let a = column.as_binary::<i64>();
             (0..a.len())
-                .map(|i| (!a.is_null(i)).then(|| quoted_printable(a.value(i))))
+                .map(|i| text(i, quoted_printable(a.value(i))))
                 .collect()
         }
         DataType::BinaryView => {
             let a = column.as_binary_view();
             (0..a.len())
-                .map(|i| (!a.is_null(i)).then(|| quoted_printable(a.value(i))))
+                .map(|i| text(i, quoted_printable(a.value(i))))
                 .collect()
         }
-        _ => {
-            let options = FormatOptions::default();
-            match ArrayFormatter::try_new(column, &options) {
-                Ok(f) => (0..column.len())
-                    .map(|i| (!column.is_null(i)).then(|| f.value(i).to_string()))
-                    .collect(),
-                Err(e) => vec![Some(format!("<{e}>")); column.len()],
-            }
-        }
+        _ => match ArrayFormatter::try_new(column, &FormatOptions::default()) {
+            Ok(f) => (0..column.len())
+                .map(|i| text(i, f.value(i).to_string()))
+                .collect(),
+            Err(e) => vec![Some(format!("<{e}>")); column.len()],
+        },
     }
 }
 

@@ -8,12 +8,18 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::DataType;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::ResultSet;
-use super::cell::column_text;
+use super::cell::{column_text, null_mask};
 
 pub(super) fn write(rows: &ResultSet, out: &mut dyn Write) -> std::io::Result<()> {
+    // Keys are written by hand so that they keep the columns' order.
+    let keys: Vec<String> = rows
+        .names
+        .iter()
+        .map(|n| Value::String(n.clone()).to_string())
+        .collect();
     for batch in &rows.batches {
         let columns: Vec<Vec<Value>> = batch
             .columns()
@@ -21,19 +27,21 @@ pub(super) fn write(rows: &ResultSet, out: &mut dyn Write) -> std::io::Result<()
             .map(|c| column_values(c.as_ref()))
             .collect();
         for r in 0..batch.num_rows() {
-            let mut object = Map::new();
-            for (name, column) in rows.names.iter().zip(&columns) {
-                object.insert(name.clone(), column[r].clone());
-            }
-            writeln!(out, "{}", Value::Object(object))?;
+            let fields: Vec<String> = keys
+                .iter()
+                .zip(&columns)
+                .map(|(k, c)| format!("{k}:{}", c[r]))
+                .collect();
+            writeln!(out, "{{{}}}", fields.join(","))?;
         }
     }
     Ok(())
 }
 
 fn column_values(column: &dyn Array) -> Vec<Value> {
+    let nulls = null_mask(column);
     let binary = |i: usize, bytes: &[u8]| {
-        if column.is_null(i) {
+        if nulls[i] {
             Value::Null
         } else {
             Value::String(STANDARD.encode(bytes))
