@@ -13,29 +13,45 @@
 //! The "raw" side does what a user of the primitive would do for the same job:
 //! a fresh random IV per GCM seal (inside `AesGcm256::seal_append`), one
 //! `AesSiv` instance reused across calls, the user's AAD as the associated
-//! data (`&[aad]` as S2V's vector for AES-SIV, as the keyset API does for
-//! ciphertexts of the original service). Both sides append into one `Vec`
-//! that is cleared each iteration, so allocation is not measured. The keyset
-//! side additionally writes the 32-byte key tag and binds it into the
-//! associated data (`tag || aad`), which is the cost being measured.
+//! data (`&[aad]` as S2V's vector for AES-SIV, as the keyset API does). Both
+//! sides append into one `Vec` that is cleared each iteration, so allocation
+//! is not measured. The keyset side additionally writes the 32-byte key tag
+//! before each ciphertext and, to decrypt, finds the key by that tag: that is
+//! the cost being measured.
+//!
+//! The keyset has two keys, the primary being the newer one (as after a
+//! rotation). Its ciphertexts are made under a column key derived from the
+//! primary key once, when the keyset is prepared; that key is private to the
+//! crate, so the raw primitive gets an independent random key of the same
+//! algorithm. The cost of AES-GCM and AES-SIV does not depend on the key value.
 //!
 //! The AAD is empty, the common case for `ENHANCED_SYM_ENCRYPT`.
 //!
-//! After the criterion groups, in benchmark mode, the bench reads the median
-//! estimates criterion just wrote (`<criterion home>/<group>/<function>/new/
-//! estimates.json`; only files written by this run) and prints a summary
-//! table: raw ns, keyset ns, overhead. Run with
-//! `cargo bench -p sealhouse-crypto --bench keyset_cipher`.
+//! After the criterion groups, in benchmark mode, the bench prints two tables:
+//!
+//! 1. A summary of the criterion results: it reads the median estimates
+//!    criterion just wrote (`<criterion home>/<group>/<function>/new/
+//!    estimates.json`, only files written by this run, so a filtered run
+//!    lists only what it measured) and prints raw ns, keyset ns, overhead.
+//! 2. An interleaved check at 11 B: raw primitive and keyset API timed in
+//!    alternation (rounds of 1000 calls each, alternating which goes first),
+//!    reporting the minimum and median over rounds. Criterion measures one
+//!    function after another, so on a shared machine a load change between
+//!    the raw and the keyset function skews their ratio; alternating cancels
+//!    that, and the minimum approximates the uncontended cost. Skipped when a
+//!    filter that does not match `interleaved` is given.
+//!
+//! Run with `cargo bench -p sealhouse-crypto --bench keyset_cipher`.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput};
 use sealhouse_crypto::primitive::{AesGcm256, AesSiv};
-use sealhouse_crypto::{Algorithm, CipherSession, Keyset, KeysetCipher, SecretBytes};
+use sealhouse_crypto::{Algorithm, Keyset, KeysetCipher, SecretBytes};
 
 /// Associated data used throughout.
 const AAD: &[u8] = b"";
@@ -47,21 +63,18 @@ const SIZES: [(usize, &str); 3] = [(11, "11B"), (1024, "1KiB"), (1 << 20, "1MiB"
 const COLUMN_LEN: usize = 8192;
 const COLUMN_VALUE_LEN: usize = 11;
 
-/// Function names within each group, in print order.
-const FUNCTIONS: [&str; 4] = [
-    "raw/encrypt",
-    "keyset/encrypt",
-    "raw/decrypt",
-    "keyset/decrypt",
-];
-
 /// The raw primitive as its user would call it.
-trait Raw {
+trait Raw: Sized {
+    fn new(algorithm: Algorithm, key: &SecretBytes) -> Self;
     fn seal(&mut self, aad: &[u8], plaintext: &[u8], out: &mut Vec<u8>);
     fn open(&mut self, aad: &[u8], sealed: &[u8], out: &mut Vec<u8>) -> bool;
 }
 
 impl Raw for AesGcm256 {
+    fn new(_: Algorithm, key: &SecretBytes) -> Self {
+        AesGcm256::new(key).expect("32-byte key")
+    }
+
     #[inline]
     fn seal(&mut self, aad: &[u8], plaintext: &[u8], out: &mut Vec<u8>) {
         self.seal_append(aad, plaintext, out);
@@ -74,6 +87,10 @@ impl Raw for AesGcm256 {
 }
 
 impl Raw for AesSiv {
+    fn new(algorithm: Algorithm, key: &SecretBytes) -> Self {
+        AesSiv::new(algorithm, key).expect("AES-SIV key")
+    }
+
     #[inline]
     fn seal(&mut self, aad: &[u8], plaintext: &[u8], out: &mut Vec<u8>) {
         self.seal_append(&[aad], plaintext, out);
@@ -85,14 +102,19 @@ impl Raw for AesSiv {
     }
 }
 
-/// A keyset whose primary key is `material` (a generated key stays behind as
-/// a second, non-primary key, as after a rotation).
-fn keyset_with(algorithm: Algorithm, material: &SecretBytes) -> Keyset {
+/// The raw primitive on a random key, and a prepared two-key keyset of the
+/// same algorithm whose primary is the second, generated key.
+fn setup<R: Raw>(algorithm: Algorithm) -> (R, KeysetCipher) {
+    let raw = R::new(
+        algorithm,
+        &SecretBytes::random(algorithm.key_len()).expect("os rng"),
+    );
     let mut keyset = Keyset::new(algorithm, "bench").expect("new keyset");
     keyset
-        .add_raw_key(algorithm, material.duplicate(), "bench primary")
-        .expect("add bench key");
-    keyset
+        .rotate(algorithm, Some("bench primary"))
+        .expect("rotate keyset");
+    let cipher = KeysetCipher::new(&keyset).expect("prepare keyset");
+    (raw, cipher)
 }
 
 /// Deterministic filler bytes (the primitives do not care what they encrypt).
@@ -108,19 +130,6 @@ fn plaintext(len: usize) -> Vec<u8> {
         .collect()
 }
 
-/// Checks that the raw primitive and the keyset really use the same key, so
-/// the comparison is like for like: the keyset's ciphertext body opens with
-/// the primitive under `tag || aad`.
-fn check_same_key<R: Raw>(raw: &mut R, cipher: &KeysetCipher) {
-    let ct = cipher.encrypt(b"13900001234", AAD);
-    let (tag, body) = ct.split_at(32);
-    let mut bound = tag.to_vec();
-    bound.extend_from_slice(AAD);
-    let mut out = Vec::new();
-    assert!(raw.open(&bound, body, &mut out), "same key in both paths");
-    assert_eq!(out, b"13900001234");
-}
-
 fn configure(group: &mut BenchmarkGroup<'_, WallTime>, big: bool) {
     group
         .warm_up_time(Duration::from_secs(1))
@@ -128,125 +137,57 @@ fn configure(group: &mut BenchmarkGroup<'_, WallTime>, big: bool) {
         .sample_size(if big { 10 } else { 20 });
 }
 
-/// Everything one algorithm's groups need: the raw primitive and the
-/// prepared keyset, both on the same key.
-fn setup<R: Raw>(algorithm: Algorithm, make_raw: impl FnOnce(&SecretBytes) -> R) -> (R, KeysetCipher) {
-    let material = SecretBytes::random(algorithm.key_len()).expect("os rng");
-    let mut raw = make_raw(&material);
-    let cipher = KeysetCipher::new(&keyset_with(algorithm, &material)).expect("prepare keyset");
-    check_same_key(&mut raw, &cipher);
-    (raw, cipher)
-}
-
-/// The per-value groups of one algorithm: `<algorithm>/<size>`.
-fn bench_values<R: Raw>(c: &mut Criterion, algorithm: Algorithm, raw: &mut R, cipher: &KeysetCipher) {
+/// Benchmarks one group: `raw/encrypt`, `keyset/encrypt`, `raw/decrypt`,
+/// `keyset/decrypt`, each iteration handling every value of `values` (and
+/// the matching ciphertexts, stored back to back with a fixed length per
+/// side) into one output buffer.
+fn bench_group<R: Raw>(
+    mut group: BenchmarkGroup<'_, WallTime>,
+    raw: &mut R,
+    cipher: &KeysetCipher,
+    values: &[&[u8]],
+) {
     let mut session = cipher.session();
-    for (size, label) in SIZES {
-        let pt = plaintext(size);
-        let raw_ct = {
-            let mut v = Vec::new();
-            raw.seal(AAD, &pt, &mut v);
-            v
-        };
-        let keyset_ct = cipher.encrypt(&pt, AAD);
-        // One output buffer, reused (cleared) by every function of the group.
-        let mut out = Vec::with_capacity(cipher.ciphertext_len(size));
-
-        let mut group = c.benchmark_group(format!("{algorithm}/{label}"));
-        configure(&mut group, size >= 1 << 20);
-        group.throughput(Throughput::Bytes(size as u64));
-
-        group.bench_function(FUNCTIONS[0], |b| {
-            b.iter(|| {
-                out.clear();
-                raw.seal(black_box(AAD), black_box(&pt), &mut out);
-                black_box(&out);
-            });
-        });
-        group.bench_function(FUNCTIONS[1], |b| {
-            b.iter(|| {
-                out.clear();
-                session.encrypt_append(black_box(&pt), black_box(AAD), &mut out);
-                black_box(&out);
-            });
-        });
-        group.bench_function(FUNCTIONS[2], |b| {
-            b.iter(|| {
-                out.clear();
-                let ok = raw.open(black_box(AAD), black_box(&raw_ct), &mut out);
-                assert!(ok, "raw opens");
-                black_box(&out);
-            });
-        });
-        group.bench_function(FUNCTIONS[3], |b| {
-            b.iter(|| {
-                out.clear();
-                session
-                    .decrypt_append(black_box(&keyset_ct), black_box(AAD), &mut out)
-                    .expect("keyset decrypts");
-                black_box(&out);
-            });
-        });
-        group.finish();
-    }
-}
-
-/// The column group of one algorithm: 8192 eleven-byte values per iteration,
-/// appended into one buffer; reported per element.
-fn bench_column<R: Raw>(c: &mut Criterion, algorithm: Algorithm, raw: &mut R, cipher: &KeysetCipher) {
-    let values: Vec<[u8; COLUMN_VALUE_LEN]> = (0..COLUMN_LEN)
-        .map(|i| {
-            let text = format!("139{i:08}");
-            text.as_bytes().try_into().expect("11 digits")
-        })
-        .collect();
-    let mut session: CipherSession<'_> = cipher.session();
-
-    // Ciphertexts of both paths, fixed length per path, stored back to back.
-    let mut raw_cts = Vec::new();
-    let mut keyset_cts = Vec::new();
-    for v in &values {
+    let (mut raw_cts, mut keyset_cts) = (Vec::new(), Vec::new());
+    for v in values {
         raw.seal(AAD, v, &mut raw_cts);
         session.encrypt_append(v, AAD, &mut keyset_cts);
     }
-    let raw_ct_len = raw_cts.len() / COLUMN_LEN;
-    let keyset_ct_len = cipher.ciphertext_len(COLUMN_VALUE_LEN);
-    assert_eq!(keyset_cts.len(), keyset_ct_len * COLUMN_LEN);
+    let raw_ct_len = raw_cts.len() / values.len();
+    let keyset_ct_len = keyset_cts.len() / values.len();
+    let mut out = Vec::with_capacity(keyset_cts.len());
 
-    let mut out = Vec::with_capacity(keyset_ct_len * COLUMN_LEN);
-    let mut group = c.benchmark_group(format!("column-{COLUMN_LEN}x{COLUMN_VALUE_LEN}B/{algorithm}"));
-    configure(&mut group, false);
-    group.throughput(Throughput::Elements(COLUMN_LEN as u64));
-
-    group.bench_function(FUNCTIONS[0], |b| {
+    group.bench_function("raw/encrypt", |b| {
         b.iter(|| {
             out.clear();
-            for v in &values {
+            for v in values {
                 raw.seal(black_box(AAD), black_box(v), &mut out);
             }
             black_box(&out);
         });
     });
-    group.bench_function(FUNCTIONS[1], |b| {
+    group.bench_function("keyset/encrypt", |b| {
         b.iter(|| {
             out.clear();
-            for v in &values {
+            for v in values {
                 session.encrypt_append(black_box(v), black_box(AAD), &mut out);
             }
             black_box(&out);
         });
     });
-    group.bench_function(FUNCTIONS[2], |b| {
+    group.bench_function("raw/decrypt", |b| {
         b.iter(|| {
             out.clear();
             for ct in raw_cts.chunks_exact(raw_ct_len) {
-                let ok = raw.open(black_box(AAD), black_box(ct), &mut out);
-                assert!(ok, "raw opens");
+                assert!(
+                    raw.open(black_box(AAD), black_box(ct), &mut out),
+                    "raw opens"
+                );
             }
             black_box(&out);
         });
     });
-    group.bench_function(FUNCTIONS[3], |b| {
+    group.bench_function("keyset/decrypt", |b| {
         b.iter(|| {
             out.clear();
             for ct in keyset_cts.chunks_exact(keyset_ct_len) {
@@ -260,28 +201,37 @@ fn bench_column<R: Raw>(c: &mut Criterion, algorithm: Algorithm, raw: &mut R, ci
     group.finish();
 }
 
-fn bench_algorithm<R: Raw>(
-    c: &mut Criterion,
-    algorithm: Algorithm,
-    make_raw: impl FnOnce(&SecretBytes) -> R,
-) {
-    let (mut raw, cipher) = setup(algorithm, make_raw);
-    bench_values(c, algorithm, &mut raw, &cipher);
-    bench_column(c, algorithm, &mut raw, &cipher);
+/// All groups of one algorithm: `<algorithm>/<size>`, then the column group.
+fn bench_algorithm<R: Raw>(c: &mut Criterion, algorithm: Algorithm) {
+    let (mut raw, cipher) = setup::<R>(algorithm);
+    for (size, label) in SIZES {
+        let pt = plaintext(size);
+        let mut group = c.benchmark_group(format!("{algorithm}/{label}"));
+        configure(&mut group, size >= 1 << 20);
+        group.throughput(Throughput::Bytes(size as u64));
+        bench_group(group, &mut raw, &cipher, &[&pt]);
+    }
+
+    let column: Vec<String> = (0..COLUMN_LEN).map(|i| format!("139{i:08}")).collect();
+    assert!(column.iter().all(|v| v.len() == COLUMN_VALUE_LEN));
+    let values: Vec<&[u8]> = column.iter().map(|v| v.as_bytes()).collect();
+    let mut group = c.benchmark_group(column_group(algorithm));
+    configure(&mut group, false);
+    group.throughput(Throughput::Elements(COLUMN_LEN as u64));
+    bench_group(group, &mut raw, &cipher, &values);
+}
+
+fn column_group(algorithm: Algorithm) -> String {
+    format!("column-{COLUMN_LEN}x{COLUMN_VALUE_LEN}B/{algorithm}")
 }
 
 fn main() {
     let started = SystemTime::now();
     let mut c = Criterion::default().without_plots().configure_from_args();
 
-    bench_algorithm(&mut c, Algorithm::AesGcm256, |key| {
-        AesGcm256::new(key).expect("32-byte key")
-    });
-    for algorithm in [Algorithm::AesSivCmac128, Algorithm::AesSivCmac256] {
-        bench_algorithm(&mut c, algorithm, |key| {
-            AesSiv::new(algorithm, key).expect("AES-SIV key")
-        });
-    }
+    bench_algorithm::<AesGcm256>(&mut c, Algorithm::AesGcm256);
+    bench_algorithm::<AesSiv>(&mut c, Algorithm::AesSivCmac128);
+    bench_algorithm::<AesSiv>(&mut c, Algorithm::AesSivCmac256);
 
     c.final_summary();
 
@@ -291,6 +241,15 @@ fn main() {
     let has = |flag: &str| args.iter().any(|a| a == flag);
     if has("--bench") && !has("--test") && !has("--list") && !has("--profile-time") {
         print_summary(&criterion_home(), started);
+        // A positional argument is criterion's filter; options that take a
+        // value are written `--option=value` or make this check conservative.
+        let filtered = args
+            .iter()
+            .skip(1)
+            .any(|a| !a.starts_with('-') && !a.contains("interleaved"));
+        if !filtered {
+            interleaved_check();
+        }
     }
 }
 
@@ -348,7 +307,7 @@ fn print_summary(home: &Path, since: SystemTime) {
             .map(|(_, label)| (format!("{algorithm}/{label}"), (*label).to_owned(), 1.0))
             .collect();
         groups.push((
-            format!("column-{COLUMN_LEN}x{COLUMN_VALUE_LEN}B/{algorithm}"),
+            column_group(algorithm),
             format!("{COLUMN_VALUE_LEN}B x{COLUMN_LEN} column, per value"),
             COLUMN_LEN as f64,
         ));
@@ -363,10 +322,16 @@ fn print_summary(home: &Path, since: SystemTime) {
         }
     }
     if rows.is_empty() {
-        println!("\n(no estimates from this run under {}: nothing to summarise)", home.display());
+        println!(
+            "\n(no estimates from this run under {}: nothing to summarise)",
+            home.display()
+        );
         return;
     }
-    println!("\nSummary: criterion median per value (from {}):\n", home.display());
+    println!(
+        "\nSummary: criterion median per value (from {}):\n",
+        home.display()
+    );
     println!("| algorithm | size | op | raw primitive | keyset API | overhead |");
     println!("|---|---|---|---:|---:|---:|");
     for (algorithm, label, op, raw, keyset) in rows {
@@ -382,9 +347,100 @@ fn print_summary(home: &Path, since: SystemTime) {
 fn format_ns(ns: f64) -> String {
     if ns >= 1e6 {
         format!("{:.3} ms", ns / 1e6)
-    } else if ns >= 1e4 {
+    } else if ns >= 1e3 {
         format!("{:.2} µs", ns / 1e3)
     } else {
         format!("{ns:.1} ns")
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Interleaved check at 11 B.
+
+const ROUNDS: usize = 200;
+const CALLS_PER_ROUND: u32 = 1000;
+
+/// Times `call(0)` (raw) and `call(1)` (keyset) alternately: each round runs
+/// both for `CALLS_PER_ROUND` calls, the first one alternating between rounds.
+/// Returns (minimum, median) ns per call of each.
+fn interleave(mut call: impl FnMut(usize)) -> [(f64, f64); 2] {
+    let mut samples = [(); 2].map(|()| Vec::with_capacity(ROUNDS));
+    for round in 0..=ROUNDS {
+        for k in 0..2 {
+            let v = (k + round) % 2;
+            let start = Instant::now();
+            for _ in 0..CALLS_PER_ROUND {
+                call(v);
+            }
+            // Round 0 is a warm-up.
+            if round > 0 {
+                samples[v].push(start.elapsed().as_secs_f64() * 1e9 / f64::from(CALLS_PER_ROUND));
+            }
+        }
+    }
+    samples.map(|mut s| {
+        s.sort_by(f64::total_cmp);
+        (s[0], s[s.len() / 2])
+    })
+}
+
+/// Algorithm, operation, and (min, median) ns per call of raw and keyset.
+type InterleavedRow = (Algorithm, &'static str, [(f64, f64); 2]);
+
+/// Encrypt and decrypt of an 11-byte value, raw and keyset.
+fn interleaved_rows<R: Raw>(algorithm: Algorithm) -> [InterleavedRow; 2] {
+    let (mut raw, cipher) = setup::<R>(algorithm);
+    let mut session = cipher.session();
+    let pt = b"13900001234";
+    let mut raw_ct = Vec::new();
+    raw.seal(AAD, pt, &mut raw_ct);
+    let keyset_ct = cipher.encrypt(pt, AAD);
+    let mut out = Vec::with_capacity(cipher.ciphertext_len(pt.len()));
+
+    let encrypt = interleave(|v| {
+        out.clear();
+        match v {
+            0 => raw.seal(black_box(AAD), black_box(pt), &mut out),
+            _ => session.encrypt_append(black_box(pt), black_box(AAD), &mut out),
+        }
+        black_box(&out);
+    });
+    let decrypt = interleave(|v| {
+        out.clear();
+        let ok = match v {
+            0 => raw.open(black_box(AAD), black_box(&raw_ct), &mut out),
+            _ => session
+                .decrypt_append(black_box(&keyset_ct), black_box(AAD), &mut out)
+                .is_ok(),
+        };
+        assert!(ok, "opens");
+        black_box(&out);
+    });
+    [
+        (algorithm, "encrypt", encrypt),
+        (algorithm, "decrypt", decrypt),
+    ]
+}
+
+fn interleaved_check() {
+    println!(
+        "\nInterleaved check, 11 B, ns per call, min (median) over {ROUNDS} rounds of {CALLS_PER_ROUND} calls:\n"
+    );
+    println!(
+        "| algorithm | op | raw primitive | keyset API | overhead (min) | overhead (median) |"
+    );
+    println!("|---|---|---:|---:|---:|---:|");
+    let rows = [
+        interleaved_rows::<AesGcm256>(Algorithm::AesGcm256),
+        interleaved_rows::<AesSiv>(Algorithm::AesSivCmac128),
+        interleaved_rows::<AesSiv>(Algorithm::AesSivCmac256),
+    ];
+    for (algorithm, op, [(raw, raw_med), (keyset, keyset_med)]) in rows.into_iter().flatten() {
+        println!(
+            "| {algorithm} | {op} | {raw:.1} ({raw_med:.1}) | {keyset:.1} ({keyset_med:.1}) | \
+             {:+.1}% | {:+.1}% |",
+            (keyset / raw - 1.0) * 100.0,
+            (keyset_med / raw_med - 1.0) * 100.0
+        );
     }
 }
