@@ -13,6 +13,8 @@ use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
 use datafusion::datasource::sink::DataSinkExec;
 use datafusion::datasource::table_schema::TableSchema;
+use datafusion::common::stats::Precision;
+use datafusion::common::Statistics;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::Expr;
@@ -67,16 +69,28 @@ impl TableProvider for StoredTable {
         let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
         let source =
             format.file_source(TableSchema::from_file_schema(Arc::clone(&self.info.schema)));
+        // Row counts recorded at commit give the optimiser exact sizes, so a
+        // join with a one-row keyset table builds on the small side and
+        // streams the large one.
         let group: Vec<PartitionedFile> = files
             .iter()
             .map(|f| {
+                let stats = Statistics::new_unknown(&self.info.schema)
+                    .with_num_rows(Precision::Exact(f.rows as usize))
+                    .with_total_byte_size(Precision::Inexact(f.bytes as usize));
                 // Local object store paths are absolute paths without the leading '/'.
                 let path = f.path.to_string_lossy();
-                PartitionedFile::new(path.trim_start_matches('/'), f.bytes)
+                PartitionedFile::new(path.trim_start_matches('/'), f.bytes).with_statistics(Arc::new(stats))
             })
             .collect();
+        let rows: u64 = files.iter().map(|f| f.rows).sum();
+        let bytes: u64 = files.iter().map(|f| f.bytes).sum();
+        let stats = Statistics::new_unknown(&self.info.schema)
+            .with_num_rows(Precision::Exact(rows as usize))
+            .with_total_byte_size(Precision::Inexact(bytes as usize));
         let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), source)
             .with_file_groups(vec![FileGroup::new(group)])
+            .with_statistics(stats)
             .with_projection_indices(projection.cloned())?
             .with_limit(limit)
             .build();
