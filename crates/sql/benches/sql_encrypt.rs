@@ -35,7 +35,8 @@ fn cpu_seconds() -> f64 {
     // Fields after the command name, which is in parentheses and may hold spaces.
     let rest = &stat[stat.rfind(')').expect("comm") + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields[11].parse::<f64>().expect("utime") + fields[12].parse::<f64>().expect("stime");
+    let ticks: f64 =
+        fields[11].parse::<f64>().expect("utime") + fields[12].parse::<f64>().expect("stime");
     ticks / 100.0 // USER_HZ is 100 on Linux.
 }
 
@@ -53,11 +54,17 @@ fn peak_rss_mib() -> f64 {
 fn measure(name: &'static str, rows: u64, f: impl FnOnce()) -> Measure {
     let (cpu0, t0) = (cpu_seconds(), Instant::now());
     f();
-    Measure { name, rows, wall: t0.elapsed().as_secs_f64(), cpu: cpu_seconds() - cpu0 }
+    Measure {
+        name,
+        rows,
+        wall: t0.elapsed().as_secs_f64(),
+        cpu: cpu_seconds() - cpu0,
+    }
 }
 
 fn sql(rt: &tokio::runtime::Runtime, w: &mut Warehouse, statement: &str) -> StatementOutput {
-    rt.block_on(w.execute(statement)).unwrap_or_else(|e| panic!("{statement}: {e}"))
+    rt.block_on(w.execute(statement))
+        .unwrap_or_else(|e| panic!("{statement}: {e}"))
 }
 
 fn main() {
@@ -67,26 +74,47 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(if benchmarking { 10_000_000 } else { 20_000 });
     let dir = tempfile::tempdir().expect("tempdir");
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let mut w = Warehouse::open(dir.path()).expect("open");
     sql(&rt, &mut w, "CREATE TABLE t (tel STRING)");
     sql(&rt, &mut w, "CREATE TABLE k (ks BINARY)");
-    sql(&rt, &mut w, "INSERT INTO k SELECT NEW_KEYSET('AES-GCM-256', 'bench')");
     sql(
         &rt,
         &mut w,
-        &format!("INSERT INTO t SELECT CAST(13900000000 + value AS STRING) AS tel FROM range({rows})"),
+        "INSERT INTO k SELECT NEW_KEYSET('AES-GCM-256', 'bench')",
     );
-    sql(&rt, &mut w, "CREATE TABLE e AS SELECT ENHANCED_SYM_ENCRYPT(k.ks, t.tel) AS c FROM t JOIN k");
+    sql(
+        &rt,
+        &mut w,
+        &format!(
+            "INSERT INTO t SELECT CAST(13900000000 + value AS STRING) AS tel FROM range({rows})"
+        ),
+    );
+    sql(
+        &rt,
+        &mut w,
+        "CREATE TABLE e AS SELECT ENHANCED_SYM_ENCRYPT(k.ks, t.tel) AS c FROM t JOIN k",
+    );
 
     let scan = measure("SQL scan only: max(tel)", rows, || {
         sql(&rt, &mut w, "SELECT max(tel) FROM t");
     });
     let sql_encrypt = measure("SQL ENHANCED_SYM_ENCRYPT", rows, || {
-        sql(&rt, &mut w, "SELECT max(ENHANCED_SYM_ENCRYPT(k.ks, t.tel)) FROM t JOIN k");
+        sql(
+            &rt,
+            &mut w,
+            "SELECT max(ENHANCED_SYM_ENCRYPT(k.ks, t.tel)) FROM t JOIN k",
+        );
     });
     let sql_decrypt = measure("SQL ENHANCED_SYM_DECRYPT", rows, || {
-        match sql(&rt, &mut w, "SELECT max(ENHANCED_SYM_DECRYPT(k.ks, e.c)) FROM e JOIN k") {
+        match sql(
+            &rt,
+            &mut w,
+            "SELECT max(ENHANCED_SYM_DECRYPT(k.ks, e.c)) FROM e JOIN k",
+        ) {
             StatementOutput::Rows(r) => assert_eq!(r.num_rows(), 1),
             StatementOutput::Done(m) => panic!("no rows: {m}"),
         }
@@ -95,7 +123,9 @@ fn main() {
     // The crypto crate's loop on the same values, one thread.
     let keyset = Keyset::new(Algorithm::AesGcm256, "bench").expect("keyset");
     let cipher = KeysetCipher::new(&keyset).expect("prepare");
-    let values: Vec<String> = (0..rows).map(|i| (13_900_000_000 + i).to_string()).collect();
+    let values: Vec<String> = (0..rows)
+        .map(|i| (13_900_000_000 + i).to_string())
+        .collect();
     let mut column = Vec::with_capacity(values.len() * 71);
     let mut offsets = Vec::with_capacity(values.len() + 1);
     let loop_encrypt = measure("crypto crate loop: encrypt", rows, || {
@@ -110,15 +140,25 @@ fn main() {
         let mut session = cipher.session();
         let mut out = Vec::with_capacity(values.len() * 11);
         for w in offsets.windows(2) {
-            session.decrypt_append(&column[w[0]..w[1]], b"", &mut out).expect("decrypts");
+            session
+                .decrypt_append(&column[w[0]..w[1]], b"", &mut out)
+                .expect("decrypts");
         }
         assert_eq!(out.len(), values.len() * 11);
     });
 
-    println!("\n{rows} rows of 11-byte values, AES-GCM-256 keyset, one data directory on local disk\n");
+    println!(
+        "\n{rows} rows of 11-byte values, AES-GCM-256 keyset, one data directory on local disk\n"
+    );
     println!("| measurement | wall s | CPU s | rows/s | rows per CPU-second |");
     println!("|---|---:|---:|---:|---:|");
-    for m in [&scan, &sql_encrypt, &sql_decrypt, &loop_encrypt, &loop_decrypt] {
+    for m in [
+        &scan,
+        &sql_encrypt,
+        &sql_decrypt,
+        &loop_encrypt,
+        &loop_decrypt,
+    ] {
         println!(
             "| {} | {:.2} | {:.2} | {:.0} | {:.0} |",
             m.name,
@@ -133,5 +173,8 @@ fn main() {
         100.0 * sql_encrypt.per_core() / loop_encrypt.per_core(),
         100.0 * sql_decrypt.per_core() / loop_decrypt.per_core()
     );
-    println!("Peak resident memory of the whole run: {:.0} MiB (target: under 1024)", peak_rss_mib());
+    println!(
+        "Peak resident memory of the whole run: {:.0} MiB (target: under 1024)",
+        peak_rss_mib()
+    );
 }

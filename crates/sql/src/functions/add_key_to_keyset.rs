@@ -7,11 +7,11 @@ use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Volatility};
 use sealhouse_crypto::SecretBytes;
 
-use super::args::{Bytes, Kind, Params, Text, exec, per_row};
+use super::args::{Bytes, FunctionSpec, Kind, Text, exec, per_row};
 use super::keyset_arg::{parse_algorithm, parse_keyset};
 use super::udf::SqlFunction;
 
-static PARAMS: Params = Params {
+static SPEC: FunctionSpec = FunctionSpec {
     function: "ADD_KEY_TO_KEYSET",
     params: &[
         ("keyset", Kind::Bytes),
@@ -20,22 +20,15 @@ static PARAMS: Params = Params {
         ("description", Kind::Text),
     ],
     required: 3,
+    returns: DataType::Binary,
+    volatility: Volatility::Volatile,
 };
 
 pub(crate) struct AddKeyToKeyset;
 
 impl SqlFunction for AddKeyToKeyset {
-    fn params(&self) -> &'static Params {
-        &PARAMS
-    }
-
-    fn returns(&self) -> DataType {
-        DataType::Binary
-    }
-
-    fn volatility(&self) -> Volatility {
-        // The new key's id is random.
-        Volatility::Volatile
+    fn spec(&self) -> &'static FunctionSpec {
+        &SPEC
     }
 
     fn invoke(&self, args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
@@ -53,11 +46,11 @@ impl SqlFunction for AddKeyToKeyset {
             ) else {
                 return Ok(None);
             };
-            let mut keyset = parse_keyset(PARAMS.function, keyset)?;
-            let algorithm = parse_algorithm(PARAMS.function, algorithm)?;
+            let mut keyset = parse_keyset(SPEC.function, keyset)?;
+            let algorithm = parse_algorithm(SPEC.function, algorithm)?;
             keyset
                 .add_raw_key(algorithm, SecretBytes::from_slice(material), description)
-                .map_err(|e| exec(PARAMS.function, e))?;
+                .map_err(|e| exec(SPEC.function, e))?;
             Ok(Some(keyset.to_bytes().expose().to_vec()))
         })
     }

@@ -10,7 +10,7 @@ use datafusion::arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::logical_expr::ColumnarValue;
+use datafusion::logical_expr::{ColumnarValue, Volatility};
 
 /// The kind of value a parameter takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,16 +21,21 @@ pub(crate) enum Kind {
     Text,
 }
 
-/// A function's parameters, for checking calls and explaining mistakes.
+/// What a function is: its name and parameters (for checking calls and
+/// explaining mistakes), its result type, and whether it draws randomness.
 #[derive(Debug)]
-pub(crate) struct Params {
+pub(crate) struct FunctionSpec {
     pub(crate) function: &'static str,
     pub(crate) params: &'static [(&'static str, Kind)],
     /// How many leading parameters are required; the rest are optional.
     pub(crate) required: usize,
+    /// BINARY or STRING.
+    pub(crate) returns: DataType,
+    /// Volatile when it draws randomness (a fresh IV or key per row).
+    pub(crate) volatility: Volatility,
 }
 
-impl Params {
+impl FunctionSpec {
     /// `NAME(a, b [, c])`.
     pub(crate) fn usage(&self) -> String {
         let mut out = format!("{}(", self.function);
@@ -189,6 +194,31 @@ impl ByteColumn {
     }
 
     /// Appends one value written by `write`, which appends to the buffer it
+    /// is given; `Ok(false)` from `write` makes the value NULL instead. If
+    /// `write` fails or declines, the buffer is restored.
+    pub(crate) fn append_or_null(
+        &mut self,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<bool>,
+    ) -> Result<()> {
+        let start = self.values.len();
+        match write(&mut self.values) {
+            Ok(true) => {
+                self.push_offset()?;
+                self.nulls.append_non_null();
+                Ok(())
+            }
+            Ok(false) => {
+                self.values.truncate(start);
+                self.append_null()
+            }
+            Err(e) => {
+                self.values.truncate(start);
+                Err(e)
+            }
+        }
+    }
+
+    /// Appends one value written by `write`, which appends to the buffer it
     /// is given. If `write` fails, the buffer is restored.
     pub(crate) fn append_with(
         &mut self,
@@ -294,8 +324,10 @@ pub(crate) fn exec(function: &str, message: impl std::fmt::Display) -> DataFusio
 mod tests {
     use super::*;
 
-    const P: Params = Params {
+    const P: FunctionSpec = FunctionSpec {
         function: "ENHANCED_SYM_ENCRYPT",
+        returns: DataType::Binary,
+        volatility: Volatility::Volatile,
         params: &[
             ("keyset", Kind::Bytes),
             ("plaintext", Kind::Bytes),

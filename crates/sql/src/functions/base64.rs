@@ -7,33 +7,29 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{ColumnarValue, Volatility};
 
-use super::args::{Bytes, Kind, Params, Text, all_scalar, per_row};
+use super::args::{Bytes, FunctionSpec, Kind, Text, all_scalar, per_row};
 use super::udf::SqlFunction;
 
-static BASE64: Params = Params {
+static BASE64: FunctionSpec = FunctionSpec {
     function: "BASE64",
     params: &[("value", Kind::Bytes)],
     required: 1,
+    returns: DataType::Utf8,
+    volatility: Volatility::Immutable,
 };
-static UNBASE64: Params = Params {
+static UNBASE64: FunctionSpec = FunctionSpec {
     function: "UNBASE64",
     params: &[("text", Kind::Text)],
     required: 1,
+    returns: DataType::Binary,
+    volatility: Volatility::Immutable,
 };
 
 pub(crate) struct Base64;
 
 impl SqlFunction for Base64 {
-    fn params(&self) -> &'static Params {
+    fn spec(&self) -> &'static FunctionSpec {
         &BASE64
-    }
-
-    fn returns(&self) -> DataType {
-        DataType::Utf8
-    }
-
-    fn volatility(&self) -> Volatility {
-        Volatility::Immutable
     }
 
     fn invoke(&self, args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
@@ -47,16 +43,8 @@ impl SqlFunction for Base64 {
 pub(crate) struct Unbase64;
 
 impl SqlFunction for Unbase64 {
-    fn params(&self) -> &'static Params {
+    fn spec(&self) -> &'static FunctionSpec {
         &UNBASE64
-    }
-
-    fn returns(&self) -> DataType {
-        DataType::Binary
-    }
-
-    fn volatility(&self) -> Volatility {
-        Volatility::Immutable
     }
 
     fn invoke(&self, args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {

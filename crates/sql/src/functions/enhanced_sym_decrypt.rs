@@ -13,11 +13,12 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Volatility};
 
-use super::args::{ByteColumn, Bytes, Kind, Params, Text, exec};
+use super::args::{FunctionSpec, Kind, exec};
 use super::keyset_cache::KeysetCache;
+use super::keyset_rows::map_keyset_rows;
 use super::udf::SqlFunction;
 
-const STRICT: Params = Params {
+static STRICT: FunctionSpec = FunctionSpec {
     function: "ENHANCED_SYM_DECRYPT",
     params: &[
         ("keyset", Kind::Bytes),
@@ -25,11 +26,20 @@ const STRICT: Params = Params {
         ("aad", Kind::Text),
     ],
     required: 2,
+    returns: DataType::Binary,
+    volatility: Volatility::Immutable,
 };
 
-static TRY: Params = Params {
+static TRY: FunctionSpec = FunctionSpec {
     function: "TRY_ENHANCED_SYM_DECRYPT",
-    ..STRICT
+    params: &[
+        ("keyset", Kind::Bytes),
+        ("ciphertext", Kind::Bytes),
+        ("aad", Kind::Text),
+    ],
+    required: 2,
+    returns: DataType::Binary,
+    volatility: Volatility::Immutable,
 };
 
 pub(crate) struct EnhancedSymDecrypt {
@@ -39,49 +49,23 @@ pub(crate) struct EnhancedSymDecrypt {
 }
 
 impl SqlFunction for EnhancedSymDecrypt {
-    fn params(&self) -> &'static Params {
+    fn spec(&self) -> &'static FunctionSpec {
         if self.null_on_failure { &TRY } else { &STRICT }
     }
 
-    fn returns(&self) -> DataType {
-        DataType::Binary
-    }
-
-    fn volatility(&self) -> Volatility {
-        Volatility::Immutable
-    }
-
     fn invoke(&self, args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
-        let name = self.params().function;
-        let keysets = Bytes::of(&args[0])?;
-        let ciphertexts = Bytes::of(&args[1])?;
-        let aads = args.get(2).map(Text::of).transpose()?;
-        let mut out = ByteColumn::with_capacity(rows, rows * 16);
-        self.cache
-            .for_each_run(name, &keysets, rows, |range, cipher| {
-                let Some(cipher) = cipher else {
-                    return range.into_iter().try_for_each(|_| out.append_null());
-                };
-                let mut session = cipher.session();
-                for row in range {
-                    let aad = aads.as_ref().map_or(Some(""), |a| a.get(row));
-                    let (Some(ciphertext), Some(aad)) = (ciphertexts.get(row), aad) else {
-                        out.append_null()?;
-                        continue;
-                    };
-                    let decrypted = out.append_with(|buf| {
-                        session
-                            .decrypt_append(ciphertext, aad.as_bytes(), buf)
-                            .map_err(|e| exec(name, e))
-                    });
-                    if decrypted.is_err() && self.null_on_failure {
-                        out.append_null()?;
-                    } else {
-                        decrypted?;
-                    }
-                }
-                Ok(())
-            })?;
-        Ok(ColumnarValue::Array(out.finish_binary()))
+        let name = self.spec().function;
+        map_keyset_rows(
+            &self.cache,
+            name,
+            args,
+            rows,
+            16,
+            |session, ciphertext, aad, out| match session.decrypt_append(ciphertext, aad, out) {
+                Ok(()) => Ok(true),
+                Err(_) if self.null_on_failure => Ok(false),
+                Err(e) => Err(exec(name, e)),
+            },
+        )
     }
 }

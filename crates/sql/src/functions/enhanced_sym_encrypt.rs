@@ -10,11 +10,12 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Volatility};
 
-use super::args::{ByteColumn, Bytes, Kind, Params, Text};
+use super::args::{FunctionSpec, Kind};
 use super::keyset_cache::KeysetCache;
+use super::keyset_rows::map_keyset_rows;
 use super::udf::SqlFunction;
 
-static PARAMS: Params = Params {
+static SPEC: FunctionSpec = FunctionSpec {
     function: "ENHANCED_SYM_ENCRYPT",
     params: &[
         ("keyset", Kind::Bytes),
@@ -22,6 +23,8 @@ static PARAMS: Params = Params {
         ("aad", Kind::Text),
     ],
     required: 2,
+    returns: DataType::Binary,
+    volatility: Volatility::Volatile,
 };
 
 pub(crate) struct EnhancedSymEncrypt {
@@ -29,41 +32,21 @@ pub(crate) struct EnhancedSymEncrypt {
 }
 
 impl SqlFunction for EnhancedSymEncrypt {
-    fn params(&self) -> &'static Params {
-        &PARAMS
-    }
-
-    fn returns(&self) -> DataType {
-        DataType::Binary
-    }
-
-    fn volatility(&self) -> Volatility {
-        Volatility::Volatile
+    fn spec(&self) -> &'static FunctionSpec {
+        &SPEC
     }
 
     fn invoke(&self, args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
-        let keysets = Bytes::of(&args[0])?;
-        let plaintexts = Bytes::of(&args[1])?;
-        let aads = args.get(2).map(Text::of).transpose()?;
-        let mut out = ByteColumn::with_capacity(rows, rows * 64);
-        self.cache
-            .for_each_run(PARAMS.function, &keysets, rows, |range, cipher| {
-                let Some(cipher) = cipher else {
-                    return range.into_iter().try_for_each(|_| out.append_null());
-                };
-                let mut session = cipher.session();
-                for row in range {
-                    let aad = aads.as_ref().map_or(Some(""), |a| a.get(row));
-                    match (plaintexts.get(row), aad) {
-                        (Some(plaintext), Some(aad)) => out.append_with(|buf| {
-                            session.encrypt_append(plaintext, aad.as_bytes(), buf);
-                            Ok(())
-                        })?,
-                        _ => out.append_null()?,
-                    }
-                }
-                Ok(())
-            })?;
-        Ok(ColumnarValue::Array(out.finish_binary()))
+        map_keyset_rows(
+            &self.cache,
+            SPEC.function,
+            args,
+            rows,
+            64,
+            |session, plaintext, aad, out| {
+                session.encrypt_append(plaintext, aad, out);
+                Ok(true)
+            },
+        )
     }
 }

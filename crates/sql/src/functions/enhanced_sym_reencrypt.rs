@@ -13,11 +13,12 @@ use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Volatility};
 use zeroize::Zeroize;
 
-use super::args::{ByteColumn, Bytes, Kind, Params, Text, exec};
+use super::args::{FunctionSpec, Kind, exec};
 use super::keyset_cache::KeysetCache;
+use super::keyset_rows::map_keyset_rows;
 use super::udf::SqlFunction;
 
-static PARAMS: Params = Params {
+static SPEC: FunctionSpec = FunctionSpec {
     function: "ENHANCED_SYM_REENCRYPT",
     params: &[
         ("keyset", Kind::Bytes),
@@ -25,6 +26,8 @@ static PARAMS: Params = Params {
         ("aad", Kind::Text),
     ],
     required: 2,
+    returns: DataType::Binary,
+    volatility: Volatility::Volatile,
 };
 
 pub(crate) struct EnhancedSymReencrypt {
@@ -32,49 +35,27 @@ pub(crate) struct EnhancedSymReencrypt {
 }
 
 impl SqlFunction for EnhancedSymReencrypt {
-    fn params(&self) -> &'static Params {
-        &PARAMS
-    }
-
-    fn returns(&self) -> DataType {
-        DataType::Binary
-    }
-
-    fn volatility(&self) -> Volatility {
-        Volatility::Volatile
+    fn spec(&self) -> &'static FunctionSpec {
+        &SPEC
     }
 
     fn invoke(&self, args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
-        let keysets = Bytes::of(&args[0])?;
-        let ciphertexts = Bytes::of(&args[1])?;
-        let aads = args.get(2).map(Text::of).transpose()?;
-        let mut out = ByteColumn::with_capacity(rows, rows * 64);
         let mut plaintext = Vec::new();
-        self.cache
-            .for_each_run(PARAMS.function, &keysets, rows, |range, cipher| {
-                let Some(cipher) = cipher else {
-                    return range.into_iter().try_for_each(|_| out.append_null());
-                };
-                let mut session = cipher.session();
-                for row in range {
-                    let aad = aads.as_ref().map_or(Some(""), |a| a.get(row));
-                    let (Some(ciphertext), Some(aad)) = (ciphertexts.get(row), aad) else {
-                        out.append_null()?;
-                        continue;
-                    };
-                    plaintext.zeroize();
-                    let opened = session.decrypt_append(ciphertext, aad.as_bytes(), &mut plaintext);
-                    let result = opened.map_err(|e| exec(PARAMS.function, e)).and_then(|()| {
-                        out.append_with(|buf| {
-                            session.encrypt_append(&plaintext, aad.as_bytes(), buf);
-                            Ok(())
-                        })
-                    });
-                    plaintext.zeroize();
-                    result?;
+        map_keyset_rows(
+            &self.cache,
+            SPEC.function,
+            args,
+            rows,
+            64,
+            |session, ciphertext, aad, out| {
+                plaintext.zeroize();
+                let opened = session.decrypt_append(ciphertext, aad, &mut plaintext);
+                if opened.is_ok() {
+                    session.encrypt_append(&plaintext, aad, out);
                 }
-                Ok(())
-            })?;
-        Ok(ColumnarValue::Array(out.finish_binary()))
+                plaintext.zeroize();
+                opened.map(|()| true).map_err(|e| exec(SPEC.function, e))
+            },
+        )
     }
 }

@@ -9,33 +9,29 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{ColumnarValue, Volatility};
 
-use super::args::{Bytes, Kind, Params, Text, all_scalar, per_row};
+use super::args::{Bytes, FunctionSpec, Kind, Text, all_scalar, per_row};
 use super::udf::SqlFunction;
 
-static HEX: Params = Params {
+static HEX: FunctionSpec = FunctionSpec {
     function: "HEX",
     params: &[("value", Kind::Bytes)],
     required: 1,
+    returns: DataType::Utf8,
+    volatility: Volatility::Immutable,
 };
-static UNHEX: Params = Params {
+static UNHEX: FunctionSpec = FunctionSpec {
     function: "UNHEX",
     params: &[("text", Kind::Text)],
     required: 1,
+    returns: DataType::Binary,
+    volatility: Volatility::Immutable,
 };
 
 pub(crate) struct Hex;
 
 impl SqlFunction for Hex {
-    fn params(&self) -> &'static Params {
+    fn spec(&self) -> &'static FunctionSpec {
         &HEX
-    }
-
-    fn returns(&self) -> DataType {
-        DataType::Utf8
-    }
-
-    fn volatility(&self) -> Volatility {
-        Volatility::Immutable
     }
 
     fn invoke(&self, args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
@@ -49,16 +45,8 @@ impl SqlFunction for Hex {
 pub(crate) struct Unhex;
 
 impl SqlFunction for Unhex {
-    fn params(&self) -> &'static Params {
+    fn spec(&self) -> &'static FunctionSpec {
         &UNHEX
-    }
-
-    fn returns(&self) -> DataType {
-        DataType::Binary
-    }
-
-    fn volatility(&self) -> Volatility {
-        Volatility::Immutable
     }
 
     fn invoke(&self, args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {

@@ -6,28 +6,22 @@ use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Volatility};
 use sealhouse_crypto::Keyset;
 
-use super::args::{Kind, Params, Text, all_scalar, exec, per_row};
+use super::args::{FunctionSpec, Kind, Text, all_scalar, exec, per_row};
 use super::udf::SqlFunction;
 
-static PARAMS: Params = Params {
+static SPEC: FunctionSpec = FunctionSpec {
     function: "KEYSET_FROM_JSON",
     params: &[("json", Kind::Text)],
     required: 1,
+    returns: DataType::Binary,
+    volatility: Volatility::Immutable,
 };
 
 pub(crate) struct KeysetFromJson;
 
 impl SqlFunction for KeysetFromJson {
-    fn params(&self) -> &'static Params {
-        &PARAMS
-    }
-
-    fn returns(&self) -> DataType {
-        DataType::Binary
-    }
-
-    fn volatility(&self) -> Volatility {
-        Volatility::Immutable
+    fn spec(&self) -> &'static FunctionSpec {
+        &SPEC
     }
 
     fn invoke(&self, args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
@@ -36,7 +30,7 @@ impl SqlFunction for KeysetFromJson {
             let Some(text) = json.get(row) else {
                 return Ok(None);
             };
-            let keyset = Keyset::from_json(text).map_err(|e| exec(PARAMS.function, e))?;
+            let keyset = Keyset::from_json(text).map_err(|e| exec(SPEC.function, e))?;
             Ok(Some(keyset.to_bytes().expose().to_vec()))
         })
     }

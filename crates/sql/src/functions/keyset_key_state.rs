@@ -15,7 +15,7 @@ use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Volatility};
 use sealhouse_crypto::{KeyId, Keyset};
 
-use super::args::{Bytes, Kind, Params, Text, all_scalar, exec, per_row};
+use super::args::{Bytes, FunctionSpec, Kind, Text, all_scalar, exec, per_row};
 use super::keyset_arg::parse_keyset;
 use super::udf::SqlFunction;
 
@@ -34,26 +34,34 @@ impl KeyChange {
     pub(crate) const ALL: [KeyChange; 4] =
         [Self::Enable, Self::Disable, Self::Destroy, Self::SetPrimary];
 
-    fn params(self) -> &'static Params {
-        static ENABLE: Params = Params {
+    fn spec(self) -> &'static FunctionSpec {
+        static ENABLE: FunctionSpec = FunctionSpec {
             function: "ENABLE_KEY_IN_KEYSET",
             params: PARAM_LIST,
             required: 2,
+            returns: DataType::Binary,
+            volatility: Volatility::Immutable,
         };
-        static DISABLE: Params = Params {
+        static DISABLE: FunctionSpec = FunctionSpec {
             function: "DISABLE_KEY_IN_KEYSET",
             params: PARAM_LIST,
             required: 2,
+            returns: DataType::Binary,
+            volatility: Volatility::Immutable,
         };
-        static DESTROY: Params = Params {
+        static DESTROY: FunctionSpec = FunctionSpec {
             function: "DESTROY_KEY_IN_KEYSET",
             params: PARAM_LIST,
             required: 2,
+            returns: DataType::Binary,
+            volatility: Volatility::Immutable,
         };
-        static SET_PRIMARY: Params = Params {
+        static SET_PRIMARY: FunctionSpec = FunctionSpec {
             function: "SET_PRIMARY_KEY_IN_KEYSET",
             params: PARAM_LIST,
             required: 2,
+            returns: DataType::Binary,
+            volatility: Volatility::Immutable,
         };
         match self {
             Self::Enable => &ENABLE,
@@ -76,20 +84,12 @@ impl KeyChange {
 pub(crate) struct KeysetKeyState(pub(crate) KeyChange);
 
 impl SqlFunction for KeysetKeyState {
-    fn params(&self) -> &'static Params {
-        self.0.params()
-    }
-
-    fn returns(&self) -> DataType {
-        DataType::Binary
-    }
-
-    fn volatility(&self) -> Volatility {
-        Volatility::Immutable
+    fn spec(&self) -> &'static FunctionSpec {
+        self.0.spec()
     }
 
     fn invoke(&self, args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
-        let name = self.params().function;
+        let name = self.spec().function;
         let keysets = Bytes::of(&args[0])?;
         let ids = Text::of(&args[1])?;
         per_row(rows, all_scalar(args), &DataType::Binary, |row| {

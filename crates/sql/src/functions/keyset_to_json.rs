@@ -6,29 +6,23 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Volatility};
 
-use super::args::{Bytes, Kind, Params, all_scalar, per_row};
+use super::args::{Bytes, FunctionSpec, Kind, all_scalar, per_row};
 use super::keyset_arg::parse_keyset;
 use super::udf::SqlFunction;
 
-static PARAMS: Params = Params {
+static SPEC: FunctionSpec = FunctionSpec {
     function: "KEYSET_TO_JSON",
     params: &[("keyset", Kind::Bytes)],
     required: 1,
+    returns: DataType::Utf8,
+    volatility: Volatility::Immutable,
 };
 
 pub(crate) struct KeysetToJson;
 
 impl SqlFunction for KeysetToJson {
-    fn params(&self) -> &'static Params {
-        &PARAMS
-    }
-
-    fn returns(&self) -> DataType {
-        DataType::Utf8
-    }
-
-    fn volatility(&self) -> Volatility {
-        Volatility::Immutable
+    fn spec(&self) -> &'static FunctionSpec {
+        &SPEC
     }
 
     fn invoke(&self, args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
@@ -38,7 +32,7 @@ impl SqlFunction for KeysetToJson {
                 return Ok(None);
             };
             Ok(Some(
-                parse_keyset(PARAMS.function, bytes)?
+                parse_keyset(SPEC.function, bytes)?
                     .to_json()
                     .as_bytes()
                     .to_vec(),

@@ -12,6 +12,7 @@ mod keyset_arg;
 mod keyset_cache;
 mod keyset_from_json;
 mod keyset_key_state;
+mod keyset_rows;
 mod keyset_to_json;
 mod new_keyset;
 mod rotate_keyset;

@@ -6,29 +6,23 @@ use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Volatility};
 use sealhouse_crypto::Keyset;
 
-use super::args::{Kind, Params, Text, exec, per_row};
+use super::args::{FunctionSpec, Kind, Text, exec, per_row};
 use super::keyset_arg::parse_algorithm;
 use super::udf::SqlFunction;
 
-static PARAMS: Params = Params {
+static SPEC: FunctionSpec = FunctionSpec {
     function: "NEW_KEYSET",
     params: &[("algorithm", Kind::Text), ("description", Kind::Text)],
     required: 1,
+    returns: DataType::Binary,
+    volatility: Volatility::Volatile,
 };
 
 pub(crate) struct NewKeyset;
 
 impl SqlFunction for NewKeyset {
-    fn params(&self) -> &'static Params {
-        &PARAMS
-    }
-
-    fn returns(&self) -> DataType {
-        DataType::Binary
-    }
-
-    fn volatility(&self) -> Volatility {
-        Volatility::Volatile
+    fn spec(&self) -> &'static FunctionSpec {
+        &SPEC
     }
 
     fn invoke(&self, args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
@@ -41,9 +35,8 @@ impl SqlFunction for NewKeyset {
             ) else {
                 return Ok(None);
             };
-            let algorithm = parse_algorithm(PARAMS.function, algorithm)?;
-            let keyset =
-                Keyset::new(algorithm, description).map_err(|e| exec(PARAMS.function, e))?;
+            let algorithm = parse_algorithm(SPEC.function, algorithm)?;
+            let keyset = Keyset::new(algorithm, description).map_err(|e| exec(SPEC.function, e))?;
             Ok(Some(keyset.to_bytes().expose().to_vec()))
         })
     }

@@ -6,11 +6,11 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Volatility};
 
-use super::args::{Bytes, Kind, Params, Text, exec, per_row};
+use super::args::{Bytes, FunctionSpec, Kind, Text, exec, per_row};
 use super::keyset_arg::{parse_algorithm, parse_keyset};
 use super::udf::SqlFunction;
 
-static PARAMS: Params = Params {
+static SPEC: FunctionSpec = FunctionSpec {
     function: "ROTATE_KEYSET",
     params: &[
         ("keyset", Kind::Bytes),
@@ -18,21 +18,15 @@ static PARAMS: Params = Params {
         ("description", Kind::Text),
     ],
     required: 2,
+    returns: DataType::Binary,
+    volatility: Volatility::Volatile,
 };
 
 pub(crate) struct RotateKeyset;
 
 impl SqlFunction for RotateKeyset {
-    fn params(&self) -> &'static Params {
-        &PARAMS
-    }
-
-    fn returns(&self) -> DataType {
-        DataType::Binary
-    }
-
-    fn volatility(&self) -> Volatility {
-        Volatility::Volatile
+    fn spec(&self) -> &'static FunctionSpec {
+        &SPEC
     }
 
     fn invoke(&self, args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
@@ -45,11 +39,11 @@ impl SqlFunction for RotateKeyset {
             };
             // A NULL description is no description, as when it is left out.
             let description = descriptions.as_ref().and_then(|d| d.get(row));
-            let mut keyset = parse_keyset(PARAMS.function, keyset)?;
-            let algorithm = parse_algorithm(PARAMS.function, algorithm)?;
+            let mut keyset = parse_keyset(SPEC.function, keyset)?;
+            let algorithm = parse_algorithm(SPEC.function, algorithm)?;
             keyset
                 .rotate(algorithm, description)
-                .map_err(|e| exec(PARAMS.function, e))?;
+                .map_err(|e| exec(SPEC.function, e))?;
             Ok(Some(keyset.to_bytes().expose().to_vec()))
         })
     }

@@ -10,12 +10,12 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{ColumnarValue, Volatility};
 use sealhouse_crypto::sym::SymCipher;
 
-use super::args::{ByteColumn, Bytes, Kind, Params, Text, exec};
+use super::args::{ByteColumn, Bytes, FunctionSpec, Kind, Text, exec};
 use super::udf::SqlFunction;
 
 const MODE: &str = "AES-GCM-256";
 
-static ENCRYPT: Params = Params {
+static ENCRYPT: FunctionSpec = FunctionSpec {
     function: "SYM_ENCRYPT",
     params: &[
         ("value", Kind::Bytes),
@@ -24,9 +24,11 @@ static ENCRYPT: Params = Params {
         ("aad", Kind::Text),
     ],
     required: 2,
+    returns: DataType::Binary,
+    volatility: Volatility::Volatile,
 };
 
-static DECRYPT: Params = Params {
+static DECRYPT: FunctionSpec = FunctionSpec {
     function: "SYM_DECRYPT",
     params: &[
         ("ciphertext", Kind::Bytes),
@@ -35,6 +37,8 @@ static DECRYPT: Params = Params {
         ("aad", Kind::Text),
     ],
     required: 2,
+    returns: DataType::Binary,
+    volatility: Volatility::Immutable,
 };
 
 pub(crate) struct SymCrypt {
@@ -42,24 +46,12 @@ pub(crate) struct SymCrypt {
 }
 
 impl SqlFunction for SymCrypt {
-    fn params(&self) -> &'static Params {
+    fn spec(&self) -> &'static FunctionSpec {
         if self.encrypt { &ENCRYPT } else { &DECRYPT }
     }
 
-    fn returns(&self) -> DataType {
-        DataType::Binary
-    }
-
-    fn volatility(&self) -> Volatility {
-        if self.encrypt {
-            Volatility::Volatile
-        } else {
-            Volatility::Immutable
-        }
-    }
-
     fn invoke(&self, args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
-        let name = self.params().function;
+        let name = self.spec().function;
         let values = Bytes::of(&args[0])?;
         let keys = Bytes::of(&args[1])?;
         let modes = args.get(2).map(Text::of).transpose()?;

@@ -1,6 +1,6 @@
 //! One adapter from Sealhouse's functions to DataFusion's `ScalarUDFImpl`, so
 //! that each function file holds only what is particular to it: its
-//! parameters, result type, volatility and row logic.
+//! [`FunctionSpec`] and its row logic.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -8,29 +8,25 @@ use std::hash::{Hash, Hasher};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::error::Result;
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
 };
 
-use super::args::Params;
+use super::args::FunctionSpec;
 
-/// What a function is.
+/// A SQL function.
 pub(crate) trait SqlFunction: Send + Sync + 'static {
-    /// Its parameters (and so its name).
-    fn params(&self) -> &'static Params;
-    /// Its result type.
-    fn returns(&self) -> DataType;
-    /// Volatile when it draws randomness (a fresh IV or key per row).
-    fn volatility(&self) -> Volatility;
+    /// Its name, parameters, result type and volatility.
+    fn spec(&self) -> &'static FunctionSpec;
     /// Computes the result for `rows` rows; arguments arrive coerced to the
-    /// types [`Params::coerce`] asked for.
+    /// types [`FunctionSpec::coerce`] asked for.
     fn invoke(&self, args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue>;
 }
 
 /// Wraps a [`SqlFunction`] as a DataFusion UDF.
 pub(crate) fn udf(function: impl SqlFunction) -> ScalarUDF {
-    let signature = Signature::user_defined(function.volatility());
+    let signature = Signature::user_defined(function.spec().volatility);
     // SQL identifiers are normalised to lower case before functions are looked up.
-    let name = function.params().function.to_ascii_lowercase();
+    let name = function.spec().function.to_ascii_lowercase();
     ScalarUDF::new_from_impl(Adapter {
         function: Box::new(function),
         signature,
@@ -47,7 +43,7 @@ struct Adapter {
 impl fmt::Debug for Adapter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SqlFunction")
-            .field("name", &self.function.params().function)
+            .field("name", &self.function.spec().function)
             .finish()
     }
 }
@@ -55,7 +51,7 @@ impl fmt::Debug for Adapter {
 // Functions are identified by name: two adapters of one name are the same function.
 impl PartialEq for Adapter {
     fn eq(&self, other: &Self) -> bool {
-        self.function.params().function == other.function.params().function
+        self.function.spec().function == other.function.spec().function
     }
 }
 
@@ -63,7 +59,7 @@ impl Eq for Adapter {}
 
 impl Hash for Adapter {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.function.params().function.hash(state);
+        self.function.spec().function.hash(state);
     }
 }
 
@@ -77,11 +73,11 @@ impl ScalarUDFImpl for Adapter {
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(self.function.returns())
+        Ok(self.function.spec().returns.clone())
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        self.function.params().coerce(arg_types)
+        self.function.spec().coerce(arg_types)
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {

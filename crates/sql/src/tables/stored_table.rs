@@ -6,6 +6,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::Statistics;
+use datafusion::common::stats::Precision;
 use datafusion::datasource::TableType;
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -13,8 +15,6 @@ use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
 use datafusion::datasource::sink::DataSinkExec;
 use datafusion::datasource::table_schema::TableSchema;
-use datafusion::common::stats::Precision;
-use datafusion::common::Statistics;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::Expr;
@@ -80,7 +80,8 @@ impl TableProvider for StoredTable {
                     .with_total_byte_size(Precision::Inexact(f.bytes as usize));
                 // Local object store paths are absolute paths without the leading '/'.
                 let path = f.path.to_string_lossy();
-                PartitionedFile::new(path.trim_start_matches('/'), f.bytes).with_statistics(Arc::new(stats))
+                PartitionedFile::new(path.trim_start_matches('/'), f.bytes)
+                    .with_statistics(Arc::new(stats))
             })
             .collect();
         let rows: u64 = files.iter().map(|f| f.rows).sum();
