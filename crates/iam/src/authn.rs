@@ -1,19 +1,20 @@
 //! Authentication: from an access key id to the principal it acts as, and the
 //! secret that the HTTP layer needs to verify a request's signature.
 //!
-//! This crate does not verify signatures: the HTTP layer canonicalises the
-//! request, computes the HMAC with [`SigningCredential::secret`], compares in
-//! constant time, and for STS credentials calls
+//! [`crate::signing::Verifier`] verifies request signatures with it: it
+//! canonicalises the request, computes the HMAC with
+//! [`SigningCredential::secret`], compares in constant time, and calls
 //! [`SigningCredential::check_security_token`] with the token the request
 //! carried.
 
 use ring::digest::{SHA256, digest};
+use sealhouse_crypto::SecretBytes;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
 use crate::error::{AuthError, Error};
 use crate::principal::Principal;
-use crate::secret::SecretText;
+use crate::secret::{SealError, SecretText};
 use crate::service::Iam;
 
 /// Prefix of temporary (STS) access key ids.
@@ -34,6 +35,37 @@ pub struct SigningCredential {
 }
 
 impl SigningCredential {
+    /// A credential from outside the identity service: for a
+    /// [`crate::signing::CredentialLookup`] over another source, and for
+    /// tests. The secret must be printable ASCII, as the service's are; with
+    /// a `security_token` the credential is a temporary one, and requests
+    /// must present that token.
+    pub fn new(
+        access_key_id: impl Into<String>,
+        principal: Principal,
+        secret: SecretBytes,
+        expiration: Option<OffsetDateTime>,
+        security_token: Option<&[u8]>,
+    ) -> Result<Self, SealError> {
+        let token_sha256 = security_token.map(|t| {
+            let mut out = [0u8; 32];
+            out.copy_from_slice(digest(&SHA256, t).as_ref());
+            out
+        });
+        Ok(Self {
+            access_key_id: access_key_id.into(),
+            principal,
+            secret: SecretText::from_secret(secret)?,
+            expiration,
+            token_sha256,
+        })
+    }
+
+    /// Whether requests must present a security token (STS credentials).
+    pub fn needs_security_token(&self) -> bool {
+        self.token_sha256.is_some()
+    }
+
     /// Checks the security token a request presented: STS credentials need
     /// their own token, long-lived keys need none.
     pub fn check_security_token(&self, presented: Option<&str>) -> Result<(), AuthError> {

@@ -14,6 +14,8 @@
 //!   [`Iam::authorize`] (`authorize.rs`), AssumeRole and PassRole (`sts.rs`),
 //!   role chains (`role_chain.rs`).
 //! - [`Store`] and [`SqliteStore`]; secrets stored through a [`SecretSealer`].
+//! - [`signing`]: request signatures (`ACS3-HMAC-SHA256`): the client's
+//!   [`signing::Signer`] and the server's [`signing::Verifier`].
 //!
 //! The decisions behind these are written down in `docs/iam.md`.
 
@@ -33,6 +35,7 @@ mod principal;
 mod role_chain;
 mod secret;
 mod service;
+pub mod signing;
 pub mod store;
 mod sts;
 #[cfg(test)]
