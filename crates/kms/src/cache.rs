@@ -1,0 +1,365 @@
+//! `CachingKms`: a [`Kms`] in front of another that remembers Decrypt results
+//! for a time to live, so that unwrapping the same data key or wrapped keyset
+//! again costs no KMS call.
+//!
+//! Semantics (documented in `docs/kms.md`):
+//!
+//! - **What is cached:** successful Decrypt results (the plaintext, its key id
+//!   and version id, and the request id of the call that produced it), keyed
+//!   by a SHA-256 of the ciphertext blob and the canonical encryption context.
+//!   Errors are never cached; every other operation goes straight through.
+//! - **For how long:** the TTL, 24 hours by default as in the spec.
+//!   `Duration::ZERO` disables caching: every Decrypt reaches the KMS, so
+//!   disabling or deleting a key takes effect at once. Expired entries are
+//!   dropped when met and whenever an entry is added.
+//! - **Revocation is delayed by design.** A key disabled, scheduled for
+//!   deletion or deleted in the KMS keeps decrypting, from the cache, what
+//!   was decrypted before, until the entry expires: this is the spec's
+//!   documented behaviour ("changes in KMS may take up to 24 hours to take
+//!   effect"). Choose the TTL for the revocation delay you accept.
+//! - **Bounded:** at most `max_entries` entries (10,000 by default); when full,
+//!   the oldest entry goes.
+//! - **One caller.** A `CachingKms` wraps a handle bound to one principal. Do
+//!   not share one cache between principals: a hit is not authorised again.
+//! - Cached plaintexts are [`SecretBytes`]: never printed, zeroed when dropped.
+//!   Cache hits are not audited by the KMS (no call reaches it).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use sealhouse_crypto::SecretBytes;
+use sealhouse_iam::{Clock, SystemClock};
+use time::OffsetDateTime;
+
+use crate::api::{
+    CancelKeyDeletionRequest, CancelKeyDeletionResponse, CreateAliasRequest, CreateKeyRequest,
+    CreateKeyResponse, CreateKeyVersionRequest, CreateKeyVersionResponse, DecryptRequest,
+    DecryptResponse, DeleteAliasRequest, DescribeKeyRequest, DescribeKeyResponse,
+    DisableKeyRequest, EmptyResponse, EnableKeyRequest, EncryptRequest, EncryptResponse,
+    GenerateDataKeyRequest, GenerateDataKeyResponse, GenerateDataKeyWithoutPlaintextResponse,
+    GetParametersForImportRequest, GetParametersForImportResponse, ImportKeyMaterialRequest,
+    ListAliasesRequest, ListAliasesResponse, ListAuditEventsRequest, ListAuditEventsResponse,
+    ListKeyVersionsRequest, ListKeyVersionsResponse, ListKeysRequest, ListKeysResponse,
+    ReEncryptRequest, ReEncryptResponse, ScheduleKeyDeletionRequest, ScheduleKeyDeletionResponse,
+    UpdateRotationPolicyRequest,
+};
+use crate::blob::canonical_context;
+use crate::error::KmsError;
+use crate::kms::Kms;
+
+/// The default time to live: 24 hours, as in the spec.
+pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// The default bound on entries.
+pub const DEFAULT_CACHE_ENTRIES: usize = 10_000;
+
+type CacheKey = [u8; 32];
+
+struct Entry {
+    seq: u64,
+    /// `None`: a TTL too long to represent, so never.
+    expires_at: Option<OffsetDateTime>,
+    request_id: String,
+    key_id: String,
+    key_version_id: String,
+    plaintext: SecretBytes,
+}
+
+impl Entry {
+    fn live_at(&self, now: OffsetDateTime) -> bool {
+        self.expires_at.is_none_or(|t| now < t)
+    }
+}
+
+#[derive(Default)]
+struct State {
+    entries: HashMap<CacheKey, Entry>,
+    /// Insertion order (and, the TTL being the same for all, expiry order).
+    order: BTreeMap<u64, CacheKey>,
+    next_seq: u64,
+}
+
+impl State {
+    fn remove(&mut self, key: &CacheKey) {
+        if let Some(e) = self.entries.remove(key) {
+            self.order.remove(&e.seq);
+        }
+    }
+
+    /// Drops expired entries from the old end.
+    fn purge(&mut self, now: OffsetDateTime) {
+        while let Some((&seq, key)) = self.order.first_key_value() {
+            match self.entries.get(key) {
+                Some(e) if e.live_at(now) => break,
+                _ => {
+                    let key = *key;
+                    self.order.remove(&seq);
+                    self.entries.remove(&key);
+                }
+            }
+        }
+    }
+}
+
+/// A [`Kms`] that caches Decrypt results of the `K` it wraps.
+pub struct CachingKms<K> {
+    inner: K,
+    ttl: Duration,
+    max_entries: usize,
+    clock: Box<dyn Clock>,
+    state: Mutex<State>,
+}
+
+impl<K: Kms> CachingKms<K> {
+    /// Caches `inner`'s Decrypt results for `ttl` (`Duration::ZERO`: not at
+    /// all), on the system clock, at most [`DEFAULT_CACHE_ENTRIES`].
+    pub fn new(inner: K, ttl: Duration) -> Self {
+        Self {
+            inner,
+            ttl,
+            max_entries: DEFAULT_CACHE_ENTRIES,
+            clock: Box::new(SystemClock),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// The same cache reading time from `clock`.
+    #[must_use]
+    pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Box::new(clock);
+        self
+    }
+
+    /// The same cache holding at most `max_entries` (at least 1).
+    #[must_use]
+    pub fn with_max_entries(mut self, max_entries: usize) -> Self {
+        self.max_entries = max_entries.max(1);
+        self
+    }
+
+    /// The time to live.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// The wrapped service.
+    pub fn inner(&self) -> &K {
+        &self.inner
+    }
+
+    /// Number of live entries.
+    pub fn len(&self) -> usize {
+        let mut state = self.lock();
+        state.purge(self.clock.now());
+        state.entries.len()
+    }
+
+    /// Whether no entry is live.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drops every entry (their plaintexts are zeroed).
+    pub fn clear(&self) {
+        let mut state = self.lock();
+        state.entries.clear();
+        state.order.clear();
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic elsewhere cannot leave an entry half-written: entries are
+        // inserted whole. Keep serving rather than fail every call.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn cache_key(request: &DecryptRequest) -> Result<CacheKey, KmsError> {
+        let context = canonical_context(&request.encryption_context)?;
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        ctx.update(&(request.ciphertext_blob.len() as u64).to_be_bytes());
+        ctx.update(&request.ciphertext_blob);
+        ctx.update(&context);
+        let mut key = [0u8; 32];
+        key.copy_from_slice(ctx.finish().as_ref());
+        Ok(key)
+    }
+
+    fn lookup(&self, key: &CacheKey, now: OffsetDateTime) -> Option<DecryptResponse> {
+        let mut state = self.lock();
+        match state.entries.get(key) {
+            Some(e) if e.live_at(now) => Some(DecryptResponse {
+                request_id: e.request_id.clone(),
+                key_id: e.key_id.clone(),
+                key_version_id: e.key_version_id.clone(),
+                plaintext: e.plaintext.duplicate(),
+            }),
+            Some(_) => {
+                state.remove(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn insert(&self, key: CacheKey, response: &DecryptResponse, now: OffsetDateTime) {
+        let expires_at = time::Duration::try_from(self.ttl)
+            .ok()
+            .and_then(|ttl| now.checked_add(ttl));
+        let mut state = self.lock();
+        state.remove(&key);
+        state.purge(now);
+        while state.entries.len() >= self.max_entries {
+            let Some((_, oldest)) = state.order.pop_first() else {
+                break;
+            };
+            state.entries.remove(&oldest);
+        }
+        let seq = state.next_seq;
+        state.next_seq += 1;
+        state.order.insert(seq, key);
+        state.entries.insert(
+            key,
+            Entry {
+                seq,
+                expires_at,
+                request_id: response.request_id.clone(),
+                key_id: response.key_id.clone(),
+                key_version_id: response.key_version_id.clone(),
+                plaintext: response.plaintext.duplicate(),
+            },
+        );
+    }
+}
+
+impl<K: Kms> Kms for CachingKms<K> {
+    fn decrypt(&self, request: &DecryptRequest) -> Result<DecryptResponse, KmsError> {
+        if self.ttl.is_zero() {
+            return self.inner.decrypt(request);
+        }
+        let key = Self::cache_key(request)?;
+        if let Some(hit) = self.lookup(&key, self.clock.now()) {
+            return Ok(hit);
+        }
+        let response = self.inner.decrypt(request)?;
+        self.insert(key, &response, self.clock.now());
+        Ok(response)
+    }
+
+    fn create_key(&self, request: &CreateKeyRequest) -> Result<CreateKeyResponse, KmsError> {
+        self.inner.create_key(request)
+    }
+
+    fn describe_key(&self, request: &DescribeKeyRequest) -> Result<DescribeKeyResponse, KmsError> {
+        self.inner.describe_key(request)
+    }
+
+    fn list_keys(&self, request: &ListKeysRequest) -> Result<ListKeysResponse, KmsError> {
+        self.inner.list_keys(request)
+    }
+
+    fn enable_key(&self, request: &EnableKeyRequest) -> Result<EmptyResponse, KmsError> {
+        self.inner.enable_key(request)
+    }
+
+    fn disable_key(&self, request: &DisableKeyRequest) -> Result<EmptyResponse, KmsError> {
+        self.inner.disable_key(request)
+    }
+
+    fn schedule_key_deletion(
+        &self,
+        request: &ScheduleKeyDeletionRequest,
+    ) -> Result<ScheduleKeyDeletionResponse, KmsError> {
+        self.inner.schedule_key_deletion(request)
+    }
+
+    fn cancel_key_deletion(
+        &self,
+        request: &CancelKeyDeletionRequest,
+    ) -> Result<CancelKeyDeletionResponse, KmsError> {
+        self.inner.cancel_key_deletion(request)
+    }
+
+    fn create_key_version(
+        &self,
+        request: &CreateKeyVersionRequest,
+    ) -> Result<CreateKeyVersionResponse, KmsError> {
+        self.inner.create_key_version(request)
+    }
+
+    fn list_key_versions(
+        &self,
+        request: &ListKeyVersionsRequest,
+    ) -> Result<ListKeyVersionsResponse, KmsError> {
+        self.inner.list_key_versions(request)
+    }
+
+    fn update_rotation_policy(
+        &self,
+        request: &UpdateRotationPolicyRequest,
+    ) -> Result<EmptyResponse, KmsError> {
+        self.inner.update_rotation_policy(request)
+    }
+
+    fn create_alias(&self, request: &CreateAliasRequest) -> Result<EmptyResponse, KmsError> {
+        self.inner.create_alias(request)
+    }
+
+    fn list_aliases(&self, request: &ListAliasesRequest) -> Result<ListAliasesResponse, KmsError> {
+        self.inner.list_aliases(request)
+    }
+
+    fn delete_alias(&self, request: &DeleteAliasRequest) -> Result<EmptyResponse, KmsError> {
+        self.inner.delete_alias(request)
+    }
+
+    fn encrypt(&self, request: &EncryptRequest) -> Result<EncryptResponse, KmsError> {
+        self.inner.encrypt(request)
+    }
+
+    fn generate_data_key(
+        &self,
+        request: &GenerateDataKeyRequest,
+    ) -> Result<GenerateDataKeyResponse, KmsError> {
+        self.inner.generate_data_key(request)
+    }
+
+    fn generate_data_key_without_plaintext(
+        &self,
+        request: &GenerateDataKeyRequest,
+    ) -> Result<GenerateDataKeyWithoutPlaintextResponse, KmsError> {
+        self.inner.generate_data_key_without_plaintext(request)
+    }
+
+    fn re_encrypt(&self, request: &ReEncryptRequest) -> Result<ReEncryptResponse, KmsError> {
+        self.inner.re_encrypt(request)
+    }
+
+    fn get_parameters_for_import(
+        &self,
+        request: &GetParametersForImportRequest,
+    ) -> Result<GetParametersForImportResponse, KmsError> {
+        self.inner.get_parameters_for_import(request)
+    }
+
+    fn import_key_material(
+        &self,
+        request: &ImportKeyMaterialRequest,
+    ) -> Result<EmptyResponse, KmsError> {
+        self.inner.import_key_material(request)
+    }
+
+    fn list_audit_events(
+        &self,
+        request: &ListAuditEventsRequest,
+    ) -> Result<ListAuditEventsResponse, KmsError> {
+        self.inner.list_audit_events(request)
+    }
+}
+
+impl<K> std::fmt::Debug for CachingKms<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachingKms")
+            .field("ttl", &self.ttl)
+            .field("max_entries", &self.max_entries)
+            .finish_non_exhaustive()
+    }
+}

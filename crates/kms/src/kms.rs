@@ -1,0 +1,125 @@
+//! The `Kms` trait: every operation of the key management service, as one
+//! synchronous, object-safe interface.
+//!
+//! An implementation is bound to one caller: the embedded service's
+//! [`crate::KmsHandle`] (a principal chosen in-process) and the HTTP client
+//! (its credentials). Everything above the KMS (storage, SQL) takes a
+//! `&dyn Kms` or `Arc<dyn Kms>` and is indifferent to which one it has;
+//! [`crate::CachingKms`] wraps either.
+//!
+//! Every method authorises the call (`kms:<Operation>` on the key's ARN) and
+//! records it in the audit log, allowed or not. Errors carry the cloud's codes
+//! ([`crate::ErrorCode`]).
+
+use crate::api::{
+    CancelKeyDeletionRequest, CancelKeyDeletionResponse, CreateAliasRequest, CreateKeyRequest,
+    CreateKeyResponse, CreateKeyVersionRequest, CreateKeyVersionResponse, DecryptRequest,
+    DecryptResponse, DeleteAliasRequest, DescribeKeyRequest, DescribeKeyResponse,
+    DisableKeyRequest, EmptyResponse, EnableKeyRequest, EncryptRequest, EncryptResponse,
+    GenerateDataKeyRequest, GenerateDataKeyResponse, GenerateDataKeyWithoutPlaintextResponse,
+    GetParametersForImportRequest, GetParametersForImportResponse, ImportKeyMaterialRequest,
+    ListAliasesRequest, ListAliasesResponse, ListAuditEventsRequest, ListAuditEventsResponse,
+    ListKeyVersionsRequest, ListKeyVersionsResponse, ListKeysRequest, ListKeysResponse,
+    ReEncryptRequest, ReEncryptResponse, ScheduleKeyDeletionRequest, ScheduleKeyDeletionResponse,
+    UpdateRotationPolicyRequest,
+};
+use crate::error::KmsError;
+
+/// The key management service, as seen by one caller.
+pub trait Kms: Send + Sync {
+    /// CreateKey: a new key in the caller's account (PendingImport when its
+    /// origin is EXTERNAL, otherwise Enabled with a first version).
+    fn create_key(&self, request: &CreateKeyRequest) -> Result<CreateKeyResponse, KmsError>;
+
+    /// DescribeKey: a key's metadata.
+    fn describe_key(&self, request: &DescribeKeyRequest) -> Result<DescribeKeyResponse, KmsError>;
+
+    /// ListKeys: the caller's keys in this region.
+    fn list_keys(&self, request: &ListKeysRequest) -> Result<ListKeysResponse, KmsError>;
+
+    /// EnableKey: Disabled → Enabled.
+    fn enable_key(&self, request: &EnableKeyRequest) -> Result<EmptyResponse, KmsError>;
+
+    /// DisableKey: Enabled → Disabled; cryptographic use is refused with
+    /// `Rejected.Disabled` until it is enabled again.
+    fn disable_key(&self, request: &DisableKeyRequest) -> Result<EmptyResponse, KmsError>;
+
+    /// ScheduleKeyDeletion: → PendingDeletion for 7 to 30 days, after which
+    /// the key and all its material are destroyed.
+    fn schedule_key_deletion(
+        &self,
+        request: &ScheduleKeyDeletionRequest,
+    ) -> Result<ScheduleKeyDeletionResponse, KmsError>;
+
+    /// CancelKeyDeletion: PendingDeletion → Enabled.
+    fn cancel_key_deletion(
+        &self,
+        request: &CancelKeyDeletionRequest,
+    ) -> Result<CancelKeyDeletionResponse, KmsError>;
+
+    /// CreateKeyVersion: manual rotation; the new version becomes primary.
+    fn create_key_version(
+        &self,
+        request: &CreateKeyVersionRequest,
+    ) -> Result<CreateKeyVersionResponse, KmsError>;
+
+    /// ListKeyVersions: a key's versions, oldest first.
+    fn list_key_versions(
+        &self,
+        request: &ListKeyVersionsRequest,
+    ) -> Result<ListKeyVersionsResponse, KmsError>;
+
+    /// UpdateRotationPolicy: automatic rotation on (with an interval) or off.
+    fn update_rotation_policy(
+        &self,
+        request: &UpdateRotationPolicyRequest,
+    ) -> Result<EmptyResponse, KmsError>;
+
+    /// CreateAlias: `alias/<name>` for a key.
+    fn create_alias(&self, request: &CreateAliasRequest) -> Result<EmptyResponse, KmsError>;
+
+    /// ListAliases: the caller's aliases in this region.
+    fn list_aliases(&self, request: &ListAliasesRequest) -> Result<ListAliasesResponse, KmsError>;
+
+    /// DeleteAlias.
+    fn delete_alias(&self, request: &DeleteAliasRequest) -> Result<EmptyResponse, KmsError>;
+
+    /// Encrypt: up to 6 KiB under the key's primary version.
+    fn encrypt(&self, request: &EncryptRequest) -> Result<EncryptResponse, KmsError>;
+
+    /// Decrypt: the blob names its key and version.
+    fn decrypt(&self, request: &DecryptRequest) -> Result<DecryptResponse, KmsError>;
+
+    /// GenerateDataKey: a random data key, in the clear and encrypted.
+    fn generate_data_key(
+        &self,
+        request: &GenerateDataKeyRequest,
+    ) -> Result<GenerateDataKeyResponse, KmsError>;
+
+    /// GenerateDataKeyWithoutPlaintext: a random data key, encrypted only.
+    fn generate_data_key_without_plaintext(
+        &self,
+        request: &GenerateDataKeyRequest,
+    ) -> Result<GenerateDataKeyWithoutPlaintextResponse, KmsError>;
+
+    /// ReEncrypt: from one key and context to another, inside the KMS.
+    fn re_encrypt(&self, request: &ReEncryptRequest) -> Result<ReEncryptResponse, KmsError>;
+
+    /// GetParametersForImport: an RSA wrapping key and a 24-hour import token.
+    fn get_parameters_for_import(
+        &self,
+        request: &GetParametersForImportRequest,
+    ) -> Result<GetParametersForImportResponse, KmsError>;
+
+    /// ImportKeyMaterial: wrapped material and its token; PendingImport → Enabled.
+    fn import_key_material(
+        &self,
+        request: &ImportKeyMaterialRequest,
+    ) -> Result<EmptyResponse, KmsError>;
+
+    /// ListAuditEvents: the audit log of the caller's account, filtered.
+    fn list_audit_events(
+        &self,
+        request: &ListAuditEventsRequest,
+    ) -> Result<ListAuditEventsResponse, KmsError>;
+}
