@@ -9,28 +9,46 @@ use assert_cmd::Command;
 
 fn sealhouse(data: &Path) -> Command {
     let mut cmd = Command::cargo_bin("sealhouse").expect("binary built");
-    cmd.env("SEALHOUSE_DATA_DIR", data).current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd.env("SEALHOUSE_DATA_DIR", data)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
     cmd
 }
 
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().expect("runs");
-    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("utf-8")
 }
 
 #[test]
 fn the_spec_guide_runs_as_a_script() {
     let data = tempfile::tempdir().expect("tempdir");
-    let out = run(sealhouse(data.path()).args(["sql", "--echo", "-f", "../../examples/keyset_guide.sql"]));
+    let out = run(sealhouse(data.path()).args([
+        "sql",
+        "--echo",
+        "-f",
+        "../../examples/keyset_guide.sql",
+    ]));
     assert!(out.contains("| id | name | tel         |"), "{out}");
     assert!(out.contains("| 1  | kyle | 13900001234 |"), "{out}");
     assert!(out.contains("| 2  | tom  | 13900001111 |"), "{out}");
-    assert!(out.contains("\"key_material_origin\": \"Origin_RAW\""), "{out}");
+    assert!(
+        out.contains("\"key_material_origin\": \"Origin_RAW\""),
+        "{out}"
+    );
     // Ciphertexts print quoted-printable style, as the spec shows them.
-    assert!(out.lines().any(|l| l.starts_with("| 1  | kyle | ") && l.contains('=')), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("| 1  | kyle | ") && l.contains('=')),
+        "{out}"
+    );
     // Data persisted in the data directory; a second process sees it.
-    let out = run(sealhouse(data.path()).args(["sql", "-e", "SELECT count(*) AS n FROM mf_keyset"]));
+    let out =
+        run(sealhouse(data.path()).args(["sql", "-e", "SELECT count(*) AS n FROM mf_keyset"]));
     assert!(out.contains("| 1 |"), "{out}");
 }
 
@@ -53,8 +71,14 @@ fn a_failing_statement_names_its_line_and_exits_nonzero() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.starts_with("error: statement at line 2 failed:") && err.contains("nowhere"), "{err}");
-    assert!(!String::from_utf8_lossy(&out.stdout).contains("| 2"), "statements after the failure do not run");
+    assert!(
+        err.starts_with("error: statement at line 2 failed:") && err.contains("nowhere"),
+        "{err}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("| 2"),
+        "statements after the failure do not run"
+    );
 }
 
 #[test]
@@ -68,7 +92,11 @@ fn an_insert_killed_mid_write_leaves_the_table_as_it_was() {
     let staging = data.path().join("staging");
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("sealhouse"))
         .env("SEALHOUSE_DATA_DIR", data.path())
-        .args(["sql", "-e", "INSERT INTO t SELECT value AS id, CAST(value AS STRING) AS tel FROM range(200000000)"])
+        .args([
+            "sql",
+            "-e",
+            "INSERT INTO t SELECT value AS id, CAST(value AS STRING) AS tel FROM range(200000000)",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -77,17 +105,32 @@ fn an_insert_killed_mid_write_leaves_the_table_as_it_was() {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let writing = std::fs::read_dir(&staging)
-            .map(|d| d.filter_map(Result::ok).any(|e| e.metadata().is_ok_and(|m| m.len() > 0)))
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .any(|e| e.metadata().is_ok_and(|m| m.len() > 0))
+            })
             .unwrap_or(false);
         if writing {
             break;
         }
-        assert!(Instant::now() < deadline, "the insert never started writing");
-        assert!(child.try_wait().expect("wait").is_none(), "the insert ended before it could be killed");
+        assert!(
+            Instant::now() < deadline,
+            "the insert never started writing"
+        );
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "the insert ended before it could be killed"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().expect("kill -9");
     child.wait().expect("reap");
-    let out = run(sealhouse(data.path()).args(["sql", "--format", "csv", "-e", "SELECT count(*) AS n, sum(id) AS s FROM t"]));
+    let out = run(sealhouse(data.path()).args([
+        "sql",
+        "--format",
+        "csv",
+        "-e",
+        "SELECT count(*) AS n, sum(id) AS s FROM t",
+    ]));
     assert_eq!(out, "n,s\n3,6\n");
 }
