@@ -1,0 +1,378 @@
+//! The client: [`KmsClient`] implements [`Kms`] over the signed HTTP API
+//! with blocking requests (`ureq`), so that `CachingKms<KmsClient>` and
+//! everything that takes a `&dyn Kms` work unchanged against a remote KMS.
+//!
+//! Every request is signed with the client's credentials
+//! ([`Signer`], ACS3-HMAC-SHA256, a fresh nonce each time). Error responses
+//! become the same [`KmsError`] the embedded service returns (code from
+//! `Code`, the server's `Message` and `RequestId`); a server that cannot be
+//! reached is an `InternalFailure` naming the endpoint.
+
+use std::fmt;
+use std::time::Duration;
+
+use sealhouse_iam::signing::{Credentials, RequestToSign, Signer};
+use sealhouse_kms::api::{
+    CancelKeyDeletionRequest, CancelKeyDeletionResponse, CreateAliasRequest, CreateKeyRequest,
+    CreateKeyResponse, CreateKeyVersionRequest, CreateKeyVersionResponse, DecryptRequest,
+    DecryptResponse, DeleteAliasRequest, DescribeKeyRequest, DescribeKeyResponse,
+    DisableKeyRequest, EmptyResponse, EnableKeyRequest, EncryptRequest, EncryptResponse,
+    GenerateDataKeyRequest, GenerateDataKeyResponse, GenerateDataKeyWithoutPlaintextResponse,
+    GetParametersForImportRequest, GetParametersForImportResponse, ImportKeyMaterialRequest,
+    ListAliasesRequest, ListAliasesResponse, ListAuditEventsRequest, ListAuditEventsResponse,
+    ListKeyVersionsRequest, ListKeyVersionsResponse, ListKeysRequest, ListKeysResponse,
+    ReEncryptRequest, ReEncryptResponse, ScheduleKeyDeletionRequest, ScheduleKeyDeletionResponse,
+    UpdateRotationPolicyRequest,
+};
+use sealhouse_kms::{ErrorCode, Kms, KmsError};
+
+use crate::wire::{API_VERSION, Action, ErrorBody, Params, Wire};
+
+/// The default time to establish a connection.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The default limit on a whole call (connect, send, receive).
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest response body read (a page of 1000 audit events fits).
+const MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Why a client could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The endpoint is not `http://host:port` (or `host:port`).
+    #[error("invalid KMS endpoint '{endpoint}': {reason}")]
+    InvalidEndpoint {
+        /// The endpoint given.
+        endpoint: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
+
+/// The KMS over HTTP, bound to one set of credentials.
+pub struct KmsClient {
+    /// `http://host:port/`.
+    url: String,
+    /// `host:port`, the signed `host` header.
+    host: String,
+    signer: Signer,
+    agent: ureq::Agent,
+    connect_timeout: Duration,
+    call_timeout: Duration,
+}
+
+impl fmt::Debug for KmsClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KmsClient")
+            .field("url", &self.url)
+            .field("access_key_id", &self.signer.credentials().access_key_id())
+            .field("connect_timeout", &self.connect_timeout)
+            .field("call_timeout", &self.call_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks an endpoint and returns its `host:port`.
+fn parse_endpoint(endpoint: &str) -> Result<String, ClientError> {
+    let bad = |reason| ClientError::InvalidEndpoint {
+        endpoint: endpoint.chars().take(200).collect(),
+        reason,
+    };
+    let rest = if let Some(rest) = endpoint.strip_prefix("http://") {
+        rest
+    } else if endpoint.starts_with("https://") {
+        return Err(bad(
+            "https is not supported: the KMS HTTP API is plain HTTP on loopback (put a TLS \
+             proxy in front and tunnel to it, or use http://127.0.0.1:<port>)",
+        ));
+    } else if endpoint.contains("://") {
+        return Err(bad("use http://host:port"));
+    } else {
+        endpoint
+    };
+    let host = rest.strip_suffix('/').unwrap_or(rest);
+    if host.is_empty() {
+        return Err(bad("it names no host; use http://host:port"));
+    }
+    if host.contains('/') || host.contains('?') || host.contains('#') || host.contains('@') {
+        return Err(bad(
+            "it must be http://host:port without a path, query or user; the API is at /",
+        ));
+    }
+    if !host.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad("it must be printable ASCII without spaces"));
+    }
+    Ok(host.to_owned())
+}
+
+fn agent(connect: Duration, call: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_connect(Some(connect))
+        .timeout_global(Some(call))
+        .build()
+        .into()
+}
+
+impl KmsClient {
+    /// A client of the KMS at `endpoint` (`http://127.0.0.1:7070` or
+    /// `127.0.0.1:7070`) signing with `credentials`, with the default
+    /// timeouts.
+    pub fn new(endpoint: &str, credentials: Credentials) -> Result<Self, ClientError> {
+        let host = parse_endpoint(endpoint)?;
+        Ok(Self {
+            url: format!("http://{host}/"),
+            host,
+            signer: Signer::new(credentials),
+            agent: agent(DEFAULT_CONNECT_TIMEOUT, DEFAULT_CALL_TIMEOUT),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            call_timeout: DEFAULT_CALL_TIMEOUT,
+        })
+    }
+
+    /// Sets the time to connect and the limit on a whole call.
+    #[must_use]
+    pub fn with_timeouts(mut self, connect: Duration, call: Duration) -> Self {
+        self.connect_timeout = connect;
+        self.call_timeout = call;
+        self.agent = agent(connect, call);
+        self
+    }
+
+    /// The endpoint, `http://host:port/`.
+    pub fn endpoint(&self) -> &str {
+        &self.url
+    }
+
+    /// The access key id the client signs with.
+    pub fn access_key_id(&self) -> &str {
+        self.signer.credentials().access_key_id()
+    }
+
+    fn transport(&self, action: Action, what: impl fmt::Display) -> KmsError {
+        KmsError::new(
+            ErrorCode::InternalFailure,
+            format!(
+                "cannot call {action} on the KMS at {}: {what}; check that `sealhouse kms serve` \
+                 is running there",
+                self.url
+            ),
+        )
+    }
+
+    fn malformed(&self, action: Action, what: impl fmt::Display) -> KmsError {
+        KmsError::new(
+            ErrorCode::InternalFailure,
+            format!(
+                "the KMS at {} answered {action} with a response this client cannot read: {what}",
+                self.url
+            ),
+        )
+    }
+
+    /// Signs and sends one call; the parsed response or the server's error.
+    fn call<Req: Wire, Resp: Wire>(&self, action: Action, request: &Req) -> Result<Resp, KmsError> {
+        let body = serde_json::to_vec(&request.to_wire().build())
+            .map_err(|_| self.malformed(action, "the request could not be encoded"))?;
+        let extra = [("content-type".to_owned(), "application/json".to_owned())];
+        let signed = self
+            .signer
+            .sign(&RequestToSign {
+                action: action.as_str(),
+                version: API_VERSION,
+                host: &self.host,
+                method: "POST",
+                path: "/",
+                query: &[],
+                headers: &extra,
+                body: &body,
+            })
+            .map_err(|e| KmsError::new(ErrorCode::InvalidParameter, e.to_string()))?;
+        let mut builder = self.agent.post(&self.url);
+        for (name, value) in &signed.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let mut response = builder
+            .send(&body[..])
+            .map_err(|e| self.transport(action, e))?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE_BYTES)
+            .read_to_vec()
+            .map_err(|e| self.transport(action, e))?;
+        if status == 200 {
+            let params = Params::from_body(&bytes)
+                .and_then(|p| Resp::from_wire(&p))
+                .map_err(|e| self.malformed(action, e.message()))?;
+            return Ok(params);
+        }
+        match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(body) => Err(body.into_kms_error(status)),
+            Err(_) => Err(self.malformed(
+                action,
+                format!("HTTP status {status} without a JSON error body"),
+            )),
+        }
+    }
+}
+
+impl Kms for KmsClient {
+    fn create_key(&self, request: &CreateKeyRequest) -> Result<CreateKeyResponse, KmsError> {
+        self.call(Action::CreateKey, request)
+    }
+
+    fn describe_key(&self, request: &DescribeKeyRequest) -> Result<DescribeKeyResponse, KmsError> {
+        self.call(Action::DescribeKey, request)
+    }
+
+    fn list_keys(&self, request: &ListKeysRequest) -> Result<ListKeysResponse, KmsError> {
+        self.call(Action::ListKeys, request)
+    }
+
+    fn enable_key(&self, request: &EnableKeyRequest) -> Result<EmptyResponse, KmsError> {
+        self.call(Action::EnableKey, request)
+    }
+
+    fn disable_key(&self, request: &DisableKeyRequest) -> Result<EmptyResponse, KmsError> {
+        self.call(Action::DisableKey, request)
+    }
+
+    fn schedule_key_deletion(
+        &self,
+        request: &ScheduleKeyDeletionRequest,
+    ) -> Result<ScheduleKeyDeletionResponse, KmsError> {
+        self.call(Action::ScheduleKeyDeletion, request)
+    }
+
+    fn cancel_key_deletion(
+        &self,
+        request: &CancelKeyDeletionRequest,
+    ) -> Result<CancelKeyDeletionResponse, KmsError> {
+        self.call(Action::CancelKeyDeletion, request)
+    }
+
+    fn create_key_version(
+        &self,
+        request: &CreateKeyVersionRequest,
+    ) -> Result<CreateKeyVersionResponse, KmsError> {
+        self.call(Action::CreateKeyVersion, request)
+    }
+
+    fn list_key_versions(
+        &self,
+        request: &ListKeyVersionsRequest,
+    ) -> Result<ListKeyVersionsResponse, KmsError> {
+        self.call(Action::ListKeyVersions, request)
+    }
+
+    fn update_rotation_policy(
+        &self,
+        request: &UpdateRotationPolicyRequest,
+    ) -> Result<EmptyResponse, KmsError> {
+        self.call(Action::UpdateRotationPolicy, request)
+    }
+
+    fn create_alias(&self, request: &CreateAliasRequest) -> Result<EmptyResponse, KmsError> {
+        self.call(Action::CreateAlias, request)
+    }
+
+    fn list_aliases(&self, request: &ListAliasesRequest) -> Result<ListAliasesResponse, KmsError> {
+        self.call(Action::ListAliases, request)
+    }
+
+    fn delete_alias(&self, request: &DeleteAliasRequest) -> Result<EmptyResponse, KmsError> {
+        self.call(Action::DeleteAlias, request)
+    }
+
+    fn encrypt(&self, request: &EncryptRequest) -> Result<EncryptResponse, KmsError> {
+        self.call(Action::Encrypt, request)
+    }
+
+    fn decrypt(&self, request: &DecryptRequest) -> Result<DecryptResponse, KmsError> {
+        self.call(Action::Decrypt, request)
+    }
+
+    fn generate_data_key(
+        &self,
+        request: &GenerateDataKeyRequest,
+    ) -> Result<GenerateDataKeyResponse, KmsError> {
+        self.call(Action::GenerateDataKey, request)
+    }
+
+    fn generate_data_key_without_plaintext(
+        &self,
+        request: &GenerateDataKeyRequest,
+    ) -> Result<GenerateDataKeyWithoutPlaintextResponse, KmsError> {
+        self.call(Action::GenerateDataKeyWithoutPlaintext, request)
+    }
+
+    fn re_encrypt(&self, request: &ReEncryptRequest) -> Result<ReEncryptResponse, KmsError> {
+        self.call(Action::ReEncrypt, request)
+    }
+
+    fn get_parameters_for_import(
+        &self,
+        request: &GetParametersForImportRequest,
+    ) -> Result<GetParametersForImportResponse, KmsError> {
+        self.call(Action::GetParametersForImport, request)
+    }
+
+    fn import_key_material(
+        &self,
+        request: &ImportKeyMaterialRequest,
+    ) -> Result<EmptyResponse, KmsError> {
+        self.call(Action::ImportKeyMaterial, request)
+    }
+
+    fn list_audit_events(
+        &self,
+        request: &ListAuditEventsRequest,
+    ) -> Result<ListAuditEventsResponse, KmsError> {
+        self.call(Action::ListAuditEvents, request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_http_host_port_only() {
+        assert_eq!(
+            parse_endpoint("http://127.0.0.1:7070").unwrap(),
+            "127.0.0.1:7070"
+        );
+        assert_eq!(parse_endpoint("127.0.0.1:7070/").unwrap(), "127.0.0.1:7070");
+        for bad in [
+            "",
+            "http://",
+            "https://kms:1",
+            "ftp://x",
+            "http://h/p",
+            "a b",
+        ] {
+            let e = parse_endpoint(bad).unwrap_err();
+            assert!(e.to_string().contains("invalid KMS endpoint"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn an_unreachable_server_is_an_error_naming_the_endpoint() {
+        let creds = Credentials::new(
+            "LTAIexample",
+            sealhouse_crypto::SecretBytes::new(b"s".to_vec()),
+        );
+        // Port 9 (discard) on loopback: nothing listens in a test sandbox.
+        let client = KmsClient::new("http://127.0.0.1:9", creds)
+            .unwrap()
+            .with_timeouts(Duration::from_secs(2), Duration::from_secs(3));
+        let e = client
+            .describe_key(&DescribeKeyRequest::new("key-x"))
+            .unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InternalFailure);
+        assert!(e.message().contains("http://127.0.0.1:9/"), "{e}");
+        assert!(!format!("{client:?}").contains("secret"));
+    }
+}
