@@ -7,8 +7,12 @@
 
 mod cipher_cmd;
 mod data_dir;
+mod iam_cmd;
+mod identity;
 mod keyset_cmd;
 mod keyset_io;
+mod kms_cmd;
+mod local;
 mod sql_cmd;
 
 use std::process::ExitCode;
@@ -34,6 +38,10 @@ enum Command {
     Encrypt(cipher_cmd::EncryptArgs),
     /// Decrypt one value with a keyset (ENHANCED_SYM_DECRYPT).
     Decrypt(cipher_cmd::DecryptArgs),
+    /// Identities: accounts, users, access keys, roles, policies, STS, role chains.
+    Iam(iam_cmd::IamArgs),
+    /// The key management service: keys, versions, encryption, audit.
+    Kms(kms_cmd::KmsArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +51,8 @@ fn main() -> ExitCode {
         Command::Keyset(cmd) => keyset_cmd::run(cmd),
         Command::Encrypt(args) => cipher_cmd::encrypt(args),
         Command::Decrypt(args) => cipher_cmd::decrypt(args),
+        Command::Iam(args) => iam_cmd::run(args),
+        Command::Kms(args) => kms_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,153 @@
+//! The embedded installation: the identity store and the KMS of one data
+//! directory, opened in one place.
+//!
+//! Layout under the data directory:
+//!
+//! - `iam/iam.db`: accounts, users, access keys (secrets sealed under the
+//!   root key), roles, policies, STS sessions;
+//! - `iam/local-account`: the uid of the local account, created on first use,
+//!   whose root is the identity of a command run without credentials;
+//! - `kms/kms.db`, `kms/audit.db`: keys (material sealed) and the audit log;
+//! - `kms/root.key`: the root key (32 bytes, mode 0600), unless
+//!   `SEALHOUSE_KMS_ROOT_KEY` supplies it (base64 of 32 bytes), in which case
+//!   no file is read or written.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use sealhouse_crypto::SecretBytes;
+use sealhouse_iam::{AccountId, Iam, Principal, SqliteStore, SystemClock};
+use sealhouse_kms::{KmsService, ROOT_KEY_ENV, RootKey};
+
+/// Number of digits of a generated local account uid (as the cloud's uids).
+const LOCAL_UID_DIGITS: usize = 16;
+
+/// The identity service and KMS of one data directory, and its local account.
+pub(crate) struct Local {
+    pub(crate) dir: PathBuf,
+    pub(crate) iam: Arc<Iam>,
+    pub(crate) kms: KmsService,
+    pub(crate) default_account: AccountId,
+    /// Where the root key came from, for `kms config`.
+    pub(crate) root_key_source: String,
+}
+
+impl Local {
+    /// Opens (creating on first use) the installation in `dir`.
+    pub(crate) fn open(dir: &Path) -> Result<Self> {
+        create_private_dir(dir)?;
+        let iam_dir = dir.join("iam");
+        let kms_dir = dir.join("kms");
+        create_private_dir(&iam_dir)?;
+        create_private_dir(&kms_dir)?;
+        let (root, root_key_source) = if std::env::var_os(ROOT_KEY_ENV).is_some() {
+            let key = RootKey::from_env().context("reading the KMS root key")?;
+            (key, format!("${ROOT_KEY_ENV}"))
+        } else {
+            let path = kms_dir.join("root.key");
+            let key = RootKey::load_or_create_file(&path).context("loading the KMS root key")?;
+            (key, path.display().to_string())
+        };
+        let db = iam_dir.join("iam.db");
+        let store = SqliteStore::open(&db)
+            .with_context(|| format!("opening the identity store {}", db.display()))?;
+        let iam = Arc::new(Iam::new(store, root.secret_sealer()));
+        let kms = KmsService::open(&kms_dir, Arc::clone(&iam), root, SystemClock)
+            .with_context(|| format!("opening the KMS in {}", kms_dir.display()))?;
+        let default_account = local_account(&iam, &iam_dir)?;
+        Ok(Self {
+            dir: dir.to_owned(),
+            iam,
+            kms,
+            default_account,
+            root_key_source,
+        })
+    }
+
+    /// The identity of a command run without credentials.
+    pub(crate) fn default_principal(&self) -> Principal {
+        Principal::Root {
+            account: self.default_account.clone(),
+        }
+    }
+}
+
+/// The local account's uid, creating the account on first use. Its root's
+/// access key is not shown: the local root is used without credentials.
+fn local_account(iam: &Iam, iam_dir: &Path) -> Result<AccountId> {
+    let file = iam_dir.join("local-account");
+    match std::fs::read_to_string(&file) {
+        Ok(text) => {
+            return AccountId::new(text.trim())
+                .with_context(|| format!("{} does not hold an account uid", file.display()));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", file.display())),
+    }
+    let uid = AccountId::new(&random_uid()?).context("making the local account uid")?;
+    iam.create_account(&uid)
+        .context("creating the local account")?;
+    match write_new_file(&file, format!("{uid}\n").as_bytes()) {
+        Ok(()) => Ok(uid),
+        // Another process created the local account first: use theirs (the
+        // account made here stays, unused and without a usable key).
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            AccountId::new(text.trim())
+                .with_context(|| format!("{} does not hold an account uid", file.display()))
+        }
+        Err(e) => Err(e).with_context(|| format!("writing {}", file.display())),
+    }
+}
+
+/// A random uid of [`LOCAL_UID_DIGITS`] decimal digits, not starting with 0.
+pub(crate) fn random_uid() -> Result<String> {
+    let mut digits = String::with_capacity(LOCAL_UID_DIGITS);
+    while digits.len() < LOCAL_UID_DIGITS {
+        let bytes = SecretBytes::random(32).context("the system random number generator failed")?;
+        for &b in bytes.expose() {
+            // Rejection sampling keeps the digits uniform.
+            if b >= 250 || (digits.is_empty() && b % 10 == 0) {
+                continue;
+            }
+            if digits.len() < LOCAL_UID_DIGITS {
+                digits.push(char::from(b'0' + b % 10));
+            }
+        }
+    }
+    Ok(digits)
+}
+
+/// Creates `dir` (and parents) with mode 0700 if missing.
+pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .with_context(|| format!("creating directory {}", dir.display()))
+}
+
+/// Writes a file that must not exist yet, mode 0600.
+fn write_new_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path)?;
+    f.write_all(contents)?;
+    f.sync_all()
+}
