@@ -1,0 +1,227 @@
+//! `sealhouse kms` as a user drives it: the key lifecycle, the cache TTL
+//! setting, and `kms serve` on loopback.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod world;
+use world::*;
+
+#[test]
+fn kms_key_lifecycle_through_the_cli() {
+    let w = World::new();
+    let key = fields(&w.ok(None, &["kms", "create-key", "--description", "k1"]));
+    let key_id = key["key_id"].as_str();
+    assert_eq!(key["key_state"], "Enabled");
+    assert!(key["arn"].starts_with("acs:kms:cn-hangzhou:"), "{key:?}");
+
+    let blob1 = w.ok(
+        None,
+        &["kms", "encrypt", "--key-id", key_id, "--plaintext", "hello"],
+    );
+    let blob1 = blob1.trim();
+    let plain = w.ok(None, &["kms", "decrypt", "--ciphertext-blob", blob1]);
+    assert_eq!(plain, "hello\n");
+
+    w.ok(None, &["kms", "disable-key", "--key-id", key_id]);
+    let err = w.fails(
+        None,
+        &["kms", "encrypt", "--key-id", key_id, "--plaintext", "x"],
+    );
+    assert!(err.contains("Rejected.Disabled"), "{err}");
+    let err = w.fails(None, &["kms", "decrypt", "--ciphertext-blob", blob1]);
+    assert!(err.contains("Rejected.Disabled"), "{err}");
+    assert!(err.contains("EnableKey"), "{err}");
+    w.ok(None, &["kms", "enable-key", "--key-id", key_id]);
+
+    let v2 = fields(&w.ok(None, &["kms", "rotate", "--key-id", key_id]));
+    assert_ne!(v2["key_version_id"], key["primary_key_version"]);
+    let described = fields(&w.ok(None, &["kms", "describe-key", "--key-id", key_id]));
+    assert_eq!(described["primary_key_version"], v2["key_version_id"]);
+    let versions = w.ok(None, &["kms", "list-key-versions", "--key-id", key_id]);
+    assert_eq!(versions.lines().count(), 2, "{versions}");
+
+    // The old blob still decrypts; a new one is under version 2.
+    assert_eq!(
+        w.ok(None, &["kms", "decrypt", "--ciphertext-blob", blob1]),
+        "hello\n"
+    );
+    let blob2 = w.ok(
+        None,
+        &[
+            "kms",
+            "encrypt",
+            "--key-id",
+            key_id,
+            "--plaintext",
+            "again",
+            "--context",
+            r#"{"table":"t1"}"#,
+        ],
+    );
+    let err = w.fails(None, &["kms", "decrypt", "--ciphertext-blob", blob2.trim()]);
+    assert!(err.contains("InvalidCiphertext"), "{err}");
+    let plain = w.ok(
+        None,
+        &[
+            "kms",
+            "decrypt",
+            "--ciphertext-blob",
+            blob2.trim(),
+            "--context",
+            r#"{"table":"t1"}"#,
+        ],
+    );
+    assert_eq!(plain, "again\n");
+
+    // Aliases, data keys, listing.
+    w.ok(
+        None,
+        &[
+            "kms",
+            "create-alias",
+            "--alias-name",
+            "alias/app",
+            "--key-id",
+            key_id,
+        ],
+    );
+    let dk = fields(&w.ok(None, &["kms", "generate-data-key", "--key-id", "alias/app"]));
+    let unwrapped = w.ok(
+        None,
+        &[
+            "kms",
+            "decrypt",
+            "--base64",
+            "--ciphertext-blob",
+            &dk["ciphertext_blob"],
+        ],
+    );
+    assert_eq!(unwrapped.trim(), dk["plaintext"]);
+    assert!(w.ok(None, &["kms", "list-keys"]).contains(key_id));
+    assert!(w.ok(None, &["kms", "list-aliases"]).contains("alias/app"));
+
+    // Deletion is scheduled (7 to 30 days) and cancelled.
+    let err = w.fails(
+        None,
+        &[
+            "kms",
+            "schedule-key-deletion",
+            "--key-id",
+            key_id,
+            "--days",
+            "3",
+        ],
+    );
+    assert!(err.contains("InvalidParameter"), "{err}");
+    let sched = fields(&w.ok(
+        None,
+        &[
+            "kms",
+            "schedule-key-deletion",
+            "--key-id",
+            key_id,
+            "--days",
+            "7",
+        ],
+    ));
+    assert!(sched.contains_key("delete_date"), "{sched:?}");
+    let err = w.fails(None, &["kms", "decrypt", "--ciphertext-blob", blob1]);
+    assert!(err.contains("Rejected.PendingDeletion"), "{err}");
+    w.ok(None, &["kms", "cancel-key-deletion", "--key-id", key_id]);
+    assert_eq!(
+        w.ok(None, &["kms", "decrypt", "--ciphertext-blob", blob1]),
+        "hello\n"
+    );
+
+    // The audit log recorded the refused calls, with their codes.
+    let audit = w.ok(
+        None,
+        &["kms", "audit", "--key-id", key_id, "--outcome", "error"],
+    );
+    assert!(audit.contains("Rejected.Disabled"), "{audit}");
+    assert!(!audit.contains("\tok"), "{audit}");
+    let audit = w.ok(None, &["kms", "audit", "--action", "Decrypt"]);
+    assert!(audit.lines().count() >= 5, "{audit}");
+
+    // Unknown keys name the code.
+    let err = w.fails(None, &["kms", "describe-key", "--key-id", "key-nope"]);
+    assert!(err.contains("Forbidden.KeyNotFound"), "{err}");
+}
+
+#[test]
+fn kms_config_shows_the_cache_ttl() {
+    let w = World::new();
+    let out = fields(&w.ok(None, &["kms", "config"]));
+    assert!(out["key_cache_ttl"].starts_with("24h (default"), "{out:?}");
+    assert_eq!(out["region"], "cn-hangzhou");
+    assert!(out["root_key"].ends_with("kms/root.key"), "{out:?}");
+    let out = w
+        .cmd(None, &["kms", "config"])
+        .env("SEALHOUSE_KMS_CACHE_TTL", "30s")
+        .output()
+        .unwrap();
+    let out = fields(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!(out["key_cache_ttl"], "30s (from $SEALHOUSE_KMS_CACHE_TTL)");
+    let out = w
+        .cmd(None, &["kms", "config"])
+        .env("SEALHOUSE_KMS_CACHE_TTL", "0")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 (no caching)"));
+    let out = w
+        .cmd(None, &["kms", "config"])
+        .env("SEALHOUSE_KMS_CACHE_TTL", "soon")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SEALHOUSE_KMS_CACHE_TTL"));
+
+    // The root key file is private.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(w.data().join("kms/root.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
+
+#[test]
+fn kms_serve_listens_on_loopback_only_unless_told() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let w = World::new();
+    let err = w.fails(None, &["kms", "serve", "--listen", "0.0.0.0:0"]);
+    assert!(err.contains("--allow-remote"), "{err}");
+
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("sealhouse"))
+        .args(["kms", "serve", "--listen", "127.0.0.1:0"])
+        .env("SEALHOUSE_DATA_DIR", w.data())
+        .env_remove("SEALHOUSE_KMS_ROOT_KEY")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let result = (|| {
+        let addr = line
+            .trim()
+            .strip_prefix("sealhouse kms: listening on http://")
+            .ok_or_else(|| format!("unexpected: {line}"))?;
+        let mut s = std::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
+        s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .map_err(|e| e.to_string())?;
+        let mut response = String::new();
+        s.read_to_string(&mut response).map_err(|e| e.to_string())?;
+        Ok::<_, String>(response)
+    })();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let response = result.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.ends_with("ok"), "{response}");
+}
