@@ -32,10 +32,9 @@ fn malformed(why: &'static str) -> SignatureError {
     SignatureError::MalformedAuthorization(why)
 }
 
-/// RFC 9110 token characters, lower case only.
-fn lower_token_char(b: u8) -> bool {
-    b.is_ascii_lowercase()
-        || b.is_ascii_digit()
+/// RFC 9110 token characters (`tchar`), any case.
+pub(super) fn token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
         || matches!(
             b,
             b'!' | b'#'
@@ -53,6 +52,11 @@ fn lower_token_char(b: u8) -> bool {
                 | b'|'
                 | b'~'
         )
+}
+
+/// RFC 9110 token characters, lower case only.
+fn lower_token_char(b: u8) -> bool {
+    token_char(b) && !b.is_ascii_uppercase()
 }
 
 fn valid_access_key_id(id: &str) -> bool {

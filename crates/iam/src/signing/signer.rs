@@ -227,27 +227,7 @@ fn visible_ascii(s: &str) -> bool {
 }
 
 fn header_name_ok(name: &str) -> bool {
-    !name.is_empty()
-        && name.bytes().all(|b| {
-            b.is_ascii_alphanumeric()
-                || matches!(
-                    b,
-                    b'!' | b'#'
-                        | b'$'
-                        | b'%'
-                        | b'&'
-                        | b'\''
-                        | b'*'
-                        | b'+'
-                        | b'-'
-                        | b'.'
-                        | b'^'
-                        | b'_'
-                        | b'`'
-                        | b'|'
-                        | b'~'
-                )
-        })
+    !name.is_empty() && name.bytes().all(super::header::token_char)
 }
 
 impl<C: Clock, N: NonceSource> Signer<C, N> {
