@@ -13,6 +13,7 @@
 
 use std::time::Instant;
 
+use datafusion::arrow::array::AsArray;
 use sealhouse_crypto::{Algorithm, Keyset, KeysetCipher};
 use sealhouse_sql::{StatementOutput, Warehouse};
 
@@ -120,6 +121,27 @@ fn main() {
         }
     });
 
+    // The same decrypt with the keyset as a constant (how USE_WRAPPED_KEYSET
+    // and script variables pass it): no join replicating it into every row.
+    let keyset_hex = match sql(&rt, &mut w, "SELECT HEX(ks) FROM k") {
+        StatementOutput::Rows(r) => {
+            let hex = r.batches[0]
+                .column(0)
+                .as_string::<i32>()
+                .value(0)
+                .to_owned();
+            hex
+        }
+        StatementOutput::Done(m) => panic!("no rows: {m}"),
+    };
+    let sql_decrypt_constant = measure("SQL ENHANCED_SYM_DECRYPT, constant keyset", rows, || {
+        sql(
+            &rt,
+            &mut w,
+            &format!("SELECT max(ENHANCED_SYM_DECRYPT(UNHEX('{keyset_hex}'), c)) FROM e"),
+        );
+    });
+
     // Peak memory of the SQL part, before the baseline allocates anything.
     let sql_peak = peak_rss_mib();
 
@@ -168,6 +190,7 @@ fn main() {
         &scan,
         &sql_encrypt,
         &sql_decrypt,
+        &sql_decrypt_constant,
         &loop_encrypt,
         &loop_decrypt,
     ] {

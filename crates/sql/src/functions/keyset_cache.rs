@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use sealhouse_crypto::{KeysetCipher, SecretBytes};
 
+use datafusion::arrow::array::{Array, BinaryArray};
 use datafusion::error::Result;
 
 use super::args::{Bytes, exec};
@@ -52,6 +53,15 @@ impl KeysetCache {
         rows: usize,
         mut f: impl FnMut(std::ops::Range<usize>, Option<&KeysetCipher>) -> Result<()>,
     ) -> Result<()> {
+        if let Bytes::Array(array) = keysets
+            && rows > 0
+            && all_rows_equal(array)
+        {
+            // The join-without-ON case: one comparison over the whole buffer
+            // instead of one call per row.
+            let cipher = self.cipher(array.value(0)).map_err(|e| exec(function, e))?;
+            return f(0..rows, Some(&cipher));
+        }
         let mut start = 0;
         while start < rows {
             let current = keysets.get(start);
@@ -73,6 +83,25 @@ impl KeysetCache {
         }
         Ok(())
     }
+}
+
+/// Whether every row of `array` holds the same non-NULL bytes. Values of one
+/// length `l` laid end to end are all equal exactly when the buffer equals
+/// itself shifted by `l`.
+fn all_rows_equal(array: &BinaryArray) -> bool {
+    if array.null_count() > 0 || array.is_empty() {
+        return false;
+    }
+    let offsets = array.value_offsets();
+    let len = offsets[1] - offsets[0];
+    if len == 0 || offsets.windows(2).any(|w| w[1] - w[0] != len) {
+        return false;
+    }
+    let start = offsets[0] as usize;
+    let end = offsets[offsets.len() - 1] as usize;
+    let bytes = &array.value_data()[start..end];
+    let len = len as usize;
+    bytes[len..] == bytes[..bytes.len() - len]
 }
 
 #[cfg(test)]
@@ -100,5 +129,22 @@ mod tests {
             "evicted after CAPACITY others"
         );
         assert!(cache.cipher(b"junk").is_err());
+    }
+
+    #[test]
+    fn all_rows_equal_needs_equal_bytes_in_every_row() {
+        let same = BinaryArray::from_iter_values([b"abc"; 5]);
+        assert!(all_rows_equal(&same));
+        assert!(all_rows_equal(&same.slice(1, 3)));
+        let last_differs = BinaryArray::from_iter_values([b"abc", b"abc", b"abd"]);
+        assert!(!all_rows_equal(&last_differs));
+        // Same bytes, different split: "ab"+"cab" is not "abc" twice.
+        let resplit = BinaryArray::from_iter_values([&b"abc"[..], b"ab", b"cab"]);
+        assert!(!all_rows_equal(&resplit));
+        let periodic = BinaryArray::from_iter_values([b"ab", b"ba"]);
+        assert!(!all_rows_equal(&periodic));
+        let with_null = BinaryArray::from(vec![Some(&b"abc"[..]), None]);
+        assert!(!all_rows_equal(&with_null));
+        assert!(!all_rows_equal(&BinaryArray::from_iter_values([b""; 3])));
     }
 }

@@ -1,6 +1,7 @@
 //! DataFusion's view of storage: a catalog whose schemas are projects and
 //! whose tables read and write Parquet files through the storage catalog.
 
+mod column_layout;
 mod provider;
 mod sink;
 mod stored_table;

@@ -13,9 +13,9 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType};
 use futures::StreamExt;
 use parquet::arrow::AsyncArrowWriter;
-use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
 use sealhouse_storage::{Catalog, CommitMode, TableInfo};
+
+use super::column_layout::{base_properties, with_column_layouts};
 
 /// Rows per Parquet row group: large enough for efficient scans, small
 /// enough that a scan of one file splits across cores.
@@ -79,16 +79,30 @@ impl DataSink for StoredTableSink {
     ) -> Result<u64> {
         let external = |e: sealhouse_storage::StorageError| DataFusionError::External(Box::new(e));
         let mut staged = self.catalog.stage().map_err(external)?;
+        // The first rows decide each column's encoding (column_layout.rs).
+        // Empty batches (joins emit them) say nothing: skip them.
+        let mut first = None;
+        while let Some(batch) = data.next().await {
+            let batch = batch?;
+            if batch.num_rows() > 0 {
+                first = Some(self.conform(batch)?);
+                break;
+            }
+        }
+        let mut props = base_properties().set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
+        if let Some(sample) = &first {
+            props = with_column_layouts(props, sample);
+        }
         let file = tokio::fs::File::create(staged.path()).await?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-            .build();
         let mut writer =
-            AsyncArrowWriter::try_new(file, Arc::clone(&self.table.schema), Some(props))?;
+            AsyncArrowWriter::try_new(file, Arc::clone(&self.table.schema), Some(props.build()))?;
         let mut rows = 0u64;
         // Any error below drops `staged`, which deletes the partial file:
         // nothing reaches the table.
+        if let Some(batch) = first {
+            rows += batch.num_rows() as u64;
+            writer.write(&batch).await?;
+        }
         while let Some(batch) = data.next().await {
             let batch = self.conform(batch?)?;
             rows += batch.num_rows() as u64;
