@@ -124,14 +124,11 @@ fn main() {
     // The same decrypt with the keyset as a constant (how USE_WRAPPED_KEYSET
     // and script variables pass it): no join replicating it into every row.
     let keyset_hex = match sql(&rt, &mut w, "SELECT HEX(ks) FROM k") {
-        StatementOutput::Rows(r) => {
-            let hex = r.batches[0]
-                .column(0)
-                .as_string::<i32>()
-                .value(0)
-                .to_owned();
-            hex
-        }
+        StatementOutput::Rows(r) => r.batches[0]
+            .column(0)
+            .as_string::<i32>()
+            .value(0)
+            .to_owned(),
         StatementOutput::Done(m) => panic!("no rows: {m}"),
     };
     let sql_decrypt_constant = measure("SQL ENHANCED_SYM_DECRYPT, constant keyset", rows, || {
