@@ -2,13 +2,17 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use sealhouse_sql::format::{OutputFormat, write_rows};
-use sealhouse_sql::{StatementOutput, Warehouse};
+use sealhouse_sql::{KeyServices, StatementOutput, Warehouse};
+use sealhouse_storage::Catalog;
 
-use crate::data_dir;
+use crate::identity::IdentityArgs;
+use crate::local::Local;
+use crate::{data_dir, identity, kms_cmd};
 
 #[derive(Args)]
 pub(crate) struct SqlArgs {
@@ -23,9 +27,9 @@ pub(crate) struct SqlArgs {
     /// A script file to run: statements separated by semicolons, `--` comments.
     #[arg(short = 'f', long = "file", value_name = "PATH")]
     file: Option<PathBuf>,
-    /// Data directory (default: $SEALHOUSE_DATA_DIR, else $XDG_DATA_HOME/sealhouse, else ~/.local/share/sealhouse).
-    #[arg(long, value_name = "PATH")]
-    data_dir: Option<PathBuf>,
+    /// Data directory and identity (the local root unless credentials are given).
+    #[command(flatten)]
+    who: IdentityArgs,
     /// Project to start in (default: `default`).
     #[arg(long)]
     project: Option<String>,
@@ -55,14 +59,22 @@ impl From<FormatArg> for OutputFormat {
 }
 
 pub(crate) fn run(args: SqlArgs) -> Result<()> {
-    let dir = data_dir::resolve(args.data_dir.clone())?;
+    let dir = data_dir::resolve(args.who.data_dir.clone())?;
+    let local = Local::open(&dir)?;
+    let principal = identity::resolve(&local, &args.who)?;
+    let keys = Arc::new(KeyServices::new(
+        Arc::clone(&local.iam),
+        Arc::new(local.kms.clone()),
+        kms_cmd::cache_ttl()?,
+    ));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the query runtime")?;
     runtime.block_on(async {
-        let mut warehouse = Warehouse::open(&dir)
+        let catalog = Catalog::open(&dir)
             .with_context(|| format!("opening the data directory {}", dir.display()))?;
+        let mut warehouse = Warehouse::with_identity(catalog, principal, keys);
         if let Some(project) = &args.project {
             warehouse.execute(&format!("USE {project}")).await?;
         }

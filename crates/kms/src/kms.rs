@@ -123,3 +123,121 @@ pub trait Kms: Send + Sync {
         request: &ListAuditEventsRequest,
     ) -> Result<ListAuditEventsResponse, KmsError>;
 }
+
+/// A boxed KMS is a KMS: lets wrappers such as [`crate::CachingKms`] take a
+/// `Box<dyn Kms>` chosen at run time.
+impl<K: Kms + ?Sized> Kms for Box<K> {
+    fn create_key(&self, request: &CreateKeyRequest) -> Result<CreateKeyResponse, KmsError> {
+        (**self).create_key(request)
+    }
+
+    fn describe_key(&self, request: &DescribeKeyRequest) -> Result<DescribeKeyResponse, KmsError> {
+        (**self).describe_key(request)
+    }
+
+    fn list_keys(&self, request: &ListKeysRequest) -> Result<ListKeysResponse, KmsError> {
+        (**self).list_keys(request)
+    }
+
+    fn enable_key(&self, request: &EnableKeyRequest) -> Result<EmptyResponse, KmsError> {
+        (**self).enable_key(request)
+    }
+
+    fn disable_key(&self, request: &DisableKeyRequest) -> Result<EmptyResponse, KmsError> {
+        (**self).disable_key(request)
+    }
+
+    fn schedule_key_deletion(
+        &self,
+        request: &ScheduleKeyDeletionRequest,
+    ) -> Result<ScheduleKeyDeletionResponse, KmsError> {
+        (**self).schedule_key_deletion(request)
+    }
+
+    fn cancel_key_deletion(
+        &self,
+        request: &CancelKeyDeletionRequest,
+    ) -> Result<CancelKeyDeletionResponse, KmsError> {
+        (**self).cancel_key_deletion(request)
+    }
+
+    fn create_key_version(
+        &self,
+        request: &CreateKeyVersionRequest,
+    ) -> Result<CreateKeyVersionResponse, KmsError> {
+        (**self).create_key_version(request)
+    }
+
+    fn list_key_versions(
+        &self,
+        request: &ListKeyVersionsRequest,
+    ) -> Result<ListKeyVersionsResponse, KmsError> {
+        (**self).list_key_versions(request)
+    }
+
+    fn update_rotation_policy(
+        &self,
+        request: &UpdateRotationPolicyRequest,
+    ) -> Result<EmptyResponse, KmsError> {
+        (**self).update_rotation_policy(request)
+    }
+
+    fn create_alias(&self, request: &CreateAliasRequest) -> Result<EmptyResponse, KmsError> {
+        (**self).create_alias(request)
+    }
+
+    fn list_aliases(&self, request: &ListAliasesRequest) -> Result<ListAliasesResponse, KmsError> {
+        (**self).list_aliases(request)
+    }
+
+    fn delete_alias(&self, request: &DeleteAliasRequest) -> Result<EmptyResponse, KmsError> {
+        (**self).delete_alias(request)
+    }
+
+    fn encrypt(&self, request: &EncryptRequest) -> Result<EncryptResponse, KmsError> {
+        (**self).encrypt(request)
+    }
+
+    fn decrypt(&self, request: &DecryptRequest) -> Result<DecryptResponse, KmsError> {
+        (**self).decrypt(request)
+    }
+
+    fn generate_data_key(
+        &self,
+        request: &GenerateDataKeyRequest,
+    ) -> Result<GenerateDataKeyResponse, KmsError> {
+        (**self).generate_data_key(request)
+    }
+
+    fn generate_data_key_without_plaintext(
+        &self,
+        request: &GenerateDataKeyRequest,
+    ) -> Result<GenerateDataKeyWithoutPlaintextResponse, KmsError> {
+        (**self).generate_data_key_without_plaintext(request)
+    }
+
+    fn re_encrypt(&self, request: &ReEncryptRequest) -> Result<ReEncryptResponse, KmsError> {
+        (**self).re_encrypt(request)
+    }
+
+    fn get_parameters_for_import(
+        &self,
+        request: &GetParametersForImportRequest,
+    ) -> Result<GetParametersForImportResponse, KmsError> {
+        (**self).get_parameters_for_import(request)
+    }
+
+    fn import_key_material(
+        &self,
+        request: &ImportKeyMaterialRequest,
+    ) -> Result<EmptyResponse, KmsError> {
+        (**self).import_key_material(request)
+    }
+
+    fn list_audit_events(
+        &self,
+        request: &ListAuditEventsRequest,
+    ) -> Result<ListAuditEventsResponse, KmsError> {
+        (**self).list_audit_events(request)
+    }
+}

@@ -15,6 +15,8 @@ mod meta;
 pub mod script;
 mod session;
 mod tables;
+mod wrapped;
 
 pub use error::SqlError;
 pub use session::{ScriptError, StatementOutput, Warehouse};
+pub use wrapped::{KeyServices, KmsConnector};

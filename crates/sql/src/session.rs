@@ -11,13 +11,16 @@ use datafusion::common::{ScalarValue, TableReference};
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{CreateMemoryTable, DdlStatement, LogicalPlan, LogicalPlanBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
+use sealhouse_iam::Principal;
 use sealhouse_storage::{Catalog, DEFAULT_PROJECT};
 
 use crate::format::ResultSet;
+use crate::functions::{self, FunctionSet};
 use crate::meta::{self, Meta};
 use crate::script::{self, ScriptLine, ScriptStatement};
 use crate::tables::{CATALOG_NAME, CatalogView};
-use crate::{SqlError, column_names, functions};
+use crate::wrapped::{KeyServices, KeysetWrapper};
+use crate::{SqlError, column_names};
 
 /// What a statement gives back.
 #[derive(Debug)]
@@ -43,6 +46,9 @@ pub struct ScriptError {
 pub struct Warehouse {
     catalog: Arc<Catalog>,
     ctx: SessionContext,
+    functions: FunctionSet,
+    /// Who the session acts as, when it was opened with an identity.
+    principal: Option<Principal>,
     project: String,
     variables: BTreeMap<String, ScalarValue>,
     settings: BTreeMap<String, String>,
@@ -54,8 +60,28 @@ impl Warehouse {
         Ok(Self::new(Catalog::open(data_dir)?))
     }
 
-    /// A session over an open catalog, starting in the default project.
+    /// A session over an open catalog, starting in the default project,
+    /// without an identity: the wrapped-keyset functions refuse to run.
     pub fn new(catalog: Arc<Catalog>) -> Self {
+        Self::build(catalog, None, None)
+    }
+
+    /// A session acting as `principal`: wrapped keysets are unwrapped through
+    /// `keys` along role chains starting at `principal`.
+    pub fn with_identity(
+        catalog: Arc<Catalog>,
+        principal: Principal,
+        keys: Arc<KeyServices>,
+    ) -> Self {
+        let wrapper = Arc::new(KeysetWrapper::new(keys, principal.clone()));
+        Self::build(catalog, Some(principal), Some(wrapper))
+    }
+
+    fn build(
+        catalog: Arc<Catalog>,
+        principal: Option<Principal>,
+        wrapper: Option<Arc<KeysetWrapper>>,
+    ) -> Self {
         let mut config = SessionConfig::new()
             .with_default_catalog_and_schema(CATALOG_NAME, DEFAULT_PROJECT)
             .with_create_default_catalog_and_schema(false)
@@ -70,12 +96,15 @@ impl Warehouse {
             CATALOG_NAME,
             Arc::new(CatalogView::new(Arc::clone(&catalog))),
         );
-        for function in functions::all() {
-            ctx.register_udf(function);
+        let functions = functions::all(wrapper);
+        for function in &functions.udfs {
+            ctx.register_udf(function.clone());
         }
         Self {
             catalog,
             ctx,
+            functions,
+            principal,
             project: DEFAULT_PROJECT.to_owned(),
             variables: BTreeMap::new(),
             settings: BTreeMap::new(),
@@ -113,8 +142,20 @@ impl Warehouse {
         Ok(statements.len())
     }
 
+    /// Who the session acts as, if it was opened with an identity.
+    pub fn principal(&self) -> Option<&Principal> {
+        self.principal.as_ref()
+    }
+
     /// Runs one statement (without its closing `;`).
     pub async fn execute(&mut self, statement: &str) -> Result<StatementOutput, SqlError> {
+        let result = self.execute_statement(statement).await;
+        // Keyset references and unwraps live for one statement.
+        self.functions.end_statement();
+        result
+    }
+
+    async fn execute_statement(&mut self, statement: &str) -> Result<StatementOutput, SqlError> {
         match script::classify(statement) {
             ScriptLine::Assign { name, expr } => {
                 let value = self.evaluate_constant(expr).await?;
@@ -151,6 +192,7 @@ impl Warehouse {
         } else {
             plan.with_param_values(values)?
         };
+        functions::check_wrapped_keysets_constant(&plan)?;
         Ok((prepared, plan))
     }
 

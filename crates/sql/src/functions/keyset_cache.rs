@@ -14,22 +14,38 @@ use datafusion::arrow::array::{Array, BinaryArray};
 use datafusion::error::Result;
 
 use super::args::{Bytes, exec};
+use super::keyset_handles::{KeysetHandles, STALE};
 
 /// How many distinct keysets stay prepared.
 const CAPACITY: usize = 16;
 
 /// Prepared keysets, most recently used first.
+/// Keyset references (USE_WRAPPED_KEYSET) resolve through `handles`, never
+/// through the cache, so they stop working when their statement ends.
 #[derive(Default)]
 pub(crate) struct KeysetCache {
     entries: Mutex<Vec<(SecretBytes, Arc<KeysetCipher>)>>,
+    pub(crate) handles: KeysetHandles,
+}
+
+/// Why keyset bytes gave no cipher.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CipherError {
+    #[error(transparent)]
+    Keyset(#[from] sealhouse_crypto::Error),
+    #[error("{STALE}")]
+    StaleReference,
 }
 
 impl KeysetCache {
-    /// The prepared keyset for `bytes`, parsing it on first sight.
-    pub(crate) fn cipher(
-        &self,
-        bytes: &[u8],
-    ) -> Result<Arc<KeysetCipher>, sealhouse_crypto::Error> {
+    /// The prepared keyset for `bytes` (a keyset or a keyset reference),
+    /// parsing a keyset on first sight.
+    pub(crate) fn cipher(&self, bytes: &[u8]) -> Result<Arc<KeysetCipher>, CipherError> {
+        if let Some(referenced) = self.handles.resolve(bytes) {
+            return referenced
+                .map(|r| r.cipher)
+                .ok_or(CipherError::StaleReference);
+        }
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(i) = entries.iter().position(|(k, _)| k.expose() == bytes) {
             let entry = entries.remove(i);

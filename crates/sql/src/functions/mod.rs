@@ -4,6 +4,7 @@
 mod add_key_to_keyset;
 mod args;
 mod base64;
+mod constant_check;
 mod enhanced_sym_decrypt;
 mod enhanced_sym_encrypt;
 mod enhanced_sym_reencrypt;
@@ -11,28 +12,62 @@ mod hex;
 mod keyset_arg;
 mod keyset_cache;
 mod keyset_from_json;
+mod keyset_handles;
 mod keyset_key_state;
 mod keyset_rows;
 mod keyset_to_json;
 mod new_keyset;
+mod new_wrapped_keyset;
+mod rewrap_keyset;
 mod rotate_keyset;
+mod rotate_wrapped_keyset;
 mod sym_crypt;
 mod udf;
+mod use_wrapped_keyset;
+mod wrapped_args;
 
 use std::sync::Arc;
 
 use datafusion::logical_expr::ScalarUDF;
 
+pub(crate) use args::exec;
+pub(crate) use constant_check::check_wrapped_keysets_constant;
 use keyset_cache::KeysetCache;
 use keyset_key_state::{KeyChange, KeysetKeyState};
 use udf::udf;
+use wrapped_args::WrapperSlot;
 
-/// Every function, sharing one keyset cache.
-pub(crate) fn all() -> Vec<ScalarUDF> {
+use crate::wrapped::KeysetWrapper;
+
+/// A session's functions and the state they share: one keyset cache, the
+/// statement's keyset references, and the session's KMS access.
+pub(crate) struct FunctionSet {
+    pub(crate) udfs: Vec<ScalarUDF>,
+    cache: Arc<KeysetCache>,
+    wrapper: WrapperSlot,
+}
+
+impl FunctionSet {
+    /// Forgets the statement's keyset references and unwraps; called after
+    /// every statement, successful or not.
+    pub(crate) fn end_statement(&self) {
+        self.cache.handles.clear();
+        if let Some(w) = &self.wrapper.0 {
+            w.end_statement();
+        }
+    }
+}
+
+/// Every function, sharing one keyset cache; the wrapped-keyset functions
+/// act through `wrapper` (and fail, saying so, without one).
+pub(crate) fn all(wrapper: Option<Arc<KeysetWrapper>>) -> FunctionSet {
     let cache = Arc::new(KeysetCache::default());
-    let mut functions = vec![
+    let wrapper = WrapperSlot(wrapper);
+    let mut udfs = vec![
         udf(new_keyset::NewKeyset),
-        udf(keyset_to_json::KeysetToJson),
+        udf(keyset_to_json::KeysetToJson {
+            cache: Arc::clone(&cache),
+        }),
         udf(keyset_from_json::KeysetFromJson),
         udf(add_key_to_keyset::AddKeyToKeyset),
         udf(rotate_keyset::RotateKeyset),
@@ -47,14 +82,33 @@ pub(crate) fn all() -> Vec<ScalarUDF> {
             cache: Arc::clone(&cache),
             null_on_failure: true,
         }),
-        udf(enhanced_sym_reencrypt::EnhancedSymReencrypt { cache }),
+        udf(enhanced_sym_reencrypt::EnhancedSymReencrypt {
+            cache: Arc::clone(&cache),
+        }),
         udf(sym_crypt::SymCrypt { encrypt: true }),
         udf(sym_crypt::SymCrypt { encrypt: false }),
         udf(hex::Hex),
         udf(hex::Unhex),
         udf(base64::Base64),
         udf(base64::Unbase64),
+        udf(new_wrapped_keyset::NewWrappedKeyset {
+            wrapper: wrapper.clone(),
+        }),
+        udf(rewrap_keyset::RewrapKeyset {
+            wrapper: wrapper.clone(),
+        }),
+        udf(rotate_wrapped_keyset::RotateWrappedKeyset {
+            wrapper: wrapper.clone(),
+        }),
+        udf(use_wrapped_keyset::UseWrappedKeyset {
+            wrapper: wrapper.clone(),
+            cache: Arc::clone(&cache),
+        }),
     ];
-    functions.extend(KeyChange::ALL.map(|change| udf(KeysetKeyState(change))));
-    functions
+    udfs.extend(KeyChange::ALL.map(|change| udf(KeysetKeyState(change))));
+    FunctionSet {
+        udfs,
+        cache,
+        wrapper,
+    }
 }

@@ -1,0 +1,15 @@
+//! Wrapped keysets: keysets encrypted by a KMS key (the spec's "Use keysets
+//! with KMS"), the identity a session acts as, and the role chains through
+//! which the warehouse reaches the KMS on its behalf.
+//!
+//! - `format.rs`: the wrapped keyset's bytes;
+//! - `services.rs`: [`KeyServices`], the process-wide identity service, KMS
+//!   and unwrap cache;
+//! - `wrapper.rs`: one session's wrap / unwrap through its role chain.
+
+mod format;
+mod services;
+mod wrapper;
+
+pub use services::{KeyServices, KmsConnector};
+pub(crate) use wrapper::{KeysetWrapper, RoleArgs};
