@@ -27,6 +27,9 @@ struct CrossAccount {
     b: Creds,
     user_b: Creds,
     key_arn: String,
+    /// When set, the probe is this SQL run by USER_B's user (printing
+    /// `secret-tel`), not `iam check-role-chain`.
+    sql_probe: Option<String>,
 }
 
 impl CrossAccount {
@@ -177,6 +180,7 @@ impl CrossAccount {
             b,
             user_b,
             key_arn,
+            sql_probe: None,
         }
     }
 
@@ -200,7 +204,16 @@ impl CrossAccount {
     }
 
     fn check(&self) -> Result<String, String> {
-        let args = self.check_args();
+        let args = match &self.sql_probe {
+            Some(sql) => vec![
+                "sql".to_owned(),
+                "--format".into(),
+                "csv".into(),
+                "-e".into(),
+                sql.clone(),
+            ],
+            None => self.check_args(),
+        };
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = self.w.cmd(Some(&self.user_b), &args).output().unwrap();
         if out.status.success() {
@@ -258,6 +271,85 @@ fn the_spec_cross_account_chain_through_the_cli() {
         x.w.fails(Some(&x.a), &["iam", "create-account", "--uid", "42"]);
     assert!(err.contains("only the local account's root"), "{err}");
 
+    each_grant_is_needed(&x);
+
+    // Listing shows the restored grants.
+    let listed =
+        x.w.ok(Some(&x.a), &["iam", "list-policies", "--role", "mf-secr"]);
+    assert!(
+        listed.contains("AliyunKMSCryptoUserAccess (system)"),
+        "{listed}"
+    );
+    let role =
+        x.w.ok(Some(&x.a), &["iam", "get-role", "--name", "mf-secr2b"]);
+    assert!(role.contains("pass-mf-secr"), "{role}");
+    assert!(role.contains(B), "{role}");
+}
+
+#[test]
+fn user_b_uses_user_a_wrapped_keyset_in_sql_through_the_role_chain() {
+    let mut x = CrossAccount::build();
+    let role = format!("acs:ram::{A}:role/mf-secr");
+    let chain = format!("acs:ram::{B}:role/b-secr,acs:ram::{A}:role/mf-secr2b");
+    // USER_A (its root may pass its own roles) makes the wrapped keyset.
+    let made = x.w.ok(
+        Some(&x.a),
+        &[
+            "sql",
+            "--format",
+            "csv",
+            "-e",
+            &format!(
+                "SELECT HEX(NEW_WRAPPED_KEYSET('{}', '{role}', 'AES-GCM-256', 'shared with B'))",
+                x.key_arn
+            ),
+        ],
+    );
+    let hex = made.lines().nth(1).unwrap().to_owned();
+    let use_ks = format!(
+        "USE_WRAPPED_KEYSET('{}', '{role}', UNHEX('{hex}'), '{chain}')",
+        x.key_arn
+    );
+    // USER_B's user encrypts a table with it and decrypts it again.
+    let script = format!(
+        "CREATE TABLE b_data (id STRING, tel STRING);\n\
+         INSERT INTO b_data VALUES ('1', '13900001234'), ('2', '13900001111');\n\
+         CREATE TABLE b_enc AS SELECT id, ENHANCED_SYM_ENCRYPT({use_ks}, tel) AS tel FROM b_data;\n\
+         SELECT id, CAST(ENHANCED_SYM_DECRYPT({use_ks}, tel) AS STRING) AS tel FROM b_enc ORDER BY id;"
+    );
+    let out =
+        x.w.ok(Some(&x.user_b), &["sql", "--format", "csv", "-e", &script]);
+    assert!(out.contains("1,13900001234\n2,13900001111"), "{out}");
+    let stored = x.w.ok(
+        Some(&x.user_b),
+        &["sql", "--format", "csv", "-e", "SELECT HEX(tel) FROM b_enc"],
+    );
+    assert!(!stored.contains("13900001234"), "{stored}");
+    // Without the role chain, USER_B's user may not pass A's role.
+    let err = x.w.fails(
+        Some(&x.user_b),
+        &[
+            "sql",
+            "-e",
+            &format!(
+                "SELECT USE_WRAPPED_KEYSET('{}', '{role}', UNHEX('{hex}'))",
+                x.key_arn
+            ),
+        ],
+    );
+    assert!(err.contains("role chain step 1 (PassRole"), "{err}");
+    assert!(err.contains(&role), "{err}");
+
+    x.sql_probe = Some(format!(
+        "SELECT CAST(ENHANCED_SYM_DECRYPT({use_ks}, ENHANCED_SYM_ENCRYPT({use_ks}, 'secret-tel')) AS STRING)"
+    ));
+    assert!(x.check().unwrap().contains("secret-tel"));
+    each_grant_is_needed(&x);
+}
+
+/// Removes each of the chain's seven grants in turn: the probe must fail
+/// naming the step (or the KMS refusal), and work again once it is restored.
+fn each_grant_is_needed(x: &CrossAccount) {
     let user_b_arn = format!("acs:ram::{B}:user/analyst");
     let b_secr = format!("acs:ram::{B}:role/b-secr");
     let b_session = format!("acs:ram::{B}:assumed-role/b-secr/sealhouse-warehouse");
@@ -451,16 +543,4 @@ fn the_spec_cross_account_chain_through_the_cli() {
             "no policy allows it",
         ],
     );
-
-    // Listing shows the restored grants.
-    let listed =
-        x.w.ok(Some(&x.a), &["iam", "list-policies", "--role", "mf-secr"]);
-    assert!(
-        listed.contains("AliyunKMSCryptoUserAccess (system)"),
-        "{listed}"
-    );
-    let role =
-        x.w.ok(Some(&x.a), &["iam", "get-role", "--name", "mf-secr2b"]);
-    assert!(role.contains("pass-mf-secr"), "{role}");
-    assert!(role.contains(B), "{role}");
 }
