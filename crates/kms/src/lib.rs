@@ -70,6 +70,7 @@ mod rotation;
 mod seal;
 mod service;
 mod store;
+pub mod wrapped_keyset;
 
 pub use audit::AuditDurability;
 pub use blob::{BLOB_FORMAT_V1, MAX_CONTEXT_BYTES};

@@ -2,12 +2,11 @@
 //! with KMS"), the identity a session acts as, and the role chains through
 //! which the warehouse reaches the KMS on its behalf.
 //!
-//! - `format.rs`: the wrapped keyset's bytes;
+//! - the wrapped keyset's bytes: `sealhouse_kms::wrapped_keyset`;
 //! - `services.rs`: [`KeyServices`], the process-wide identity service, KMS
 //!   and unwrap cache;
 //! - `wrapper.rs`: one session's wrap / unwrap through its role chain.
 
-mod format;
 mod services;
 mod wrapper;
 

@@ -18,9 +18,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use datafusion::error::Result;
 use sealhouse_crypto::SecretBytes;
 use sealhouse_iam::{Arn, Principal, RequestContext, ServiceName};
-use sealhouse_kms::api::{DecryptRequest, EncryptRequest, EncryptionContext};
+use sealhouse_kms::api::{DecryptRequest, EncryptRequest};
+use sealhouse_kms::wrapped_keyset::{self as format, context};
 
-use super::format::{self, CONTEXT_KEY, CONTEXT_VALUE};
 use super::services::KeyServices;
 use crate::functions::exec;
 
@@ -184,8 +184,4 @@ fn cmk_key_id(function: &str, arn: &str) -> Result<String> {
         )),
         Err(e) => Err(exec(function, format!("kms_cmk_arn: {e}"))),
     }
-}
-
-fn context() -> EncryptionContext {
-    EncryptionContext::from([(CONTEXT_KEY.to_owned(), CONTEXT_VALUE.to_owned())])
 }

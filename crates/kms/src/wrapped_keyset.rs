@@ -1,5 +1,7 @@
-//! The wrapped keyset: what NEW_WRAPPED_KEYSET returns and the other
-//! wrapped-keyset functions take (specified in `docs/formats.md`).
+//! The wrapped keyset: a keyset in a KMS envelope, as SQL's
+//! NEW_WRAPPED_KEYSET returns it and the other wrapped-keyset functions take
+//! it (specified in `docs/formats.md`). Here because it is a layout over the
+//! KMS's ciphertext blob; the keyset inside is opaque bytes to this module.
 //!
 //! A BINARY value holding base64 text (RFC 4648 standard alphabet, padded) of
 //!
@@ -18,31 +20,38 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-/// The encryption context every wrapped keyset is made with: a KMS blob made
-/// for another purpose (a data key, say) does not unwrap as a keyset.
-pub(crate) const CONTEXT_KEY: &str = "sealhouse:purpose";
+use crate::api::EncryptionContext;
+use crate::blob::{BLOB_FORMAT_V1 as BLOB_FORMAT, MAX_KEY_ID_LEN as LONGEST_KEY_ID};
+
+/// The encryption context key every wrapped keyset is made with: a KMS blob
+/// made for another purpose (a data key, say) does not unwrap as a keyset.
+pub const CONTEXT_KEY: &str = "sealhouse:purpose";
 /// Its value.
-pub(crate) const CONTEXT_VALUE: &str = "wrapped-keyset";
-/// The KMS blob's format byte and its offset of the key id (docs/kms.md).
-const BLOB_FORMAT: u8 = 0x01;
-const LONGEST_KEY_ID: usize = 64;
+pub const CONTEXT_VALUE: &str = "wrapped-keyset";
+
+/// The encryption context to wrap and unwrap keysets with.
+pub fn context() -> EncryptionContext {
+    EncryptionContext::from([(CONTEXT_KEY.to_owned(), CONTEXT_VALUE.to_owned())])
+}
 
 /// A wrapped keyset taken apart.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Wrapped {
+pub struct Wrapped {
     /// The CMK's key id.
-    pub(crate) key_id: String,
-    /// The KMS ciphertext blob.
-    pub(crate) blob: Vec<u8>,
+    pub key_id: String,
+    /// The KMS ciphertext blob (give it to Decrypt with [`context`]).
+    pub blob: Vec<u8>,
 }
 
 /// Why bytes are not a wrapped keyset.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum FormatError {
+pub enum FormatError {
+    /// Hex text (the HEX of a wrapped keyset) instead of its bytes.
     #[error(
         "the value is hex text, not a wrapped keyset; pass UNHEX('...') of it, as the spec's examples do"
     )]
     HexText,
+    /// Anything else that is not a wrapped keyset.
     #[error(
         "the value is not a wrapped keyset (expected the base64 text NEW_WRAPPED_KEYSET returns): {0}"
     )]
@@ -50,7 +59,7 @@ pub(crate) enum FormatError {
 }
 
 /// The wrapped keyset of `blob` made with the CMK `key_id`.
-pub(crate) fn encode(key_id: &str, blob: &[u8]) -> Vec<u8> {
+pub fn encode(key_id: &str, blob: &[u8]) -> Vec<u8> {
     let mut raw = Vec::with_capacity(key_id.len() + 1 + blob.len());
     raw.extend_from_slice(key_id.as_bytes());
     raw.push(0);
@@ -60,7 +69,7 @@ pub(crate) fn encode(key_id: &str, blob: &[u8]) -> Vec<u8> {
 
 /// Takes a wrapped keyset apart, checking its structure (not its
 /// authenticity: that is the KMS's Decrypt).
-pub(crate) fn decode(bytes: &[u8]) -> Result<Wrapped, FormatError> {
+pub fn decode(bytes: &[u8]) -> Result<Wrapped, FormatError> {
     // Hex digits are base64 characters too, but a wrapped keyset's text
     // never consists of them alone: it starts `a2V5` (base64 of `key-`).
     if !bytes.is_empty() && bytes.iter().all(u8::is_ascii_hexdigit) {
