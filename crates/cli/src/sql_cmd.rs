@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use sealhouse_sql::format::{OutputFormat, write_rows};
-use sealhouse_sql::{KeyServices, StatementOutput, Warehouse};
+use sealhouse_sql::{IdentityServices, StatementOutput, Warehouse};
 use sealhouse_storage::Catalog;
 
 use crate::identity::IdentityArgs;
@@ -62,11 +62,15 @@ pub(crate) fn run(args: SqlArgs) -> Result<()> {
     let dir = data_dir::resolve(args.who.data_dir.clone())?;
     let local = Local::open(&dir)?;
     let principal = identity::resolve(&local, &args.who)?;
-    let keys = Arc::new(KeyServices::new(
-        Arc::clone(&local.iam),
-        Arc::new(local.kms.clone()),
-        kms_cmd::cache_ttl()?,
-    ));
+    let keys = Arc::new(
+        IdentityServices::new(
+            Arc::clone(&local.iam),
+            Arc::new(local.kms.clone()),
+            kms_cmd::cache_ttl()?,
+            local.default_account.clone(),
+        )
+        .with_region(local.kms.region()),
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -310,9 +310,37 @@ fn user_b_uses_user_a_wrapped_keyset_in_sql_through_the_role_chain() {
         "USE_WRAPPED_KEYSET('{}', '{role}', UNHEX('{hex}'), '{chain}')",
         x.key_arn
     );
-    // USER_B's user encrypts a table with it and decrypts it again.
+    // USER_B's user may use B's warehouse projects.
+    x.w.ok(
+        Some(&x.b),
+        &[
+            "iam",
+            "create-policy",
+            "--name",
+            "warehouse-b",
+            "--document",
+            &format!(
+                r#"{{"Version":"1","Statement":[{{"Effect":"Allow","Action":"odps:*","Resource":"acs:odps:*:{B}:projects/*"}}]}}"#
+            ),
+        ],
+    );
+    x.w.ok(
+        Some(&x.b),
+        &[
+            "iam",
+            "attach-policy",
+            "--policy",
+            "warehouse-b",
+            "--user",
+            "analyst",
+        ],
+    );
+    // USER_B's user encrypts a table with it and decrypts it again, in a
+    // project of B's.
     let script = format!(
-        "CREATE TABLE b_data (id STRING, tel STRING);\n\
+        "CREATE PROJECT b_work;\n\
+         USE b_work;\n\
+         CREATE TABLE b_data (id STRING, tel STRING);\n\
          INSERT INTO b_data VALUES ('1', '13900001234'), ('2', '13900001111');\n\
          CREATE TABLE b_enc AS SELECT id, ENHANCED_SYM_ENCRYPT({use_ks}, tel) AS tel FROM b_data;\n\
          SELECT id, CAST(ENHANCED_SYM_DECRYPT({use_ks}, tel) AS STRING) AS tel FROM b_enc ORDER BY id;"
@@ -322,7 +350,15 @@ fn user_b_uses_user_a_wrapped_keyset_in_sql_through_the_role_chain() {
     assert!(out.contains("1,13900001234\n2,13900001111"), "{out}");
     let stored = x.w.ok(
         Some(&x.user_b),
-        &["sql", "--format", "csv", "-e", "SELECT HEX(tel) FROM b_enc"],
+        &[
+            "sql",
+            "--project",
+            "b_work",
+            "--format",
+            "csv",
+            "-e",
+            "SELECT HEX(tel) FROM b_enc",
+        ],
     );
     assert!(!stored.contains("13900001234"), "{stored}");
     // Without the role chain, USER_B's user may not pass A's role.

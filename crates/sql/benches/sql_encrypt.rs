@@ -14,8 +14,16 @@
 use std::time::Instant;
 
 use datafusion::arrow::array::AsArray;
+use std::sync::Arc;
+
 use sealhouse_crypto::{Algorithm, Keyset, KeysetCipher};
-use sealhouse_sql::{StatementOutput, Warehouse};
+use sealhouse_iam::{
+    AccountId, AttachTarget, Iam, NoSealing, PolicyRef, Principal, SqliteStore, SystemClock,
+};
+use sealhouse_kms::api::CreateKeyRequest;
+use sealhouse_kms::{Kms, KmsService, RootKey};
+use sealhouse_sql::{IdentityServices, StatementOutput, Warehouse};
+use sealhouse_storage::Catalog;
 
 struct Measure {
     name: &'static str,
@@ -68,6 +76,72 @@ fn sql(rt: &tokio::runtime::Runtime, w: &mut Warehouse, statement: &str) -> Stat
         .unwrap_or_else(|e| panic!("{statement}: {e}"))
 }
 
+/// A warehouse in `dir` acting as an account root, with an embedded KMS and
+/// a role the warehouse may use; returns it and a `USE_WRAPPED_KEYSET(...)`
+/// call on a new AES-GCM-256 wrapped keyset.
+fn wrapped_keyset_warehouse(dir: &std::path::Path) -> (Warehouse, String) {
+    const TRUST: &str = r#"{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"Service":["odps.aliyuncs.com"]}}],"Version":"1"}"#;
+    let account = AccountId::new("1892732288741234").expect("uid");
+    let iam = Arc::new(Iam::new(
+        SqliteStore::open_in_memory().expect("iam"),
+        NoSealing,
+    ));
+    iam.create_account(&account).expect("account");
+    iam.create_role(&account, "bench", TRUST, None, "")
+        .expect("role");
+    iam.attach_policy(
+        &AttachTarget::Role {
+            account: account.clone(),
+            name: "bench".into(),
+        },
+        &PolicyRef::System("AliyunKMSCryptoUserAccess".into()),
+    )
+    .expect("attach");
+    let kms = KmsService::open(
+        &dir.join("kms"),
+        Arc::clone(&iam),
+        RootKey::generate().expect("root key"),
+        SystemClock,
+    )
+    .expect("kms");
+    let root = Principal::Root {
+        account: account.clone(),
+    };
+    let key = kms
+        .as_principal(root.clone())
+        .create_key(&CreateKeyRequest::default())
+        .expect("key")
+        .key_metadata
+        .arn;
+    let keys = IdentityServices::new(
+        iam,
+        Arc::new(kms),
+        sealhouse_kms::DEFAULT_CACHE_TTL,
+        account,
+    );
+    let catalog = Catalog::open(&dir.join("warehouse")).expect("catalog");
+    let mut w = Warehouse::with_identity(catalog, root, Arc::new(keys));
+    let role = "acs:ram::1892732288741234:role/bench";
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let hex = match rt
+        .block_on(w.execute(&format!(
+            "SELECT HEX(NEW_WRAPPED_KEYSET('{key}', '{role}', 'AES-GCM-256', 'bench'))"
+        )))
+        .expect("wrapped keyset")
+    {
+        StatementOutput::Rows(r) => r.batches[0]
+            .column(0)
+            .as_string::<i32>()
+            .value(0)
+            .to_owned(),
+        StatementOutput::Done(m) => panic!("no rows: {m}"),
+    };
+    (
+        w,
+        format!("USE_WRAPPED_KEYSET('{key}', '{role}', UNHEX('{hex}'))"),
+    )
+}
+
 fn main() {
     let benchmarking = std::env::args().any(|a| a == "--bench");
     let rows: u64 = std::env::var("SEALHOUSE_BENCH_ROWS")
@@ -79,7 +153,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let mut w = Warehouse::open(dir.path()).expect("open");
+    let (mut w, wrapped) = wrapped_keyset_warehouse(dir.path());
     sql(&rt, &mut w, "CREATE TABLE t (tel STRING)");
     sql(&rt, &mut w, "CREATE TABLE k (ks BINARY)");
     sql(
@@ -139,6 +213,15 @@ fn main() {
         );
     });
 
+    // Encrypt with a wrapped keyset: one KMS unwrap, then the same work.
+    let sql_encrypt_wrapped = measure("SQL ENHANCED_SYM_ENCRYPT, USE_WRAPPED_KEYSET", rows, || {
+        sql(
+            &rt,
+            &mut w,
+            &format!("SELECT max(ENHANCED_SYM_ENCRYPT({wrapped}, tel)) FROM t"),
+        );
+    });
+
     // Peak memory of the SQL part, before the baseline allocates anything.
     let sql_peak = peak_rss_mib();
 
@@ -186,6 +269,7 @@ fn main() {
     for m in [
         &scan,
         &sql_encrypt,
+        &sql_encrypt_wrapped,
         &sql_decrypt,
         &sql_decrypt_constant,
         &loop_encrypt,

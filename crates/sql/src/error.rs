@@ -17,6 +17,10 @@ pub enum SqlError {
     /// Execution failed: a function refused a value, a file could not be read.
     #[error("{0}")]
     Execution(String),
+    /// The session's identity may not do this: names the principal, the
+    /// action and the resource, and what would allow it.
+    #[error("access denied: {0}")]
+    AccessDenied(String),
     /// The catalog or a data file failed.
     #[error("{0}")]
     Storage(#[from] StorageError),

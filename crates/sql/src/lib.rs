@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+mod access;
 mod column_names;
 mod error;
 pub mod format;
@@ -19,4 +20,4 @@ mod wrapped;
 
 pub use error::SqlError;
 pub use session::{ScriptError, StatementOutput, Warehouse};
-pub use wrapped::{KeyServices, KmsConnector};
+pub use wrapped::{IdentityServices, KmsConnector};

@@ -14,12 +14,13 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use sealhouse_iam::Principal;
 use sealhouse_storage::{Catalog, DEFAULT_PROJECT};
 
+use crate::access::{self, AclOutput, Authorizer, Privilege};
 use crate::format::ResultSet;
 use crate::functions::{self, FunctionSet};
 use crate::meta::{self, Meta};
 use crate::script::{self, ScriptLine, ScriptStatement};
 use crate::tables::{CATALOG_NAME, CatalogView};
-use crate::wrapped::{KeyServices, KeysetWrapper};
+use crate::wrapped::{IdentityServices, KeysetWrapper};
 use crate::{SqlError, column_names};
 
 /// What a statement gives back.
@@ -47,8 +48,10 @@ pub struct Warehouse {
     catalog: Arc<Catalog>,
     ctx: SessionContext,
     functions: FunctionSet,
-    /// Who the session acts as, when it was opened with an identity.
-    principal: Option<Principal>,
+    /// Who the session acts as and what it may do, when it was opened with
+    /// an identity; without one, nothing is checked (the caller holds the
+    /// data directory itself).
+    authorizer: Option<Authorizer>,
     project: String,
     variables: BTreeMap<String, ScalarValue>,
     settings: BTreeMap<String, String>,
@@ -71,15 +74,16 @@ impl Warehouse {
     pub fn with_identity(
         catalog: Arc<Catalog>,
         principal: Principal,
-        keys: Arc<KeyServices>,
+        keys: Arc<IdentityServices>,
     ) -> Self {
-        let wrapper = Arc::new(KeysetWrapper::new(keys, principal.clone()));
-        Self::build(catalog, Some(principal), Some(wrapper))
+        let wrapper = Arc::new(KeysetWrapper::new(Arc::clone(&keys), principal.clone()));
+        let authorizer = Authorizer::new(keys, principal);
+        Self::build(catalog, Some(authorizer), Some(wrapper))
     }
 
     fn build(
         catalog: Arc<Catalog>,
-        principal: Option<Principal>,
+        authorizer: Option<Authorizer>,
         wrapper: Option<Arc<KeysetWrapper>>,
     ) -> Self {
         let mut config = SessionConfig::new()
@@ -104,7 +108,7 @@ impl Warehouse {
             catalog,
             ctx,
             functions,
-            principal,
+            authorizer,
             project: DEFAULT_PROJECT.to_owned(),
             variables: BTreeMap::new(),
             settings: BTreeMap::new(),
@@ -144,7 +148,7 @@ impl Warehouse {
 
     /// Who the session acts as, if it was opened with an identity.
     pub fn principal(&self) -> Option<&Principal> {
-        self.principal.as_ref()
+        self.authorizer.as_ref().map(Authorizer::principal)
     }
 
     /// Runs one statement (without its closing `;`).
@@ -162,13 +166,19 @@ impl Warehouse {
                 self.variables.insert(name.clone(), value);
                 Ok(StatementOutput::Done(format!("@{name} assigned")))
             }
-            ScriptLine::Sql(sql) => match meta::parse(sql) {
-                Some(meta) => self.run_meta(meta),
-                None => {
-                    let (prepared, plan) = self.plan(sql).await?;
-                    self.run_plan(&prepared, plan).await
+            ScriptLine::Sql(sql) => {
+                if let Some(acl) = access::parse_acl(sql) {
+                    return self.run_acl(acl?);
                 }
-            },
+                match meta::parse(sql) {
+                    Some(meta) => self.run_meta(meta),
+                    None => {
+                        let (prepared, plan) = self.plan(sql).await?;
+                        self.authorize_plan(&plan)?;
+                        self.run_plan(&prepared, plan).await
+                    }
+                }
+            }
         }
     }
 
@@ -227,7 +237,13 @@ impl Warehouse {
     ) -> Result<StatementOutput, SqlError> {
         match plan {
             LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) => {
-                self.create_table(sql, create).await
+                let (project, table) = self.resolve(&create.name)?;
+                let output = self.create_table(sql, create).await?;
+                if let Some(auth) = &self.authorizer {
+                    // The creator may use what they made, as its owner.
+                    auth.grant_to_creator(&self.catalog, &project, &table)?;
+                }
+                Ok(output)
             }
             LogicalPlan::Ddl(DdlStatement::DropTable(drop)) => {
                 let (project, table) = self.resolve(&drop.name)?;
@@ -340,6 +356,51 @@ impl Warehouse {
         Ok(count_of(&batches))
     }
 
+    /// Checks, before anything runs, every privilege the statement needs.
+    fn authorize_plan(&self, plan: &LogicalPlan) -> Result<(), SqlError> {
+        let Some(auth) = &self.authorizer else {
+            return Ok(());
+        };
+        match plan {
+            LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) => {
+                let (project, _) = self.resolve(&create.name)?;
+                auth.check(&self.catalog, &project, None, Privilege::CreateTable)?;
+            }
+            LogicalPlan::Ddl(DdlStatement::DropTable(drop)) => {
+                let (project, table) = self.resolve(&drop.name)?;
+                if self.catalog.table(&project, &table).is_ok() {
+                    auth.check(&self.catalog, &project, Some(&table), Privilege::Drop)?;
+                }
+            }
+            LogicalPlan::Ddl(DdlStatement::CreateCatalogSchema(schema)) => {
+                auth.check_create_project(&schema.schema_name, false)?;
+            }
+            _ => {}
+        }
+        for need in access::table_needs(plan)? {
+            auth.check(
+                &self.catalog,
+                &need.project,
+                Some(&need.table),
+                need.privilege,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Runs an access-control statement (which needs an identity).
+    fn run_acl(&self, statement: access::AclStatement) -> Result<StatementOutput, SqlError> {
+        let auth = self.authorizer.as_ref().ok_or_else(|| {
+            SqlError::plan(
+                "access control needs a session with an identity (the sealhouse CLI and server open one)",
+            )
+        })?;
+        match access::run_acl(&self.catalog, auth, &self.project, statement)? {
+            AclOutput::Done(message) => Ok(StatementOutput::Done(message)),
+            AclOutput::Rows(columns, rows) => text_rows(columns, rows),
+        }
+    }
+
     fn resolve(&self, name: &TableReference) -> Result<(String, String), SqlError> {
         match name {
             TableReference::Bare { table } => Ok((self.project.clone(), table.to_string())),
@@ -364,7 +425,15 @@ impl Warehouse {
                 name,
                 if_not_exists,
             } => {
+                let owner = match &self.authorizer {
+                    Some(auth) => Some(auth.check_create_project(&name, false)?),
+                    None => None,
+                };
+                let existed = self.catalog.project(&name).is_ok();
                 self.catalog.create_project(&name, if_not_exists)?;
+                if let (Some(owner), false) = (owner, existed) {
+                    self.catalog.claim_project(&name, &owner)?;
+                }
                 done()
             }
             Meta::DropProject { name, if_exists } => {
@@ -373,20 +442,39 @@ impl Warehouse {
                         "cannot drop project '{name}' while using it; USE another first"
                     )));
                 }
+                if let Some(auth) = &self.authorizer
+                    && self.catalog.project(&name).is_ok()
+                {
+                    auth.check_drop_project(&self.catalog, &name)?;
+                }
                 self.catalog.drop_project(&name, if_exists)?;
                 done()
             }
             Meta::ShowProjects => {
-                let rows = self
-                    .catalog
-                    .projects()?
-                    .into_iter()
-                    .map(|p| vec![p.name])
-                    .collect();
+                let mut rows = Vec::new();
+                for p in self.catalog.projects()? {
+                    let visible = match &self.authorizer {
+                        Some(auth) => auth.can_see(&self.catalog, &p.name)?,
+                        None => true,
+                    };
+                    if visible {
+                        rows.push(vec![p.name]);
+                    }
+                }
                 text_rows(&["project"], rows)
             }
             Meta::Use { project } => {
                 let project = self.catalog.project(&project)?.name;
+                if let Some(auth) = &self.authorizer
+                    && !auth.can_see(&self.catalog, &project)?
+                {
+                    return Err(SqlError::AccessDenied(format!(
+                        "{} may not use project {project}: it belongs to another account and \
+                         they are not a member (its owner or an admin can run: ADD USER '{}')",
+                        auth.principal_name(),
+                        auth.principal_name()
+                    )));
+                }
                 self.ctx
                     .state_ref()
                     .write()
@@ -399,6 +487,10 @@ impl Warehouse {
             }
             Meta::ShowTables { project } => {
                 let project = project.unwrap_or_else(|| self.project.clone());
+                if let Some(auth) = &self.authorizer {
+                    self.catalog.project(&project)?;
+                    auth.check(&self.catalog, &project, None, Privilege::List)?;
+                }
                 let rows = self
                     .catalog
                     .tables(&project)?
@@ -413,6 +505,14 @@ impl Warehouse {
                     None => (self.project.clone(), table),
                 };
                 let info = self.catalog.table(&project, &name)?;
+                if let Some(auth) = &self.authorizer {
+                    auth.check(
+                        &self.catalog,
+                        &info.project,
+                        Some(&info.name),
+                        Privilege::Describe,
+                    )?;
+                }
                 let rows = info
                     .columns
                     .iter()

@@ -16,7 +16,7 @@ use sealhouse_iam::{
 };
 use sealhouse_kms::api::{CreateKeyRequest, KeyRequest, ListAuditEventsRequest};
 use sealhouse_kms::{Kms, KmsService, RootKey};
-use sealhouse_sql::{KeyServices, StatementOutput, Warehouse};
+use sealhouse_sql::{IdentityServices, StatementOutput, Warehouse};
 use sealhouse_storage::Catalog;
 use time::OffsetDateTime;
 
@@ -24,6 +24,8 @@ const A: &str = "1892732288741234";
 const TRUSTS_MAXCOMPUTE: &str = r#"{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"Service":["odps.aliyuncs.com"]}}],"Version":"1"}"#;
 // The spec's PassRole policy for USER_A, verbatim.
 const PASS_MF_SECR: &str = r#"{ "Statement": [ { "Effect": "Allow", "Action": "ram:PassRole", "Resource": "acs:ram:*:*:role/mf-secr" } ], "Version": "1" }"#;
+
+const WAREHOUSE_USER: &str = r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"odps:*","Resource":"acs:odps:*:1892732288741234:projects/default*"}]}"#;
 
 /// Account A with the spec's setup: role mf-secr (trusts the warehouse,
 /// AliyunKMSCryptoUserAccess), RAM user user_a allowed to pass it, a CMK.
@@ -73,6 +75,20 @@ impl World {
         )
         .unwrap();
         iam.create_user(&account, "user_a").unwrap();
+        // USER_A may use the warehouse's default project (issue 9's RAM actions).
+        iam.create_policy(&account, "warehouse", WAREHOUSE_USER, "")
+            .unwrap();
+        iam.attach_policy(
+            &AttachTarget::User {
+                account: account.clone(),
+                name: "user_a".into(),
+            },
+            &PolicyRef::Custom {
+                account: account.clone(),
+                name: "warehouse".into(),
+            },
+        )
+        .unwrap();
         iam.create_policy(&account, "pass-mf-secr", PASS_MF_SECR, "")
             .unwrap();
         iam.attach_policy(
@@ -117,8 +133,13 @@ impl World {
 
     /// A session of USER_A with a KMS cache of `ttl` on the test's clock.
     fn session(&self, ttl: Duration) -> Session<'_> {
-        let keys = KeyServices::new(Arc::clone(&self.iam), Arc::new(self.kms.clone()), ttl)
-            .with_clock(self.clock.clone());
+        let keys = IdentityServices::new(
+            Arc::clone(&self.iam),
+            Arc::new(self.kms.clone()),
+            ttl,
+            AccountId::new(A).unwrap(),
+        )
+        .with_clock(self.clock.clone());
         let catalog = Catalog::open(&self.dir.path().join("warehouse")).unwrap();
         Session {
             world: self,

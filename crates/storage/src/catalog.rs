@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use crate::acl::ACL_SCHEMA;
 use crate::column_type::table_schema;
 use crate::names::normalize_name;
 use crate::{ColumnType, StorageError};
@@ -104,6 +105,9 @@ impl Catalog {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(SCHEMA)?;
+        // Added in place (CREATE IF NOT EXISTS): catalogs made before access
+        // control gain the tables empty, which is what they held.
+        conn.execute_batch(ACL_SCHEMA)?;
         let version: Option<String> = conn
             .query_row(
                 "SELECT value FROM meta WHERE key = 'schema_version'",
@@ -279,8 +283,13 @@ impl Catalog {
             Err(StorageError::TableNotFound { .. }) if if_exists => return Ok(false),
             Err(e) => return Err(e),
         };
-        self.conn()
-            .execute("DELETE FROM tables WHERE id = ?1", [table.id])?;
+        {
+            let mut conn = self.conn();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute("DELETE FROM tables WHERE id = ?1", [table.id])?;
+            Self::drop_table_grants(&tx, &table.project, &table.name)?;
+            tx.commit()?;
+        }
         // The catalog no longer names the files: removing them can only fail
         // to free space, which the next open's garbage collection retries.
         let _ = std::fs::remove_dir_all(self.table_dir(table.id));

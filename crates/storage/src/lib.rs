@@ -4,7 +4,8 @@
 //! Layout of a data directory:
 //!
 //! ```text
-//! <data dir>/catalog.db                         SQLite: projects, tables, their columns, their files
+//! <data dir>/catalog.db                         SQLite: projects, tables, their columns, their files,
+//!                                               and access control (owners, members, roles, grants)
 //! <data dir>/projects/<project>/<table>/<id>.parquet   committed data files
 //! <data dir>/staging/<id>.parquet.tmp                  files being written, not yet committed
 //! ```
@@ -20,12 +21,14 @@
 
 #![forbid(unsafe_code)]
 
+mod acl;
 mod catalog;
 mod column_type;
 mod error;
 mod files;
 mod names;
 
+pub use acl::{Grant, ProjectOwner, role_grantee, user_grantee};
 pub use catalog::{Catalog, DEFAULT_PROJECT, ProjectInfo, TableInfo};
 pub use column_type::{ColumnType, table_schema};
 pub use error::StorageError;

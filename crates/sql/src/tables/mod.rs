@@ -7,3 +7,4 @@ mod sink;
 mod stored_table;
 
 pub(crate) use provider::{CATALOG_NAME, CatalogView};
+pub(crate) use stored_table::StoredTable;

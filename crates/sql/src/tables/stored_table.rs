@@ -35,6 +35,11 @@ impl StoredTable {
     pub(crate) fn new(catalog: Arc<Catalog>, info: TableInfo) -> Self {
         Self { catalog, info }
     }
+
+    /// The table (access control reads its project and name).
+    pub(crate) fn info(&self) -> &TableInfo {
+        &self.info
+    }
 }
 
 #[async_trait]

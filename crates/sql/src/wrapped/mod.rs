@@ -3,12 +3,12 @@
 //! which the warehouse reaches the KMS on its behalf.
 //!
 //! - the wrapped keyset's bytes: `sealhouse_kms::wrapped_keyset`;
-//! - `services.rs`: [`KeyServices`], the process-wide identity service, KMS
+//! - `services.rs`: [`IdentityServices`], the process-wide identity service, KMS
 //!   and unwrap cache;
 //! - `wrapper.rs`: one session's wrap / unwrap through its role chain.
 
 mod services;
 mod wrapper;
 
-pub use services::{KeyServices, KmsConnector};
+pub use services::{IdentityServices, KmsConnector};
 pub(crate) use wrapper::{KeysetWrapper, RoleArgs};

@@ -1,6 +1,8 @@
-//! What a SQL session needs to use wrapped keysets: the identity service (to
-//! walk role chains), a KMS reachable as any principal, and the unwrap cache.
-//! One `KeyServices` is shared by every session of a process, so sessions
+//! What a SQL session with an identity needs: the identity service (to
+//! authorise statements and walk role chains), a KMS reachable as any
+//! principal, the unwrap cache, and the local account (which owns projects
+//! made before there was an owner to record, such as `default`). One
+//! `IdentityServices` is shared by every session of a process, so sessions
 //! acting through the same role chain share cached keysets.
 
 use std::collections::HashMap;
@@ -8,8 +10,8 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use sealhouse_iam::{Clock, Iam, Principal, SystemClock};
-use sealhouse_kms::{CachingKms, Kms, KmsService};
+use sealhouse_iam::{AccountId, Clock, Iam, Principal, SystemClock};
+use sealhouse_kms::{CachingKms, DEFAULT_REGION, Kms, KmsService};
 
 /// A KMS as a given principal: the embedded service, or a client holding
 /// that principal's credentials.
@@ -25,8 +27,10 @@ impl KmsConnector for KmsService {
 }
 
 /// The identity service, the KMS, and the unwrapped-keyset cache.
-pub struct KeyServices {
+pub struct IdentityServices {
     pub(crate) iam: Arc<Iam>,
+    pub(crate) local_account: AccountId,
+    pub(crate) region: String,
     connector: Arc<dyn KmsConnector>,
     ttl: Duration,
     clock: Arc<dyn Clock>,
@@ -35,13 +39,21 @@ pub struct KeyServices {
     chains: Mutex<HashMap<String, Arc<dyn Kms>>>,
 }
 
-impl KeyServices {
+impl IdentityServices {
     /// Services over `iam` and `kms`, caching unwrapped keysets for `ttl`
     /// (`Duration::ZERO`: every use reaches the KMS, so a disabled CMK stops
-    /// the next statement).
-    pub fn new(iam: Arc<Iam>, kms: Arc<dyn KmsConnector>, ttl: Duration) -> Self {
+    /// the next statement). `local_account` owns projects that have no
+    /// recorded owner.
+    pub fn new(
+        iam: Arc<Iam>,
+        kms: Arc<dyn KmsConnector>,
+        ttl: Duration,
+        local_account: AccountId,
+    ) -> Self {
         Self {
             iam,
+            local_account,
+            region: DEFAULT_REGION.to_owned(),
             connector: kms,
             ttl,
             clock: Arc::new(SystemClock),
@@ -53,6 +65,13 @@ impl KeyServices {
     #[must_use]
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// The same services naming warehouse resources in `region` (the KMS's).
+    #[must_use]
+    pub fn with_region(mut self, region: &str) -> Self {
+        self.region = region.to_owned();
         self
     }
 
@@ -74,9 +93,9 @@ impl KeyServices {
     }
 }
 
-impl fmt::Debug for KeyServices {
+impl fmt::Debug for IdentityServices {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyServices")
+        f.debug_struct("IdentityServices")
             .field("cache_ttl", &self.ttl)
             .finish_non_exhaustive()
     }

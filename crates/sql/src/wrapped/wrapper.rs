@@ -6,7 +6,7 @@
 //!
 //! The chain is walked on every use, so a grant removed in the identity
 //! service takes effect at the next statement. The KMS's answers are cached
-//! per chain for the configured TTL (`KeyServices`), so a key state change in
+//! per chain for the configured TTL (`IdentityServices`), so a key state change in
 //! the KMS takes effect when the entry expires, as the spec says. Within one
 //! statement an unwrap happens once per distinct (chain, wrapped keyset),
 //! whatever the TTL: DataFusion may evaluate a constant call both while
@@ -21,7 +21,7 @@ use sealhouse_iam::{Arn, Principal, RequestContext, ServiceName};
 use sealhouse_kms::api::{DecryptRequest, EncryptRequest};
 use sealhouse_kms::wrapped_keyset::{self as format, context};
 
-use super::services::KeyServices;
+use super::services::IdentityServices;
 use crate::functions::exec;
 
 /// A role chain as the functions take it: `role_arn` and the optional
@@ -37,14 +37,14 @@ type Unwrapped = Result<Arc<SecretBytes>, String>;
 
 /// One session's access to wrapped keysets.
 pub(crate) struct KeysetWrapper {
-    services: Arc<KeyServices>,
+    services: Arc<IdentityServices>,
     caller: Principal,
     /// Unwraps done in the current statement, successful or not.
     statement: Mutex<HashMap<(String, Vec<u8>), Unwrapped>>,
 }
 
 impl KeysetWrapper {
-    pub(crate) fn new(services: Arc<KeyServices>, caller: Principal) -> Self {
+    pub(crate) fn new(services: Arc<IdentityServices>, caller: Principal) -> Self {
         Self {
             services,
             caller,

@@ -1,0 +1,315 @@
+//! The decision: may this session's principal do this to this project or
+//! table? Made once per statement, before it runs.
+//!
+//! In order:
+//!
+//! 1. **Roots of authority.** The project's owner and the root of the
+//!    owner's account may do anything in it.
+//! 2. **RAM policies.** The principal's policies are evaluated for the
+//!    privilege's action (`odps:Select`, ...) on the resource's ARN. An
+//!    explicit Deny refuses outright, whatever the project grants; an Allow
+//!    allows (within the principal's own account only: another account's
+//!    policies cannot reach this account's projects).
+//! 3. **The project's own authorisation.** Holders of the built-in roles
+//!    `Super_Administrator` and `Admin` may do anything but change storage
+//!    encryption (Super_Administrator only) or hand out Super_Administrator;
+//!    otherwise a grant of the privilege (or of ADMIN) to the principal, to
+//!    its RAM role, or to a project role it holds, on the table or on the
+//!    whole project, allows.
+//!
+//! A refusal names the principal, the action and the resource, and says
+//! which grant would allow it. Nothing about the data is revealed.
+
+use std::sync::Arc;
+
+use sealhouse_iam::{AccessDenied, Arn, DenyReason, Principal, RequestContext};
+use sealhouse_storage::{Catalog, ProjectOwner, role_grantee, user_grantee};
+
+use super::privilege::{Privilege, Scope};
+use super::resource::{project_arn, table_arn};
+use crate::SqlError;
+use crate::wrapped::IdentityServices;
+
+/// The built-in project role that may do everything, encryption included.
+pub(crate) const SUPER_ADMINISTRATOR: &str = "Super_Administrator";
+/// The built-in project role that may do everything but change encryption.
+pub(crate) const ADMIN: &str = "Admin";
+
+/// The request context key saying whether a project being created has
+/// storage encryption (`"true"` / `"false"`), for policies such as
+/// `{"Effect": "Deny", "Action": "odps:CreateProject", "Resource": "*",
+///   "Condition": {"Bool": {"odps:StorageEncryption": "false"}}}`.
+pub(crate) const STORAGE_ENCRYPTION_KEY: &str = "odps:StorageEncryption";
+
+/// How much authority a principal has in a project, before grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Authority {
+    None,
+    Admin,
+    SuperAdministrator,
+    Owner,
+}
+
+/// One session's authorisation.
+pub(crate) struct Authorizer {
+    services: Arc<IdentityServices>,
+    principal: Principal,
+    /// What grants may name this principal by: its ARN, and its role's ARN
+    /// when it is a role session.
+    names: Vec<String>,
+}
+
+impl Authorizer {
+    pub(crate) fn new(services: Arc<IdentityServices>, principal: Principal) -> Self {
+        let mut names: Vec<String> = principal.arn().map(|a| a.to_string()).into_iter().collect();
+        if let Principal::AssumedRole { account, role, .. } = &principal {
+            names.push(Arn::role(account, role).to_string());
+        }
+        Self {
+            services,
+            principal,
+            names,
+        }
+    }
+
+    /// The principal's ARN, as grants and errors name it.
+    pub(crate) fn principal_name(&self) -> String {
+        self.names
+            .first()
+            .cloned()
+            .unwrap_or_else(|| self.principal.to_string())
+    }
+
+    pub(crate) fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    pub(crate) fn services(&self) -> &IdentityServices {
+        &self.services
+    }
+
+    /// The project's owner; a project without one (made before owners were
+    /// recorded, like `default`) becomes the local account's.
+    pub(crate) fn owner(&self, catalog: &Catalog, project: &str) -> Result<ProjectOwner, SqlError> {
+        if let Some(owner) = catalog.project_owner(project)? {
+            return Ok(owner);
+        }
+        let account = &self.services.local_account;
+        Ok(catalog.claim_project(
+            project,
+            &ProjectOwner {
+                account: account.to_string(),
+                owner: Arn::root(account).to_string(),
+            },
+        )?)
+    }
+
+    /// The principal's standing in a project before grants.
+    pub(crate) fn authority(
+        &self,
+        catalog: &Catalog,
+        project: &str,
+    ) -> Result<Authority, SqlError> {
+        let owner = self.owner(catalog, project)?;
+        let is_owner_root = matches!(&self.principal, Principal::Root { account }
+            if account.to_string() == owner.account);
+        if is_owner_root || self.names.first() == Some(&owner.owner) {
+            return Ok(Authority::Owner);
+        }
+        let roles = catalog.roles_of(project, &self.names)?;
+        Ok(if roles.iter().any(|r| r == SUPER_ADMINISTRATOR) {
+            Authority::SuperAdministrator
+        } else if roles.iter().any(|r| r == ADMIN) {
+            Authority::Admin
+        } else {
+            Authority::None
+        })
+    }
+
+    /// Whether the principal may use the project at all (for SHOW PROJECTS
+    /// and USE): its account owns it, or it is a member.
+    pub(crate) fn can_see(&self, catalog: &Catalog, project: &str) -> Result<bool, SqlError> {
+        let owner = self.owner(catalog, project)?;
+        if self.principal.account().map(|a| a.to_string()) == Some(owner.account) {
+            return Ok(true);
+        }
+        for name in &self.names {
+            if catalog.is_member(project, name)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Checks `privilege` on `table` of `project` (or on the project when
+    /// `table` is `None`).
+    pub(crate) fn check(
+        &self,
+        catalog: &Catalog,
+        project: &str,
+        table: Option<&str>,
+        privilege: Privilege,
+    ) -> Result<(), SqlError> {
+        let authority = self.authority(catalog, project)?;
+        if authority == Authority::Owner {
+            return Ok(());
+        }
+        let owner = self.owner(catalog, project)?;
+        let resource = match table {
+            Some(t) => table_arn(&self.services.region, &owner.account, project, t)?,
+            None => project_arn(&self.services.region, &owner.account, project)?,
+        };
+        let ram = self.services.iam.authorize(
+            &self.principal,
+            privilege.action(),
+            &resource,
+            &RequestContext::new(),
+        );
+        let denied = match ram {
+            Ok(()) => return Ok(()),
+            Err(d) if matches!(d.reason(), DenyReason::ExplicitDeny(_)) => {
+                return Err(SqlError::AccessDenied(d.to_string()));
+            }
+            Err(d) => d,
+        };
+        if authority >= Authority::Admin || self.granted(catalog, project, table, privilege)? {
+            return Ok(());
+        }
+        Err(self.refusal(&denied, project, table, privilege))
+    }
+
+    /// Whether a grant gives `privilege`.
+    fn granted(
+        &self,
+        catalog: &Catalog,
+        project: &str,
+        table: Option<&str>,
+        privilege: Privilege,
+    ) -> Result<bool, SqlError> {
+        let roles = catalog.roles_of(project, &self.names)?;
+        let grantees: Vec<String> = self
+            .names
+            .iter()
+            .map(|n| user_grantee(n))
+            .chain(roles.iter().map(|r| role_grantee(r)))
+            .collect();
+        let mut held = catalog.privileges_of(project, "", &grantees)?;
+        if let Some(t) = table {
+            held.extend(catalog.privileges_of(project, t, &grantees)?);
+        }
+        // ADMIN on the project implies every privilege in it.
+        Ok(held
+            .iter()
+            .any(|p| p == privilege.name() || p == Privilege::Admin.name()))
+    }
+
+    fn refusal(
+        &self,
+        ram: &AccessDenied,
+        project: &str,
+        table: Option<&str>,
+        privilege: Privilege,
+    ) -> SqlError {
+        let object = match (table, privilege.scope()) {
+            (Some(t), _) => format!("TABLE {t}"),
+            (None, Scope::Project | Scope::Table) => format!("PROJECT {project}"),
+        };
+        SqlError::AccessDenied(format!(
+            "{} may not {} on {}: {}; no project role or grant gives {privilege} either \
+             (the project's owner or an admin can run: GRANT {privilege} ON {object} TO USER '{}')",
+            ram.principal(),
+            ram.action(),
+            ram.resource(),
+            ram.reason(),
+            self.principal_name(),
+        ))
+    }
+
+    /// Gives the principal every table privilege on a table it just
+    /// created, unless it already holds them all as the project's owner.
+    pub(crate) fn grant_to_creator(
+        &self,
+        catalog: &Catalog,
+        project: &str,
+        table: &str,
+    ) -> Result<(), SqlError> {
+        if self.authority(catalog, project)? == Authority::Owner {
+            return Ok(());
+        }
+        let table = catalog.table(project, table)?.name;
+        let privileges: Vec<&str> = Privilege::ALL
+            .iter()
+            .filter(|p| p.scope() == Scope::Table)
+            .map(|p| p.name())
+            .collect();
+        catalog.grant(
+            project,
+            &table,
+            &user_grantee(&self.principal_name()),
+            &privileges,
+        )?;
+        Ok(())
+    }
+
+    /// Checks that the principal may create project `name` (RAM
+    /// `odps:CreateProject`, with the storage-encryption condition key), and
+    /// returns the owner to record.
+    pub(crate) fn check_create_project(
+        &self,
+        name: &str,
+        encrypted: bool,
+    ) -> Result<ProjectOwner, SqlError> {
+        let account = self.principal.account().ok_or_else(|| {
+            SqlError::AccessDenied(format!("{} cannot own projects", self.principal))
+        })?;
+        let resource = project_arn(&self.services.region, &account.to_string(), name)?;
+        let context = RequestContext::new().with(STORAGE_ENCRYPTION_KEY, encrypted.to_string());
+        self.services
+            .iam
+            .authorize(&self.principal, "odps:CreateProject", &resource, &context)
+            .map_err(|d| SqlError::AccessDenied(d.to_string()))?;
+        Ok(ProjectOwner {
+            account: account.to_string(),
+            owner: self.principal_name(),
+        })
+    }
+
+    /// Checks that the principal may drop project `name`: its owner, the
+    /// owner account's root, a Super_Administrator, or RAM
+    /// `odps:DeleteProject` on it without an explicit Deny.
+    pub(crate) fn check_drop_project(&self, catalog: &Catalog, name: &str) -> Result<(), SqlError> {
+        if self.authority(catalog, name)? >= Authority::SuperAdministrator {
+            return Ok(());
+        }
+        let owner = self.owner(catalog, name)?;
+        let resource = project_arn(&self.services.region, &owner.account, name)?;
+        self.services
+            .iam
+            .authorize(
+                &self.principal,
+                "odps:DeleteProject",
+                &resource,
+                &RequestContext::new(),
+            )
+            .map_err(|d| SqlError::AccessDenied(d.to_string()))
+    }
+
+    /// Refuses unless the principal is the project's owner, its account's
+    /// root or a Super_Administrator (changing storage encryption, handing
+    /// out Super_Administrator).
+    pub(crate) fn require_super_administrator(
+        &self,
+        catalog: &Catalog,
+        project: &str,
+        what: &str,
+    ) -> Result<(), SqlError> {
+        if self.authority(catalog, project)? >= Authority::SuperAdministrator {
+            return Ok(());
+        }
+        Err(SqlError::AccessDenied(format!(
+            "{} may not {what} in project {project}: only its owner, its account's root or a \
+             holder of the {SUPER_ADMINISTRATOR} role may",
+            self.principal_name()
+        )))
+    }
+}
