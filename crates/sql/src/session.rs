@@ -217,6 +217,8 @@ impl Warehouse {
             ));
         }
         let (_, plan) = self.plan(&format!("SELECT {expr}")).await?;
+        // `@x := (SELECT ... FROM t)` reads t: authorised like any query.
+        self.authorize_plan(&plan)?;
         let batches = self.ctx.execute_logical_plan(plan).await?.collect().await?;
         let batch = batches
             .iter()

@@ -218,7 +218,7 @@ fn exactly_the_allowed_statements_succeed_and_refusals_change_nothing() {
     owner.ok("GRANT INSERT ON TABLE orders TO ROLE writers");
     owner.ok("GRANT writers TO USER dave");
 
-    let statements: [(&str, &str); 8] = [
+    let statements: [(&str, &str); 9] = [
         ("select", "SELECT count(*) FROM orders"),
         ("insert", "INSERT INTO orders VALUES (2, '13900001111')"),
         ("describe", "DESC orders"),
@@ -227,6 +227,8 @@ fn exactly_the_allowed_statements_succeed_and_refusals_change_nothing() {
         ("drop", "DROP TABLE scratch"),
         ("grant", "GRANT SELECT ON TABLE orders TO USER erin"),
         ("select other", "SELECT * FROM secrets"),
+        // A script variable evaluates a query too.
+        ("variable", "@v := (SELECT max(s) FROM secrets)"),
     ];
     let everything = [
         "select",
@@ -237,6 +239,7 @@ fn exactly_the_allowed_statements_succeed_and_refusals_change_nothing() {
         "drop",
         "grant",
         "select other",
+        "variable",
     ];
     let matrix: Vec<(&str, Principal, Vec<&str>)> = vec![
         ("root", root(A), everything.to_vec()),
@@ -256,6 +259,7 @@ fn exactly_the_allowed_statements_succeed_and_refusals_change_nothing() {
                 "create",
                 "grant",
                 "select other",
+                "variable",
             ],
         ),
         ("mallory", mallory, vec![]),
