@@ -60,7 +60,7 @@ pub(crate) fn parse(statement: &str) -> Option<Meta> {
         ["SHOW", "TABLES", "IN" | "FROM", _] => Some(Meta::ShowTables {
             project: Some(ident(words[3])),
         }),
-        ["DESC" | "DESCRIBE", "TABLE", _] => Some(Meta::Describe {
+        ["DESC" | "DESCRIBE", "TABLE" | "EXTENDED" | "FORMATTED", _] => Some(Meta::Describe {
             table: ident(words[2]),
         }),
         ["DESC" | "DESCRIBE", _] => Some(Meta::Describe {

@@ -173,7 +173,10 @@ impl Warehouse {
                 match meta::parse(sql) {
                     Some(meta) => self.run_meta(meta),
                     None => {
-                        let (prepared, plan) = self.plan(sql).await?;
+                        let (prepared, plan) = match self.plan(sql).await {
+                            Ok(planned) => planned,
+                            Err(e) => return Err(self.screen_planning_error(sql, e)),
+                        };
                         self.authorize_plan(&plan)?;
                         self.run_plan(&prepared, plan).await
                     }
@@ -240,8 +243,12 @@ impl Warehouse {
         match plan {
             LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) => {
                 let (project, table) = self.resolve(&create.name)?;
+                let existed = self.catalog.table(&project, &table).is_ok();
+                let replaced = existed && create.or_replace;
                 let output = self.create_table(sql, create).await?;
-                if let Some(auth) = &self.authorizer {
+                if let Some(auth) = &self.authorizer
+                    && (!existed || replaced)
+                {
                     // The creator may use what they made, as its owner.
                     auth.grant_to_creator(&self.catalog, &project, &table)?;
                 }
@@ -257,9 +264,11 @@ impl Warehouse {
                 }))
             }
             LogicalPlan::Ddl(DdlStatement::CreateCatalogSchema(schema)) => {
-                self.catalog
-                    .create_project(&schema.schema_name, schema.if_not_exists)?;
-                Ok(StatementOutput::Done("OK".into()))
+                // The same statement as CREATE PROJECT.
+                self.run_meta(Meta::CreateProject {
+                    name: schema.schema_name.clone(),
+                    if_not_exists: schema.if_not_exists,
+                })
             }
             LogicalPlan::Ddl(other) => Err(SqlError::plan(format!(
                 "{} is not supported; Sealhouse has tables (CREATE TABLE) and projects (CREATE PROJECT)",
@@ -365,8 +374,18 @@ impl Warehouse {
         };
         match plan {
             LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) => {
-                let (project, _) = self.resolve(&create.name)?;
+                let (project, table) = self.resolve(&create.name)?;
                 auth.check(&self.catalog, &project, None, Privilege::CreateTable)?;
+                if create.or_replace && self.catalog.table(&project, &table).is_ok() {
+                    // Replacing drops the table that is there.
+                    auth.check(&self.catalog, &project, Some(&table), Privilege::Drop)?;
+                }
+            }
+            LogicalPlan::DescribeTable(_) => {
+                // DataFusion's DESCRIBE forms carry no table name to check.
+                return Err(SqlError::plan(
+                    "this DESCRIBE form is not supported; use DESC <table>",
+                ));
             }
             LogicalPlan::Ddl(DdlStatement::DropTable(drop)) => {
                 let (project, table) = self.resolve(&drop.name)?;
@@ -388,6 +407,38 @@ impl Warehouse {
             )?;
         }
         Ok(())
+    }
+
+    /// A planning error can tell what a table holds ("Valid fields are
+    /// ..."): with an identity, it is shown only when every stored table
+    /// the statement names may be read; otherwise the refusal is.
+    fn screen_planning_error(&self, sql: &str, error: SqlError) -> SqlError {
+        let Some(auth) = &self.authorizer else {
+            return error;
+        };
+        let state = self.ctx.state();
+        let dialect = state.config().options().sql_parser.dialect;
+        let Ok((prepared, _)) = script::prepare(sql) else {
+            return error;
+        };
+        let Ok(statement) = state.sql_to_statement(&prepared, &dialect) else {
+            return error;
+        };
+        let Ok(references) = state.resolve_table_references(&statement) else {
+            return error;
+        };
+        for reference in references {
+            let Ok((project, table)) = self.resolve(&reference) else {
+                continue;
+            };
+            if self.catalog.table(&project, &table).is_ok()
+                && let Err(refused) =
+                    auth.check(&self.catalog, &project, Some(&table), Privilege::Select)
+            {
+                return refused;
+            }
+        }
+        error
     }
 
     /// Runs an access-control statement (which needs an identity).
@@ -534,6 +585,19 @@ impl Warehouse {
                 assignment: Some((key, value)),
             } => {
                 if key.starts_with("datafusion.") {
+                    // With an identity, only execution and optimizer tuning:
+                    // other options (information_schema, parser settings)
+                    // would show or name what authorisation hides.
+                    let tunable = [
+                        "datafusion.execution.",
+                        "datafusion.optimizer.",
+                        "datafusion.explain.",
+                    ];
+                    if self.authorizer.is_some() && !tunable.iter().any(|t| key.starts_with(t)) {
+                        return Err(SqlError::plan(format!(
+                            "SET {key} is not allowed; sessions may set datafusion.execution.*, datafusion.optimizer.* and datafusion.explain.*"
+                        )));
+                    }
                     self.ctx
                         .state_ref()
                         .write()

@@ -420,3 +420,84 @@ fn only_a_super_administrator_hands_out_super_administrator() {
     let grants = sa.rows("SHOW GRANTS FOR USER bob");
     assert_eq!(grants.num_rows(), 2, "Admin and Super_Administrator");
 }
+
+/// Holes a review found, each closed: create-if-not-exists, create-or-
+/// replace, planning errors, SET, DESCRIBE forms, name case, CREATE SCHEMA.
+#[test]
+fn no_side_door_around_the_checks() {
+    let w = World::new();
+    let sales = format!("acs:odps:*:{A}:projects/sales");
+    let mallory = w.user(A, "mallory", &[]);
+    let eve = w.user(
+        A,
+        "eve",
+        &[
+            ("all", &allow("odps:*", "*")),
+            (
+                "deny",
+                &format!(
+                    r#"{{"Version":"1","Statement":[{{"Effect":"Deny","Action":"odps:*","Resource":"{sales}/tables/secrets"}},{{"Effect":"Deny","Action":"odps:List","Resource":"{sales}"}}]}}"#
+                ),
+            ),
+        ],
+    );
+    let mut owner = w.session(&root(A), "default");
+    owner.ok("CREATE PROJECT sales");
+    owner.ok("USE sales");
+    owner.ok("CREATE TABLE secrets (ssn STRING)");
+    owner.ok("INSERT INTO secrets VALUES ('SSN-123-45-6789')");
+    owner.ok("ADD USER mallory");
+    owner.ok("GRANT CREATETABLE ON PROJECT sales TO USER mallory");
+
+    let mut m = w.session(&mallory, "sales");
+    let denied = |r: Result<StatementOutput, String>| {
+        let e = r.expect_err("refused");
+        assert!(e.starts_with("access denied: "), "{e}");
+        assert!(!e.contains("SSN-") && !e.contains("ssn"), "{e}");
+    };
+    // Creating a table that exists gives no rights on it.
+    m.ok("CREATE TABLE IF NOT EXISTS secrets (a BIGINT)");
+    denied(m.try_sql("SELECT * FROM secrets"));
+    // Replacing a table needs DROP on it.
+    denied(m.try_sql("CREATE OR REPLACE TABLE secrets AS SELECT 42 AS pwned"));
+    // A planning error does not list the columns of a table one may not read.
+    denied(m.try_sql("SELECT nosuch FROM secrets"));
+    // DESCRIBE in every spelling is checked.
+    denied(m.try_sql("DESCRIBE EXTENDED secrets"));
+    denied(m.try_sql("DESC secrets"));
+    // information_schema cannot be switched on.
+    let e = m
+        .try_sql("SET datafusion.catalog.information_schema = true")
+        .unwrap_err();
+    assert!(e.contains("not allowed"), "{e}");
+    m.ok("SET datafusion.execution.batch_size = 4096");
+
+    // Upper case names are the same resources to policies.
+    let mut e_ = w.session(&eve, "sales");
+    for sql in [
+        "DROP TABLE \"SECRETS\"",
+        "SELECT * FROM SECRETS",
+        "SHOW TABLES IN SALES",
+    ] {
+        let e = e_.try_sql(sql).unwrap_err();
+        assert!(e.contains("explicitly denied"), "{sql}: {e}");
+    }
+    assert_eq!(
+        text(&owner.rows("SELECT count(*) FROM secrets"), 0, 0),
+        "1",
+        "the table is intact"
+    );
+
+    // CREATE SCHEMA is CREATE PROJECT: it records its owner.
+    // (B's root starts in `default`, which it may not use, and never USEs it.)
+    let mut b = Session {
+        world: &w,
+        w: Warehouse::with_identity(Arc::clone(&w.catalog), root(B), Arc::clone(&w.services)),
+    };
+    b.ok("CREATE SCHEMA bschema");
+    b.ok("USE bschema");
+    assert_eq!(
+        w.catalog.project_owner("bschema").unwrap().unwrap().owner,
+        format!("acs:ram::{B}:root")
+    );
+}

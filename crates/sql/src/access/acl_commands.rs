@@ -154,6 +154,9 @@ pub(crate) fn run(
             Ok(AclOutput::Rows(&["grantee", "object", "privilege"], rows))
         }
         AclStatement::ShowRoles => {
+            if !auth.can_see(catalog, project)? {
+                admin()?;
+            }
             let mut rows = vec![
                 vec![SUPER_ADMINISTRATOR.to_owned(), "built-in".to_owned()],
                 vec![ADMIN.to_owned(), "built-in".to_owned()],

@@ -23,7 +23,7 @@
 use std::sync::Arc;
 
 use sealhouse_iam::{AccessDenied, Arn, DenyReason, Principal, RequestContext};
-use sealhouse_storage::{Catalog, ProjectOwner, role_grantee, user_grantee};
+use sealhouse_storage::{Catalog, ProjectOwner, normalize_name, role_grantee, user_grantee};
 
 use super::privilege::{Privilege, Scope};
 use super::resource::{project_arn, table_arn};
@@ -50,6 +50,23 @@ pub(crate) enum Authority {
     Owner,
 }
 
+/// A project or table name as the catalog keeps it (lower case), so that
+/// `SALES` and `sales` are one resource to policies and grants alike.
+fn canonical(kind: &'static str, name: &str) -> Result<String, SqlError> {
+    Ok(normalize_name(kind, name)?)
+}
+
+/// RAM's refusal as the statement's error.
+fn ram_refusal(d: &AccessDenied) -> SqlError {
+    SqlError::AccessDenied(format!(
+        "{} is not allowed {} on {}: {}",
+        d.principal(),
+        d.action(),
+        d.resource(),
+        d.reason()
+    ))
+}
+
 /// One session's authorisation.
 pub(crate) struct Authorizer {
     services: Arc<IdentityServices>,
@@ -61,10 +78,13 @@ pub(crate) struct Authorizer {
 
 impl Authorizer {
     pub(crate) fn new(services: Arc<IdentityServices>, principal: Principal) -> Self {
-        let mut names: Vec<String> = principal.arn().map(|a| a.to_string()).into_iter().collect();
+        // A role session is known by its role first: what it owns and is
+        // granted belongs to the role, not to one session of it.
+        let mut names = Vec::new();
         if let Principal::AssumedRole { account, role, .. } = &principal {
             names.push(Arn::role(account, role).to_string());
         }
+        names.extend(principal.arn().map(|a| a.to_string()));
         Self {
             services,
             principal,
@@ -72,7 +92,8 @@ impl Authorizer {
         }
     }
 
-    /// The principal's ARN, as grants and errors name it.
+    /// The principal's ARN as grants and ownership name it (a role
+    /// session's role).
     pub(crate) fn principal_name(&self) -> String {
         self.names
             .first()
@@ -91,6 +112,7 @@ impl Authorizer {
     /// The project's owner; a project without one (made before owners were
     /// recorded, like `default`) becomes the local account's.
     pub(crate) fn owner(&self, catalog: &Catalog, project: &str) -> Result<ProjectOwner, SqlError> {
+        let project = &canonical("project", project)?;
         if let Some(owner) = catalog.project_owner(project)? {
             return Ok(owner);
         }
@@ -110,6 +132,7 @@ impl Authorizer {
         catalog: &Catalog,
         project: &str,
     ) -> Result<Authority, SqlError> {
+        let project = &canonical("project", project)?;
         let owner = self.owner(catalog, project)?;
         let is_owner_root = matches!(&self.principal, Principal::Root { account }
             if account.to_string() == owner.account);
@@ -129,6 +152,7 @@ impl Authorizer {
     /// Whether the principal may use the project at all (for SHOW PROJECTS
     /// and USE): its account owns it, or it is a member.
     pub(crate) fn can_see(&self, catalog: &Catalog, project: &str) -> Result<bool, SqlError> {
+        let project = &canonical("project", project)?;
         let owner = self.owner(catalog, project)?;
         if self.principal.account().map(|a| a.to_string()) == Some(owner.account) {
             return Ok(true);
@@ -150,6 +174,9 @@ impl Authorizer {
         table: Option<&str>,
         privilege: Privilege,
     ) -> Result<(), SqlError> {
+        let project = &canonical("project", project)?;
+        let table = table.map(|t| canonical("table", t)).transpose()?;
+        let table = table.as_deref();
         let authority = self.authority(catalog, project)?;
         if authority == Authority::Owner {
             return Ok(());
@@ -168,7 +195,7 @@ impl Authorizer {
         let denied = match ram {
             Ok(()) => return Ok(()),
             Err(d) if matches!(d.reason(), DenyReason::ExplicitDeny(_)) => {
-                return Err(SqlError::AccessDenied(d.to_string()));
+                return Err(ram_refusal(&d));
             }
             Err(d) => d,
         };
@@ -233,6 +260,7 @@ impl Authorizer {
         project: &str,
         table: &str,
     ) -> Result<(), SqlError> {
+        let project = &canonical("project", project)?;
         if self.authority(catalog, project)? == Authority::Owner {
             return Ok(());
         }
@@ -259,6 +287,7 @@ impl Authorizer {
         name: &str,
         encrypted: bool,
     ) -> Result<ProjectOwner, SqlError> {
+        let name = &canonical("project", name)?;
         let account = self.principal.account().ok_or_else(|| {
             SqlError::AccessDenied(format!("{} cannot own projects", self.principal))
         })?;
@@ -267,7 +296,7 @@ impl Authorizer {
         self.services
             .iam
             .authorize(&self.principal, "odps:CreateProject", &resource, &context)
-            .map_err(|d| SqlError::AccessDenied(d.to_string()))?;
+            .map_err(|d| ram_refusal(&d))?;
         Ok(ProjectOwner {
             account: account.to_string(),
             owner: self.principal_name(),
@@ -278,6 +307,7 @@ impl Authorizer {
     /// owner account's root, a Super_Administrator, or RAM
     /// `odps:DeleteProject` on it without an explicit Deny.
     pub(crate) fn check_drop_project(&self, catalog: &Catalog, name: &str) -> Result<(), SqlError> {
+        let name = &canonical("project", name)?;
         if self.authority(catalog, name)? >= Authority::SuperAdministrator {
             return Ok(());
         }
@@ -291,7 +321,7 @@ impl Authorizer {
                 &resource,
                 &RequestContext::new(),
             )
-            .map_err(|d| SqlError::AccessDenied(d.to_string()))
+            .map_err(|d| ram_refusal(&d))
     }
 
     /// Refuses unless the principal is the project's owner, its account's
@@ -303,6 +333,7 @@ impl Authorizer {
         project: &str,
         what: &str,
     ) -> Result<(), SqlError> {
+        let project = &canonical("project", project)?;
         if self.authority(catalog, project)? >= Authority::SuperAdministrator {
             return Ok(());
         }

@@ -26,7 +26,14 @@ pub(crate) fn table_needs(plan: &LogicalPlan) -> Result<Vec<Need>> {
             LogicalPlan::TableScan(scan) => {
                 needs.extend(stored(scan.source.as_ref(), Privilege::Select));
             }
-            LogicalPlan::Dml(dml) if matches!(dml.op, WriteOp::Insert(_)) => {
+            // Every write needs INSERT (the original's Update); DELETE,
+            // UPDATE and TRUNCATE are refused later by the table itself.
+            LogicalPlan::Dml(dml)
+                if matches!(
+                    dml.op,
+                    WriteOp::Insert(_) | WriteOp::Delete | WriteOp::Update | WriteOp::Truncate
+                ) =>
+            {
                 needs.extend(stored(dml.target.as_ref(), Privilege::Insert));
             }
             _ => {}
