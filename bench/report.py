@@ -24,6 +24,7 @@ TITLES = {
 
 LABELS = {
     "sealhouse": "Sealhouse SQL",
+    "sealhouse-malloc": "Sealhouse SQL, glibc malloc tuned (not the default)",
     "ceiling": "ceiling: crypto crate loop, 1 thread",
     "chdb": "ClickHouse (chdb)",
     "spark": "Spark (pyspark, local)",
@@ -49,6 +50,8 @@ NOTES = {
     ("det11", "spark"): "not SIV: AES-256-ECB, no integrity (Spark has no SIV)",
     ("det11", "pg-encrypt"): "not SIV: AES-256-CBC zero IV, no integrity (pgcrypto has no SIV)",
     ("det11", "tink"): "AES256_SIV: the same construction",
+    ("enc1k", "sealhouse-malloc"): "not a peer: the allocator's share of Sealhouse's time",
+    ("dec1k", "sealhouse-malloc"): "not a peer: the allocator's share of Sealhouse's time",
     ("insert_enc", "sealhouse"): "column encryption (ENHANCED_SYM_ENCRYPT of tel); storage encryption is issue 6, not built",
     ("scan_enc", "sealhouse"): "column decryption of tel; storage encryption is issue 6, not built",
     ("insert_enc", "pyarrow"): "storage encryption: AES_GCM_V1 pages, every column + footer",

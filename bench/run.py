@@ -41,8 +41,8 @@ WORKLOADS = ["enc11", "dec11", "det11", "enc1k", "dec1k", "insert_enc", "scan_en
 DEFAULT_CAPS = {
     "pg-encrypt": {"11": 1_000_000, "1k": 200_000},
     "pg-pgp": {"11": 2_000, "1k": 2_000},
-    "tink": {"11": 2_000_000, "1k": 500_000},
-    "spark": {"11": 10_000_000, "1k": 1_000_000},
+    "tink": {"11": 2_000_000, "1k": 300_000},
+    "spark": {"11": 3_000_000, "1k": 300_000},
     "chdb": {"11": 10_000_000, "1k": 1_000_000},
 }
 
@@ -222,7 +222,7 @@ def summarize(runs, workloads, peers_order):
     return rows
 
 
-PEERS_ORDER = ["sealhouse", "ceiling", "chdb", "spark", "pg-encrypt", "pg-pgp", "tink", "pyarrow"]
+PEERS_ORDER = ["sealhouse", "sealhouse-malloc", "ceiling", "chdb", "spark", "pg-encrypt", "pg-pgp", "tink", "pyarrow"]
 
 
 def main():
@@ -309,7 +309,7 @@ def main():
                         continue
                     for r in w.ask(op="run", workload=wl)["results"]:
                         results.append(r)
-                        log(f"run {rep + 1}/{runs} {wl:12} {r['peer']:10} {r['rows']:>9} rows "
+                        log(f"run {rep + 1}/{runs} {wl:12} {r['peer']:16} {r['rows']:>9} rows "
                             f"cpu {r['cpu']:7.2f} s wall {r['wall']:7.2f} s "
                             f"{r['rows'] / max(r['cpu'], 1e-9) / 1e6:7.3f} M rows/CPU-s  "
                             f"{'ok' if r['ok'] else 'CHECK FAILED'}: {r['check']}")
