@@ -11,7 +11,7 @@ use sealhouse_crypto::Keyset;
 use super::args::{FunctionSpec, Kind, Text, exec, per_row};
 use super::keyset_arg::parse_algorithm;
 use super::udf::SqlFunction;
-use super::wrapped_args::{WrapperSlot, role_args};
+use super::wrapped_args::{KmsArgs, WrapperSlot};
 
 static SPEC: FunctionSpec = FunctionSpec {
     function: "NEW_WRAPPED_KEYSET",
@@ -38,18 +38,13 @@ impl SqlFunction for NewWrappedKeyset {
 
     fn invoke(&self, args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
         let wrapper = self.wrapper.get(SPEC.function)?;
-        let cmks = Text::of(&args[0])?;
-        let roles = Text::of(&args[1])?;
+        let kms = KmsArgs::of(args, 4)?;
         let types = Text::of(&args[2])?;
         let descriptions = Text::of(&args[3])?;
-        let chains = args.get(4).map(Text::of).transpose()?;
         per_row(rows, false, &DataType::Binary, |row| {
-            let (Some(cmk), Some(roles), Some(key_type), Some(description)) = (
-                cmks.get(row),
-                role_args(&roles, chains.as_ref(), row),
-                types.get(row),
-                descriptions.get(row),
-            ) else {
+            let (Some((cmk, roles)), Some(key_type), Some(description)) =
+                (kms.row(row), types.get(row), descriptions.get(row))
+            else {
                 return Ok(None);
             };
             let algorithm = parse_algorithm(SPEC.function, key_type)?;

@@ -7,9 +7,9 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Volatility};
 
-use super::args::{Bytes, FunctionSpec, Kind, Text, per_row};
+use super::args::{Bytes, FunctionSpec, Kind, per_row};
 use super::udf::SqlFunction;
-use super::wrapped_args::{WrapperSlot, role_args};
+use super::wrapped_args::{KmsArgs, WrapperSlot};
 
 static SPEC: FunctionSpec = FunctionSpec {
     function: "REWRAP_KEYSET",
@@ -35,16 +35,10 @@ impl SqlFunction for RewrapKeyset {
 
     fn invoke(&self, args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
         let wrapper = self.wrapper.get(SPEC.function)?;
-        let cmks = Text::of(&args[0])?;
-        let roles = Text::of(&args[1])?;
+        let kms = KmsArgs::of(args, 3)?;
         let wrapped = Bytes::of(&args[2])?;
-        let chains = args.get(3).map(Text::of).transpose()?;
         per_row(rows, false, &DataType::Binary, |row| {
-            let (Some(cmk), Some(roles), Some(wrapped)) = (
-                cmks.get(row),
-                role_args(&roles, chains.as_ref(), row),
-                wrapped.get(row),
-            ) else {
+            let (Some((cmk, roles)), Some(wrapped)) = (kms.row(row), wrapped.get(row)) else {
                 return Ok(None);
             };
             let keyset = wrapper.unwrap(SPEC.function, None, roles, wrapped)?;

@@ -12,7 +12,7 @@ use sealhouse_crypto::Keyset;
 use super::args::{Bytes, FunctionSpec, Kind, Text, exec, per_row};
 use super::keyset_arg::parse_algorithm;
 use super::udf::SqlFunction;
-use super::wrapped_args::{WrapperSlot, role_args};
+use super::wrapped_args::{KmsArgs, WrapperSlot};
 
 static SPEC: FunctionSpec = FunctionSpec {
     function: "ROTATE_WRAPPED_KEYSET",
@@ -40,19 +40,14 @@ impl SqlFunction for RotateWrappedKeyset {
 
     fn invoke(&self, args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
         let wrapper = self.wrapper.get(SPEC.function)?;
-        let cmks = Text::of(&args[0])?;
-        let roles = Text::of(&args[1])?;
+        let kms = KmsArgs::of(args, 5)?;
         let wrapped = Bytes::of(&args[2])?;
         let types = Text::of(&args[3])?;
         let descriptions = args.get(4).map(Text::of).transpose()?;
-        let chains = args.get(5).map(Text::of).transpose()?;
         per_row(rows, false, &DataType::Binary, |row| {
-            let (Some(cmk), Some(roles), Some(wrapped), Some(key_type)) = (
-                cmks.get(row),
-                role_args(&roles, chains.as_ref(), row),
-                wrapped.get(row),
-                types.get(row),
-            ) else {
+            let (Some((cmk, roles)), Some(wrapped), Some(key_type)) =
+                (kms.row(row), wrapped.get(row), types.get(row))
+            else {
                 return Ok(None);
             };
             // A NULL description is no description, as when it is left out.

@@ -15,10 +15,10 @@ use datafusion::logical_expr::{ColumnarValue, Volatility};
 
 use std::sync::Arc;
 
-use super::args::{Bytes, FunctionSpec, Kind, Text, all_scalar, exec, per_row};
+use super::args::{Bytes, FunctionSpec, Kind, all_scalar, exec, per_row};
 use super::keyset_cache::KeysetCache;
 use super::udf::SqlFunction;
-use super::wrapped_args::{WrapperSlot, role_args};
+use super::wrapped_args::{KmsArgs, WrapperSlot};
 
 pub(crate) static SPEC: FunctionSpec = FunctionSpec {
     function: "USE_WRAPPED_KEYSET",
@@ -56,16 +56,10 @@ impl SqlFunction for UseWrappedKeyset {
             ));
         }
         let wrapper = self.wrapper.get(SPEC.function)?;
-        let cmks = Text::of(&args[0])?;
-        let roles = Text::of(&args[1])?;
+        let kms = KmsArgs::of(args, 3)?;
         let wrapped = Bytes::of(&args[WRAPPED_ARG])?;
-        let chains = args.get(3).map(Text::of).transpose()?;
         per_row(rows, all_scalar(args), &DataType::Binary, |row| {
-            let (Some(cmk), Some(roles), Some(wrapped)) = (
-                cmks.get(row),
-                role_args(&roles, chains.as_ref(), row),
-                wrapped.get(row),
-            ) else {
+            let (Some((cmk, roles)), Some(wrapped)) = (kms.row(row), wrapped.get(row)) else {
                 return Ok(None);
             };
             let keyset = wrapper.unwrap(SPEC.function, Some(cmk), roles, wrapped)?;

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use datafusion::error::Result;
+use datafusion::logical_expr::ColumnarValue;
 
 use super::args::{Text, exec};
 use crate::wrapped::{KeysetWrapper, RoleArgs};
@@ -23,15 +24,31 @@ impl WrapperSlot {
     }
 }
 
-/// The `role_arn` and optional `role_chain` of `row`; `None` when
-/// `role_arn` is NULL (the result is NULL).
-pub(crate) fn role_args<'a>(
-    role_arns: &Text<'a>,
-    chains: Option<&Text<'a>>,
-    row: usize,
-) -> Option<RoleArgs<'a>> {
-    Some(RoleArgs {
-        role_arn: role_arns.get(row)?,
-        role_chain: chains.and_then(|c| c.get(row)),
-    })
+/// What every wrapped-keyset function takes: `kms_cmk_arn` and `role_arn`
+/// first, and an optional `role_chain` last.
+pub(crate) struct KmsArgs<'a> {
+    cmks: Text<'a>,
+    roles: Text<'a>,
+    chains: Option<Text<'a>>,
+}
+
+impl<'a> KmsArgs<'a> {
+    /// The arguments, with `role_chain` (if given) at `chain_at`.
+    pub(crate) fn of(args: &'a [ColumnarValue], chain_at: usize) -> Result<Self> {
+        Ok(Self {
+            cmks: Text::of(&args[0])?,
+            roles: Text::of(&args[1])?,
+            chains: args.get(chain_at).map(Text::of).transpose()?,
+        })
+    }
+
+    /// `row`'s CMK ARN and role chain; `None` when either ARN is NULL (the
+    /// result is NULL).
+    pub(crate) fn row(&self, row: usize) -> Option<(&'a str, RoleArgs<'a>)> {
+        let roles = RoleArgs {
+            role_arn: self.roles.get(row)?,
+            role_chain: self.chains.as_ref().and_then(|c| c.get(row)),
+        };
+        Some((self.cmks.get(row)?, roles))
+    }
 }
