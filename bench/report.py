@@ -31,7 +31,7 @@ LABELS = {
     "pg-encrypt": "PostgreSQL pgcrypto encrypt()",
     "pg-pgp": "PostgreSQL pgcrypto pgp_sym_encrypt()",
     "tink": "Tink (Python)",
-    "pyarrow": "pyarrow Parquet modular encryption",
+    "pyarrow": "pyarrow (Parquet)",
 }
 
 # What is not the same protection as Sealhouse's, said beside the figure.
@@ -74,7 +74,7 @@ def fmt_ratio(s):
         return "1"
     lo, hi = s["ratio_range"]
     r = s["ratio"]
-    p = 3 if r < 0.1 else 2
+    p = 4 if r < 0.01 else 3 if r < 0.1 else 2
     return f"**{r:.{p}f}** ({lo:.{p}f}–{hi:.{p}f})" if s["reps"] > 1 else f"**{r:.{p}f}**"
 
 
@@ -123,7 +123,7 @@ def section(data):
         if k in m["engine_info"]:
             vers.append(f"{k}: " + ", ".join(f"{a} {b}" for a, b in m["engine_info"][k].items()))
     present = {s["peer"] for s in data["summary"]}
-    caps = ", ".join(f"{LABELS.get(p, p)} {s if s == '1k' else '11 B'}: {n:,} rows"
+    caps = ", ".join(f"{LABELS.get(p, p)} {'1 KiB' if s == '1k' else '11 B'}: {n:,} rows"
                      for p, d in m["caps"].items() if p in present for s, n in d.items()
                      if (s == "11" and n < m["rows11"]) or (s == "1k" and n < m["rows1k"]))
     setup = ", ".join(f"{k} {x:.0f} s" for k, x in m["setup_s"].items())

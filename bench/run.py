@@ -30,7 +30,7 @@ import time
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)
-VENV = os.path.join(os.path.expanduser("~"), ".cache", "sealhouse", "bench-venv")
+VENV = os.environ.get("SEALHOUSE_BENCH_VENV") or os.path.join(os.path.expanduser("~"), ".cache", "sealhouse", "bench-venv")
 REQUIREMENTS = os.path.join(BENCH, "requirements.txt")
 
 WORKLOADS = ["enc11", "dec11", "det11", "enc1k", "dec1k", "insert_enc", "scan_enc", "insert_plain", "scan_plain"]
