@@ -175,7 +175,7 @@ def write_chart(data, path):
     workloads = [w for w in data["meta"]["workloads"] if any(s["workload"] == w for s in summary)]
     peers = [p for p in LABELS if any(s["peer"] == p for s in summary)]
     colors = dict(zip(peers, plt.cm.tab10.colors))
-    fig, ax = plt.subplots(figsize=(10, 0.55 * len(summary) + 1.5))
+    fig, ax = plt.subplots(figsize=(13, 0.4 * len(summary) + 1.5))
     y, ticks, labels = 0, [], []
     for w in workloads:
         rows = [s for s in summary if s["workload"] == w]
@@ -197,7 +197,7 @@ def write_chart(data, path):
     seen = {}
     for h, n in zip(handles, names):
         seen.setdefault(n, h)
-    ax.legend(seen.values(), seen.keys(), fontsize=8, loc="lower right")
+    ax.legend(seen.values(), seen.keys(), fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -238,7 +238,9 @@ def main():
     ap.add_argument("--no-caps", action="store_true", help="every peer runs every row")
     ap.add_argument("--profile", default="release", help="cargo profile for the sealhouse binary")
     ap.add_argument("--no-build", action="store_true", help="use the binaries already built")
-    ap.add_argument("--workdir", help="where the engines keep their data (default: a temporary directory)")
+    ap.add_argument("--workdir", help="where the engines keep their data, in a new subdirectory "
+                    "(default: the system's temporary directory); about 6 GB at full size")
+    ap.add_argument("--keep-workdir", action="store_true", help="keep the engines' data after the run")
     ap.add_argument("--write-report", action="store_true",
                     help="rewrite BENCHMARKS.md, the PNG and bench/results/latest.json (default for full runs)")
     ap.add_argument("--no-report", action="store_true", help="only print the table")
@@ -274,9 +276,18 @@ def main():
         sealhouse_bin, ceiling_bin, build_s = build(args.profile)
         log(f"build (or check that it is up to date) took {build_s:.0f} s")
 
-    workdir = args.workdir or tempfile.mkdtemp(prefix="sealhouse-peer-bench-")
-    os.makedirs(workdir, exist_ok=True)
+    if args.workdir:
+        os.makedirs(args.workdir, exist_ok=True)
+    workdir = tempfile.mkdtemp(prefix="sealhouse-peer-bench-", dir=args.workdir)
     os.chmod(workdir, 0o755)  # the PostgreSQL server runs as user postgres
+    # What the engines store, measured at full size: about 6 GB (Sealhouse's
+    # ciphertext tables, chdb's, Spark's, PostgreSQL's, pyarrow's files).
+    need = rows11 * 300 + rows1k * 3000
+    free = shutil.disk_usage(workdir).free
+    if free < need:
+        shutil.rmtree(workdir, ignore_errors=True)
+        sys.exit(f"{free / 1e9:.1f} GB free under {os.path.dirname(workdir)}, about {need / 1e9:.1f} GB needed: "
+                 "free some space or give --workdir on a larger file system (e.g. --workdir /dev/shm)")
     gcm = siv = None
     if "sealhouse" in engines or "ceiling" in engines:
         gcm, siv = make_keysets(sealhouse_bin, workdir)
@@ -285,7 +296,7 @@ def main():
         "sealhouse_bin": sealhouse_bin, "ceiling_bin": ceiling_bin,
         "gcm_keyset_hex": gcm, "siv_keyset_hex": siv,
     }
-    logpath = os.path.join(workdir, "engines.log")
+    logpath = workdir + ".log"  # kept after the data is removed
     logfile = open(logpath, "a")
     log(f"work directory {workdir}; engine output in {logpath}")
 
@@ -319,6 +330,8 @@ def main():
         for w in workers.values():
             w.close()
         logfile.close()
+        if not args.keep_workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
     load_after = loadavg()
 
     summary = summarize(all_runs, workloads, PEERS_ORDER)
@@ -355,8 +368,6 @@ def main():
     if failed:
         log("CHECK FAILED: " + "; ".join(f"{s['workload']} {s['peer']}: {s['check']}" for s in failed))
         sys.exit(1)
-    if not args.workdir:
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 T_START = time.time()
