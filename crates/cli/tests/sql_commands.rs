@@ -134,3 +134,24 @@ fn an_insert_killed_mid_write_leaves_the_table_as_it_was() {
     ]));
     assert_eq!(out, "n,s\n3,6\n");
 }
+
+#[test]
+fn a_relative_data_directory_reads_back_what_it_stored() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let mut cmd = Command::cargo_bin("sealhouse").expect("binary built");
+    cmd.env_remove("SEALHOUSE_DATA_DIR")
+        .env("HOME", work.path())
+        .current_dir(work.path())
+        .args([
+            "sql",
+            "--data-dir",
+            "relative/data",
+            "--format",
+            "csv",
+            "-e",
+            "CREATE TABLE t (a BIGINT); INSERT INTO t VALUES (41), (1); SELECT sum(a) FROM t",
+        ]);
+    let out = run(&mut cmd);
+    assert!(out.ends_with("42\n"), "{out}");
+    assert!(work.path().join("relative/data/catalog.db").exists());
+}

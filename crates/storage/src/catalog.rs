@@ -90,6 +90,10 @@ impl Catalog {
     /// default project on first use, and removing what interrupted writes
     /// left behind.
     pub fn open(root: &Path) -> Result<Arc<Self>, StorageError> {
+        // Readers address files by absolute path (DataFusion's object store
+        // resolves a relative one from `/`), so keep the root absolute.
+        let root = &std::path::absolute(root)
+            .map_err(StorageError::io("cannot resolve data directory", root))?;
         if !root.exists() {
             std::fs::create_dir_all(root)
                 .map_err(StorageError::io("cannot create data directory", root))?;
