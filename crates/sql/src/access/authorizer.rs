@@ -237,9 +237,9 @@ impl Authorizer {
         table: Option<&str>,
         privilege: Privilege,
     ) -> SqlError {
-        let object = match (table, privilege.scope()) {
-            (Some(t), _) => format!("TABLE {t}"),
-            (None, Scope::Project | Scope::Table) => format!("PROJECT {project}"),
+        let object = match table {
+            Some(t) => format!("TABLE {t}"),
+            None => format!("PROJECT {project}"),
         };
         SqlError::AccessDenied(format!(
             "{} may not {} on {}: {}; no project role or grant gives {privilege} either \
