@@ -92,6 +92,32 @@ impl Iam {
         Ok(key)
     }
 
+    /// Makes sure the service-owned account `id` exists: created on first
+    /// use with its root's access key already inactive and its secret
+    /// discarded, so nobody can ever sign requests as that account. Services
+    /// keep resources there (the warehouse's default storage keys) that no
+    /// customer principal can be granted, since policies never reach across
+    /// accounts.
+    pub fn ensure_service_account(&self, id: &AccountId) -> Result<(), Error> {
+        if self.store.account(id)?.is_some() {
+            return Ok(());
+        }
+        let (_discarded, mut record) = self.new_access_key(Principal::Root {
+            account: id.clone(),
+        })?;
+        record.status = AccessKeyStatus::Inactive;
+        let account = Account {
+            id: id.clone(),
+            created_at: self.now(),
+        };
+        match self.store.insert_account(&account, &record) {
+            Ok(()) => Ok(()),
+            // Created meanwhile by another process: fine.
+            Err(_) if self.store.account(id)?.is_some() => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Creates user `name` in `account`.
     pub fn create_user(&self, account: &AccountId, name: &str) -> Result<User, Error> {
         names::check_user_name(name)?;

@@ -9,6 +9,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::acl::ACL_SCHEMA;
 use crate::column_type::table_schema;
+use crate::encryption::{self, ProjectEncryption};
 use crate::names::normalize_name;
 use crate::{ColumnType, StorageError};
 
@@ -37,6 +38,8 @@ CREATE TABLE IF NOT EXISTS files (
     path TEXT NOT NULL,
     rows INTEGER NOT NULL,
     bytes INTEGER NOT NULL,
+    encryption TEXT,
+    footer_sha256 BLOB,
     PRIMARY KEY (table_id, path)
 );
 ";
@@ -48,8 +51,15 @@ pub struct ProjectInfo {
     pub name: String,
     /// When it was created, seconds since the Unix epoch.
     pub created_at: i64,
-    /// Its settings, a JSON object (storage encryption lands here).
+    /// Its settings, a JSON object (storage encryption lives here).
     pub properties: serde_json::Value,
+}
+
+impl ProjectInfo {
+    /// Its storage encryption, if enabled.
+    pub fn encryption(&self) -> Result<Option<ProjectEncryption>, StorageError> {
+        encryption::from_properties(&self.properties).map_err(StorageError::Corrupt)
+    }
 }
 
 /// A table: one incarnation of a name (dropping and recreating a table gives
@@ -112,6 +122,18 @@ impl Catalog {
         // Added in place (CREATE IF NOT EXISTS): catalogs made before access
         // control gain the tables empty, which is what they held.
         conn.execute_batch(ACL_SCHEMA)?;
+        // Catalogs made before storage encryption: their files are plain
+        // Parquet, which is what a NULL `encryption` says.
+        for (column, ty) in [("encryption", "TEXT"), ("footer_sha256", "BLOB")] {
+            let present: i64 = conn.query_row(
+                "SELECT count(*) FROM pragma_table_info('files') WHERE name = ?1",
+                [column],
+                |r| r.get(0),
+            )?;
+            if present == 0 {
+                conn.execute_batch(&format!("ALTER TABLE files ADD COLUMN {column} {ty}"))?;
+            }
+        }
         let version: Option<String> = conn
             .query_row(
                 "SELECT value FROM meta WHERE key = 'schema_version'",
@@ -165,6 +187,70 @@ impl Catalog {
         if inserted == 0 && !if_not_exists {
             return Err(StorageError::ProjectExists(name));
         }
+        Ok(())
+    }
+
+    /// Creates a project whose storage is encrypted from the start.
+    pub fn create_encrypted_project(
+        &self,
+        name: &str,
+        setting: &ProjectEncryption,
+    ) -> Result<(), StorageError> {
+        let name = normalize_name("project", name)?;
+        let properties = serde_json::json!({ encryption::PROPERTY: setting }).to_string();
+        let inserted = self.conn().execute(
+            "INSERT INTO projects (name, created_at, properties) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (name) DO NOTHING",
+            params![name, now(), properties],
+        )?;
+        if inserted == 0 {
+            return Err(StorageError::ProjectExists(name));
+        }
+        Ok(())
+    }
+
+    /// Enables storage encryption on a project that has none. Once set, the
+    /// setting is final: enabling again, with the same or another algorithm
+    /// or key, fails with [`StorageError::EncryptionFixed`].
+    pub fn enable_encryption(
+        &self,
+        name: &str,
+        setting: &ProjectEncryption,
+    ) -> Result<(), StorageError> {
+        let name = normalize_name("project", name)?;
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let properties: Option<String> = tx
+            .query_row(
+                "SELECT properties FROM projects WHERE name = ?1",
+                [&name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let properties = properties.ok_or_else(|| StorageError::ProjectNotFound(name.clone()))?;
+        let mut properties = parse_properties(&properties)?;
+        if let Some(current) =
+            encryption::from_properties(&properties).map_err(StorageError::Corrupt)?
+        {
+            return Err(StorageError::EncryptionFixed {
+                project: name,
+                algorithm: current.algorithm.name(),
+                key_arn: current.key_arn,
+            });
+        }
+        let object = properties.as_object_mut().ok_or_else(|| {
+            StorageError::Corrupt(format!("properties of project '{name}' are not an object"))
+        })?;
+        object.insert(
+            encryption::PROPERTY.to_owned(),
+            serde_json::to_value(setting)
+                .map_err(|e| StorageError::Corrupt(format!("cannot record setting: {e}")))?,
+        );
+        tx.execute(
+            "UPDATE projects SET properties = ?2 WHERE name = ?1",
+            params![name, properties.to_string()],
+        )?;
+        tx.commit()?;
         Ok(())
     }
 

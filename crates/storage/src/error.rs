@@ -68,6 +68,19 @@ pub enum StorageError {
         /// Its name.
         table: String,
     },
+    /// A project's storage encryption is already set: it cannot be turned
+    /// off, and its algorithm and key cannot change (the spec's rule).
+    #[error(
+        "project '{project}' already has storage encryption ({algorithm} with key {key_arn}); storage encryption cannot be disabled, and its algorithm and key cannot be changed once set. To move data under another setting, create a new project with it and copy the tables (CREATE TABLE new.t AS SELECT * FROM old.t)"
+    )]
+    EncryptionFixed {
+        /// The project.
+        project: String,
+        /// Its algorithm.
+        algorithm: &'static str,
+        /// Its key.
+        key_arn: String,
+    },
     /// The catalog database failed.
     #[error("catalog database error: {0}")]
     Sqlite(#[from] rusqlite::Error),

@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime};
 
 use rusqlite::{TransactionBehavior, params};
 
-use crate::StorageError;
 use crate::catalog::{Catalog, TableInfo};
+use crate::{StorageAlgorithm, StorageError};
 
 /// A committed data file of a table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +19,43 @@ pub struct DataFile {
     pub rows: u64,
     /// Its size in bytes.
     pub bytes: u64,
+    /// How it is encrypted; `None`: plain Parquet.
+    pub encryption: Option<StorageAlgorithm>,
+    /// SHA-256 of a Parquet file's footer region (metadata, and for
+    /// encrypted files their plaintext key material and module framing),
+    /// taken at commit: readers compare it, so a damaged or swapped footer
+    /// is caught even where the format authenticates nothing. `None` for
+    /// segmented files (authenticated whole) and files committed before.
+    pub footer_sha256: Option<[u8; 32]>,
+}
+
+/// The SHA-256 of the footer region of the Parquet file at `path`: the
+/// footer (as its last 8 bytes say) and those 8 bytes. `None` if the file
+/// does not end like a Parquet file.
+pub fn parquet_footer_sha256(path: &Path) -> std::io::Result<Option<[u8; 32]>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = File::open(path)?;
+    let len = file.metadata()?.len();
+    if len < 12 {
+        return Ok(None);
+    }
+    let mut tail = [0u8; 8];
+    file.seek(SeekFrom::Start(len - 8))?;
+    file.read_exact(&mut tail)?;
+    if &tail[4..] != b"PAR1" && &tail[4..] != b"PARE" {
+        return Ok(None);
+    }
+    let footer = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+    if footer + 12 > len {
+        return Ok(None);
+    }
+    let mut region = vec![0u8; (footer + 8) as usize];
+    file.seek(SeekFrom::Start(len - 8 - footer))?;
+    file.read_exact(&mut region)?;
+    let digest = ring::digest::digest(&ring::digest::SHA256, &region);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    Ok(Some(out))
 }
 
 /// A file being written. Write it at [`StagedFile::path`], then hand it to
@@ -28,6 +65,7 @@ pub struct StagedFile {
     path: PathBuf,
     id: String,
     rows: u64,
+    encryption: Option<StorageAlgorithm>,
     committed: bool,
 }
 
@@ -40,6 +78,11 @@ impl StagedFile {
     /// Records how many rows were written to it.
     pub fn set_rows(&mut self, rows: u64) {
         self.rows = rows;
+    }
+
+    /// Records how the file was encrypted (`None`, the default: plain Parquet).
+    pub fn set_encryption(&mut self, encryption: Option<StorageAlgorithm>) {
+        self.encryption = encryption;
     }
 }
 
@@ -60,6 +103,23 @@ pub enum CommitMode {
     Overwrite,
 }
 
+/// Which files a commit replaces.
+enum Replaced<'a> {
+    /// None (append) or all (overwrite).
+    ByMode(CommitMode),
+    /// Exactly these, which must all still be part of the table.
+    Exactly(&'a [DataFile]),
+}
+
+/// A staged file moved into its table's directory, not yet recorded.
+struct Moved {
+    path: PathBuf,
+    rows: u64,
+    bytes: u64,
+    encryption: Option<StorageAlgorithm>,
+    footer_sha256: Option<[u8; 32]>,
+}
+
 /// Files in staging or unreferenced in table directories younger than this
 /// may belong to a write still in progress in another process.
 const GARBAGE_AGE: Duration = Duration::from_secs(3600);
@@ -75,6 +135,7 @@ impl Catalog {
             path: dir.join(format!("{id}.parquet.tmp")),
             id,
             rows: 0,
+            encryption: None,
             committed: false,
         })
     }
@@ -85,8 +146,31 @@ impl Catalog {
     pub fn commit(
         &self,
         table: &TableInfo,
-        mut staged: Vec<StagedFile>,
+        staged: Vec<StagedFile>,
         mode: CommitMode,
+    ) -> Result<(), StorageError> {
+        self.commit_files(table, staged, Replaced::ByMode(mode))
+    }
+
+    /// Replaces exactly the files `old` of `table` by `staged`, atomically:
+    /// files committed since `old` was read stay. Fails with
+    /// [`StorageError::TableChanged`] (committing nothing) if any file of
+    /// `old` is no longer part of the table. This is how a table is
+    /// rewritten in place without losing concurrent appends.
+    pub fn commit_replacing(
+        &self,
+        table: &TableInfo,
+        old: &[DataFile],
+        staged: Vec<StagedFile>,
+    ) -> Result<(), StorageError> {
+        self.commit_files(table, staged, Replaced::Exactly(old))
+    }
+
+    fn commit_files(
+        &self,
+        table: &TableInfo,
+        mut staged: Vec<StagedFile>,
+        replaced: Replaced<'_>,
     ) -> Result<(), StorageError> {
         let dir = self.table_dir(table.id);
         std::fs::create_dir_all(&dir)
@@ -102,14 +186,22 @@ impl Catalog {
             let bytes = std::fs::metadata(&target)
                 .map_err(StorageError::io("cannot stat", &target))?
                 .len();
-            moved.push((target, file.rows, bytes));
+            let footer_sha256 = parquet_footer_sha256(&target)
+                .map_err(StorageError::io("cannot read the footer of", &target))?;
+            moved.push(Moved {
+                path: target,
+                rows: file.rows,
+                bytes,
+                encryption: file.encryption,
+                footer_sha256,
+            });
         }
         sync_dir(&dir)?;
-        let replaced = match self.record(table, &moved, mode) {
+        let replaced = match self.record(table, &moved, replaced) {
             Ok(replaced) => replaced,
             Err(e) => {
-                for (path, _, _) in &moved {
-                    let _ = std::fs::remove_file(path);
+                for file in &moved {
+                    let _ = std::fs::remove_file(&file.path);
                 }
                 return Err(e);
             }
@@ -129,8 +221,8 @@ impl Catalog {
     fn record(
         &self,
         table: &TableInfo,
-        moved: &[(PathBuf, u64, u64)],
-        mode: CommitMode,
+        moved: &[Moved],
+        replaced_files: Replaced<'_>,
     ) -> Result<Vec<PathBuf>, StorageError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -146,24 +238,46 @@ impl Catalog {
             });
         }
         let mut replaced = Vec::new();
-        if mode == CommitMode::Overwrite {
-            let mut stmt = tx.prepare("SELECT path FROM files WHERE table_id = ?1")?;
-            let paths = stmt.query_map([table.id], |r| r.get::<_, String>(0))?;
-            for p in paths {
-                replaced.push(self.root().join(p?));
+        match replaced_files {
+            Replaced::ByMode(CommitMode::Append) => {}
+            Replaced::ByMode(CommitMode::Overwrite) => {
+                let mut stmt = tx.prepare("SELECT path FROM files WHERE table_id = ?1")?;
+                let paths = stmt.query_map([table.id], |r| r.get::<_, String>(0))?;
+                for p in paths {
+                    replaced.push(self.root().join(p?));
+                }
+                drop(stmt);
+                tx.execute("DELETE FROM files WHERE table_id = ?1", [table.id])?;
             }
-            drop(stmt);
-            tx.execute("DELETE FROM files WHERE table_id = ?1", [table.id])?;
+            Replaced::Exactly(old) => {
+                for file in old {
+                    let relative = self.relative(&file.path);
+                    let deleted = tx.execute(
+                        "DELETE FROM files WHERE table_id = ?1 AND path = ?2",
+                        params![table.id, relative],
+                    )?;
+                    if deleted == 0 {
+                        // Dropping `tx` rolls back what was deleted so far.
+                        return Err(StorageError::TableChanged {
+                            project: table.project.clone(),
+                            table: table.name.clone(),
+                        });
+                    }
+                    replaced.push(file.path.clone());
+                }
+            }
         }
-        for (path, rows, bytes) in moved {
-            let relative = path.strip_prefix(self.root()).unwrap_or(path);
+        for file in moved {
             tx.execute(
-                "INSERT INTO files (table_id, path, rows, bytes) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO files (table_id, path, rows, bytes, encryption, footer_sha256) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
                     table.id,
-                    relative.to_string_lossy(),
-                    *rows as i64,
-                    *bytes as i64
+                    self.relative(&file.path),
+                    file.rows as i64,
+                    file.bytes as i64,
+                    file.encryption.map(StorageAlgorithm::name),
+                    file.footer_sha256.as_ref().map(|d| d.as_slice()),
                 ],
             )?;
         }
@@ -174,24 +288,46 @@ impl Catalog {
     /// The files of a table as of now.
     pub fn files(&self, table: &TableInfo) -> Result<Vec<DataFile>, StorageError> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare("SELECT path, rows, bytes FROM files WHERE table_id = ?1 ORDER BY rowid")?;
+        let mut stmt = conn.prepare(
+            "SELECT path, rows, bytes, encryption, footer_sha256 FROM files \
+             WHERE table_id = ?1 ORDER BY rowid",
+        )?;
         let rows = stmt.query_map([table.id], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, i64>(1)?,
                 r.get::<_, i64>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<Vec<u8>>>(4)?,
             ))
         })?;
         rows.map(|row| {
-            let (path, rows, bytes) = row?;
+            let (path, rows, bytes, encryption, digest) = row?;
+            let footer_sha256 = digest
+                .map(|d| <[u8; 32]>::try_from(d.as_slice()))
+                .transpose()
+                .map_err(|_| StorageError::Corrupt(format!("file {path}: footer digest length")))?;
+            let encryption = encryption
+                .map(|name| name.parse::<StorageAlgorithm>())
+                .transpose()
+                .map_err(|e| StorageError::Corrupt(format!("file {path}: {e}")))?;
             Ok(DataFile {
                 path: self.root().join(path),
                 rows: rows as u64,
                 bytes: bytes as u64,
+                encryption,
+                footer_sha256,
             })
         })
         .collect()
+    }
+
+    /// A path as the catalog records it: relative to the data directory.
+    fn relative(&self, path: &Path) -> String {
+        path.strip_prefix(self.root())
+            .unwrap_or(path)
+            .to_string_lossy()
+            .into_owned()
     }
 
     /// Removes what interrupted writes and drops left behind: old staging

@@ -24,13 +24,16 @@
 mod acl;
 mod catalog;
 mod column_type;
+mod encryption;
 mod error;
 mod files;
 mod names;
+pub mod segmented;
 
 pub use acl::{Grant, ProjectOwner, role_grantee, user_grantee};
 pub use catalog::{Catalog, DEFAULT_PROJECT, ProjectInfo, TableInfo};
 pub use column_type::{ColumnType, table_schema};
+pub use encryption::{KeySource, ProjectEncryption, StorageAlgorithm};
 pub use error::StorageError;
-pub use files::{CommitMode, DataFile, StagedFile};
+pub use files::{CommitMode, DataFile, StagedFile, parquet_footer_sha256};
 pub use names::normalize_name;

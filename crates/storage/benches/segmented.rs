@@ -1,0 +1,150 @@
+//! Throughput of segmented file encryption (`sealhouse_storage::segmented`)
+//! over a 64 MiB buffer, next to two references measured in the same run:
+//!
+//! - `reference/memcpy`: copying the buffer, the floor of any pass over it;
+//! - `reference/aes256-ctr-raw`: AES-256-CTR over the buffer in one call
+//!   (the `ctr` and `aes` crates the format uses), no HMAC, no segments: what
+//!   the AESCTR format would cost without authentication.
+//!
+//! Then for AESCTR and RC4, with the default 64 KiB segments:
+//! `<cipher>/encrypt` (a `SegmentedWriter` into a reused `Vec`, written in
+//! 1 MiB pieces) and `<cipher>/decrypt` (`decrypt_all`: parse, authenticate
+//! every segment, decrypt). Throughput is plaintext bytes.
+//!
+//! After the criterion groups, in benchmark mode, a table in MB/s (10^6
+//! bytes per second) from the median of 5 timed passes of each, measured
+//! one after another.
+//!
+//! Run with `cargo bench -p sealhouse-storage --bench segmented`.
+
+use std::hint::black_box;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use aes::Aes256;
+use criterion::{Criterion, SamplingMode, Throughput};
+use ctr::cipher::{KeyIvInit, StreamCipher};
+use sealhouse_crypto::SecretBytes;
+use sealhouse_storage::segmented::{
+    DEFAULT_SEGMENT_SIZE, SegmentCipher, SegmentedWriter, decrypt_all,
+};
+
+const LEN: usize = 64 << 20;
+const WRITE_PIECE: usize = 1 << 20;
+
+/// One measured job over the shared buffers.
+struct Case {
+    name: &'static str,
+    run: Box<dyn FnMut()>,
+}
+
+fn cases() -> Vec<Case> {
+    let plaintext: Vec<u8> = (0..LEN).map(|i| (i * 131 % 251) as u8).collect();
+    let key = SecretBytes::from_slice(&[0x42; 32]);
+    let wrapped = vec![0x77u8; 180];
+    let mut cases = Vec::new();
+
+    let src = plaintext.clone();
+    let mut dst = vec![0u8; LEN];
+    cases.push(Case {
+        name: "reference/memcpy",
+        run: Box::new(move || {
+            dst.copy_from_slice(black_box(&src));
+            black_box(&dst);
+        }),
+    });
+
+    let mut buf = plaintext.clone();
+    cases.push(Case {
+        name: "reference/aes256-ctr-raw",
+        run: Box::new(move || {
+            let mut c = ctr::Ctr128BE::<Aes256>::new(&[0x42; 32].into(), &[0; 16].into());
+            c.apply_keystream(black_box(&mut buf));
+            black_box(&buf);
+        }),
+    });
+
+    for cipher in [SegmentCipher::AesCtr, SegmentCipher::Rc4] {
+        let file = encrypt(cipher, &key, &wrapped, &plaintext, Vec::new());
+        let (src, key2, wrapped2) = (plaintext.clone(), key.duplicate(), wrapped.clone());
+        let mut out = Some(Vec::with_capacity(file.len()));
+        cases.push(Case {
+            name: match cipher {
+                SegmentCipher::AesCtr => "AESCTR/encrypt",
+                SegmentCipher::Rc4 => "RC4/encrypt",
+            },
+            run: Box::new(move || {
+                let mut reused = out.take().unwrap_or_default();
+                reused.clear();
+                out = Some(black_box(encrypt(cipher, &key2, &wrapped2, &src, reused)));
+            }),
+        });
+        let key3 = key.duplicate();
+        cases.push(Case {
+            name: match cipher {
+                SegmentCipher::AesCtr => "AESCTR/decrypt",
+                SegmentCipher::Rc4 => "RC4/decrypt",
+            },
+            run: Box::new(move || {
+                let plain = decrypt_all(black_box(&file), &key3).expect("decrypts");
+                assert_eq!(plain.len(), LEN);
+                black_box(plain);
+            }),
+        });
+    }
+    cases
+}
+
+/// `plaintext` as a segmented file appended to `out`.
+fn encrypt(
+    cipher: SegmentCipher,
+    key: &SecretBytes,
+    wrapped: &[u8],
+    plaintext: &[u8],
+    out: Vec<u8>,
+) -> Vec<u8> {
+    let mut w = SegmentedWriter::new(out, cipher, key, wrapped, DEFAULT_SEGMENT_SIZE)
+        .expect("writer parameters are valid");
+    for piece in plaintext.chunks(WRITE_PIECE) {
+        w.write_all(piece).expect("writing to a Vec");
+    }
+    w.finish().expect("writing to a Vec")
+}
+
+fn main() {
+    let mut criterion = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5))
+        .configure_from_args();
+    let mut cases = cases();
+    {
+        let mut group = criterion.benchmark_group("segmented-64MiB");
+        group.sampling_mode(SamplingMode::Flat);
+        group.throughput(Throughput::Bytes(LEN as u64));
+        for case in &mut cases {
+            group.bench_function(case.name, |b| b.iter(&mut case.run));
+        }
+        group.finish();
+    }
+    criterion.final_summary();
+
+    if std::env::args().any(|a| a == "--bench") {
+        println!("\nsegmented, 64 MiB buffer, MB/s (10^6 B/s), median of 5 passes:");
+        for case in &mut cases {
+            let mut secs: Vec<f64> = (0..5)
+                .map(|_| {
+                    let t = Instant::now();
+                    (case.run)();
+                    t.elapsed().as_secs_f64()
+                })
+                .collect();
+            secs.sort_by(f64::total_cmp);
+            println!(
+                "  {:<26} {:>8.0} MB/s",
+                case.name,
+                LEN as f64 / secs[2] / 1e6
+            );
+        }
+    }
+}
