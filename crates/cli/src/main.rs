@@ -13,6 +13,7 @@ mod keyset_cmd;
 mod keyset_io;
 mod kms_cmd;
 mod local;
+mod project_cmd;
 mod sql_cmd;
 
 use std::process::ExitCode;
@@ -42,6 +43,8 @@ enum Command {
     Iam(iam_cmd::IamArgs),
     /// The key management service: keys, versions, encryption, audit.
     Kms(kms_cmd::KmsArgs),
+    /// Projects and their storage encryption (create, describe, enable, rewrite).
+    Project(project_cmd::ProjectArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Decrypt(args) => cipher_cmd::decrypt(args),
         Command::Iam(args) => iam_cmd::run(args),
         Command::Kms(args) => kms_cmd::run(args),
+        Command::Project(args) => project_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

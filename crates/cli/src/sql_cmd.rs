@@ -59,9 +59,35 @@ impl From<FormatArg> for OutputFormat {
 }
 
 pub(crate) fn run(args: SqlArgs) -> Result<()> {
-    let dir = data_dir::resolve(args.who.data_dir.clone())?;
+    let script = match (&args.execute, &args.file) {
+        (Some(sql), _) => Some(sql.clone()),
+        (None, Some(path)) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read script {}", path.display()))?,
+        ),
+        (None, None) => None,
+    };
+    run_in_session(
+        &args.who,
+        args.project.as_deref(),
+        script,
+        args.format.into(),
+        args.echo,
+    )
+}
+
+/// Runs `script` (or reads statements from the terminal or standard input)
+/// in a session of the identity `who`, starting in `project`.
+pub(crate) fn run_in_session(
+    who: &IdentityArgs,
+    project: Option<&str>,
+    script: Option<String>,
+    format: OutputFormat,
+    echo: bool,
+) -> Result<()> {
+    let dir = data_dir::resolve(who.data_dir.clone())?;
     let local = Local::open(&dir)?;
-    let principal = identity::resolve(&local, &args.who)?;
+    let principal = identity::resolve(&local, who)?;
     let keys = Arc::new(
         IdentityServices::new(
             Arc::clone(&local.iam),
@@ -79,20 +105,11 @@ pub(crate) fn run(args: SqlArgs) -> Result<()> {
         let catalog = Catalog::open(&dir)
             .with_context(|| format!("opening the data directory {}", dir.display()))?;
         let mut warehouse = Warehouse::with_identity(catalog, principal, keys);
-        if let Some(project) = &args.project {
+        if let Some(project) = project {
             warehouse.execute(&format!("USE {project}")).await?;
         }
-        let format = OutputFormat::from(args.format);
-        let script = match (&args.execute, &args.file) {
-            (Some(sql), _) => Some(sql.clone()),
-            (None, Some(path)) => Some(
-                std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read script {}", path.display()))?,
-            ),
-            (None, None) => None,
-        };
         match script {
-            Some(script) => run_script(&mut warehouse, &script, format, args.echo).await,
+            Some(script) => run_script(&mut warehouse, &script, format, echo).await,
             None if std::io::stdin().is_terminal() => {
                 interactive(&mut warehouse, &dir, format).await
             }
@@ -100,7 +117,7 @@ pub(crate) fn run(args: SqlArgs) -> Result<()> {
                 let mut script = String::new();
                 std::io::Read::read_to_string(&mut std::io::stdin(), &mut script)
                     .context("reading SQL from standard input")?;
-                run_script(&mut warehouse, &script, format, args.echo).await
+                run_script(&mut warehouse, &script, format, echo).await
             }
         }
     })
@@ -138,7 +155,14 @@ fn print_output(
 ) -> std::io::Result<()> {
     match output {
         StatementOutput::Rows(rows) => write_rows(&rows, format, out),
-        StatementOutput::Done(message) => writeln!(out, "{message}"),
+        StatementOutput::Done(message) => {
+            // Warnings (RC4 chosen or shown) also go where they are seen
+            // when results are redirected.
+            for line in message.lines().filter(|l| l.starts_with("warning:")) {
+                eprintln!("{line}");
+            }
+            writeln!(out, "{message}")
+        }
     }
 }
 

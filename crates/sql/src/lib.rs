@@ -15,6 +15,7 @@ mod functions;
 mod meta;
 pub mod script;
 mod session;
+mod storage_encryption;
 mod tables;
 mod wrapped;
 

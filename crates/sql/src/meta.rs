@@ -1,5 +1,11 @@
 //! Statements Sealhouse handles itself rather than DataFusion: projects
-//! (CREATE / DROP / SHOW PROJECTS, USE), SHOW TABLES, DESC and SET.
+//! (CREATE / DROP / SHOW PROJECTS, USE, storage encryption: CREATE PROJECT
+//! ... ENCRYPTION, ALTER PROJECT ... ENCRYPTION, DESC PROJECT, REWRITE),
+//! SHOW TABLES, DESC and SET.
+
+use sealhouse_storage::StorageAlgorithm;
+
+use crate::storage_encryption::setup::{EncryptionRequest, KeyChoice};
 
 /// A statement handled outside DataFusion.
 #[derive(Debug, PartialEq, Eq)]
@@ -7,7 +13,25 @@ pub(crate) enum Meta {
     CreateProject {
         name: String,
         if_not_exists: bool,
+        /// `ENCRYPTION [ALGORITHM a] [KEY k]`: storage encryption from the start.
+        encryption: Option<EncryptionRequest>,
     },
+    /// `ALTER PROJECT p ENABLE ENCRYPTION ...` (`Some`) or `... DISABLE
+    /// ENCRYPTION` (`None`, always refused once enabled).
+    AlterEncryption {
+        project: String,
+        enable: Option<EncryptionRequest>,
+    },
+    /// `DESC PROJECT p`: owner and storage encryption.
+    DescribeProject {
+        project: String,
+    },
+    /// `REWRITE TABLE t` / `REWRITE PROJECT p`: re-encrypt in place.
+    Rewrite {
+        target: RewriteTarget,
+    },
+    /// A statement of ours that does not parse: the message says why.
+    Malformed(String),
     DropProject {
         name: String,
         if_exists: bool,
@@ -28,6 +52,55 @@ pub(crate) enum Meta {
     },
 }
 
+/// What a REWRITE rewrites.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum RewriteTarget {
+    /// One table (`t` or `project.t`).
+    Table(String),
+    /// Every table of a project.
+    Project(String),
+}
+
+/// The usage of the storage encryption clause, for errors.
+const ENCRYPTION_USAGE: &str =
+    "ENCRYPTION [ALGORITHM AES256|AESCTR|RC4] [KEY 'DEFAULT'|'<CMK ARN>']";
+
+/// Reads `[WITH] ENCRYPTION [ALGORITHM a] [KEY k]` (`=` optional, values
+/// optionally quoted); AES256 and the default key unless named.
+fn encryption_clause(words: &[&str]) -> Result<EncryptionRequest, String> {
+    let value = |w: &str| w.trim_matches(|c| c == '\'' || c == '"').to_owned();
+    let mut rest = words;
+    if rest.first().is_some_and(|w| w.eq_ignore_ascii_case("WITH")) {
+        rest = &rest[1..];
+    }
+    match rest.first() {
+        Some(w) if w.eq_ignore_ascii_case("ENCRYPTION") => rest = &rest[1..],
+        _ => return Err(format!("expected {ENCRYPTION_USAGE}")),
+    }
+    let mut request = EncryptionRequest {
+        algorithm: StorageAlgorithm::Aes256,
+        key: KeyChoice::Default,
+    };
+    while let Some((option, tail)) = rest.split_first() {
+        let tail = match tail.first() {
+            Some(&"=") => &tail[1..],
+            _ => tail,
+        };
+        let Some((v, tail)) = tail.split_first() else {
+            return Err(format!("{option} needs a value: {ENCRYPTION_USAGE}"));
+        };
+        let v = value(v);
+        match option.to_ascii_uppercase().as_str() {
+            "ALGORITHM" => request.algorithm = v.parse()?,
+            "KEY" if v.eq_ignore_ascii_case("DEFAULT") => request.key = KeyChoice::Default,
+            "KEY" => request.key = KeyChoice::Byok(v),
+            _ => return Err(format!("unexpected '{option}': {ENCRYPTION_USAGE}")),
+        }
+        rest = tail;
+    }
+    Ok(request)
+}
+
 /// Recognises a meta statement; anything else is `None` and goes to DataFusion.
 pub(crate) fn parse(statement: &str) -> Option<Meta> {
     let text = statement.trim().trim_end_matches(';').trim();
@@ -35,15 +108,53 @@ pub(crate) fn parse(statement: &str) -> Option<Meta> {
     let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
     let u: Vec<&str> = upper.iter().map(String::as_str).collect();
     let ident = |w: &str| w.trim_matches('`').to_owned();
+    let create = |name: &str, if_not_exists: bool, clause: &[&str]| {
+        let encryption = if clause.is_empty() {
+            None
+        } else {
+            match encryption_clause(clause) {
+                Ok(e) => Some(e),
+                Err(e) => return Meta::Malformed(format!("CREATE PROJECT: {e}")),
+            }
+        };
+        Meta::CreateProject {
+            name: ident(name),
+            if_not_exists,
+            encryption,
+        }
+    };
     match u.as_slice() {
-        ["CREATE", "PROJECT", "IF", "NOT", "EXISTS", _] => Some(Meta::CreateProject {
-            name: ident(words[5]),
-            if_not_exists: true,
+        ["CREATE", "PROJECT", "IF", "NOT", "EXISTS", _, ..] => {
+            Some(create(words[5], true, &words[6..]))
+        }
+        ["CREATE", "PROJECT", _, ..] => Some(create(words[2], false, &words[3..])),
+        ["ALTER", "PROJECT", _, "DISABLE", "ENCRYPTION"] => Some(Meta::AlterEncryption {
+            project: ident(words[2]),
+            enable: None,
         }),
-        ["CREATE", "PROJECT", _] => Some(Meta::CreateProject {
-            name: ident(words[2]),
-            if_not_exists: false,
+        ["ALTER", "PROJECT", _, "ENABLE" | "SET", ..] => {
+            Some(match encryption_clause(&words[4..]) {
+                Ok(e) => Meta::AlterEncryption {
+                    project: ident(words[2]),
+                    enable: Some(e),
+                },
+                Err(e) => Meta::Malformed(format!(
+                    "ALTER PROJECT: {e} (ALTER PROJECT p ENABLE {ENCRYPTION_USAGE})"
+                )),
+            })
+        }
+        ["DESC" | "DESCRIBE", "PROJECT", _] => Some(Meta::DescribeProject {
+            project: ident(words[2]),
         }),
+        ["REWRITE", "TABLE", _] => Some(Meta::Rewrite {
+            target: RewriteTarget::Table(ident(words[2])),
+        }),
+        ["REWRITE", "PROJECT", _] => Some(Meta::Rewrite {
+            target: RewriteTarget::Project(ident(words[2])),
+        }),
+        ["REWRITE", ..] => Some(Meta::Malformed(
+            "REWRITE needs TABLE <table> or PROJECT <project>".into(),
+        )),
         ["DROP", "PROJECT", "IF", "EXISTS", _] => Some(Meta::DropProject {
             name: ident(words[4]),
             if_exists: true,
@@ -91,14 +202,16 @@ mod tests {
             parse("create project Sales"),
             Some(Meta::CreateProject {
                 name: "Sales".into(),
-                if_not_exists: false
+                if_not_exists: false,
+                encryption: None,
             })
         );
         assert_eq!(
             parse("CREATE PROJECT IF NOT EXISTS s;"),
             Some(Meta::CreateProject {
                 name: "s".into(),
-                if_not_exists: true
+                if_not_exists: true,
+                encryption: None,
             })
         );
         assert_eq!(
@@ -126,6 +239,78 @@ mod tests {
             })
         );
         assert_eq!(parse("SELECT 1"), None);
+        assert_eq!(
+            parse("REWRITE"),
+            Some(Meta::Malformed(
+                "REWRITE needs TABLE <table> or PROJECT <project>".into()
+            ))
+        );
         assert_eq!(parse("CREATE TABLE t (a STRING)"), None);
+    }
+
+    #[test]
+    fn reads_the_storage_encryption_clauses() {
+        let arn = "acs:kms:cn-hangzhou:1:key/k";
+        assert_eq!(
+            parse(&format!(
+                "CREATE PROJECT p WITH ENCRYPTION ALGORITHM = 'rc4' KEY '{arn}';"
+            )),
+            Some(Meta::CreateProject {
+                name: "p".into(),
+                if_not_exists: false,
+                encryption: Some(EncryptionRequest {
+                    algorithm: StorageAlgorithm::Rc4,
+                    key: KeyChoice::Byok(arn.into()),
+                }),
+            })
+        );
+        assert_eq!(
+            parse("create project if not exists p encryption"),
+            Some(Meta::CreateProject {
+                name: "p".into(),
+                if_not_exists: true,
+                encryption: Some(EncryptionRequest {
+                    algorithm: StorageAlgorithm::Aes256,
+                    key: KeyChoice::Default,
+                }),
+            })
+        );
+        assert_eq!(
+            parse("ALTER PROJECT p ENABLE ENCRYPTION ALGORITHM AESCTR KEY DEFAULT"),
+            Some(Meta::AlterEncryption {
+                project: "p".into(),
+                enable: Some(EncryptionRequest {
+                    algorithm: StorageAlgorithm::AesCtr,
+                    key: KeyChoice::Default,
+                }),
+            })
+        );
+        assert_eq!(
+            parse("alter project p disable encryption"),
+            Some(Meta::AlterEncryption {
+                project: "p".into(),
+                enable: None
+            })
+        );
+        for bad in [
+            "CREATE PROJECT p ENCRYPTION ALGORITHM DES",
+            "CREATE PROJECT p ENCRYPTED",
+            "CREATE PROJECT p ENCRYPTION KEY",
+            "ALTER PROJECT p ENABLE ENCRYPTION COLOR blue",
+        ] {
+            assert!(matches!(parse(bad), Some(Meta::Malformed(_))), "{bad}");
+        }
+        assert_eq!(
+            parse("desc project p"),
+            Some(Meta::DescribeProject {
+                project: "p".into()
+            })
+        );
+        assert_eq!(
+            parse("REWRITE TABLE p.t"),
+            Some(Meta::Rewrite {
+                target: RewriteTarget::Table("p.t".into())
+            })
+        );
     }
 }

@@ -19,9 +19,12 @@ use crate::format::ResultSet;
 use crate::functions::{self, FunctionSet};
 use crate::meta::{self, Meta};
 use crate::script::{self, ScriptLine, ScriptStatement};
+use crate::storage_encryption::StorageKeys;
 use crate::tables::{CATALOG_NAME, CatalogView};
 use crate::wrapped::{IdentityServices, KeysetWrapper};
 use crate::{SqlError, column_names};
+
+mod encryption_statements;
 
 /// What a statement gives back.
 #[derive(Debug)]
@@ -52,6 +55,8 @@ pub struct Warehouse {
     /// an identity; without one, nothing is checked (the caller holds the
     /// data directory itself).
     authorizer: Option<Authorizer>,
+    /// How encrypted projects reach their keys (sessions with an identity).
+    storage_keys: Option<Arc<StorageKeys>>,
     project: String,
     variables: BTreeMap<String, ScalarValue>,
     settings: BTreeMap<String, String>,
@@ -66,7 +71,7 @@ impl Warehouse {
     /// A session over an open catalog, starting in the default project,
     /// without an identity: the wrapped-keyset functions refuse to run.
     pub fn new(catalog: Arc<Catalog>) -> Self {
-        Self::build(catalog, None, None)
+        Self::build(catalog, None, None, None)
     }
 
     /// A session acting as `principal`: wrapped keysets are unwrapped through
@@ -77,14 +82,16 @@ impl Warehouse {
         keys: Arc<IdentityServices>,
     ) -> Self {
         let wrapper = Arc::new(KeysetWrapper::new(Arc::clone(&keys), principal.clone()));
+        let storage_keys = Arc::new(StorageKeys::new(Arc::clone(&keys)));
         let authorizer = Authorizer::new(keys, principal);
-        Self::build(catalog, Some(authorizer), Some(wrapper))
+        Self::build(catalog, Some(authorizer), Some(wrapper), Some(storage_keys))
     }
 
     fn build(
         catalog: Arc<Catalog>,
         authorizer: Option<Authorizer>,
         wrapper: Option<Arc<KeysetWrapper>>,
+        storage_keys: Option<Arc<StorageKeys>>,
     ) -> Self {
         let mut config = SessionConfig::new()
             .with_default_catalog_and_schema(CATALOG_NAME, DEFAULT_PROJECT)
@@ -98,7 +105,7 @@ impl Warehouse {
         let ctx = SessionContext::new_with_config(config);
         ctx.register_catalog(
             CATALOG_NAME,
-            Arc::new(CatalogView::new(Arc::clone(&catalog))),
+            Arc::new(CatalogView::new(Arc::clone(&catalog), storage_keys.clone())),
         );
         let functions = functions::all(wrapper);
         for function in &functions.udfs {
@@ -109,6 +116,7 @@ impl Warehouse {
             ctx,
             functions,
             authorizer,
+            storage_keys,
             project: DEFAULT_PROJECT.to_owned(),
             variables: BTreeMap::new(),
             settings: BTreeMap::new(),
@@ -171,6 +179,7 @@ impl Warehouse {
                     return self.run_acl(acl?);
                 }
                 match meta::parse(sql) {
+                    Some(Meta::Rewrite { target }) => self.rewrite(target).await,
                     Some(meta) => self.run_meta(meta),
                     None => {
                         let (prepared, plan) = match self.plan(sql).await {
@@ -268,6 +277,7 @@ impl Warehouse {
                 self.run_meta(Meta::CreateProject {
                     name: schema.schema_name.clone(),
                     if_not_exists: schema.if_not_exists,
+                    encryption: None,
                 })
             }
             LogicalPlan::Ddl(other) => Err(SqlError::plan(format!(
@@ -477,6 +487,20 @@ impl Warehouse {
             Meta::CreateProject {
                 name,
                 if_not_exists,
+                encryption: Some(request),
+            } => self.create_encrypted_project(&name, if_not_exists, &request),
+            Meta::AlterEncryption { project, enable } => {
+                self.alter_encryption(&project, enable.as_ref())
+            }
+            Meta::DescribeProject { project } => self.describe_project(&project),
+            Meta::Rewrite { .. } => Err(SqlError::plan(
+                "REWRITE runs as a statement of its own, not inside another",
+            )),
+            Meta::Malformed(message) => Err(SqlError::syntax(message)),
+            Meta::CreateProject {
+                name,
+                if_not_exists,
+                encryption: None,
             } => {
                 let owner = match &self.authorizer {
                     Some(auth) => Some(auth.check_create_project(&name, false)?),

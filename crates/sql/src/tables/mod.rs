@@ -2,9 +2,11 @@
 //! whose tables read and write Parquet files through the storage catalog.
 
 mod column_layout;
+mod file_check;
 mod provider;
 mod sink;
 mod stored_table;
 
 pub(crate) use provider::{CATALOG_NAME, CatalogView};
+pub(crate) use sink::SinkTarget;
 pub(crate) use stored_table::StoredTable;

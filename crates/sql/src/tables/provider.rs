@@ -6,9 +6,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
 use datafusion::error::{DataFusionError, Result};
-use sealhouse_storage::{Catalog, StorageError};
+use sealhouse_storage::{Catalog, ProjectInfo, StorageError};
 
 use super::stored_table::StoredTable;
+use crate::storage_encryption::{ProjectKeys, StorageKeys};
 
 /// The name of Sealhouse's catalog inside DataFusion.
 pub(crate) const CATALOG_NAME: &str = "sealhouse";
@@ -17,12 +18,35 @@ pub(crate) const CATALOG_NAME: &str = "sealhouse";
 #[derive(Debug)]
 pub(crate) struct CatalogView {
     catalog: Arc<Catalog>,
+    /// How encrypted projects reach their keys; `None` in a session without
+    /// an identity, which cannot read or write encrypted projects.
+    keys: Option<Arc<StorageKeys>>,
 }
 
 impl CatalogView {
-    pub(crate) fn new(catalog: Arc<Catalog>) -> Self {
-        Self { catalog }
+    pub(crate) fn new(catalog: Arc<Catalog>, keys: Option<Arc<StorageKeys>>) -> Self {
+        Self { catalog, keys }
     }
+}
+
+/// The keys of `project` if it is encrypted; `Err` says why they are out of
+/// reach.
+fn project_keys(
+    keys: Option<&StorageKeys>,
+    project: &ProjectInfo,
+) -> Result<Result<Option<Arc<ProjectKeys>>, String>> {
+    let setting = project
+        .encryption()
+        .map_err(|e| DataFusionError::External(Box::new(e)))?;
+    Ok(match (setting, keys) {
+        (None, _) => Ok(None),
+        (Some(setting), Some(keys)) => Ok(Some(Arc::new(keys.project(&project.name, &setting)?))),
+        (Some(setting), None) => Err(format!(
+            "project '{}' is encrypted ({} with key {}), and this session has no KMS to \
+             reach its key: open the warehouse with an identity (as `sealhouse sql` does)",
+            project.name, setting.algorithm, setting.key_arn
+        )),
+    })
 }
 
 impl CatalogProvider for CatalogView {
@@ -37,7 +61,8 @@ impl CatalogProvider for CatalogView {
         let project = self.catalog.project(name).ok()?;
         Some(Arc::new(ProjectView {
             catalog: Arc::clone(&self.catalog),
-            project: project.name,
+            keys: self.keys.clone(),
+            project,
         }))
     }
 }
@@ -46,23 +71,25 @@ impl CatalogProvider for CatalogView {
 #[derive(Debug)]
 struct ProjectView {
     catalog: Arc<Catalog>,
-    project: String,
+    keys: Option<Arc<StorageKeys>>,
+    project: ProjectInfo,
 }
 
 #[async_trait]
 impl SchemaProvider for ProjectView {
     fn table_names(&self) -> Vec<String> {
         self.catalog
-            .tables(&self.project)
+            .tables(&self.project.name)
             .map(|ts| ts.into_iter().map(|t| t.name).collect())
             .unwrap_or_default()
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        match self.catalog.table(&self.project, name) {
+        match self.catalog.table(&self.project.name, name) {
             Ok(info) => Ok(Some(Arc::new(StoredTable::new(
                 Arc::clone(&self.catalog),
                 info,
+                project_keys(self.keys.as_deref(), &self.project)?,
             )))),
             Err(StorageError::TableNotFound { .. } | StorageError::InvalidName { .. }) => Ok(None),
             Err(e) => Err(DataFusionError::External(Box::new(e))),
@@ -80,6 +107,6 @@ impl SchemaProvider for ProjectView {
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.catalog.table(&self.project, name).is_ok()
+        self.catalog.table(&self.project.name, name).is_ok()
     }
 }

@@ -1,4 +1,7 @@
-//! Writes an INSERT's rows into one new Parquet file and commits it.
+//! Writes an INSERT's rows into one new Parquet file and commits it. In an
+//! encrypted project the file is encrypted as the project says: Parquet
+//! modular encryption (AES256), or the whole file in authenticated segments
+//! (AESCTR, RC4).
 
 use std::fmt;
 use std::sync::Arc;
@@ -12,28 +15,47 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType};
 use futures::StreamExt;
-use parquet::arrow::AsyncArrowWriter;
-use sealhouse_storage::{Catalog, CommitMode, TableInfo};
+use parquet::arrow::ArrowWriter;
+use sealhouse_storage::{Catalog, CommitMode, DataFile, StorageAlgorithm, TableInfo};
 
 use super::column_layout::{base_properties, with_column_layouts};
+use crate::storage_encryption::{FileWriter, ProjectKeys};
 
 /// Rows per Parquet row group: large enough for efficient scans, small
 /// enough that a scan of one file splits across cores.
 const ROW_GROUP_ROWS: usize = 256 * 1024;
 
+/// What a write's commit does to the table.
+#[derive(Debug, Clone)]
+pub(crate) enum SinkTarget {
+    /// Append (INSERT INTO) or replace everything (INSERT OVERWRITE).
+    Mode(CommitMode),
+    /// Replace exactly these files, keeping any committed meanwhile (the
+    /// rewrite command).
+    Replacing(Vec<DataFile>),
+}
+
 #[derive(Debug)]
 pub(crate) struct StoredTableSink {
     catalog: Arc<Catalog>,
     table: TableInfo,
-    mode: CommitMode,
+    target: SinkTarget,
+    /// The project's keys, when it is encrypted.
+    keys: Option<Arc<ProjectKeys>>,
 }
 
 impl StoredTableSink {
-    pub(crate) fn new(catalog: Arc<Catalog>, table: TableInfo, mode: CommitMode) -> Self {
+    pub(crate) fn new(
+        catalog: Arc<Catalog>,
+        table: TableInfo,
+        target: SinkTarget,
+        keys: Option<Arc<ProjectKeys>>,
+    ) -> Self {
         Self {
             catalog,
             table,
-            mode,
+            target,
+            keys,
         }
     }
 
@@ -58,10 +80,15 @@ impl StoredTableSink {
 
 impl DisplayAs for StoredTableSink {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let target = match &self.target {
+            SinkTarget::Mode(mode) => format!("{mode:?}"),
+            SinkTarget::Replacing(files) => format!("Rewrite of {} files", files.len()),
+        };
+        let encryption = self.keys.as_ref().map_or("", |k| k.algorithm().name());
         write!(
             f,
-            "StoredTableSink: {}.{} ({:?})",
-            self.table.project, self.table.name, self.mode
+            "StoredTableSink: {}.{} ({target}) {encryption}",
+            self.table.project, self.table.name
         )
     }
 }
@@ -93,28 +120,43 @@ impl DataSink for StoredTableSink {
         if let Some(sample) = &first {
             props = with_column_layouts(props, sample);
         }
-        let file = tokio::fs::File::create(staged.path()).await?;
-        let mut writer =
-            AsyncArrowWriter::try_new(file, Arc::clone(&self.table.schema), Some(props.build()))?;
-        let mut rows = 0u64;
+        let algorithm = self.keys.as_ref().map(|k| k.algorithm());
+        if let (Some(keys), Some(StorageAlgorithm::Aes256)) = (&self.keys, algorithm) {
+            let location = object_store::path::Path::from(staged.path().to_string_lossy().as_ref());
+            props = props.with_file_encryption_properties(
+                keys.parquet_encryption(&self.table.schema, &location)
+                    .await?,
+            );
+        }
         // Any error below drops `staged`, which deletes the partial file:
         // nothing reaches the table.
+        let file = FileWriter::create(staged.path(), self.keys.as_deref())?;
+        let mut writer =
+            ArrowWriter::try_new(file, Arc::clone(&self.table.schema), Some(props.build()))?;
+        let mut rows = 0u64;
         if let Some(batch) = first {
             rows += batch.num_rows() as u64;
-            writer.write(&batch).await?;
+            writer.write(&batch)?;
         }
         while let Some(batch) = data.next().await {
             let batch = self.conform(batch?)?;
             rows += batch.num_rows() as u64;
-            writer.write(&batch).await?;
+            writer.write(&batch)?;
         }
-        writer.close().await?;
+        writer.into_inner()?.finish()?;
         staged.set_rows(rows);
+        staged.set_encryption(algorithm);
         let files = if rows > 0 { vec![staged] } else { Vec::new() };
-        if !files.is_empty() || self.mode == CommitMode::Overwrite {
-            self.catalog
-                .commit(&self.table, files, self.mode)
-                .map_err(external)?;
+        match &self.target {
+            SinkTarget::Mode(CommitMode::Append) if files.is_empty() => {}
+            SinkTarget::Mode(mode) => self
+                .catalog
+                .commit(&self.table, files, *mode)
+                .map_err(external)?,
+            SinkTarget::Replacing(old) => self
+                .catalog
+                .commit_replacing(&self.table, old, files)
+                .map_err(external)?,
         }
         Ok(rows)
     }

@@ -21,19 +21,175 @@ use datafusion::logical_expr::Expr;
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
-use sealhouse_storage::{Catalog, CommitMode, TableInfo};
+use datafusion::physical_plan::union::UnionExec;
+use sealhouse_storage::{Catalog, CommitMode, DataFile, StorageAlgorithm, TableInfo};
 
-use super::sink::StoredTableSink;
+use super::file_check::{ParquetMagic, check_parquet_frame};
+use super::sink::{SinkTarget, StoredTableSink};
+use crate::storage_encryption::ProjectKeys;
 
 #[derive(Debug)]
 pub(crate) struct StoredTable {
     catalog: Arc<Catalog>,
     info: TableInfo,
+    /// The project's keys when it is encrypted; `Err` says why they cannot
+    /// be had (a session without a KMS), reported when a file needs them.
+    keys: Result<Option<Arc<ProjectKeys>>, String>,
 }
 
 impl StoredTable {
-    pub(crate) fn new(catalog: Arc<Catalog>, info: TableInfo) -> Self {
-        Self { catalog, info }
+    pub(crate) fn new(
+        catalog: Arc<Catalog>,
+        info: TableInfo,
+        keys: Result<Option<Arc<ProjectKeys>>, String>,
+    ) -> Self {
+        Self {
+            catalog,
+            info,
+            keys,
+        }
+    }
+
+    /// The project's keys, for a file that needs them.
+    fn keys(&self) -> Result<&Arc<ProjectKeys>> {
+        match &self.keys {
+            Ok(Some(keys)) => Ok(keys),
+            Ok(None) => Err(DataFusionError::Execution(format!(
+                "table {}.{} holds encrypted files but its project has no storage encryption \
+                 setting: the catalog is damaged",
+                self.info.project, self.info.name
+            ))),
+            Err(why) => Err(DataFusionError::Execution(why.clone())),
+        }
+    }
+
+    /// A scan of `files` (all of one kind: plain, AES256, or segmented).
+    async fn scan_files(
+        &self,
+        state: &dyn Session,
+        files: &[&DataFile],
+        kind: FileKind,
+        projection: Option<&Vec<usize>>,
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let mut options = state.table_options().parquet.clone();
+        let mut url = ObjectStoreUrl::local_filesystem();
+        match kind {
+            FileKind::Plain => {}
+            FileKind::Aes256 => {
+                let keys = self.keys()?;
+                keys.register(state.runtime_env())?;
+                options = keys.parquet_read_options(options);
+            }
+            FileKind::Segmented => {
+                let keys = self.keys()?;
+                keys.register(state.runtime_env())?;
+                url = keys.segmented_url()?;
+            }
+        }
+        let format = ParquetFormat::default().with_options(options);
+        let source =
+            format.file_source(TableSchema::from_file_schema(Arc::clone(&self.info.schema)));
+        // Row counts recorded at commit give the optimiser exact sizes, so a
+        // join with a one-row keyset table builds on the small side and
+        // streams the large one.
+        let mut group = Vec::with_capacity(files.len());
+        for f in files {
+            let stats = Statistics::new_unknown(&self.info.schema)
+                .with_num_rows(Precision::Exact(f.rows as usize))
+                .with_total_byte_size(Precision::Inexact(f.bytes as usize));
+            // The reader sees a segmented file's plaintext, so its size.
+            let size = match kind {
+                FileKind::Segmented => crate::storage_encryption::segmented_plaintext_len(&f.path)?,
+                FileKind::Aes256 => {
+                    check_parquet_frame(
+                        &f.path,
+                        ParquetMagic::Encrypted,
+                        f.footer_sha256.as_ref(),
+                    )?;
+                    f.bytes
+                }
+                FileKind::Plain => {
+                    check_parquet_frame(&f.path, ParquetMagic::Plain, f.footer_sha256.as_ref())?;
+                    f.bytes
+                }
+            };
+            // Object store paths are absolute paths without the leading '/'.
+            let path = f.path.to_string_lossy();
+            group.push(
+                PartitionedFile::new(path.trim_start_matches('/'), size)
+                    .with_statistics(Arc::new(stats)),
+            );
+        }
+        let rows: u64 = files.iter().map(|f| f.rows).sum();
+        let bytes: u64 = files.iter().map(|f| f.bytes).sum();
+        let stats = Statistics::new_unknown(&self.info.schema)
+            .with_num_rows(Precision::Exact(rows as usize))
+            .with_total_byte_size(Precision::Inexact(bytes as usize));
+        let config = FileScanConfigBuilder::new(url, source)
+            .with_file_groups(vec![FileGroup::new(group)])
+            .with_statistics(stats)
+            .with_projection_indices(projection.cloned())?
+            .with_limit(limit)
+            .build();
+        format.create_physical_plan(state, config).await
+    }
+
+    /// A plan writing `input` into the table: appended, replacing all, or
+    /// replacing exactly `replacing` (a rewrite).
+    pub(crate) fn writer(
+        &self,
+        state: &dyn Session,
+        input: Arc<dyn ExecutionPlan>,
+        target: SinkTarget,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let keys = match &self.keys {
+            Ok(Some(keys)) => {
+                keys.register(state.runtime_env())?;
+                Some(Arc::clone(keys))
+            }
+            Ok(None) => None,
+            Err(why) => return Err(DataFusionError::Execution(why.clone())),
+        };
+        let sink = StoredTableSink::new(Arc::clone(&self.catalog), self.info.clone(), target, keys);
+        Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), None)))
+    }
+
+    /// A scan of exactly `files` of this table (a rewrite reads them).
+    pub(crate) async fn scan_exactly(
+        &self,
+        state: &dyn Session,
+        files: &[DataFile],
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.scan_all(state, files, None, None).await
+    }
+
+    async fn scan_all(
+        &self,
+        state: &dyn Session,
+        files: &[DataFile],
+        projection: Option<&Vec<usize>>,
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        if files.is_empty() {
+            let schema = match projection {
+                Some(p) => Arc::new(self.info.schema.project(p)?),
+                None => Arc::clone(&self.info.schema),
+            };
+            return Ok(Arc::new(EmptyExec::new(schema)));
+        }
+        let mut plans = Vec::new();
+        for kind in [FileKind::Plain, FileKind::Aes256, FileKind::Segmented] {
+            let of_kind: Vec<&DataFile> =
+                files.iter().filter(|f| FileKind::of(f) == kind).collect();
+            if !of_kind.is_empty() {
+                plans.push(
+                    self.scan_files(state, &of_kind, kind, projection, limit)
+                        .await?,
+                );
+            }
+        }
+        UnionExec::try_new(plans)
     }
 
     /// The table (access control reads its project and name).
@@ -64,48 +220,12 @@ impl TableProvider for StoredTable {
             .catalog
             .files(&self.info)
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
-        if files.is_empty() {
-            let schema = match projection {
-                Some(p) => Arc::new(self.info.schema.project(p)?),
-                None => Arc::clone(&self.info.schema),
-            };
-            return Ok(Arc::new(EmptyExec::new(schema)));
-        }
-        let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
-        let source =
-            format.file_source(TableSchema::from_file_schema(Arc::clone(&self.info.schema)));
-        // Row counts recorded at commit give the optimiser exact sizes, so a
-        // join with a one-row keyset table builds on the small side and
-        // streams the large one.
-        let group: Vec<PartitionedFile> = files
-            .iter()
-            .map(|f| {
-                let stats = Statistics::new_unknown(&self.info.schema)
-                    .with_num_rows(Precision::Exact(f.rows as usize))
-                    .with_total_byte_size(Precision::Inexact(f.bytes as usize));
-                // Local object store paths are absolute paths without the leading '/'.
-                let path = f.path.to_string_lossy();
-                PartitionedFile::new(path.trim_start_matches('/'), f.bytes)
-                    .with_statistics(Arc::new(stats))
-            })
-            .collect();
-        let rows: u64 = files.iter().map(|f| f.rows).sum();
-        let bytes: u64 = files.iter().map(|f| f.bytes).sum();
-        let stats = Statistics::new_unknown(&self.info.schema)
-            .with_num_rows(Precision::Exact(rows as usize))
-            .with_total_byte_size(Precision::Inexact(bytes as usize));
-        let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), source)
-            .with_file_groups(vec![FileGroup::new(group)])
-            .with_statistics(stats)
-            .with_projection_indices(projection.cloned())?
-            .with_limit(limit)
-            .build();
-        format.create_physical_plan(state, config).await
+        self.scan_all(state, &files, projection, limit).await
     }
 
     async fn insert_into(
         &self,
-        _state: &dyn Session,
+        state: &dyn Session,
         input: Arc<dyn ExecutionPlan>,
         insert_op: InsertOp,
     ) -> Result<Arc<dyn ExecutionPlan>> {
@@ -118,7 +238,27 @@ impl TableProvider for StoredTable {
                 ));
             }
         };
-        let sink = StoredTableSink::new(Arc::clone(&self.catalog), self.info.clone(), mode);
-        Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), None)))
+        self.writer(state, input, SinkTarget::Mode(mode))
+    }
+}
+
+/// How a data file must be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FileKind {
+    /// Plain Parquet.
+    Plain,
+    /// Parquet modular encryption.
+    Aes256,
+    /// Parquet inside a segmented file (AESCTR or RC4).
+    Segmented,
+}
+
+impl FileKind {
+    fn of(file: &DataFile) -> Self {
+        match file.encryption {
+            None => Self::Plain,
+            Some(StorageAlgorithm::Aes256) => Self::Aes256,
+            Some(StorageAlgorithm::AesCtr | StorageAlgorithm::Rc4) => Self::Segmented,
+        }
     }
 }

@@ -80,6 +80,12 @@ impl IdentityServices {
         self.ttl
     }
 
+    /// The KMS acting as `principal`, without caching (one-off calls such as
+    /// checking a key when storage encryption is enabled).
+    pub(crate) fn kms_as(&self, principal: Principal) -> Box<dyn Kms> {
+        self.connector.connect(principal)
+    }
+
     /// The caching KMS of a chain, acting as `session` (the chain's last role).
     pub(crate) fn kms_for(&self, chain: &str, session: Principal) -> Arc<dyn Kms> {
         let mut chains = self.chains.lock().unwrap_or_else(PoisonError::into_inner);

@@ -1,0 +1,166 @@
+//! `sealhouse project` and storage encryption through the real binary: the
+//! commands, the RC4 warning, and an INSERT killed mid-write into an
+//! encrypted project leaving the table as it was and readable.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+
+fn sealhouse(data: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("sealhouse").expect("binary built");
+    cmd.env("SEALHOUSE_DATA_DIR", data)
+        .env("SEALHOUSE_KMS_CACHE_TTL", "0")
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd
+}
+
+/// Runs, requires success, returns (stdout, stderr).
+fn run(cmd: &mut Command) -> (String, String) {
+    let out = cmd.output().expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "failed: {stderr}");
+    (String::from_utf8(out.stdout).expect("utf-8"), stderr)
+}
+
+/// The value of `name` in `sealhouse project describe`'s table.
+fn property(table: &str, name: &str) -> String {
+    table
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            (cells.len() >= 3 && cells[1] == name).then(|| cells[2].to_owned())
+        })
+        .next()
+        .unwrap_or_else(|| panic!("no {name} in {table}"))
+}
+
+fn fails(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("runs");
+    assert!(!out.status.success(), "unexpectedly succeeded");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn project_commands_create_describe_enable_and_rewrite() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let d = data.path();
+    let (out, err) = run(sealhouse(d).args(["project", "create", "legacy", "--encryption", "RC4"]));
+    assert!(out.contains("RC4 with the project's default key"), "{out}");
+    assert!(err.contains("warning: RC4 is insecure"), "{err}");
+    let (out, _) = run(sealhouse(d).args(["project", "describe", "legacy"]));
+    assert_eq!(property(&out, "algorithm"), "RC4");
+    assert_eq!(property(&out, "key_type"), "DEFAULT");
+
+    // An unencrypted project with data, encrypted later, then rewritten.
+    run(sealhouse(d).args(["project", "create", "sales"]));
+    run(sealhouse(d).args([
+        "sql",
+        "--project",
+        "sales",
+        "-e",
+        "CREATE TABLE t (id BIGINT, tel STRING); INSERT INTO t VALUES (1, '13900001234');",
+    ]));
+    run(sealhouse(d).args([
+        "project",
+        "enable-encryption",
+        "sales",
+        "--encryption",
+        "AESCTR",
+    ]));
+    let err = fails(sealhouse(d).args([
+        "project",
+        "enable-encryption",
+        "sales",
+        "--encryption",
+        "AES256",
+    ]));
+    assert!(err.contains("cannot be changed once set"), "{err}");
+    let (out, _) = run(sealhouse(d).args(["project", "describe", "sales"]));
+    assert_eq!(property(&out, "unencrypted_files"), "1");
+    let (out, _) = run(sealhouse(d).args(["project", "rewrite", "sales", "--table", "t"]));
+    assert!(
+        out.contains("rewrote 1 files of 1 tables (1 rows)"),
+        "{out}"
+    );
+    let (out, _) = run(sealhouse(d).args(["project", "describe", "sales"]));
+    assert_eq!(property(&out, "unencrypted_files"), "0");
+    let (out, _) =
+        run(sealhouse(d).args(["sql", "--format", "csv", "-e", "SELECT tel FROM sales.t"]));
+    assert_eq!(out, "tel\n13900001234\n");
+    let err = fails(sealhouse(d).args(["project", "create", "x", "--encryption", "DES"]));
+    assert!(err.contains("AES256, AESCTR or RC4"), "{err}");
+}
+
+/// Starts a long INSERT into `project.t` and kills it once it writes.
+fn kill_an_insert_mid_write(data: &Path, project: &str) {
+    let staging = data.join("staging");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("sealhouse"))
+        .env("SEALHOUSE_DATA_DIR", data)
+        .args([
+            "sql",
+            "--project",
+            project,
+            "-e",
+            "INSERT INTO t SELECT value AS id, CAST(value AS STRING) AS tel FROM range(200000000)",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let writing = std::fs::read_dir(&staging)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .any(|e| e.metadata().is_ok_and(|m| m.len() > 0))
+            })
+            .unwrap_or(false);
+        if writing {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the insert never started writing"
+        );
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "the insert ended before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("kill -9");
+    child.wait().expect("reap");
+}
+
+#[test]
+fn an_insert_killed_mid_write_leaves_an_encrypted_table_as_it_was() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let d = data.path();
+    for algorithm in ["AES256", "AESCTR"] {
+        let project = format!("crash_{}", algorithm.to_lowercase());
+        run(sealhouse(d).args(["project", "create", &project, "--encryption", algorithm]));
+        run(sealhouse(d).args([
+            "sql",
+            "--project",
+            &project,
+            "-e",
+            "CREATE TABLE t (id BIGINT, tel STRING); INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c');",
+        ]));
+        kill_an_insert_mid_write(d, &project);
+        // sum(id) reads the file (count(*) alone comes from the catalog).
+        let (out, _) = run(sealhouse(d).args([
+            "sql",
+            "--project",
+            &project,
+            "--format",
+            "csv",
+            "-e",
+            "SELECT count(*) AS n, sum(id) AS s, max(tel) AS m FROM t",
+        ]));
+        assert_eq!(out, "n,s,m\n3,6,c\n", "{algorithm}");
+        // The next open removes the half-written file (older than an hour
+        // only, so it stays for now) — it is not part of the table either way.
+    }
+}

@@ -1,0 +1,167 @@
+//! What project storage encryption costs: INSERT and full scan of the same
+//! table unencrypted and under each algorithm (AES256, AESCTR, RC4), in the
+//! same run, as medians of several runs; and, for comparison, pyarrow
+//! writing and reading the same data with and without Parquet modular
+//! encryption (bench/storage/pyarrow_encryption.py, run from here when a
+//! Python with pyarrow is found: $SEALHOUSE_BENCH_PYTHON, else the test venv
+//! ~/.cache/sealhouse/venv).
+//!
+//! Run: `cargo bench -p sealhouse-sql --bench storage_encryption`
+//! (10 million rows; `SEALHOUSE_BENCH_ROWS` overrides). Under `cargo test`
+//! it runs on 20,000 rows as a smoke test. Target (issue 6): AES256 at most
+//! 10% slower than unencrypted for both.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sealhouse_iam::{AccountId, Iam, NoSealing, Principal, SqliteStore, SystemClock};
+use sealhouse_kms::{KmsService, RootKey};
+use sealhouse_sql::{IdentityServices, StatementOutput, Warehouse};
+use sealhouse_storage::Catalog;
+
+fn run(rt: &tokio::runtime::Runtime, w: &mut Warehouse, sql: &str) -> String {
+    match rt.block_on(w.execute(sql)) {
+        Ok(StatementOutput::Rows(r)) => format!("{:?}", r.batches),
+        Ok(StatementOutput::Done(m)) => m,
+        Err(e) => panic!("{sql}: {e}"),
+    }
+}
+
+fn timed(rt: &tokio::runtime::Runtime, w: &mut Warehouse, sql: &str) -> (Duration, String) {
+    let t = Instant::now();
+    let out = run(rt, w, sql);
+    (t.elapsed(), out)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let benchmarking = std::env::args().any(|a| a == "--bench");
+    let rows: u64 = std::env::var("SEALHOUSE_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if benchmarking { 10_000_000 } else { 20_000 });
+    let runs = if benchmarking { 3 } else { 1 };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let a = AccountId::new("1892732288741234").expect("uid");
+    let iam = Arc::new(Iam::new(
+        SqliteStore::open_in_memory().expect("iam"),
+        NoSealing,
+    ));
+    iam.create_account(&a).expect("account");
+    let kms = KmsService::open(
+        &dir.path().join("kms"),
+        Arc::clone(&iam),
+        RootKey::generate().expect("root key"),
+        SystemClock,
+    )
+    .expect("kms");
+    let services = Arc::new(IdentityServices::new(
+        Arc::clone(&iam),
+        Arc::new(kms),
+        Duration::from_secs(24 * 3600),
+        a.clone(),
+    ));
+    let catalog = Catalog::open(&dir.path().join("warehouse")).expect("catalog");
+    let mut w = Warehouse::with_identity(catalog, Principal::Root { account: a }, services);
+
+    // An id, a phone-number-like string, and a 32-character text per row.
+    let insert = format!(
+        "INSERT INTO t SELECT CAST(value AS BIGINT) AS id, \
+         CAST(13900000000 + value AS STRING) AS tel, \
+         concat('note-', CAST(value * 7919 % 1000003 AS STRING), '-padding-text') AS note \
+         FROM generate_series(1, {rows}) AS s(value)"
+    );
+    let scan = "SELECT count(*), sum(id), max(tel), min(note), sum(length(note)) FROM t";
+    let modes = [
+        ("unencrypted", ""),
+        ("AES256", " ENCRYPTION ALGORITHM AES256"),
+        ("AESCTR", " ENCRYPTION ALGORITHM AESCTR"),
+        ("RC4", " ENCRYPTION ALGORITHM RC4"),
+    ];
+    println!(
+        "storage encryption: {rows} rows (id BIGINT, tel STRING, note STRING), medians of {runs}"
+    );
+    let mut results = Vec::new();
+    let mut reference_answer = None;
+    for (i, (name, clause)) in modes.iter().enumerate() {
+        run(&rt, &mut w, &format!("CREATE PROJECT m{i}{clause}"));
+        run(&rt, &mut w, &format!("USE m{i}"));
+        let (mut inserts, mut scans) = (Vec::new(), Vec::new());
+        let mut bytes = 0;
+        for _ in 0..runs {
+            run(&rt, &mut w, "DROP TABLE IF EXISTS t");
+            run(
+                &rt,
+                &mut w,
+                "CREATE TABLE t (id BIGINT, tel STRING, note STRING)",
+            );
+            inserts.push(timed(&rt, &mut w, &insert).0);
+            let (took, answer) = timed(&rt, &mut w, scan);
+            scans.push(took);
+            // Every mode must read back the same rows.
+            match &reference_answer {
+                None => reference_answer = Some(answer),
+                Some(r) => assert_eq!(r, &answer, "{name} read different rows"),
+            }
+            let info = w.catalog().table(&format!("m{i}"), "t").expect("table");
+            bytes = w
+                .catalog()
+                .files(&info)
+                .expect("files")
+                .iter()
+                .map(|f| f.bytes)
+                .sum::<u64>();
+        }
+        results.push((*name, median(inserts), median(scans), bytes));
+    }
+    let (_, base_insert, base_scan, _) = results[0];
+    println!(
+        "{:<12} {:>12} {:>10} {:>12} {:>10} {:>10}",
+        "mode", "insert", "vs plain", "scan", "vs plain", "MiB"
+    );
+    for (name, insert, scan, bytes) in &results {
+        println!(
+            "{:<12} {:>10.3} s {:>9.3}x {:>10.3} s {:>9.3}x {:>10.1}",
+            name,
+            insert.as_secs_f64(),
+            insert.as_secs_f64() / base_insert.as_secs_f64(),
+            scan.as_secs_f64(),
+            scan.as_secs_f64() / base_scan.as_secs_f64(),
+            *bytes as f64 / (1024.0 * 1024.0)
+        );
+    }
+    pyarrow_comparison(rows, runs);
+}
+
+/// pyarrow writing and reading the same data with and without Parquet
+/// modular encryption, in this run.
+fn pyarrow_comparison(rows: u64, runs: usize) {
+    let python = std::env::var_os("SEALHOUSE_BENCH_PYTHON")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let home = std::env::var_os("HOME")?;
+            Some(PathBuf::from(home).join(".cache/sealhouse/venv/bin/python"))
+        });
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../bench/storage/pyarrow_encryption.py");
+    match python.filter(|p| p.exists()) {
+        Some(python) => {
+            let status = std::process::Command::new(&python)
+                .arg(&script)
+                .args(["--rows", &rows.to_string(), "--runs", &runs.to_string()])
+                .status()
+                .expect("run python");
+            assert!(status.success(), "{} failed", script.display());
+        }
+        None => println!(
+            "pyarrow comparison: not run (no Python with pyarrow; run scripts/python-tests.sh once, \
+             or set SEALHOUSE_BENCH_PYTHON)"
+        ),
+    }
+}

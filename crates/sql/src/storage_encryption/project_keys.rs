@@ -1,0 +1,260 @@
+//! The keys of encrypted projects at run time: the KMS each project's CMK is
+//! reached through, the Parquet encryption factory over it, and data keys
+//! for segmented files.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::config::{EncryptionFactoryOptions, TableParquetOptions};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::execution::parquet_encryption::EncryptionFactory;
+use datafusion::execution::runtime_env::RuntimeEnv;
+use parquet::encryption::encrypt::FileEncryptionProperties;
+use parquet_key_management::crypto_factory::{
+    CryptoFactory, DecryptionConfiguration, EncryptionConfiguration,
+};
+use parquet_key_management::datafusion::{KmsEncryptionFactory, KmsEncryptionFactoryOptions};
+use parquet_key_management::kms::KmsConnectionConfig;
+use sealhouse_crypto::SecretBytes;
+use sealhouse_iam::{AccountId, Arn, Principal};
+use sealhouse_kms::Kms;
+use sealhouse_kms::api::{DataKeySpec, DecryptRequest, EncryptionContext, GenerateDataKeyRequest};
+use sealhouse_storage::{ProjectEncryption, StorageAlgorithm};
+
+use super::parquet_kms::WarehouseKmsClientFactory;
+use super::segmented_store::SegmentedStore;
+use crate::wrapped::IdentityServices;
+
+/// The encryption context of every segmented file's data key: a data key
+/// blob cannot be passed off as anything else, nor anything else as one.
+const DATA_KEY_PURPOSE: (&str, &str) = ("sealhouse:purpose", "storage-data-key");
+
+/// One account's way to its keys: a caching KMS acting as the account, the
+/// Parquet encryption factory and the segmented-file store over it.
+struct AccountKeys {
+    kms: Arc<dyn Kms>,
+    parquet: Arc<KmsEncryptionFactory>,
+    segmented: Arc<SegmentedStore>,
+}
+
+/// Keys of encrypted projects, shared by every session of a process.
+pub(crate) struct StorageKeys {
+    services: Arc<IdentityServices>,
+    accounts: Mutex<HashMap<String, Arc<AccountKeys>>>,
+}
+
+impl fmt::Debug for StorageKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StorageKeys").finish_non_exhaustive()
+    }
+}
+
+impl StorageKeys {
+    pub(crate) fn new(services: Arc<IdentityServices>) -> Self {
+        Self {
+            services,
+            accounts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The keys of `project`, encrypted as `setting`.
+    pub(crate) fn project(
+        &self,
+        project: &str,
+        setting: &ProjectEncryption,
+    ) -> Result<ProjectKeys> {
+        let account = key_account(&setting.key_arn)?;
+        let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
+        let keys = accounts
+            .entry(account.as_str().to_owned())
+            .or_insert_with(|| {
+                // One cache per account: a cached answer is only ever served
+                // to the principal it was given to.
+                let kms = self.services.kms_for(
+                    &format!("storage-encryption:{account}"),
+                    Principal::Root {
+                        account: account.clone(),
+                    },
+                );
+                // parquet-key-management keeps its own key caches; a zero
+                // lifetime leaves caching to the KMS cache above, whose TTL
+                // is the one the KMS issue configures.
+                let parquet = KmsEncryptionFactory::new(
+                    CryptoFactory::new(WarehouseKmsClientFactory::new(Arc::clone(&kms))),
+                    Arc::new(KmsConnectionConfig::default()),
+                );
+                Arc::new(AccountKeys {
+                    segmented: Arc::new(SegmentedStore::new(Arc::clone(&kms))),
+                    kms,
+                    parquet: Arc::new(parquet),
+                })
+            });
+        Ok(ProjectKeys {
+            project: project.to_owned(),
+            setting: setting.clone(),
+            account: account.as_str().to_owned(),
+            keys: Arc::clone(keys),
+        })
+    }
+}
+
+/// The account a CMK ARN belongs to.
+fn key_account(arn: &str) -> Result<AccountId> {
+    Arn::parse(arn)
+        .ok()
+        .and_then(|a| a.account().cloned())
+        .ok_or_else(|| {
+            DataFusionError::Execution(format!(
+                "the project's storage key '{arn}' is not a KMS key ARN; the catalog is damaged"
+            ))
+        })
+}
+
+/// One encrypted project's keys.
+pub(crate) struct ProjectKeys {
+    project: String,
+    setting: ProjectEncryption,
+    account: String,
+    keys: Arc<AccountKeys>,
+}
+
+impl fmt::Debug for ProjectKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProjectKeys")
+            .field("project", &self.project)
+            .field("algorithm", &self.setting.algorithm)
+            .field("key_arn", &self.setting.key_arn)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProjectKeys {
+    /// How new files are encrypted.
+    pub(crate) fn algorithm(&self) -> StorageAlgorithm {
+        self.setting.algorithm
+    }
+
+    /// The id the Parquet encryption factory is registered under.
+    fn factory_id(&self) -> String {
+        format!("sealhouse-storage-{}", self.account)
+    }
+
+    /// Where segmented files are read from: local paths through the
+    /// decrypting store.
+    pub(crate) fn segmented_url(&self) -> Result<ObjectStoreUrl> {
+        ObjectStoreUrl::parse(format!("sealhouse-segmented://a{}", self.account))
+    }
+
+    /// Makes the project's encryption factory and segmented store known to
+    /// `runtime` (idempotent; the same objects every time, so their caches
+    /// survive between statements).
+    pub(crate) fn register(&self, runtime: &RuntimeEnv) -> Result<()> {
+        runtime.register_parquet_encryption_factory(
+            &self.factory_id(),
+            Arc::clone(&self.keys.parquet) as Arc<dyn EncryptionFactory>,
+        );
+        let url = self.segmented_url()?;
+        runtime.register_object_store(
+            url.as_ref(),
+            Arc::clone(&self.keys.segmented) as Arc<dyn object_store::ObjectStore>,
+        );
+        Ok(())
+    }
+
+    /// Parquet options for reading the project's AES256 files (after
+    /// [`ProjectKeys::register`]).
+    pub(crate) fn parquet_read_options(
+        &self,
+        mut options: TableParquetOptions,
+    ) -> TableParquetOptions {
+        options
+            .crypto
+            .configure_factory(&self.factory_id(), &self.factory_options());
+        options
+    }
+
+    fn factory_options(&self) -> KmsEncryptionFactoryOptions {
+        let encryption = EncryptionConfiguration::builder(self.setting.key_arn.clone())
+            .set_cache_lifetime(Some(Duration::ZERO))
+            .build();
+        let decryption = DecryptionConfiguration::builder()
+            .set_cache_lifetime(Some(Duration::ZERO))
+            .build();
+        match encryption {
+            Ok(encryption) => KmsEncryptionFactoryOptions::new(encryption, decryption),
+            // Uniform encryption with one footer key cannot be invalid.
+            Err(_) => KmsEncryptionFactoryOptions::default(),
+        }
+    }
+
+    /// Encryption properties for one new AES256 file: a fresh data key,
+    /// wrapped (through a fresh key-encryption key) by the project's CMK.
+    pub(crate) async fn parquet_encryption(
+        &self,
+        schema: &SchemaRef,
+        path: &object_store::path::Path,
+    ) -> Result<Arc<FileEncryptionProperties>> {
+        let mut options = EncryptionFactoryOptions::default();
+        for entry in datafusion::config::ExtensionOptions::entries(&self.factory_options()) {
+            if let Some(value) = entry.value {
+                options.options.insert(entry.key, value);
+            }
+        }
+        self.keys
+            .parquet
+            .get_file_encryption_properties(&options, schema, path)
+            .await
+            .map_err(|e| self.kms_failure("write", e))?
+            .ok_or_else(|| {
+                DataFusionError::Internal("the encryption factory gave no properties".into())
+            })
+    }
+
+    /// A new data key for one segmented file: (plaintext, KMS blob).
+    pub(crate) fn new_data_key(&self) -> Result<(SecretBytes, Vec<u8>)> {
+        let mut request = GenerateDataKeyRequest::new(self.setting.key_arn.clone());
+        request.key_spec = Some(DataKeySpec::Aes256);
+        request.encryption_context = data_key_context();
+        let response = self
+            .keys
+            .kms
+            .generate_data_key(&request)
+            .map_err(|e| self.kms_failure("write", DataFusionError::External(Box::new(e))))?;
+        Ok((response.plaintext, response.ciphertext_blob))
+    }
+
+    /// An error for a KMS refusal while reading or writing the project.
+    fn kms_failure(&self, what: &str, e: DataFusionError) -> DataFusionError {
+        DataFusionError::Execution(format!(
+            "cannot {what} encrypted project '{}' ({} with key {}): {}",
+            self.project,
+            self.setting.algorithm,
+            self.setting.key_arn,
+            crate::SqlError::from(e)
+        ))
+    }
+}
+
+/// The encryption context of segmented files' data keys.
+pub(crate) fn data_key_context() -> EncryptionContext {
+    let mut context = EncryptionContext::new();
+    context.insert(DATA_KEY_PURPOSE.0.to_owned(), DATA_KEY_PURPOSE.1.to_owned());
+    context
+}
+
+/// Opens a segmented file's data key blob.
+pub(crate) fn open_data_key(
+    kms: &dyn Kms,
+    blob: &[u8],
+) -> std::result::Result<SecretBytes, String> {
+    kms.decrypt(&DecryptRequest {
+        ciphertext_blob: blob.to_vec(),
+        encryption_context: data_key_context(),
+    })
+    .map(|r| r.plaintext)
+    .map_err(|e| e.to_string())
+}

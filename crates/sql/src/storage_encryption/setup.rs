@@ -1,0 +1,174 @@
+//! Turning a request for storage encryption (`ENCRYPTION ALGORITHM ... KEY
+//! ...`) into the project's fixed setting: the default key is created in
+//! the KMS on first use; a BYOK key is checked to be the caller's, enabled,
+//! and usable by the caller for everything storage encryption will do.
+
+use sealhouse_crypto::SecretBytes;
+use sealhouse_iam::{AccountId, Arn, Principal};
+use sealhouse_kms::Kms;
+use sealhouse_kms::api::{
+    CreateKeyRequest, DataKeySpec, DecryptRequest, EncryptRequest, EncryptionContext,
+    GenerateDataKeyRequest, KeyRequest, KeySpec, KeyState,
+};
+use sealhouse_storage::{KeySource, ProjectEncryption, StorageAlgorithm};
+
+use super::SERVICE_ACCOUNT;
+use super::project_keys::data_key_context;
+use crate::SqlError;
+use crate::wrapped::IdentityServices;
+
+/// The key a statement asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum KeyChoice {
+    /// The service's default key for the project.
+    Default,
+    /// The caller's CMK, by ARN.
+    Byok(String),
+}
+
+/// What `ENCRYPTION ...` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EncryptionRequest {
+    pub(crate) algorithm: StorageAlgorithm,
+    pub(crate) key: KeyChoice,
+}
+
+/// What the RC4 algorithm is told, wherever it is chosen or shown.
+pub(crate) const RC4_WARNING: &str = "warning: RC4 is insecure (biased keystream, no integrity of \
+     its own); it is accepted only for compatibility. Sealhouse adds an HMAC-SHA256 per segment \
+     so tampering is detected, but confidentiality is weak: prefer AES256 or AESCTR";
+
+/// The setting for `project` as `caller` asks it: creates the default key,
+/// or checks the BYOK key. Nothing is recorded here; the caller stores the
+/// setting (and a failure to store it leaves at most an unused default key).
+pub(crate) fn prepare(
+    services: &IdentityServices,
+    caller: &Principal,
+    project: &str,
+    request: &EncryptionRequest,
+    now: i64,
+) -> Result<ProjectEncryption, SqlError> {
+    let enabled_by = caller
+        .arn()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| caller.to_string());
+    let (key_source, key_arn) = match &request.key {
+        KeyChoice::Default => (
+            KeySource::Default,
+            create_default_key(services, project, caller)?,
+        ),
+        KeyChoice::Byok(arn) => (
+            KeySource::Byok,
+            check_byok_key(services, caller, project, arn)?,
+        ),
+    };
+    Ok(ProjectEncryption {
+        algorithm: request.algorithm,
+        key_source,
+        key_arn,
+        enabled_at: now,
+        enabled_by,
+    })
+}
+
+fn create_default_key(
+    services: &IdentityServices,
+    project: &str,
+    caller: &Principal,
+) -> Result<String, SqlError> {
+    let account = AccountId::new(SERVICE_ACCOUNT)
+        .map_err(|e| SqlError::Execution(format!("the service account id is invalid: {e}")))?;
+    services.iam.ensure_service_account(&account).map_err(|e| {
+        SqlError::Execution(format!("cannot set up the warehouse service account: {e}"))
+    })?;
+    let owner = caller
+        .account()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "-".to_owned());
+    let kms = services.kms_as(Principal::Root { account });
+    let created = kms
+        .create_key(&CreateKeyRequest {
+            description: format!(
+                "Sealhouse default storage key of project {project} (account {owner}); \
+                 owned by the warehouse service, not grantable"
+            ),
+            ..CreateKeyRequest::default()
+        })
+        .map_err(|e| {
+            SqlError::Execution(format!(
+                "cannot create the default storage key of project '{project}': {e}"
+            ))
+        })?;
+    Ok(created.key_metadata.arn)
+}
+
+fn check_byok_key(
+    services: &IdentityServices,
+    caller: &Principal,
+    project: &str,
+    arn: &str,
+) -> Result<String, SqlError> {
+    let parsed = Arn::parse(arn).ok().filter(|a| {
+        a.service() == "kms" && a.to_string().contains(":key/") && a.account().is_some()
+    });
+    let Some(parsed) = parsed else {
+        return Err(SqlError::plan(format!(
+            "'{arn}' is not a KMS key ARN; use KEY 'DEFAULT' or a key ARN such as \
+             acs:kms:{}:<your account>:key/<key id> (sealhouse kms describe-key shows it)",
+            services.region
+        )));
+    };
+    if parsed.account() != caller.account() {
+        return Err(SqlError::AccessDenied(format!(
+            "{caller} may not use {arn} for storage encryption of project '{project}': a \
+             bring-your-own key must belong to the caller's own account"
+        )));
+    }
+    let fail = |what: &str, e: sealhouse_kms::KmsError| {
+        SqlError::AccessDenied(format!(
+            "cannot use {arn} for storage encryption of project '{project}': {what} failed: {e}. \
+             Whoever enables storage encryption with a key of theirs must be allowed \
+             kms:DescribeKey, kms:GenerateDataKey, kms:Encrypt and kms:Decrypt on it"
+        ))
+    };
+    let kms = services.kms_as(caller.clone());
+    let described = kms
+        .describe_key(&KeyRequest::new(arn.to_owned()))
+        .map_err(|e| fail("DescribeKey", e))?
+        .key_metadata;
+    if described.key_state != KeyState::Enabled {
+        return Err(SqlError::Execution(format!(
+            "cannot use {arn} for storage encryption of project '{project}': the key is {}; \
+             enable it first (sealhouse kms enable-key)",
+            described.key_state
+        )));
+    }
+    if described.key_spec != KeySpec::Aes256 {
+        return Err(SqlError::plan(format!(
+            "cannot use {arn} for storage encryption: its key spec is {}, storage encryption \
+             needs a symmetric {} key",
+            described.key_spec,
+            KeySpec::Aes256
+        )));
+    }
+    // Do once, as the caller, what the warehouse will do: storage
+    // encryption is only enabled by someone allowed to use the key for it.
+    let mut request = GenerateDataKeyRequest::new(arn.to_owned());
+    request.key_spec = Some(DataKeySpec::Aes256);
+    request.encryption_context = data_key_context();
+    let generated = kms
+        .generate_data_key(&request)
+        .map_err(|e| fail("GenerateDataKey", e))?;
+    kms.decrypt(&DecryptRequest {
+        ciphertext_blob: generated.ciphertext_blob,
+        encryption_context: data_key_context(),
+    })
+    .map_err(|e| fail("Decrypt", e))?;
+    kms.encrypt(&EncryptRequest {
+        key_id: arn.to_owned(),
+        plaintext: SecretBytes::new(vec![0; 16]),
+        encryption_context: EncryptionContext::new(),
+    })
+    .map_err(|e| fail("Encrypt", e))?;
+    Ok(parsed.to_string())
+}
