@@ -15,6 +15,9 @@
 //! bytes per second) from the median of 5 timed passes of each, measured
 //! one after another.
 //!
+//! In test mode (`cargo test --all-targets` runs each benchmark once, to
+//! prove it works) the buffer is 1 MiB, so the unoptimised build stays quick.
+//!
 //! Run with `cargo bench -p sealhouse-storage --bench segmented`.
 
 use std::hint::black_box;
@@ -30,6 +33,7 @@ use sealhouse_storage::segmented::{
 };
 
 const LEN: usize = 64 << 20;
+const TEST_MODE_LEN: usize = 1 << 20;
 const WRITE_PIECE: usize = 1 << 20;
 
 /// One measured job over the shared buffers.
@@ -38,14 +42,14 @@ struct Case {
     run: Box<dyn FnMut()>,
 }
 
-fn cases() -> Vec<Case> {
-    let plaintext: Vec<u8> = (0..LEN).map(|i| (i * 131 % 251) as u8).collect();
+fn cases(len: usize) -> Vec<Case> {
+    let plaintext: Vec<u8> = (0..len).map(|i| (i * 131 % 251) as u8).collect();
     let key = SecretBytes::from_slice(&[0x42; 32]);
     let wrapped = vec![0x77u8; 180];
     let mut cases = Vec::new();
 
     let src = plaintext.clone();
-    let mut dst = vec![0u8; LEN];
+    let mut dst = vec![0u8; len];
     cases.push(Case {
         name: "reference/memcpy",
         run: Box::new(move || {
@@ -87,7 +91,7 @@ fn cases() -> Vec<Case> {
             },
             run: Box::new(move || {
                 let plain = decrypt_all(black_box(&file), &key3).expect("decrypts");
-                assert_eq!(plain.len(), LEN);
+                assert_eq!(plain.len(), len);
                 black_box(plain);
             }),
         });
@@ -117,11 +121,13 @@ fn main() {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(5))
         .configure_from_args();
-    let mut cases = cases();
+    let bench_mode = std::env::args().any(|a| a == "--bench");
+    let len = if bench_mode { LEN } else { TEST_MODE_LEN };
+    let mut cases = cases(len);
     {
         let mut group = criterion.benchmark_group("segmented-64MiB");
         group.sampling_mode(SamplingMode::Flat);
-        group.throughput(Throughput::Bytes(LEN as u64));
+        group.throughput(Throughput::Bytes(len as u64));
         for case in &mut cases {
             group.bench_function(case.name, |b| b.iter(&mut case.run));
         }
@@ -129,7 +135,7 @@ fn main() {
     }
     criterion.final_summary();
 
-    if std::env::args().any(|a| a == "--bench") {
+    if bench_mode {
         println!("\nsegmented, 64 MiB buffer, MB/s (10^6 B/s), median of 5 passes:");
         for case in &mut cases {
             let mut secs: Vec<f64> = (0..5)
@@ -143,7 +149,7 @@ fn main() {
             println!(
                 "  {:<26} {:>8.0} MB/s",
                 case.name,
-                LEN as f64 / secs[2] / 1e6
+                len as f64 / secs[2] / 1e6
             );
         }
     }
