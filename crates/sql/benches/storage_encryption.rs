@@ -7,7 +7,8 @@
 //! ~/.cache/sealhouse/venv).
 //!
 //! Run: `cargo bench -p sealhouse-sql --bench storage_encryption`
-//! (10 million rows; `SEALHOUSE_BENCH_ROWS` overrides). Under `cargo test`
+//! (10 million rows, 7 rounds; `SEALHOUSE_BENCH_ROWS` and
+//! `SEALHOUSE_BENCH_RUNS` override). Under `cargo test`
 //! it runs on 20,000 rows as a smoke test. Target (issue 6): AES256 at most
 //! 10% slower than unencrypted for both.
 
@@ -45,7 +46,10 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(if benchmarking { 10_000_000 } else { 20_000 });
-    let runs = if benchmarking { 3 } else { 1 };
+    let runs: usize = std::env::var("SEALHOUSE_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if benchmarking { 7 } else { 1 });
     let dir = tempfile::tempdir().expect("tempdir");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let a = AccountId::new("1892732288741234").expect("uid");
@@ -85,41 +89,55 @@ fn main() {
         ("RC4", " ENCRYPTION ALGORITHM RC4"),
     ];
     println!(
-        "storage encryption: {rows} rows (id BIGINT, tel STRING, note STRING), medians of {runs}"
+        "storage encryption: {rows} rows (id BIGINT, tel STRING, note STRING), medians of {runs} interleaved rounds"
     );
-    let mut results = Vec::new();
-    let mut reference_answer = None;
-    for (i, (name, clause)) in modes.iter().enumerate() {
+    for (i, (_, clause)) in modes.iter().enumerate() {
         run(&rt, &mut w, &format!("CREATE PROJECT m{i}{clause}"));
-        run(&rt, &mut w, &format!("USE m{i}"));
-        let (mut inserts, mut scans) = (Vec::new(), Vec::new());
-        let mut bytes = 0;
-        for _ in 0..runs {
+    }
+    // Rounds interleave the modes, so warm-up and drift fall on all alike.
+    let mut inserts = vec![Vec::new(); modes.len()];
+    let mut scans = vec![Vec::new(); modes.len()];
+    let mut bytes = vec![0u64; modes.len()];
+    let mut reference_answer = None;
+    for _ in 0..runs {
+        for (i, (name, _)) in modes.iter().enumerate() {
+            run(&rt, &mut w, &format!("USE m{i}"));
             run(&rt, &mut w, "DROP TABLE IF EXISTS t");
             run(
                 &rt,
                 &mut w,
                 "CREATE TABLE t (id BIGINT, tel STRING, note STRING)",
             );
-            inserts.push(timed(&rt, &mut w, &insert).0);
+            inserts[i].push(timed(&rt, &mut w, &insert).0);
             let (took, answer) = timed(&rt, &mut w, scan);
-            scans.push(took);
+            scans[i].push(took);
             // Every mode must read back the same rows.
             match &reference_answer {
                 None => reference_answer = Some(answer),
                 Some(r) => assert_eq!(r, &answer, "{name} read different rows"),
             }
             let info = w.catalog().table(&format!("m{i}"), "t").expect("table");
-            bytes = w
+            bytes[i] = w
                 .catalog()
                 .files(&info)
                 .expect("files")
                 .iter()
                 .map(|f| f.bytes)
-                .sum::<u64>();
+                .sum();
         }
-        results.push((*name, median(inserts), median(scans), bytes));
     }
+    let results: Vec<_> = modes
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| {
+            (
+                *name,
+                median(inserts[i].clone()),
+                median(scans[i].clone()),
+                bytes[i],
+            )
+        })
+        .collect();
     let (_, base_insert, base_scan, _) = results[0];
     println!(
         "{:<12} {:>12} {:>10} {:>12} {:>10} {:>10}",
