@@ -1,9 +1,9 @@
 //! Drives `sealhouse sql` as a user would: the spec's guide as a script,
 //! output formats, errors, and an INSERT killed mid-write.
 
+mod crash;
+
 use std::path::Path;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 
@@ -89,42 +89,7 @@ fn an_insert_killed_mid_write_leaves_the_table_as_it_was() {
         "-e",
         "CREATE TABLE t (id BIGINT, tel STRING); INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c');",
     ]));
-    let staging = data.path().join("staging");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("sealhouse"))
-        .env("SEALHOUSE_DATA_DIR", data.path())
-        .args([
-            "sql",
-            "-e",
-            "INSERT INTO t SELECT value AS id, CAST(value AS STRING) AS tel FROM range(200000000)",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    // Kill it once it is writing its data file.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let writing = std::fs::read_dir(&staging)
-            .map(|d| {
-                d.filter_map(Result::ok)
-                    .any(|e| e.metadata().is_ok_and(|m| m.len() > 0))
-            })
-            .unwrap_or(false);
-        if writing {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the insert never started writing"
-        );
-        assert!(
-            child.try_wait().expect("wait").is_none(),
-            "the insert ended before it could be killed"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().expect("kill -9");
-    child.wait().expect("reap");
+    crash::kill_an_insert_mid_write(data.path(), None);
     let out = run(sealhouse(data.path()).args([
         "sql",
         "--format",

@@ -2,9 +2,9 @@
 //! commands, the RC4 warning, and an INSERT killed mid-write into an
 //! encrypted project leaving the table as it was and readable.
 
+mod crash;
+
 use std::path::Path;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 
@@ -93,47 +93,6 @@ fn project_commands_create_describe_enable_and_rewrite() {
     assert!(err.contains("AES256, AESCTR or RC4"), "{err}");
 }
 
-/// Starts a long INSERT into `project.t` and kills it once it writes.
-fn kill_an_insert_mid_write(data: &Path, project: &str) {
-    let staging = data.join("staging");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("sealhouse"))
-        .env("SEALHOUSE_DATA_DIR", data)
-        .args([
-            "sql",
-            "--project",
-            project,
-            "-e",
-            "INSERT INTO t SELECT value AS id, CAST(value AS STRING) AS tel FROM range(200000000)",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let writing = std::fs::read_dir(&staging)
-            .map(|d| {
-                d.filter_map(Result::ok)
-                    .any(|e| e.metadata().is_ok_and(|m| m.len() > 0))
-            })
-            .unwrap_or(false);
-        if writing {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the insert never started writing"
-        );
-        assert!(
-            child.try_wait().expect("wait").is_none(),
-            "the insert ended before it could be killed"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().expect("kill -9");
-    child.wait().expect("reap");
-}
-
 #[test]
 fn an_insert_killed_mid_write_leaves_an_encrypted_table_as_it_was() {
     let data = tempfile::tempdir().expect("tempdir");
@@ -148,7 +107,7 @@ fn an_insert_killed_mid_write_leaves_an_encrypted_table_as_it_was() {
             "-e",
             "CREATE TABLE t (id BIGINT, tel STRING); INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c');",
         ]));
-        kill_an_insert_mid_write(d, &project);
+        crash::kill_an_insert_mid_write(d, Some(&project));
         // sum(id) reads the file (count(*) alone comes from the catalog).
         let (out, _) = run(sealhouse(d).args([
             "sql",
