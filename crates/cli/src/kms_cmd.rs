@@ -416,40 +416,66 @@ fn run_command(kms: &dyn Kms, command: KmsCommand) -> Result<()> {
 /// `kms serve`: the HTTP API over this data directory, with maintenance
 /// (deletion after the window, automatic rotation) every minute.
 fn serve(local: Local, listen: std::net::SocketAddr, allow_remote: bool) -> Result<()> {
-    if !listen.ip().is_loopback() && !allow_remote {
-        bail!(
-            "--listen {listen} is not a loopback address: other machines could reach the KMS; \
-             pass --allow-remote to mean it"
-        );
-    }
+    check_loopback("--listen", listen, allow_remote)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the server runtime")?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("listening on {listen}"))?;
-        let bound = listener.local_addr().context("reading the bound address")?;
-        eprintln!("sealhouse kms: listening on http://{bound}");
-        let service = std::sync::Arc::new(local.kms.clone());
-        let maintained = local.kms.clone();
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(Duration::from_secs(60));
-            loop {
-                every.tick().await;
-                let kms = maintained.clone();
-                match tokio::task::spawn_blocking(move || kms.tick()).await {
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => eprintln!("sealhouse kms: maintenance failed: {e}"),
-                    Err(e) => eprintln!("sealhouse kms: maintenance failed: {e}"),
-                }
-            }
-        });
-        sealhouse_kms_http::serve(listener, service, std::sync::Arc::clone(&local.iam))
-            .await
-            .context("serving the KMS")
+        let listener = bind("KMS", listen).await?;
+        eprintln!(
+            "sealhouse kms: listening on http://{}",
+            listener.local_addr()?
+        );
+        serve_kms(&local, listener).await
     })
+}
+
+/// Refuses a non-loopback address unless the caller said they mean it.
+pub(crate) fn check_loopback(
+    flag: &str,
+    listen: std::net::SocketAddr,
+    allow_remote: bool,
+) -> Result<()> {
+    if !listen.ip().is_loopback() && !allow_remote {
+        bail!(
+            "{flag} {listen} is not a loopback address: other machines could connect; \
+             pass --allow-remote to mean it"
+        );
+    }
+    Ok(())
+}
+
+/// Binds `listen`, naming what for in the error.
+pub(crate) async fn bind(
+    what: &str,
+    listen: std::net::SocketAddr,
+) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen} for the {what}"))
+}
+
+/// Serves the KMS HTTP API on `listener`, with maintenance (deletion after
+/// the window, automatic rotation) every minute.
+pub(crate) async fn serve_kms(local: &Local, listener: tokio::net::TcpListener) -> Result<()> {
+    let service = std::sync::Arc::new(local.kms.clone());
+    let maintained = local.kms.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            let kms = maintained.clone();
+            match tokio::task::spawn_blocking(move || kms.tick()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => eprintln!("sealhouse kms: maintenance failed: {e}"),
+                Err(e) => eprintln!("sealhouse kms: maintenance failed: {e}"),
+            }
+        }
+    });
+    sealhouse_kms_http::serve(listener, service, std::sync::Arc::clone(&local.iam))
+        .await
+        .context("serving the KMS")
 }
 
 /// Wraps a KMS error with the operation: `Decrypt: Rejected.Disabled: ...`.

@@ -14,6 +14,7 @@ mod keyset_io;
 mod kms_cmd;
 mod local;
 mod project_cmd;
+mod serve_cmd;
 mod sql_cmd;
 
 use std::process::ExitCode;
@@ -45,6 +46,8 @@ enum Command {
     Kms(kms_cmd::KmsArgs),
     /// Projects and their storage encryption (create, describe, enable, rewrite).
     Project(project_cmd::ProjectArgs),
+    /// Serve PostgreSQL clients (psql, drivers, postgres_fdw) and the KMS HTTP API.
+    Serve(serve_cmd::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         Command::Iam(args) => iam_cmd::run(args),
         Command::Kms(args) => kms_cmd::run(args),
         Command::Project(args) => project_cmd::run(args),
+        Command::Serve(args) => serve_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -155,7 +155,8 @@ fn print_output(
 ) -> std::io::Result<()> {
     match output {
         StatementOutput::Rows(rows) => write_rows(&rows, format, out),
-        StatementOutput::Done(message) => {
+        done => {
+            let message = done.message().unwrap_or_default();
             // Warnings (RC4 chosen or shown) also go where they are seen
             // when results are redirected.
             for line in message.lines().filter(|l| l.starts_with("warning:")) {

@@ -20,7 +20,7 @@ use sealhouse_storage::Catalog;
 fn run(rt: &tokio::runtime::Runtime, w: &mut Warehouse, sql: &str) {
     match rt.block_on(w.execute(sql)) {
         Ok(StatementOutput::Rows(r)) => assert!(r.num_rows() <= 1),
-        Ok(StatementOutput::Done(_)) => {}
+        Ok(_) => {}
         Err(e) => panic!("{sql}: {e}"),
     }
 }

@@ -134,7 +134,7 @@ fn wrapped_keyset_warehouse(dir: &std::path::Path) -> (Warehouse, String) {
             .as_string::<i32>()
             .value(0)
             .to_owned(),
-        StatementOutput::Done(m) => panic!("no rows: {m}"),
+        other => panic!("no rows: {:?}", other.message()),
     };
     (
         w,
@@ -191,7 +191,7 @@ fn main() {
             "SELECT max(ENHANCED_SYM_DECRYPT(k.ks, e.c)) FROM e JOIN k",
         ) {
             StatementOutput::Rows(r) => assert_eq!(r.num_rows(), 1),
-            StatementOutput::Done(m) => panic!("no rows: {m}"),
+            other => panic!("no rows: {:?}", other.message()),
         }
     });
 
@@ -203,7 +203,7 @@ fn main() {
             .as_string::<i32>()
             .value(0)
             .to_owned(),
-        StatementOutput::Done(m) => panic!("no rows: {m}"),
+        other => panic!("no rows: {:?}", other.message()),
     };
     let sql_decrypt_constant = measure("SQL ENHANCED_SYM_DECRYPT, constant keyset", rows, || {
         sql(

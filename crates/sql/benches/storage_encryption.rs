@@ -24,7 +24,7 @@ use sealhouse_storage::Catalog;
 fn run(rt: &tokio::runtime::Runtime, w: &mut Warehouse, sql: &str) -> String {
     match rt.block_on(w.execute(sql)) {
         Ok(StatementOutput::Rows(r)) => format!("{:?}", r.batches),
-        Ok(StatementOutput::Done(m)) => m,
+        Ok(other) => other.message().unwrap_or_default(),
         Err(e) => panic!("{sql}: {e}"),
     }
 }

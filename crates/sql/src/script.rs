@@ -99,7 +99,7 @@ pub(crate) fn prepare(statement: &str) -> Result<(String, Vec<String>), SqlError
     let mut lexer = Lexer::new(statement);
     while let Some(piece) = lexer.next_piece()? {
         match piece {
-            Piece::Text(text) => rewrite_text(text, &mut out, &mut names),
+            Piece::Text(text) => rewrite_text(text, &mut out, Some(&mut names)),
             Piece::Quoted(text) => out.push_str(text),
             Piece::Comment(_) => out.push(' '),
             Piece::Semicolon => out.push(';'),
@@ -108,13 +108,30 @@ pub(crate) fn prepare(statement: &str) -> Result<(String, Vec<String>), SqlError
     Ok((out, names))
 }
 
-fn rewrite_text(text: &str, out: &mut String, names: &mut Vec<String>) {
+/// Rewrites only the type names (DATETIME, BINARY) of a statement, for
+/// statements that another parser reads (the PostgreSQL endpoint, where
+/// `$n` are the client's parameters and `@` is an operator).
+pub fn rewrite_type_names(statement: &str) -> Result<String, SqlError> {
+    let mut out = String::with_capacity(statement.len());
+    let mut lexer = Lexer::new(statement);
+    while let Some(piece) = lexer.next_piece()? {
+        match piece {
+            Piece::Text(text) => rewrite_text(text, &mut out, None),
+            Piece::Quoted(text) | Piece::Comment(text) => out.push_str(text),
+            Piece::Semicolon => out.push(';'),
+        }
+    }
+    Ok(out)
+}
+
+fn rewrite_text(text: &str, out: &mut String, mut names: Option<&mut Vec<String>>) {
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
         let c = bytes[i];
         let word_start = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
         if c == b'@'
+            && let Some(names) = names.as_deref_mut()
             && i + 1 < bytes.len()
             && (bytes[i + 1].is_ascii_alphabetic() || bytes[i + 1] == b'_')
         {

@@ -25,6 +25,7 @@ use crate::wrapped::{IdentityServices, KeysetWrapper};
 use crate::{SqlError, column_names};
 
 mod encryption_statements;
+mod postgres;
 
 /// What a statement gives back.
 #[derive(Debug)]
@@ -33,6 +34,19 @@ pub enum StatementOutput {
     Rows(ResultSet),
     /// A statement without rows, and what it did.
     Done(String),
+    /// An INSERT (or CREATE TABLE AS) that wrote this many rows.
+    Written(u64),
+}
+
+impl StatementOutput {
+    /// What a statement without rows says it did ("OK: 3 rows written").
+    pub fn message(&self) -> Option<String> {
+        match self {
+            Self::Rows(_) => None,
+            Self::Done(message) => Some(message.clone()),
+            Self::Written(rows) => Some(format!("OK: {rows} rows written")),
+        }
+    }
 }
 
 /// A statement of a script that failed.
@@ -293,10 +307,7 @@ impl Warehouse {
             )),
             LogicalPlan::Dml(_) => {
                 let batches = self.ctx.execute_logical_plan(plan).await?.collect().await?;
-                Ok(StatementOutput::Done(format!(
-                    "OK: {} rows written",
-                    count_of(&batches)
-                )))
+                Ok(StatementOutput::Written(count_of(&batches)))
             }
             query => {
                 let frame = self.ctx.execute_logical_plan(query).await?;
@@ -349,7 +360,7 @@ impl Warehouse {
         }
         let written = self.insert_plan(&project, &table, input).await;
         match written {
-            Ok(rows) => Ok(StatementOutput::Done(format!("OK: {rows} rows written"))),
+            Ok(rows) => Ok(StatementOutput::Written(rows)),
             Err(e) => {
                 // The statement as a whole failed: leave no half-made table behind.
                 let _ = self.catalog.drop_table(&project, &table, true);

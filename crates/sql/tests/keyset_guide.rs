@@ -18,7 +18,7 @@ fn the_guide_runs_and_gives_the_documented_results() {
         .into_iter()
         .filter_map(|o| match o {
             StatementOutput::Rows(r) => Some(r),
-            StatementOutput::Done(_) => None,
+            _ => None,
         })
         .collect();
     assert_eq!(rows.len(), 7, "seven SELECTs");

@@ -186,8 +186,7 @@ impl Session<'_> {
 
     fn ok(&mut self, sql: &str) -> String {
         match self.try_sql(sql) {
-            Ok(StatementOutput::Done(m)) => m,
-            Ok(StatementOutput::Rows(_)) => String::new(),
+            Ok(other) => other.message().unwrap_or_default(),
             Err(e) => panic!("{sql}\nfailed: {e}"),
         }
     }
@@ -195,7 +194,7 @@ impl Session<'_> {
     fn rows(&mut self, sql: &str) -> ResultSet {
         match self.try_sql(sql) {
             Ok(StatementOutput::Rows(r)) => r,
-            Ok(StatementOutput::Done(m)) => panic!("{sql}: no rows: {m}"),
+            Ok(other) => panic!("{sql}: no rows: {:?}", other.message()),
             Err(e) => panic!("{sql}\nfailed: {e}"),
         }
     }

@@ -176,7 +176,7 @@ impl Session<'_> {
     fn rows(&mut self, sql: &str) -> sealhouse_sql::format::ResultSet {
         match self.try_sql(sql) {
             Ok(StatementOutput::Rows(r)) => r,
-            Ok(StatementOutput::Done(m)) => panic!("{sql}: no rows: {m}"),
+            Ok(other) => panic!("{sql}: no rows: {:?}", other.message()),
             Err(e) => panic!("{sql}\nfailed: {e}"),
         }
     }

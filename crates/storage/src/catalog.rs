@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use crate::acl::ACL_SCHEMA;
 use crate::column_type::table_schema;
 use crate::encryption::{self, ProjectEncryption};
-use crate::names::normalize_name;
+use crate::names::{new_project_name, normalize_name};
 use crate::{ColumnType, StorageError};
 
 /// The project every data directory starts with and sessions start in.
@@ -179,7 +179,7 @@ impl Catalog {
 
     /// Creates a project. With `if_not_exists`, an existing one is fine.
     pub fn create_project(&self, name: &str, if_not_exists: bool) -> Result<(), StorageError> {
-        let name = normalize_name("project", name)?;
+        let name = new_project_name(name)?;
         let inserted = self.conn().execute(
             "INSERT INTO projects (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
             params![name, now()],
@@ -196,7 +196,7 @@ impl Catalog {
         name: &str,
         setting: &ProjectEncryption,
     ) -> Result<(), StorageError> {
-        let name = normalize_name("project", name)?;
+        let name = new_project_name(name)?;
         let properties = serde_json::json!({ encryption::PROPERTY: setting }).to_string();
         let inserted = self.conn().execute(
             "INSERT INTO projects (name, created_at, properties) VALUES (?1, ?2, ?3) \
@@ -217,7 +217,7 @@ impl Catalog {
         name: &str,
         setting: &ProjectEncryption,
     ) -> Result<(), StorageError> {
-        let name = normalize_name("project", name)?;
+        let name = new_project_name(name)?;
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let properties: Option<String> = tx

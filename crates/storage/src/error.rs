@@ -16,6 +16,11 @@ pub enum StorageError {
         /// The name given.
         name: String,
     },
+    /// A name kept for a system schema.
+    #[error(
+        "'{0}' is reserved for PostgreSQL's system schema and cannot name a project; choose another name"
+    )]
+    ReservedName(String),
     /// No such project.
     #[error(
         "project '{0}' does not exist; SHOW PROJECTS lists the projects, CREATE PROJECT makes one"

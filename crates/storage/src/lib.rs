@@ -36,4 +36,4 @@ pub use column_type::{ColumnType, table_schema};
 pub use encryption::{KeySource, ProjectEncryption, StorageAlgorithm};
 pub use error::StorageError;
 pub use files::{CommitMode, DataFile, StagedFile, parquet_footer_sha256};
-pub use names::normalize_name;
+pub use names::{RESERVED_PROJECT_NAMES, normalize_name};

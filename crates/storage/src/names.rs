@@ -22,6 +22,19 @@ pub fn normalize_name(kind: &'static str, name: &str) -> Result<String, StorageE
     }
 }
 
+/// Project names that are PostgreSQL system schemas: a project by one of
+/// these names would be shadowed for PostgreSQL clients of `sealhouse serve`.
+pub const RESERVED_PROJECT_NAMES: &[&str] = &["pg_catalog", "information_schema"];
+
+/// Checks a name for a new project: a valid name that is not reserved.
+pub(crate) fn new_project_name(name: &str) -> Result<String, StorageError> {
+    let name = normalize_name("project", name)?;
+    if RESERVED_PROJECT_NAMES.contains(&name.as_str()) {
+        return Err(StorageError::ReservedName(name));
+    }
+    Ok(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -32,6 +45,11 @@ mod tests {
             normalize_name("table", "MF_Test_Data").expect("valid"),
             "mf_test_data"
         );
+        assert!(matches!(
+            new_project_name("PG_Catalog"),
+            Err(StorageError::ReservedName(_))
+        ));
+        assert_eq!(new_project_name("sales").expect("valid"), "sales");
         for bad in ["", "1abc", "a-b", "a.b", "../x", "a b", &"x".repeat(129)] {
             assert!(normalize_name("table", bad).is_err(), "{bad:?}");
         }

@@ -68,6 +68,7 @@ fn ram_refusal(d: &AccessDenied) -> SqlError {
 }
 
 /// One session's authorisation.
+#[derive(Clone)]
 pub(crate) struct Authorizer {
     services: Arc<IdentityServices>,
     principal: Principal,

@@ -1,12 +1,13 @@
 //! Projects as DataFusion schemas, tables looked up in the storage catalog
 //! each time a query plans (so one process sees what another committed).
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use async_trait::async_trait;
 use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
 use datafusion::error::{DataFusionError, Result};
-use sealhouse_storage::{Catalog, ProjectInfo, StorageError};
+use sealhouse_storage::{Catalog, ProjectInfo, RESERVED_PROJECT_NAMES, StorageError};
 
 use super::stored_table::StoredTable;
 use crate::storage_encryption::{ProjectKeys, StorageKeys};
@@ -21,11 +22,19 @@ pub(crate) struct CatalogView {
     /// How encrypted projects reach their keys; `None` in a session without
     /// an identity, which cannot read or write encrypted projects.
     keys: Option<Arc<StorageKeys>>,
+    /// Schemas that are not projects: `pg_catalog` in sessions serving
+    /// PostgreSQL clients. Their names are reserved (storage's
+    /// `RESERVED_PROJECT_NAMES`), so no project hides behind one.
+    system: RwLock<BTreeMap<String, Arc<dyn SchemaProvider>>>,
 }
 
 impl CatalogView {
     pub(crate) fn new(catalog: Arc<Catalog>, keys: Option<Arc<StorageKeys>>) -> Self {
-        Self { catalog, keys }
+        Self {
+            catalog,
+            keys,
+            system: RwLock::default(),
+        }
     }
 }
 
@@ -51,19 +60,52 @@ fn project_keys(
 
 impl CatalogProvider for CatalogView {
     fn schema_names(&self) -> Vec<String> {
-        self.catalog
+        let mut names: Vec<String> = self
+            .catalog
             .projects()
             .map(|ps| ps.into_iter().map(|p| p.name).collect())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        names.extend(self.system_schemas().keys().cloned());
+        names
     }
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        if let Some(system) = self.system_schemas().get(name) {
+            return Some(Arc::clone(system));
+        }
         let project = self.catalog.project(name).ok()?;
         Some(Arc::new(ProjectView {
             catalog: Arc::clone(&self.catalog),
             keys: self.keys.clone(),
             project,
         }))
+    }
+
+    /// Only the reserved system schemas register here; projects are made
+    /// with CREATE PROJECT.
+    fn register_schema(
+        &self,
+        name: &str,
+        schema: Arc<dyn SchemaProvider>,
+    ) -> Result<Option<Arc<dyn SchemaProvider>>> {
+        if !RESERVED_PROJECT_NAMES.contains(&name) {
+            return Err(DataFusionError::Plan(format!(
+                "cannot register schema '{name}': projects are made with CREATE PROJECT"
+            )));
+        }
+        Ok(self
+            .system
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name.to_owned(), schema))
+    }
+}
+
+impl CatalogView {
+    fn system_schemas(
+        &self,
+    ) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<dyn SchemaProvider>>> {
+        self.system.read().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

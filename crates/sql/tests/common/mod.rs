@@ -48,7 +48,7 @@ impl Fixture {
     pub fn rows(&mut self, sql: &str) -> ResultSet {
         match self.sql(sql) {
             StatementOutput::Rows(r) => r,
-            StatementOutput::Done(m) => panic!("{sql} gave no rows: {m}"),
+            other => panic!("{sql} gave no rows: {:?}", other.message()),
         }
     }
 

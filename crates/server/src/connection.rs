@@ -1,0 +1,459 @@
+//! One client connection: the warehouse session it opened when it signed
+//! in, its settings, its transaction block and its cursors.
+//!
+//! Transaction blocks: each Sealhouse statement commits on its own, so a
+//! block cannot undo a write. A block therefore holds reads only — the
+//! queries, cursors and settings that postgres_fdw and drivers wrap in
+//! `START TRANSACTION ... COMMIT` — and a write inside one is refused before
+//! it runs, saying so. After an error, the block refuses everything but
+//! COMMIT / ROLLBACK, as PostgreSQL does. Each statement reads the data
+//! committed when it starts (READ COMMITTED); a cursor reads what was
+//! committed when it was declared.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::common::ParamValues;
+use datafusion::sql::sqlparser::ast::Statement;
+use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
+use sealhouse_iam::{Iam, Principal};
+use sealhouse_sql::format::ResultSet;
+use sealhouse_sql::{IdentityServices, StatementOutput, Warehouse};
+use sealhouse_storage::Catalog;
+use tokio::sync::Mutex;
+
+use crate::command::Command;
+use crate::cursor::Cursor;
+use crate::error::ClientError;
+use crate::settings::{Reported, Settings};
+
+/// What every connection of a server shares.
+pub(crate) struct Shared {
+    pub(crate) catalog: Arc<Catalog>,
+    pub(crate) services: Arc<IdentityServices>,
+    pub(crate) iam: Arc<Iam>,
+    pub(crate) parser: PostgresCompatibilityParser,
+}
+
+impl Shared {
+    pub(crate) fn iam(&self) -> &Iam {
+        &self.iam
+    }
+}
+
+/// One connection; its session opens when the client has signed in.
+pub(crate) struct Connection {
+    pub(crate) shared: Arc<Shared>,
+    session: Mutex<Option<Session>>,
+}
+
+/// What a command gave back.
+pub(crate) enum Reply {
+    /// Rows, and the command tag to finish them with.
+    Rows { rows: ResultSet, tag: &'static str },
+    /// A command without rows: its tag and the row count it reports.
+    Done { tag: String, rows: Option<u64> },
+    /// BEGIN.
+    Began,
+    /// COMMIT or ROLLBACK, with the tag (a failed block's COMMIT says ROLLBACK).
+    Ended(&'static str),
+}
+
+/// A reply and what goes to the client beside it.
+pub(crate) struct Outcome {
+    pub(crate) reply: Reply,
+    /// Messages for the client (NOTICE), e.g. what a Sealhouse statement did.
+    pub(crate) notices: Vec<String>,
+    /// A changed parameter the client tracks (ParameterStatus).
+    pub(crate) reported: Reported,
+}
+
+impl From<Reply> for Outcome {
+    fn from(reply: Reply) -> Self {
+        Self {
+            reply,
+            notices: Vec::new(),
+            reported: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Block {
+    None,
+    Open,
+    Failed,
+}
+
+/// The state of a signed-in connection.
+pub(crate) struct Session {
+    warehouse: Warehouse,
+    settings: Settings,
+    block: Block,
+    cursors: HashMap<String, Cursor>,
+}
+
+impl Connection {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self {
+            shared,
+            session: Mutex::new(None),
+        }
+    }
+
+    /// Opens the session of `principal`; `database`, when it names a
+    /// project, becomes the current project.
+    pub(crate) async fn open(
+        &self,
+        principal: Principal,
+        user: &str,
+        database: Option<&str>,
+    ) -> Result<(), ClientError> {
+        let mut warehouse = Warehouse::with_identity(
+            Arc::clone(&self.shared.catalog),
+            principal,
+            Arc::clone(&self.shared.services),
+        );
+        warehouse
+            .enable_postgres_catalog()
+            .map_err(ClientError::from_sql)?;
+        // libpq names the database after the user when none is given;
+        // "postgres" and "sealhouse" mean the default project too.
+        if let Some(db) = database
+            .filter(|db| !db.is_empty() && *db != user && !["postgres", "sealhouse"].contains(db))
+        {
+            warehouse.execute(&format!("USE {db}")).await.map_err(|e| {
+                ClientError::new(
+                    "3D000",
+                    format!("database \"{db}\" is not a project you can use: {e}"),
+                )
+            })?;
+        }
+        *self.session.lock().await = Some(Session {
+            warehouse,
+            settings: Settings::default(),
+            block: Block::None,
+            cursors: HashMap::new(),
+        });
+        Ok(())
+    }
+
+    /// Runs `f` on the session (refused before sign-in, which pgwire's
+    /// state machine already prevents).
+    pub(crate) async fn with_session<T>(
+        &self,
+        f: impl AsyncFnOnce(&mut Session) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
+        let mut guard = self.session.lock().await;
+        let session = guard
+            .as_mut()
+            .ok_or_else(|| ClientError::new("08P01", "sign in before sending queries"))?;
+        f(session).await
+    }
+}
+
+impl Session {
+    /// Runs one command; `params` binds a prepared query's `$n`. An error
+    /// inside a transaction block fails the block.
+    pub(crate) async fn run(
+        &mut self,
+        command: &Command,
+        params: Option<ParamValues>,
+    ) -> Result<Outcome, ClientError> {
+        let result = self.run_in_block(command, params).await;
+        if result.is_err() && self.block == Block::Open {
+            self.block = Block::Failed;
+        }
+        result
+    }
+
+    async fn run_in_block(
+        &mut self,
+        command: &Command,
+        params: Option<ParamValues>,
+    ) -> Result<Outcome, ClientError> {
+        match (self.block, command) {
+            (Block::Failed, Command::Commit | Command::Rollback) => {}
+            (Block::Failed, _) => {
+                return Err(ClientError::new(
+                    "25P02",
+                    "current transaction is aborted, commands ignored until end of transaction \
+                     block: send ROLLBACK",
+                ));
+            }
+            (Block::Open, c) if c.writes() => {
+                return Err(ClientError::new(
+                    "25001",
+                    "this statement writes, and Sealhouse commits every write on its own, so it \
+                     cannot run inside a transaction block (ROLLBACK could not undo it): COMMIT \
+                     or ROLLBACK first, then run it on its own",
+                ));
+            }
+            _ => {}
+        }
+        match command {
+            Command::Begin => {
+                let mut outcome = Outcome::from(Reply::Began);
+                if self.block != Block::None {
+                    outcome
+                        .notices
+                        .push("there is already a transaction in progress".to_owned());
+                }
+                self.block = Block::Open;
+                Ok(outcome)
+            }
+            Command::Commit | Command::Rollback => {
+                let tag = match (command, self.block) {
+                    (Command::Commit, Block::Open) => "COMMIT",
+                    (Command::Commit, Block::None) => "COMMIT",
+                    _ => "ROLLBACK",
+                };
+                let mut outcome = Outcome::from(Reply::Ended(tag));
+                if self.block == Block::None {
+                    outcome
+                        .notices
+                        .push("there is no transaction in progress".to_owned());
+                }
+                self.block = Block::None;
+                // Cursors without HOLD end with their transaction.
+                self.cursors.retain(|_, c| c.hold());
+                Ok(outcome)
+            }
+            Command::Set { name, value } => {
+                let reported = self.settings.set(name, value.as_deref())?;
+                Ok(Outcome {
+                    reply: Reply::Done {
+                        tag: command.tag().to_owned(),
+                        rows: None,
+                    },
+                    notices: Vec::new(),
+                    reported,
+                })
+            }
+            Command::ResetAll => {
+                self.settings = Settings::default();
+                Ok(done(command.tag()))
+            }
+            Command::Show(name) => {
+                let pairs = if name == "all" {
+                    self.settings.all()
+                } else {
+                    vec![self.settings.show(name)?]
+                };
+                Ok(Reply::Rows {
+                    rows: crate::encode::settings_rows(name == "all", pairs)?,
+                    tag: "SHOW",
+                }
+                .into())
+            }
+            Command::Declare {
+                name,
+                hold,
+                text,
+                query,
+            } => {
+                if self.block == Block::None && !hold {
+                    return Err(ClientError::new(
+                        "25P01",
+                        "DECLARE CURSOR can only be used in transaction blocks (or WITH HOLD)",
+                    ));
+                }
+                if self.cursors.contains_key(name) {
+                    return Err(ClientError::new(
+                        "42P03",
+                        format!("cursor \"{name}\" already exists"),
+                    ));
+                }
+                let rows = match self.query(text, query, None).await? {
+                    StatementOutput::Rows(rows) => rows,
+                    _ => return Err(ClientError::syntax("a cursor needs a query".to_owned())),
+                };
+                self.cursors.insert(name.clone(), Cursor::new(rows, *hold));
+                Ok(done(command.tag()))
+            }
+            Command::Fetch { name, count } => {
+                let cursor = self.cursors.get_mut(name).ok_or_else(|| {
+                    ClientError::new("34000", format!("cursor \"{name}\" does not exist"))
+                })?;
+                Ok(Reply::Rows {
+                    rows: cursor.fetch(*count),
+                    tag: "FETCH",
+                }
+                .into())
+            }
+            Command::Close(name) => {
+                match name {
+                    None => self.cursors.clear(),
+                    Some(name) => {
+                        self.cursors.remove(name).ok_or_else(|| {
+                            ClientError::new("34000", format!("cursor \"{name}\" does not exist"))
+                        })?;
+                    }
+                }
+                Ok(done(command.tag()))
+            }
+            Command::DiscardAll => {
+                if self.block != Block::None {
+                    return Err(ClientError::new(
+                        "25001",
+                        "DISCARD ALL cannot run inside a transaction block",
+                    ));
+                }
+                self.cursors.clear();
+                self.settings = Settings::default();
+                Ok(done(command.tag()))
+            }
+            Command::Deallocate => Ok(done(command.tag())),
+            Command::Sealhouse(text) => {
+                let timeout = self.settings.statement_timeout();
+                let output = with_timeout(timeout, self.warehouse_execute(text)).await?;
+                Ok(sealhouse_outcome(text, output))
+            }
+            Command::Query { text, statement } => {
+                let output = self.query(text, statement, params).await?;
+                Ok(query_outcome(statement, output))
+            }
+        }
+    }
+
+    async fn warehouse_execute(&mut self, text: &str) -> Result<StatementOutput, ClientError> {
+        self.warehouse
+            .execute(text)
+            .await
+            .map_err(ClientError::from_sql)
+    }
+
+    /// Plans (again, so a prepared statement sees the catalog as it is now
+    /// and is authorised as of now), binds and runs a query.
+    async fn query(
+        &mut self,
+        text: &str,
+        statement: &Statement,
+        params: Option<ParamValues>,
+    ) -> Result<StatementOutput, ClientError> {
+        let timeout = self.settings.statement_timeout();
+        let warehouse = &mut self.warehouse;
+        let run = async move {
+            let plan = warehouse
+                .plan_statement(statement.clone())
+                .await
+                .map_err(ClientError::from_sql)?;
+            let plan = match params {
+                Some(params) => plan
+                    .with_param_values(params)
+                    .map_err(|e| ClientError::from_sql(e.into()))?,
+                None => plan,
+            };
+            warehouse
+                .execute_plan(text, plan)
+                .await
+                .map_err(ClientError::from_sql)
+        };
+        with_timeout(timeout, run).await
+    }
+
+    /// Plans a statement for a client's Parse: its parameter and result
+    /// types.
+    pub(crate) async fn describe(
+        &self,
+        statement: &Statement,
+    ) -> Result<datafusion::logical_expr::LogicalPlan, ClientError> {
+        self.warehouse
+            .plan_statement(statement.clone())
+            .await
+            .map_err(ClientError::from_sql)
+    }
+}
+
+async fn with_timeout<T>(
+    timeout: Option<std::time::Duration>,
+    run: impl Future<Output = Result<T, ClientError>>,
+) -> Result<T, ClientError> {
+    match timeout {
+        None => run.await,
+        Some(limit) => tokio::time::timeout(limit, run).await.map_err(|_| {
+            ClientError::new(
+                "57014",
+                format!(
+                    "canceling statement due to statement timeout ({} ms)",
+                    limit.as_millis()
+                ),
+            )
+        })?,
+    }
+}
+
+fn done(tag: &str) -> Outcome {
+    Reply::Done {
+        tag: tag.to_owned(),
+        rows: None,
+    }
+    .into()
+}
+
+/// A Sealhouse statement's result: rows, or its message as a notice with
+/// the statement's leading words as the tag.
+fn sealhouse_outcome(text: &str, output: StatementOutput) -> Outcome {
+    match output {
+        StatementOutput::Rows(rows) => Reply::Rows {
+            rows,
+            tag: "SELECT",
+        }
+        .into(),
+        other => {
+            let tag = text
+                .split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_ascii_uppercase();
+            let rows = match other {
+                StatementOutput::Written(n) => Some(n),
+                _ => None,
+            };
+            Outcome {
+                reply: Reply::Done { tag, rows },
+                notices: other.message().into_iter().collect(),
+                reported: None,
+            }
+        }
+    }
+}
+
+/// A planned statement's result with PostgreSQL's command tag.
+fn query_outcome(statement: &Statement, output: StatementOutput) -> Outcome {
+    match output {
+        StatementOutput::Rows(rows) => Reply::Rows {
+            rows,
+            tag: "SELECT",
+        }
+        .into(),
+        StatementOutput::Written(n) => {
+            let tag = match statement {
+                Statement::Insert(_) => "INSERT",
+                _ => "SELECT",
+            };
+            Reply::Done {
+                tag: tag.to_owned(),
+                rows: Some(n),
+            }
+            .into()
+        }
+        other => {
+            let tag = match statement {
+                Statement::CreateTable(_) => "CREATE TABLE",
+                Statement::Drop { .. } => "DROP TABLE",
+                Statement::CreateSchema { .. } => "CREATE SCHEMA",
+                _ => "OK",
+            };
+            Outcome {
+                reply: Reply::Done {
+                    tag: tag.to_owned(),
+                    rows: None,
+                },
+                notices: other.message().into_iter().filter(|m| m != "OK").collect(),
+                reported: None,
+            }
+        }
+    }
+}

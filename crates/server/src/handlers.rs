@@ -1,0 +1,411 @@
+//! The protocol side: pgwire's handler traits for one connection, turning
+//! simple queries and Parse / Bind / Describe / Execute into commands on
+//! the connection's session, and their outcomes into protocol responses.
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use arrow_pg::datatypes::df::deserialize_parameters;
+use arrow_pg::datatypes::into_pg_type;
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::logical_expr::LogicalPlan;
+use futures::{Sink, SinkExt};
+use pgwire::api::auth::StartupHandler;
+use pgwire::api::portal::{Format, Portal};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::{
+    DescribePortalResponse, DescribeStatementResponse, FieldInfo, Response, Tag,
+};
+use pgwire::api::stmt::{QueryParser, StoredStatement};
+use pgwire::api::store::PortalStore;
+use pgwire::api::{ClientInfo, ClientPortalStore, ErrorHandler, PgWireServerHandlers, Type};
+use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::response::NoticeResponse;
+use pgwire::messages::startup::ParameterStatus;
+use tokio::sync::Mutex;
+
+use crate::auth::{PasswordStartup, ServerParameters};
+use crate::command::{self, Command};
+use crate::connection::{Connection, Outcome, Reply, Shared};
+use crate::encode;
+use crate::error::ClientError;
+
+/// A statement prepared by Parse: the command, and for queries the plan
+/// that describes its parameters and columns (execution plans it again).
+#[derive(Clone)]
+pub(crate) struct Prepared {
+    command: Option<Command>,
+    plan: Option<LogicalPlan>,
+}
+
+/// The handlers of one connection.
+pub(crate) struct Handlers {
+    startup: Arc<PasswordStartup>,
+    queries: Arc<Queries>,
+}
+
+impl Handlers {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        let connection = Arc::new(Connection::new(shared));
+        Self {
+            startup: Arc::new(PasswordStartup {
+                connection: Arc::clone(&connection),
+                parameters: ServerParameters {
+                    server_version: crate::SERVER_VERSION.to_owned(),
+                },
+            }),
+            queries: Arc::new(Queries {
+                parser: Arc::new(Parser {
+                    connection: Arc::clone(&connection),
+                }),
+                connection,
+                described: Mutex::default(),
+            }),
+        }
+    }
+}
+
+impl PgWireServerHandlers for Handlers {
+    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
+        Arc::clone(&self.queries)
+    }
+
+    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
+        Arc::clone(&self.queries)
+    }
+
+    fn startup_handler(&self) -> Arc<impl StartupHandler> {
+        Arc::clone(&self.startup)
+    }
+
+    fn error_handler(&self) -> Arc<impl ErrorHandler> {
+        Arc::new(LogErrors)
+    }
+}
+
+struct LogErrors;
+
+impl ErrorHandler for LogErrors {
+    fn on_error<C>(&self, _client: &C, error: &mut PgWireError)
+    where
+        C: ClientInfo,
+    {
+        tracing::debug!(%error, "statement failed");
+    }
+}
+
+/// Runs queries of one connection.
+pub(crate) struct Queries {
+    connection: Arc<Connection>,
+    parser: Arc<Parser>,
+    /// Sealhouse statements that Describe ran to learn their columns (they
+    /// have no plan), waiting for the portal's Execute.
+    described: Mutex<HashMap<String, Outcome>>,
+}
+
+/// Sends what goes beside a reply: notices and a changed parameter.
+async fn send_extras<C>(client: &mut C, outcome: &mut Outcome) -> PgWireResult<()>
+where
+    C: Sink<PgWireBackendMessage> + Unpin + Send,
+    C::Error: Debug,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    for notice in outcome.notices.drain(..) {
+        for line in notice.lines() {
+            let (severity, code) = if line.starts_with("warning:") {
+                ("WARNING", "01000")
+            } else {
+                ("NOTICE", "00000")
+            };
+            let info = pgwire::error::ErrorInfo::new(
+                severity.to_owned(),
+                code.to_owned(),
+                line.to_owned(),
+            );
+            client
+                .feed(PgWireBackendMessage::NoticeResponse(NoticeResponse::from(
+                    info,
+                )))
+                .await?;
+        }
+    }
+    if let Some((name, value)) = outcome.reported.take() {
+        client
+            .feed(PgWireBackendMessage::ParameterStatus(ParameterStatus::new(
+                name, value,
+            )))
+            .await?;
+    }
+    Ok(())
+}
+
+fn into_response(outcome: Outcome, format: &Format) -> PgWireResult<Response> {
+    Ok(match outcome.reply {
+        Reply::Rows { rows, tag } => Response::Query(encode::response(rows, format, tag)?),
+        Reply::Done { tag, rows } => {
+            let mut t = Tag::new(&tag);
+            if tag == "INSERT" {
+                t = t.with_oid(0);
+            }
+            if let Some(rows) = rows {
+                t = t.with_rows(usize::try_from(rows).unwrap_or(usize::MAX));
+            }
+            Response::Execution(t)
+        }
+        Reply::Began => Response::TransactionStart(Tag::new("BEGIN")),
+        Reply::Ended(tag) => Response::TransactionEnd(Tag::new(tag)),
+    })
+}
+
+#[async_trait]
+impl SimpleQueryHandler for Queries {
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let commands = match command::parse(&self.connection.shared.parser, query) {
+            Ok(commands) => commands,
+            Err(e) => return Ok(vec![Response::Error(Box::new(e.into_info()))]),
+        };
+        if commands.is_empty() {
+            return Ok(vec![Response::EmptyQuery]);
+        }
+        let mut responses = Vec::with_capacity(commands.len());
+        for command in commands {
+            let outcome = self
+                .connection
+                .with_session(async |s| s.run(&command, None).await)
+                .await;
+            match outcome {
+                Ok(mut outcome) => {
+                    send_extras(client, &mut outcome).await?;
+                    responses.push(into_response(outcome, &Format::UnifiedText)?);
+                }
+                Err(e) => {
+                    // PostgreSQL stops a multi-statement query at its first error.
+                    responses.push(Response::Error(Box::new(e.into_info())));
+                    break;
+                }
+            }
+        }
+        Ok(responses)
+    }
+}
+
+/// Parse: commands and, for queries, their plans.
+pub(crate) struct Parser {
+    connection: Arc<Connection>,
+}
+
+#[async_trait]
+impl QueryParser for Parser {
+    type Statement = Prepared;
+
+    async fn parse_sql<C>(
+        &self,
+        _client: &C,
+        sql: &str,
+        _types: &[Option<Type>],
+    ) -> PgWireResult<Prepared>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let mut commands = command::parse(&self.connection.shared.parser, sql)
+            .map_err(ClientError::into_pgwire)?;
+        if commands.len() > 1 {
+            return Err(ClientError::syntax(
+                "cannot insert multiple commands into a prepared statement".to_owned(),
+            )
+            .into_pgwire());
+        }
+        let Some(command) = commands.pop() else {
+            return Ok(Prepared {
+                command: None,
+                plan: None,
+            });
+        };
+        let plan = match &command {
+            Command::Query { statement, .. } => Some(
+                self.connection
+                    .with_session(async |s| s.describe(statement).await)
+                    .await
+                    .map_err(ClientError::into_pgwire)?,
+            ),
+            _ => None,
+        };
+        Ok(Prepared {
+            command: Some(command),
+            plan,
+        })
+    }
+
+    fn get_parameter_types(&self, stmt: &Prepared) -> PgWireResult<Vec<Type>> {
+        let Some(plan) = &stmt.plan else {
+            return Ok(Vec::new());
+        };
+        parameter_types(plan)?
+            .into_iter()
+            .map(|t| t.map_or(Ok(Type::UNKNOWN), |t| into_pg_type(&t)))
+            .collect()
+    }
+
+    fn get_result_schema(
+        &self,
+        stmt: &Prepared,
+        column_format: Option<&Format>,
+    ) -> PgWireResult<Vec<FieldInfo>> {
+        match &stmt.plan {
+            Some(plan) if !matches!(plan, LogicalPlan::Ddl(_) | LogicalPlan::Dml(_)) => {
+                let schema = plan.schema().as_arrow();
+                let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+                encode::fields(
+                    schema,
+                    &names,
+                    column_format.unwrap_or(&Format::UnifiedText),
+                )
+            }
+            _ => Ok(Vec::new()),
+        }
+    }
+}
+
+/// The plan's `$1`, `$2` ... types in order (`None`: not inferred).
+fn parameter_types(plan: &LogicalPlan) -> PgWireResult<Vec<Option<DataType>>> {
+    let types = plan
+        .get_parameter_types()
+        .map_err(|e| ClientError::from_sql(e.into()).into_pgwire())?;
+    let mut numbered: Vec<(usize, Option<DataType>)> = types
+        .into_iter()
+        .map(|(name, t)| {
+            let n = name
+                .trim_start_matches('$')
+                .parse::<usize>()
+                .unwrap_or(usize::MAX);
+            (n, t)
+        })
+        .collect();
+    numbered.sort_by_key(|(n, _)| *n);
+    Ok(numbered.into_iter().map(|(_, t)| t).collect())
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for Queries {
+    type Statement = Prepared;
+    type QueryParser = Parser;
+
+    fn query_parser(&self) -> Arc<Parser> {
+        Arc::clone(&self.parser)
+    }
+
+    async fn do_describe_statement<C>(
+        &self,
+        _client: &mut C,
+        target: &StoredStatement<Prepared>,
+    ) -> PgWireResult<DescribeStatementResponse>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Prepared>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let server = self.parser.get_parameter_types(&target.statement)?;
+        let count = server.len().max(target.parameter_types.len());
+        let params = (0..count)
+            .map(|i| {
+                target
+                    .parameter_types
+                    .get(i)
+                    .cloned()
+                    .flatten()
+                    .or_else(|| server.get(i).cloned())
+                    .unwrap_or(Type::UNKNOWN)
+            })
+            .collect();
+        let fields = self.parser.get_result_schema(&target.statement, None)?;
+        Ok(DescribeStatementResponse::new(params, fields))
+    }
+
+    async fn do_describe_portal<C>(
+        &self,
+        _client: &mut C,
+        portal: &Portal<Prepared>,
+    ) -> PgWireResult<DescribePortalResponse>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Prepared>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let prepared = &portal.statement.statement;
+        // A Sealhouse statement has no plan to describe: a reading one runs
+        // now and its rows wait for Execute.
+        if let Some(command @ Command::Sealhouse(_)) = &prepared.command
+            && !command.writes()
+        {
+            let outcome = self
+                .connection
+                .with_session(async |s| s.run(command, None).await)
+                .await
+                .map_err(ClientError::into_pgwire)?;
+            let fields = match &outcome.reply {
+                Reply::Rows { rows, .. } => {
+                    encode::fields(&rows.schema, &rows.names, &portal.result_column_format)?
+                }
+                _ => Vec::new(),
+            };
+            self.described
+                .lock()
+                .await
+                .insert(portal.name.clone(), outcome);
+            return Ok(DescribePortalResponse::new(fields));
+        }
+        let fields = self
+            .parser
+            .get_result_schema(prepared, Some(&portal.result_column_format))?;
+        Ok(DescribePortalResponse::new(fields))
+    }
+
+    async fn do_query<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<Prepared>,
+        _max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Prepared>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let format = &portal.result_column_format;
+        if let Some(mut outcome) = self.described.lock().await.remove(&portal.name) {
+            send_extras(client, &mut outcome).await?;
+            return into_response(outcome, format);
+        }
+        let prepared = &portal.statement.statement;
+        let Some(command) = &prepared.command else {
+            return Ok(Response::EmptyQuery);
+        };
+        let params = match &prepared.plan {
+            Some(plan) => {
+                let types = parameter_types(plan)?;
+                let refs: Vec<Option<&DataType>> = types.iter().map(Option::as_ref).collect();
+                Some(deserialize_parameters(portal, &refs)?)
+            }
+            None => None,
+        };
+        let mut outcome = self
+            .connection
+            .with_session(async |s| s.run(command, params).await)
+            .await
+            .map_err(ClientError::into_pgwire)?;
+        send_extras(client, &mut outcome).await?;
+        into_response(outcome, format)
+    }
+}
