@@ -7,6 +7,7 @@
 
 mod cipher_cmd;
 mod data_dir;
+mod external_cmd;
 mod iam_cmd;
 mod identity;
 mod keyset_cmd;
@@ -45,6 +46,8 @@ enum Command {
     Kms(kms_cmd::KmsArgs),
     /// Projects and their storage encryption (create, describe, enable, rewrite).
     Project(project_cmd::ProjectArgs),
+    /// What an external query engine needs to read encrypted projects: role credentials, table manifests.
+    ExternalEngine(external_cmd::ExternalEngineArgs),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         Command::Iam(args) => iam_cmd::run(args),
         Command::Kms(args) => kms_cmd::run(args),
         Command::Project(args) => project_cmd::run(args),
+        Command::ExternalEngine(args) => external_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
