@@ -81,9 +81,8 @@ _KMS_HINTS = {
         "allowing it (such as AliyunHologresEncryptionDefaultRolePolicy) to the role"
     ),
     "Rejected.Disabled": (
-        "the project's CMK is disabled, and the key information cached from earlier reads "
-        "(cache_lifetime_seconds) has expired or never held this file; the key's owner can "
-        "enable it again with EnableKey"
+        "the project's CMK is disabled; key information cached from earlier reads is used "
+        "only until cache_lifetime_seconds has passed"
     ),
     "Rejected.PendingDeletion": (
         "the project's CMK is scheduled for deletion; its owner can cancel that with "
