@@ -7,6 +7,7 @@
 
 mod cipher_cmd;
 mod data_dir;
+mod external_cmd;
 mod iam_cmd;
 mod identity;
 mod keyset_cmd;
@@ -48,6 +49,8 @@ enum Command {
     Project(project_cmd::ProjectArgs),
     /// Serve PostgreSQL clients (psql, drivers, postgres_fdw) and the KMS HTTP API.
     Serve(serve_cmd::ServeArgs),
+    /// What an external query engine needs to read encrypted projects: role credentials, table manifests.
+    ExternalEngine(external_cmd::ExternalEngineArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         Command::Kms(args) => kms_cmd::run(args),
         Command::Project(args) => project_cmd::run(args),
         Command::Serve(args) => serve_cmd::run(args),
+        Command::ExternalEngine(args) => external_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,7 +12,7 @@ use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{CreateMemoryTable, DdlStatement, LogicalPlan, LogicalPlanBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use sealhouse_iam::Principal;
-use sealhouse_storage::{Catalog, DEFAULT_PROJECT};
+use sealhouse_storage::{Catalog, DEFAULT_PROJECT, TableInfo};
 
 use crate::access::{self, AclOutput, Authorizer, Privilege};
 use crate::format::ResultSet;
@@ -171,6 +171,24 @@ impl Warehouse {
     /// Who the session acts as, if it was opened with an identity.
     pub fn principal(&self) -> Option<&Principal> {
         self.authorizer.as_ref().map(Authorizer::principal)
+    }
+
+    /// The stored table `project.table`, once the session's identity is
+    /// allowed to read its rows: the SELECT check a query scanning it would
+    /// pass (owner, RAM policies, then the project's roles and grants). For
+    /// callers that hand the table's files to another engine instead of
+    /// reading them here (`sealhouse external-engine manifest`).
+    pub fn table_for_reading(&self, project: &str, table: &str) -> Result<TableInfo, SqlError> {
+        let info = self.catalog.table(project, table)?;
+        if let Some(auth) = &self.authorizer {
+            auth.check(
+                &self.catalog,
+                &info.project,
+                Some(&info.name),
+                Privilege::Select,
+            )?;
+        }
+        Ok(info)
     }
 
     /// Runs one statement (without its closing `;`).

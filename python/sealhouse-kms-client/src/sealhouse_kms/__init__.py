@@ -5,6 +5,9 @@
 - :class:`SealhouseKmsClient`, :func:`kms_client_factory`,
   :func:`crypto_factory`: pyarrow's ``KmsClient`` over it (needs the
   ``pyarrow`` extra; imported on first use).
+- :class:`ExternalEngine`: an external engine's read path, a Sealhouse
+  table's encrypted files into a ``pyarrow.Table`` with the engine's own
+  role; errors are :class:`ExternalEngineError` (docs/external-engines.md).
 """
 
 from .api import DecryptResult, KmsApi, KmsConnectionError, KmsError, parse_endpoint
@@ -14,6 +17,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DecryptResult",
+    "ExternalEngine",
+    "ExternalEngineError",
     "KmsApi",
     "KmsConnectionError",
     "KmsError",
@@ -36,7 +41,14 @@ _PARQUET = (
 )
 
 
+_EXTERNAL = ("ExternalEngine", "ExternalEngineError")
+
+
 def __getattr__(name):  # PEP 562: pyarrow is imported only when asked for
+    if name in _EXTERNAL:
+        from . import external
+
+        return getattr(external, name)
     if name in _PARQUET:
         from . import parquet
 

@@ -279,13 +279,22 @@ class SealhouseCryptoFactory(_FactoryBase):  # type: ignore[misc, valid-type]
     decryption properties, so revocation takes effect within the lifetime,
     as ``docs/kms.md`` promises for Sealhouse's own cache. (Properties made
     earlier keep the keys they already hold.)
+
+    ``clock`` (seconds, monotonic; default :func:`time.monotonic`) is what
+    the lifetime is measured on; tests pass their own to step over it.
     """
 
-    def __init__(self, kms_client_factory: Callable[[Any], Any]) -> None:
+    def __init__(
+        self,
+        kms_client_factory: Callable[[Any], Any],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         _require_pyarrow()
         super().__init__(kms_client_factory)
         self._read_cache_started: Dict[str, tuple] = {}
         self._cache_lock = threading.RLock()
+        self._clock = clock
 
     def file_decryption_properties(
         self,
@@ -299,7 +308,7 @@ class SealhouseCryptoFactory(_FactoryBase):  # type: ignore[misc, valid-type]
         if decryption_config is not None:
             lifetime = decryption_config.cache_lifetime.total_seconds()
         with self._cache_lock:
-            now = time.monotonic()
+            now = self._clock()
             started = self._read_cache_started.get(token)
             if started is not None and now > started[0] + started[1]:
                 self.remove_cache_entries_for_token(token)
