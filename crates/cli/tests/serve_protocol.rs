@@ -1,0 +1,283 @@
+//! `sealhouse serve` driven by tokio-postgres, a driver that speaks the
+//! extended protocol the way JDBC does: Parse with parameters, Describe,
+//! Bind, Execute, binary results. Plus sign-in, permissions, transaction
+//! blocks and cursors over the simple protocol.
+
+mod serve;
+
+use serve::Served;
+use tokio_postgres::types::Type;
+use tokio_postgres::{NoTls, SimpleQueryMessage};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// The rows of a simple query, as text.
+async fn simple(client: &tokio_postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
+    client
+        .simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .into_iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(row) => Some(
+                (0..row.len())
+                    .map(|i| row.get(i).map(str::to_owned))
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The server's message of an error.
+fn message(e: &tokio_postgres::Error) -> String {
+    e.as_db_error()
+        .map_or_else(|| e.to_string(), |d| d.message().to_owned())
+}
+
+fn code(e: &tokio_postgres::Error) -> String {
+    e.code().map(|c| c.code().to_owned()).unwrap_or_default()
+}
+
+#[test]
+fn prepared_statements_with_parameters_and_binary_results() {
+    let served = Served::start();
+    let root = served.account("1111");
+    runtime().block_on(async {
+        let c = served.connect(&root).await;
+        c.batch_execute(
+            "CREATE PROJECT sales; CREATE TABLE sales.t (id BIGINT, name STRING, secret BINARY, score DOUBLE)",
+        )
+        .await
+        .expect("create");
+
+        let insert = c
+            .prepare("INSERT INTO sales.t VALUES ($1, $2, $3, $4)")
+            .await
+            .expect("prepare insert");
+        assert_eq!(
+            insert.params(),
+            &[Type::INT8, Type::TEXT, Type::BYTEA, Type::FLOAT8],
+            "parameter types inferred from the table"
+        );
+        let rows: Vec<(i64, Option<&str>, Option<&[u8]>, f64)> = vec![
+            (1, Some("ada"), Some(&[0x00, 0xff, 0x80][..]), 1.5),
+            (2, None, None, -0.25),
+            (3, Some("grace 'hopper'"), Some(b"x".as_slice()), 1e300),
+        ];
+        for (id, name, secret, score) in &rows {
+            let n = c
+                .execute(&insert, &[id, name, secret, score])
+                .await
+                .expect("insert");
+            assert_eq!(n, 1, "INSERT reports its row");
+        }
+
+        let select = c
+            .prepare("SELECT id, name, secret, score FROM sales.t WHERE id >= $1 ORDER BY id")
+            .await
+            .expect("prepare select");
+        assert_eq!(select.params(), &[Type::INT8]);
+        let types: Vec<Type> = select.columns().iter().map(|c| c.type_().clone()).collect();
+        assert_eq!(types, vec![Type::INT8, Type::TEXT, Type::BYTEA, Type::FLOAT8]);
+        // The same prepared statement, bound three times.
+        for from in [1_i64, 2, 4] {
+            let got = c.query(&select, &[&from]).await.expect("select");
+            let got: Vec<(i64, Option<String>, Option<Vec<u8>>, f64)> = got
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+                .collect();
+            let want: Vec<(i64, Option<String>, Option<Vec<u8>>, f64)> = rows
+                .iter()
+                .filter(|r| r.0 >= from)
+                .map(|(i, n, s, d)| (*i, n.map(str::to_owned), s.map(<[u8]>::to_vec), *d))
+                .collect();
+            assert_eq!(got, want, "rows from id {from}");
+        }
+
+        // Text results (simple protocol) show bytea in hex.
+        let text = simple(&c, "SELECT secret FROM sales.t WHERE id = 1").await;
+        assert_eq!(text, vec![vec![Some("\\x00ff80".to_owned())]]);
+
+        // A bad statement fails at Parse with the warehouse's message, and
+        // the connection stays usable.
+        let e = c.prepare("SELECT nope FROM sales.t").await.expect_err("no such column");
+        assert!(message(&e).contains("nope"), "{}", message(&e));
+        assert_eq!(simple(&c, "SELECT 1").await, vec![vec![Some("1".to_owned())]]);
+    });
+}
+
+#[test]
+fn sign_in_needs_the_key_secret_and_runs_as_the_key() {
+    let served = Served::start();
+    let root = served.account("2222");
+    let bob = served.user(&root, "bob");
+    runtime().block_on(async {
+        let wrong = tokio_postgres::connect(&served.conninfo(&root, "not-the-secret"), NoTls)
+            .await
+            .err()
+            .expect("wrong password refused");
+        assert_eq!(code(&wrong), "28P01", "{wrong}");
+        let db = wrong.as_db_error().expect("server error");
+        assert!(
+            db.message().contains("password authentication failed"),
+            "{db}"
+        );
+        assert!(!db.message().contains("not-the-secret"), "{db}");
+
+        // A secret typed as the user name is not echoed back.
+        let swapped = tokio_postgres::connect(
+            &format!(
+                "host=127.0.0.1 port={} user={} password=x dbname=postgres",
+                served.pg_port, root.secret
+            ),
+            NoTls,
+        )
+        .await
+        .err()
+        .expect("refused");
+        assert!(
+            !message(&swapped).contains(&root.secret),
+            "{}",
+            message(&swapped)
+        );
+
+        let c = served.connect(&root).await;
+        c.batch_execute(
+            "CREATE PROJECT hr; CREATE TABLE hr.pay (who STRING, amount BIGINT); \
+             INSERT INTO hr.pay VALUES ('ann', 100)",
+        )
+        .await
+        .expect("setup");
+
+        // Bob signs in, but may not read hr.pay until granted.
+        let b = served.connect(&bob).await;
+        let e = b
+            .simple_query("SELECT * FROM hr.pay")
+            .await
+            .expect_err("not granted");
+        assert_eq!(code(&e), "42501", "{}", message(&e));
+        assert!(message(&e).contains("access denied"), "{}", message(&e));
+        // pg_catalog lists what SHOW PROJECTS would: the account's own
+        // projects for its users, nothing of another account's.
+        let hr = "SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname = 'hr'";
+        assert_eq!(simple(&b, hr).await, vec![vec![Some("hr".to_owned())]]);
+        let other = served.connect(&served.account("2223")).await;
+        assert!(simple(&other, hr).await.is_empty());
+        let tables = "SELECT relname FROM pg_catalog.pg_class WHERE relname = 'pay'";
+        assert!(simple(&other, tables).await.is_empty());
+        assert_eq!(simple(&c, tables).await, vec![vec![Some("pay".to_owned())]]);
+
+        c.batch_execute("USE hr; ADD USER bob; GRANT SELECT ON TABLE pay TO USER bob")
+            .await
+            .expect("grant");
+        assert_eq!(
+            simple(&b, "SELECT who, amount FROM hr.pay").await,
+            vec![vec![Some("ann".to_owned()), Some("100".to_owned())]]
+        );
+        let e = b
+            .simple_query("INSERT INTO hr.pay VALUES ('bob', 1)")
+            .await
+            .expect_err("SELECT only");
+        assert_eq!(code(&e), "42501", "{}", message(&e));
+    });
+}
+
+#[test]
+fn settings_transaction_blocks_and_cursors() {
+    let served = Served::start();
+    let root = served.account("3333");
+    runtime().block_on(async {
+        let c = served.connect(&root).await;
+        c.batch_execute(
+            "CREATE PROJECT p; CREATE TABLE p.n (i BIGINT); \
+             INSERT INTO p.n VALUES (1), (2), (3), (4), (5)",
+        )
+        .await
+        .expect("setup");
+
+        // What postgres_fdw sends on connecting.
+        c.batch_execute(
+            "SET search_path = pg_catalog; SET timezone = 'UTC'; SET datestyle = ISO; \
+             SET intervalstyle = postgres; SET extra_float_digits = 3",
+        )
+        .await
+        .expect("postgres_fdw settings");
+        assert_eq!(
+            simple(&c, "SHOW search_path").await,
+            vec![vec![Some("pg_catalog".to_owned())]]
+        );
+        let e = c
+            .simple_query("SET timezone = 'Asia/Shanghai'")
+            .await
+            .expect_err("UTC only");
+        assert_eq!(code(&e), "22023", "{}", message(&e));
+
+        // A cursor inside a read-only block, fetched in pieces.
+        c.batch_execute("START TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            .await
+            .expect("begin");
+        c.batch_execute("DECLARE c1 CURSOR FOR SELECT i FROM p.n ORDER BY i")
+            .await
+            .expect("declare");
+        let first = simple(&c, "FETCH 2 FROM c1").await;
+        let rest = simple(&c, "FETCH 100 FROM c1").await;
+        let empty = simple(&c, "FETCH 100 FROM c1").await;
+        assert_eq!(
+            first,
+            vec![vec![Some("1".to_owned())], vec![Some("2".to_owned())]]
+        );
+        assert_eq!(rest.len(), 3);
+        assert!(empty.is_empty());
+        c.batch_execute("CLOSE c1; COMMIT TRANSACTION")
+            .await
+            .expect("close, commit");
+
+        // Writes cannot hide in a block: refused, and the block is failed
+        // until ROLLBACK.
+        c.batch_execute("BEGIN").await.expect("begin");
+        let e = c
+            .simple_query("INSERT INTO p.n VALUES (6)")
+            .await
+            .expect_err("write in block");
+        assert_eq!(code(&e), "25001", "{}", message(&e));
+        let e = c.simple_query("SELECT 1").await.expect_err("failed block");
+        assert_eq!(code(&e), "25P02", "{}", message(&e));
+        c.batch_execute("ROLLBACK").await.expect("rollback");
+        assert_eq!(
+            simple(&c, "SELECT count(*) FROM p.n").await,
+            vec![vec![Some("5".to_owned())]]
+        );
+
+        // Cursors need a block, and end with it.
+        let e = c
+            .simple_query("DECLARE c2 CURSOR FOR SELECT 1")
+            .await
+            .expect_err("no block");
+        assert_eq!(code(&e), "25P01", "{}", message(&e));
+        c.batch_execute("BEGIN; DECLARE c3 CURSOR FOR SELECT i FROM p.n; COMMIT")
+            .await
+            .expect("declare in block");
+        let e = c
+            .simple_query("FETCH 1 FROM c3")
+            .await
+            .expect_err("closed at commit");
+        assert_eq!(code(&e), "34000", "{}", message(&e));
+
+        // Statement timeout cancels a long statement.
+        c.batch_execute("SET statement_timeout = 1")
+            .await
+            .expect("timeout");
+        let e = c
+            .simple_query("SELECT count(*) FROM range(1000000000) a")
+            .await
+            .expect_err("times out");
+        assert_eq!(code(&e), "57014", "{}", message(&e));
+    });
+}
