@@ -2,13 +2,18 @@
 # The Python tests: the sealhouse-kms-client package (python/sealhouse-kms-client)
 # against the real `sealhouse` binary. Makes or reuses a venv, installs the
 # pinned test requirements and the package (skipped when nothing changed),
-# builds the binary if it is missing, and runs pytest. Fails (non-zero) on any
+# builds the binary if it is missing, and runs pytest. The PostgreSQL endpoint's
+# tests (test_pg_serve.py) also need PostgreSQL 15 (psql, and initdb, pg_ctl and
+# postgres_fdw for a private cluster): without it they skip, or fail when
+# SEALHOUSE_REQUIRE_POSTGRES is set (as .ci/run does). Fails (non-zero) on any
 # error, including a pyarrow that cannot be installed.
 #
 #   SEALHOUSE_VENV    the venv (default ~/.cache/sealhouse/venv)
 #   CARGO_TARGET_DIR  where the binary is built (default target/)
 #   SEALHOUSE_BIN     the binary to test (default $CARGO_TARGET_DIR/debug/sealhouse)
 #   PYTHON            the interpreter that makes the venv (default python3)
+#   SEALHOUSE_PG_BIN  PostgreSQL 15's bin directory (default /usr/lib/postgresql/15/bin)
+#   SEALHOUSE_REQUIRE_POSTGRES  set: missing PostgreSQL fails the tests instead of skipping them
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,15 +50,15 @@ want=$(
     } | sha256sum | cut -d' ' -f1
 )
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]] \
-    || ! "$vpy" -c 'import pyarrow.parquet.encryption, pytest, sealhouse_kms' >/dev/null 2>&1; then
+    || ! "$vpy" -c 'import pyarrow.parquet.encryption, pytest, psycopg, sealhouse_kms' >/dev/null 2>&1; then
     say "installing $requirements and $package into $venv"
     rm -f "$stamp"
-    "$vpy" -m pip install --disable-pip-version-check --quiet --only-binary=pyarrow \
+    "$vpy" -m pip install --disable-pip-version-check --quiet --only-binary=pyarrow,psycopg-binary \
         -r "$requirements" \
-        || die "could not install $requirements (see pip's error above; pyarrow is taken only as a prebuilt wheel)"
+        || die "could not install $requirements (see pip's error above; pyarrow and psycopg-binary are taken only as prebuilt wheels)"
     "$vpy" -m pip install --disable-pip-version-check --quiet --no-deps -e "$package" \
         || die "could not install $package"
-    "$vpy" -c 'import pyarrow.parquet.encryption, pytest, sealhouse_kms' \
+    "$vpy" -c 'import pyarrow.parquet.encryption, pytest, psycopg, sealhouse_kms' \
         || die "the installed packages do not import"
     printf '%s\n' "$want" >"$stamp"
 else
@@ -75,9 +80,11 @@ fi
 export SEALHOUSE_BIN=$bin
 
 say "pyarrow $("$vpy" -c 'import pyarrow; print(pyarrow.__version__)'), binary $bin"
-# Hermetic: no proxies, no inherited credentials or data dir.
+# Hermetic: no proxies, no inherited credentials, data dir or libpq (PG*) settings.
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY \
     SEALHOUSE_ACCESS_KEY_ID SEALHOUSE_ACCESS_KEY_SECRET SEALHOUSE_SECURITY_TOKEN \
-    SEALHOUSE_KMS_ENDPOINT SEALHOUSE_PROFILE SEALHOUSE_DATA_DIR SEALHOUSE_KMS_ROOT_KEY
+    SEALHOUSE_KMS_ENDPOINT SEALHOUSE_PROFILE SEALHOUSE_DATA_DIR SEALHOUSE_KMS_ROOT_KEY \
+    PGHOST PGHOSTADDR PGPORT PGUSER PGPASSWORD PGPASSFILE PGDATABASE PGSERVICE PGSERVICEFILE \
+    PGSSLMODE PGOPTIONS PGTZ PGCLIENTENCODING
 export PYTHONDONTWRITEBYTECODE=1
 exec "$vpy" -m pytest -q -p no:cacheprovider python/tests "$@"

@@ -352,6 +352,17 @@ impl Session {
         with_timeout(timeout, run).await
     }
 
+    /// The column descriptions of cursor `name`, if it exists (a DECLAREd
+    /// cursor is also a portal that clients may Describe).
+    pub(crate) fn cursor_fields(
+        &self,
+        name: &str,
+        format: &pgwire::api::portal::Format,
+    ) -> Option<pgwire::error::PgWireResult<Vec<pgwire::api::results::FieldInfo>>> {
+        let (schema, names) = self.cursors.get(name)?.columns();
+        Some(crate::encode::fields(schema, names, format))
+    }
+
     /// Plans a statement for a client's Parse: its parameter and result
     /// types.
     pub(crate) async fn describe(

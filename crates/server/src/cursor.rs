@@ -29,6 +29,11 @@ impl Cursor {
         }
     }
 
+    /// Its columns: the schema and the names shown.
+    pub(crate) fn columns(&self) -> (&datafusion::arrow::datatypes::Schema, &[String]) {
+        (&self.schema, &self.names)
+    }
+
     /// Whether it outlives its transaction (WITH HOLD).
     pub(crate) fn hold(&self) -> bool {
         self.hold

@@ -14,7 +14,7 @@ use datafusion::logical_expr::LogicalPlan;
 use futures::{Sink, SinkExt};
 use pgwire::api::auth::StartupHandler;
 use pgwire::api::portal::{Format, Portal};
-use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler, send_describe_response};
 use pgwire::api::results::{
     DescribePortalResponse, DescribeStatementResponse, FieldInfo, Response, Tag,
 };
@@ -23,6 +23,7 @@ use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, ErrorHandler, PgWireServerHandlers, Type};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::extendedquery::{Describe, TARGET_TYPE_BYTE_PORTAL};
 use pgwire::messages::response::NoticeResponse;
 use pgwire::messages::startup::ParameterStatus;
 use tokio::sync::Mutex;
@@ -275,6 +276,16 @@ impl QueryParser for Parser {
     }
 }
 
+/// Commands that give rows without a plan to describe them: they run at
+/// Describe and their rows wait for Execute.
+fn runs_at_describe(command: &Command) -> bool {
+    match command {
+        Command::Sealhouse(_) => !command.writes(),
+        Command::Fetch { .. } | Command::Show(_) => true,
+        _ => false,
+    }
+}
+
 /// The plan's `$1`, `$2` ... types in order (`None`: not inferred).
 fn parameter_types(plan: &LogicalPlan) -> PgWireResult<Vec<Option<DataType>>> {
     let types = plan
@@ -301,6 +312,32 @@ impl ExtendedQueryHandler for Queries {
 
     fn query_parser(&self) -> Arc<Parser> {
         Arc::clone(&self.parser)
+    }
+
+    /// A DECLAREd cursor is a portal too (psycopg's server-side cursors
+    /// describe it by name); other portals are pgwire's.
+    async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Prepared>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message.name.clone().unwrap_or_default();
+        if message.target_type == TARGET_TYPE_BYTE_PORTAL
+            && client.portal_store().get_portal(&name).is_none()
+        {
+            let fields = self
+                .connection
+                .with_session(async |s| Ok(s.cursor_fields(&name, &Format::UnifiedText)))
+                .await
+                .map_err(ClientError::into_pgwire)?;
+            if let Some(fields) = fields {
+                let response = DescribePortalResponse::new(fields?);
+                return send_describe_response(client, &response).await;
+            }
+        }
+        self._on_describe(client, message).await
     }
 
     async fn do_describe_statement<C>(
@@ -345,8 +382,8 @@ impl ExtendedQueryHandler for Queries {
         let prepared = &portal.statement.statement;
         // A Sealhouse statement has no plan to describe: a reading one runs
         // now and its rows wait for Execute.
-        if let Some(command @ Command::Sealhouse(_)) = &prepared.command
-            && !command.writes()
+        if let Some(command) = &prepared.command
+            && runs_at_describe(command)
         {
             let outcome = self
                 .connection

@@ -4,6 +4,8 @@
 
 #![allow(dead_code, unreachable_pub)] // Each test binary uses its own part.
 
+pub mod load;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

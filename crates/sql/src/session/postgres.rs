@@ -8,11 +8,17 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::CatalogProviderList;
+use datafusion::common::ScalarValue;
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::datasource::TableType;
 use datafusion::error::DataFusionError;
+use datafusion::error::Result as DfResult;
+use datafusion::logical_expr::Expr;
 use datafusion::logical_expr::LogicalPlan;
+use datafusion::optimizer::AnalyzerRule;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion_pg_catalog::pg_catalog::catalog_info::CatalogInfo;
@@ -33,9 +39,13 @@ impl Warehouse {
     /// Makes the session answer PostgreSQL clients' catalog queries: a
     /// `pg_catalog` schema (listing, for a session with an identity, only
     /// the projects it may see) and the `pg_*` functions drivers call.
+    /// Also reads string literals that become BINARY the way PostgreSQL
+    /// reads bytea input: `'\x00ff'` is two bytes, not six characters
+    /// (postgres_fdw pushes filters on bytea columns down that way).
     pub fn enable_postgres_catalog(&mut self) -> Result<(), SqlError> {
         setup_pg_catalog(&self.ctx, CATALOG_NAME, EmptyContextProvider)
             .map_err(|e| SqlError::from(*e))?;
+        self.ctx.add_analyzer_rule(Arc::new(ByteaHexLiterals));
         // setup_pg_catalog lists every project; a session with an identity
         // gets one that lists what SHOW PROJECTS would.
         if let Some(auth) = &self.authorizer {
@@ -97,6 +107,58 @@ impl Warehouse {
         self.functions.end_statement();
         result
     }
+}
+
+/// PostgreSQL's bytea input in hex format: a string literal `\x` followed
+/// by an even number of hex digits, where it is cast (explicitly or by type
+/// coercion, which runs first) to a binary type, is those bytes.
+#[derive(Debug)]
+struct ByteaHexLiterals;
+
+impl AnalyzerRule for ByteaHexLiterals {
+    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> DfResult<LogicalPlan> {
+        plan.transform_up_with_subqueries(|node| {
+            node.map_expressions(|expr| expr.transform_up(|e| Ok(bytea_literal(e))))
+        })
+        .data()
+    }
+
+    fn name(&self) -> &str {
+        "postgres_bytea_hex_literals"
+    }
+}
+
+fn bytea_literal(expr: Expr) -> Transformed<Expr> {
+    let (inner, data_type) = match &expr {
+        Expr::Cast(c) => (&c.expr, c.field.data_type()),
+        Expr::TryCast(c) => (&c.expr, c.field.data_type()),
+        _ => return Transformed::no(expr),
+    };
+    let text = match inner.as_ref() {
+        Expr::Literal(
+            ScalarValue::Utf8(Some(s))
+            | ScalarValue::LargeUtf8(Some(s))
+            | ScalarValue::Utf8View(Some(s)),
+            _,
+        ) => s,
+        _ => return Transformed::no(expr),
+    };
+    let Some(bytes) = bytea_hex(text) else {
+        return Transformed::no(expr);
+    };
+    let value = match data_type {
+        DataType::Binary => ScalarValue::Binary(Some(bytes)),
+        DataType::LargeBinary => ScalarValue::LargeBinary(Some(bytes)),
+        DataType::BinaryView => ScalarValue::BinaryView(Some(bytes)),
+        _ => return Transformed::no(expr),
+    };
+    Transformed::yes(Expr::Literal(value, None))
+}
+
+/// The bytes of `\x<hex>`, or `None` for any other text.
+fn bytea_hex(text: &str) -> Option<Vec<u8>> {
+    let digits = text.strip_prefix("\\x")?;
+    hex::decode(digits).ok()
 }
 
 /// The catalog tables, parsed once per process (they are the same for
@@ -185,5 +247,19 @@ impl CatalogInfo for VisibleProjects {
             return Ok(None);
         }
         CatalogInfo::table_type(&self.all, catalog, schema, table).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytea_hex_input() {
+        assert_eq!(bytea_hex("\\x00ff10"), Some(vec![0x00, 0xff, 0x10]));
+        assert_eq!(bytea_hex("\\x"), Some(vec![]));
+        assert_eq!(bytea_hex("\\x0"), None, "odd digits");
+        assert_eq!(bytea_hex("00ff"), None, "no prefix: text");
+        assert_eq!(bytea_hex("\\xzz"), None);
     }
 }
