@@ -34,6 +34,8 @@ impl ClientError {
         let code = match &error {
             SqlError::Syntax(_) => "42601",
             SqlError::AccessDenied(_) => "42501",
+            // DataFusion's "table 'p.t' not found" arrives as a planning error.
+            SqlError::Plan(m) if m.contains("table") && m.contains("not found") => "42P01",
             SqlError::Plan(_) => "42000",
             SqlError::Storage(StorageError::ProjectNotFound(_)) => "3F000",
             SqlError::Storage(StorageError::TableNotFound { .. }) => "42P01",
