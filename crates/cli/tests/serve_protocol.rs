@@ -41,6 +41,10 @@ fn message(e: &tokio_postgres::Error) -> String {
         .map_or_else(|| e.to_string(), |d| d.message().to_owned())
 }
 
+/// A row of sales.t as bound (borrowed) and as read back (owned).
+type RowIn<'a> = (i64, Option<&'a str>, Option<&'a [u8]>, f64);
+type RowOut = (i64, Option<String>, Option<Vec<u8>>, f64);
+
 fn code(e: &tokio_postgres::Error) -> String {
     e.code().map(|c| c.code().to_owned()).unwrap_or_default()
 }
@@ -66,7 +70,7 @@ fn prepared_statements_with_parameters_and_binary_results() {
             &[Type::INT8, Type::TEXT, Type::BYTEA, Type::FLOAT8],
             "parameter types inferred from the table"
         );
-        let rows: Vec<(i64, Option<&str>, Option<&[u8]>, f64)> = vec![
+        let rows: Vec<RowIn<'_>> = vec![
             (1, Some("ada"), Some(&[0x00, 0xff, 0x80][..]), 1.5),
             (2, None, None, -0.25),
             (3, Some("grace 'hopper'"), Some(b"x".as_slice()), 1e300),
@@ -89,11 +93,11 @@ fn prepared_statements_with_parameters_and_binary_results() {
         // The same prepared statement, bound three times.
         for from in [1_i64, 2, 4] {
             let got = c.query(&select, &[&from]).await.expect("select");
-            let got: Vec<(i64, Option<String>, Option<Vec<u8>>, f64)> = got
+            let got: Vec<RowOut> = got
                 .iter()
                 .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
                 .collect();
-            let want: Vec<(i64, Option<String>, Option<Vec<u8>>, f64)> = rows
+            let want: Vec<RowOut> = rows
                 .iter()
                 .filter(|r| r.0 >= from)
                 .map(|(i, n, s, d)| (*i, n.map(str::to_owned), s.map(<[u8]>::to_vec), *d))
