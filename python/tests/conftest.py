@@ -115,6 +115,17 @@ class Installation:
         return p.stderr
 
 
+def _terminate(proc: subprocess.Popen) -> None:
+    """Stops a server process: SIGTERM, then SIGKILL if it lingers."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
 class Server:
     """`sealhouse kms serve --listen 127.0.0.1:0` (the OS picks a free port;
     the server prints the address it bound)."""
@@ -166,13 +177,7 @@ class Server:
             time.sleep(0.05)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        _terminate(self.proc)
 
 
 @dataclass
@@ -392,13 +397,7 @@ class PgServe:
         return "sealhouse serve stderr (last lines):\n" + ("\n".join(lines) or "(nothing)")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        _terminate(self.proc)
 
 
 @pytest.fixture(scope="session")
