@@ -22,6 +22,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc keeps freed memory for reuse. With glibc's malloc every batch of
+/// large values (8192 x 1 KiB) was mapped, faulted in, zeroed and unmapped
+/// again, which cost more than encrypting it (bench/README.md, issue 8).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Sealhouse: an analytic SQL warehouse built around data encryption.
 #[derive(Parser)]
 #[command(name = "sealhouse", version, about, long_about = None)]
