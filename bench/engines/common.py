@@ -20,6 +20,8 @@ VALUE_BYTES = {
     # table workloads: one row is (id BIGINT, tel STRING of 11 B)
     "insert_enc": 19,
     "scan_enc": 19,
+    "insert_storage": 19,
+    "scan_storage": 19,
     "insert_plain": 19,
     "scan_plain": 19,
 }

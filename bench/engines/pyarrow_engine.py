@@ -1,12 +1,12 @@
 """pyarrow: Parquet modular encryption (storage encryption), in this process.
 
 The table (id BIGINT, tel STRING of 11 B), N rows, is built in memory at setup.
-- insert_enc: pq.write_table with FileEncryptionProperties from a CryptoFactory:
+- insert_storage: pq.write_table with FileEncryptionProperties from a CryptoFactory:
   AES_GCM_V1, uniform encryption (every column and the footer under one footer key),
   double wrapping, the data keys wrapped by an in-process KMS client (Tink AES-GCM
   under a master key). insert_plain: the same write without encryption. Both snappy,
   pyarrow's defaults otherwise.
-- scan_enc / scan_plain: pq.read_table (with FileDecryptionProperties for the
+- scan_storage / scan_plain: pq.read_table (with FileDecryptionProperties for the
   encrypted file), then the same check as Sealhouse's scan, in Arrow compute:
   count of rows whose tel equals cast(13900000000 + id as string), and sum(id).
 CPU: this process's CPU time (pyarrow's threads included).
@@ -20,7 +20,7 @@ from .common import BASE11, Clock, result
 
 class Pyarrow:
     name = "pyarrow"
-    workloads = {"insert_enc", "scan_enc", "insert_plain", "scan_plain"}
+    workloads = {"insert_storage", "scan_storage", "insert_plain", "scan_plain"}
 
     def __init__(self, cfg):
         self.rows = cfg["rows11"]
@@ -58,14 +58,14 @@ class Pyarrow:
         return {"version": pa.__version__}
 
     def path(self, workload):
-        return os.path.join(self.dir, "enc.parquet" if workload.endswith("enc") else "plain.parquet")
+        return os.path.join(self.dir, "storage.parquet" if workload.endswith("storage") else "plain.parquet")
 
     def run(self, workload):
         import pyarrow.parquet as pq
 
         pa, pc, pe = self.pa, self.pc, self.pe
         n = self.rows
-        encrypted = workload.endswith("enc")
+        encrypted = workload.endswith("storage")
         if workload.startswith("insert"):
             with Clock() as c:
                 props = None

@@ -15,9 +15,9 @@ import time
 
 from .common import BASE11, Timed, check_equal, check_max, result
 
-
-# Large allocations from the heap and no trimming: 256 MiB mmap threshold, 1 GiB trim threshold.
-MALLOC_TUNED = "glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=1073741824"
+# The storage-encrypted project of insert_storage / scan_storage: AES256 (Parquet
+# modular encryption, AES-GCM pages and footer) with the project's default key.
+STORAGE_PROJECT = "sp_aes256"
 
 
 class SqlError(RuntimeError):
@@ -28,9 +28,7 @@ class Sealhouse:
     name = "sealhouse"
     workloads = {
         "enc11", "dec11", "det11", "enc1k", "dec1k",
-        "insert_enc", "scan_enc", "insert_plain", "scan_plain",
-        # "insert_storage", "scan_storage": once `CREATE PROJECT ... ENCRYPTION`
-        # exists (issue 6), see storage_encryption_sql() below.
+        "insert_enc", "scan_enc", "insert_storage", "scan_storage", "insert_plain", "scan_plain",
     }
 
     def __init__(self, cfg):
@@ -66,6 +64,8 @@ class Sealhouse:
         self.sql(
             "DROP TABLE IF EXISTS t11; DROP TABLE IF EXISTS t1k; DROP TABLE IF EXISTS e11;"
             "DROP TABLE IF EXISTS e1k; DROP TABLE IF EXISTS ins_enc; DROP TABLE IF EXISTS ins_plain;"
+            f"CREATE PROJECT {STORAGE_PROJECT} ENCRYPTION ALGORITHM AES256;"
+            f"CREATE TABLE {STORAGE_PROJECT}.ins_storage (id BIGINT, tel STRING);"
             f"CREATE TABLE t11 AS SELECT value AS id, CAST({BASE11} + value AS STRING) AS x FROM range({n});"
             f"CREATE TABLE t1k AS SELECT value AS id, lpad(CAST(value AS STRING), 1024, 'x') AS x FROM range({m});"
             f"CREATE TABLE e11 AS SELECT x, ENHANCED_SYM_ENCRYPT({g}, x) AS c FROM t11;"
@@ -101,18 +101,23 @@ class Sealhouse:
             out, wall, cpu = self.sql(q)
             ok, check = check_equal(rows, int(out[1][0]))
             what = f"count(*) WHERE ENHANCED_SYM_DECRYPT(ks, c) = x over {table} (x, c)"
-        elif workload in ("insert_enc", "insert_plain"):
-            target, expr = ("ins_enc", f"ENHANCED_SYM_ENCRYPT({g}, x)") if workload == "insert_enc" else ("ins_plain", "x")
+        elif workload in ("insert_enc", "insert_storage", "insert_plain"):
+            target, expr = {
+                "insert_enc": ("ins_enc", f"ENHANCED_SYM_ENCRYPT({g}, x)"),
+                "insert_storage": (f"{STORAGE_PROJECT}.ins_storage", "x"),
+                "insert_plain": ("ins_plain", "x"),
+            }[workload]
             out, wall, cpu = self.sql(f"INSERT OVERWRITE TABLE {target} SELECT id, {expr} FROM t11")
             cnt, _, _ = self.sql(f"SELECT count(*) FROM {target}")
             rows = n
             ok, check = int(cnt[1][0]) == n, f"{cnt[1][0]}/{n} rows stored (every value checked by the scan workload)"
             what = f"INSERT OVERWRITE TABLE {target} SELECT id, {expr.replace(g, 'ks')} FROM t11"
-        elif workload in ("scan_enc", "scan_plain"):
+        elif workload in ("scan_enc", "scan_storage", "scan_plain"):
             if workload == "scan_enc":
                 target, expr = "ins_enc", f"ENHANCED_SYM_DECRYPT({g}, tel) = CAST(CAST({BASE11} + id AS STRING) AS BINARY)"
             else:
-                target, expr = "ins_plain", f"tel = CAST({BASE11} + id AS STRING)"
+                target = f"{STORAGE_PROJECT}.ins_storage" if workload == "scan_storage" else "ins_plain"
+                expr = f"tel = CAST({BASE11} + id AS STRING)"
             out, wall, cpu = self.sql(f"SELECT count(*), sum(id) FROM {target} WHERE {expr}")
             rows = n
             cnt, total = int(out[1][0]), int(out[1][1] or 0)
@@ -121,24 +126,7 @@ class Sealhouse:
             what = f"count(*), sum(id) FROM {target} WHERE {expr.replace(g, 'ks')}"
         else:
             raise ValueError(workload)
-        out = [result("sealhouse", workload, rows, Timed(wall, cpu), ok, check, what)]
-        if workload in ("enc1k", "dec1k"):
-            # The same query with glibc malloc keeping freed memory instead of
-            # returning each batch's buffers to the kernel: not how Sealhouse
-            # runs, shown to measure what the allocator costs at 1 KiB.
-            _, wall2, cpu2 = self.sql(q, env=dict(os.environ, GLIBC_TUNABLES=MALLOC_TUNED))
-            out.append(result("sealhouse-malloc", workload, rows, Timed(wall2, cpu2), ok, check,
-                              f"the same query, GLIBC_TUNABLES={MALLOC_TUNED}"))
-        return out
-
-    @staticmethod
-    def storage_encryption_sql():
-        """The storage-encryption workload (issue 6) is not built yet. When
-        `CREATE PROJECT p ... ENCRYPTION` lands: create the project here, add
-        "insert_storage"/"scan_storage" to `workloads`, and run the plain
-        insert/scan statements inside that project (`--project p`), so the
-        rows compare directly with pyarrow's Parquet modular encryption."""
-        return None
+        return [result("sealhouse", workload, rows, Timed(wall, cpu), ok, check, what)]
 
     def close(self):
         pass
