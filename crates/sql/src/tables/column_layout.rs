@@ -7,6 +7,8 @@
 //! A byte column whose sampled bytes look random (Shannon entropy above
 //! [`RANDOM_BITS_PER_BYTE`]) is therefore written PLAIN and uncompressed;
 //! every other column keeps dictionary encoding and snappy.
+//!
+//! Row groups are bounded in rows and in bytes, whichever comes first.
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::DataType;
@@ -21,6 +23,17 @@ const SAMPLE_BYTES: usize = 64 * 1024;
 const RANDOM_BITS_PER_BYTE: f64 = 7.5;
 /// Fewer sampled bytes than this say nothing reliable: keep the default.
 const MIN_SAMPLE_BYTES: usize = 4 * 1024;
+
+/// Rows per Parquet row group: large enough for efficient scans, small
+/// enough that a scan of one file splits across cores.
+const ROW_GROUP_ROWS: usize = 256 * 1024;
+/// Bytes per row group (the writer's estimate of its encoded size). A scan
+/// reads each column chunk of a row group into fresh memory, so with rows
+/// alone as the bound 1 KiB values made ~270 MB chunks: a count over 1M of
+/// them peaked at ~1 GB resident and spent up to 40% of its CPU in the kernel
+/// faulting and zeroing pages. 32 MiB: ~325 MB peak, a fifth of the system
+/// time (bench/README.md, issue 8).
+const ROW_GROUP_BYTES: usize = 32 * 1024 * 1024;
 
 /// `builder` with every random-looking byte column of `sample` set to PLAIN
 /// encoding without compression.
@@ -43,9 +56,13 @@ pub(crate) fn with_column_layouts(
     builder
 }
 
-/// The default properties for byte columns and everything else.
+/// The default properties for byte columns and everything else, and the
+/// row-group bounds.
 pub(crate) fn base_properties() -> WriterPropertiesBuilder {
-    WriterProperties::builder().set_compression(Compression::SNAPPY)
+    WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
 }
 
 /// Shannon entropy, in bits per byte, of up to [`SAMPLE_BYTES`] of a byte
@@ -103,13 +120,13 @@ mod tests {
         .expect("batch")
     }
 
-    #[test]
-    fn random_bytes_are_plain_and_uncompressed_text_keeps_the_defaults() {
-        // A keyed stream (SplitMix64) stands in for ciphertexts.
+    /// `count` values of `len` bytes from a keyed stream (SplitMix64): they
+    /// stand in for ciphertexts.
+    fn random_values(count: usize, len: usize) -> Vec<Vec<u8>> {
         let mut state = 0x9E37_79B9_7F4A_7C15_u64;
-        let random: Vec<Vec<u8>> = (0..2000)
+        (0..count)
             .map(|_| {
-                (0..4)
+                (0..len.div_ceil(8))
                     .flat_map(|_| {
                         state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
                         let mut z = state;
@@ -117,9 +134,15 @@ mod tests {
                         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
                         (z ^ (z >> 31)).to_le_bytes()
                     })
+                    .take(len)
                     .collect()
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn random_bytes_are_plain_and_uncompressed_text_keeps_the_defaults() {
+        let random = random_values(2000, 32);
         let tels: Vec<String> = (0..2000)
             .map(|i| (13_900_000_000u64 + i).to_string())
             .collect();
@@ -146,6 +169,49 @@ mod tests {
             assert_eq!(props.compression(&path), Compression::SNAPPY, "{other}");
             assert!(props.dictionary_enabled(&path), "{other}");
         }
+    }
+
+    #[test]
+    fn wide_rows_are_cut_into_row_groups_by_bytes_narrow_ones_by_rows() {
+        use parquet::arrow::ArrowWriter;
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+
+        // Row groups of a file written with base_properties().
+        fn row_groups(column: Arc<dyn Array>, rows_per_batch: usize) -> Vec<(i64, i64)> {
+            let all = batch(vec![("v", column)]);
+            let mut out = Vec::new();
+            let mut writer =
+                ArrowWriter::try_new(&mut out, all.schema(), Some(base_properties().build()))
+                    .expect("writer");
+            for start in (0..all.num_rows()).step_by(rows_per_batch) {
+                let len = rows_per_batch.min(all.num_rows() - start);
+                writer.write(&all.slice(start, len)).expect("write");
+            }
+            writer.close().expect("close");
+            let reader = SerializedFileReader::new(bytes::Bytes::from(out)).expect("read");
+            reader
+                .metadata()
+                .row_groups()
+                .iter()
+                .map(|g| (g.num_rows(), g.compressed_size()))
+                .collect()
+        }
+
+        // 80,000 incompressible values of 1 KiB (~80 MB): cut by bytes into
+        // groups of about 32 MiB (the bound is on encoded, compressed bytes).
+        let wide = random_values(80_000, 1024);
+        let groups = row_groups(Arc::new(BinaryArray::from_iter_values(wide.iter())), 8192);
+        assert!(groups.len() >= 3, "{groups:?}");
+        assert_eq!(groups.iter().map(|g| g.0).sum::<i64>(), 80_000);
+        for (_, bytes) in &groups {
+            // The writer checks the bound between batches: one batch (8 MiB) over at most.
+            let limit = i64::try_from(ROW_GROUP_BYTES).expect("fits") + 9 * 1024 * 1024;
+            assert!(*bytes <= limit, "{groups:?}");
+        }
+        // 300,000 eight-byte values (2.4 MB): cut by rows at 256Ki.
+        let narrow = row_groups(Arc::new(Int64Array::from_iter_values(0..300_000)), 8192);
+        let rows: Vec<i64> = narrow.iter().map(|g| g.0).collect();
+        assert_eq!(rows, vec![262_144, 37_856]);
     }
 
     #[test]

@@ -21,10 +21,6 @@ use sealhouse_storage::{Catalog, CommitMode, DataFile, StorageAlgorithm, TableIn
 use super::column_layout::{base_properties, with_column_layouts};
 use crate::storage_encryption::{FileWriter, ProjectKeys};
 
-/// Rows per Parquet row group: large enough for efficient scans, small
-/// enough that a scan of one file splits across cores.
-const ROW_GROUP_ROWS: usize = 256 * 1024;
-
 /// What a write's commit does to the table.
 #[derive(Debug, Clone)]
 pub(crate) enum SinkTarget {
@@ -116,7 +112,7 @@ impl DataSink for StoredTableSink {
                 break;
             }
         }
-        let mut props = base_properties().set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
+        let mut props = base_properties();
         if let Some(sample) = &first {
             props = with_column_layouts(props, sample);
         }
