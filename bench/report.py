@@ -139,7 +139,8 @@ def section(data):
         f"Command: `{m['command']}` — {m['runs']} repetition(s), "
         f"{m['rows11']:,} 11-byte values, {m['rows1k']:,} 1 KiB values. "
         f"This run took {m['total_s'] / 60:.1f} min end to end (build step {m['build_s']:.0f} s, "
-        f"set-up {sum(m['setup_s'].values()):.0f} s [{setup}], measuring {m['measure_s']:.0f} s).",
+        f"set-up {sum(m['setup_s'].values()):.0f} s [{setup}], measuring {m['measure_s']:.0f} s). "
+        "On a fresh machine the build is most of a run: see [bench/README.md](bench/README.md#time-for-a-whole-run).",
         f"Rows capped for slow peers (per row rates; `--cap`/`--no-caps` change it): {caps or 'none'}.",
         "",
         f"Machine: {mach.get('model name')} (family {mach.get('cpu family')}, model {mach.get('model')}), "
