@@ -39,14 +39,14 @@ class Sealhouse:
         self.gcm = cfg["gcm_keyset_hex"]
         self.siv = cfg["siv_keyset_hex"]
 
-    def sql(self, statement, env=None):
+    def sql(self, statement):
         """Runs statements; returns (rows of the last result, wall s, CPU s)."""
         # CPU of the child: the RUSAGE_CHILDREN difference (this worker runs
         # nothing else, so only this process is reaped in between).
         r0, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
         p = subprocess.run(
             [self.bin, "sql", "--data-dir", self.dir, "--format", "csv", "-e", statement],
-            capture_output=True, env=env,
+            capture_output=True,
         )
         wall = time.perf_counter() - t0
         r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
