@@ -107,7 +107,11 @@ fn encrypt(
     plaintext: &[u8],
     out: Vec<u8>,
 ) -> Vec<u8> {
-    let mut w = SegmentedWriter::new(out, cipher, key, wrapped, DEFAULT_SEGMENT_SIZE)
+    let place = sealhouse_storage::segmented::FileIdentity {
+        table_id: 1,
+        file_id: [0; 16],
+    };
+    let mut w = SegmentedWriter::new(out, cipher, key, wrapped, DEFAULT_SEGMENT_SIZE, place)
         .expect("writer parameters are valid");
     for piece in plaintext.chunks(WRITE_PIECE) {
         w.write_all(piece).expect("writing to a Vec");

@@ -26,7 +26,7 @@ pub enum SegmentedError {
     NotSegmented,
     /// A segmented file of a format version this build does not read.
     #[error(
-        "segmented file format version {0} is not supported: this build reads version 1; upgrade Sealhouse to read it"
+        "segmented file format version {0} is not supported: this build reads versions 1 and 2; upgrade Sealhouse to read it"
     )]
     UnsupportedVersion(u8),
     /// A cipher id other than 1 (AESCTR) or 2 (RC4) in a header.
@@ -65,6 +65,17 @@ pub enum SegmentedError {
         "the data key is {0} bytes; segmented files need a 32-byte data key (KMS GenerateDataKey with KeySpec AES_256)"
     )]
     InvalidDataKeyLen(usize),
+    /// An authenticated header names another place than the one it was read
+    /// from: a file copied over another.
+    #[error(
+        "the file was written as {found}, but it was read as {expected}: another file was put in its place"
+    )]
+    WrongPlace {
+        /// Where it was read from.
+        expected: super::format::FileIdentity,
+        /// Where its header says it belongs.
+        found: super::format::FileIdentity,
+    },
     /// The header's MAC does not verify under the data key.
     #[error(
         "header authentication failed: wrong data key or modified header (was the wrapped key decrypted with the right CMK?)"

@@ -1,30 +1,46 @@
 //! The header of a segmented file: its fields, limits, encoding and parsing.
 //!
+//! Version 2 (written since the catalog binds files to their place):
+//!
 //! ```text
 //! offset  size  field
-//!  0       8    magic "SHSEG\0\0" then the format version, 0x01
+//!  0       8    magic "SHSEG\0\0" then the format version, 0x02
 //!  8       1    cipher id: 1 AESCTR, 2 RC4
 //!  9       3    reserved, zero
 //! 12       4    segment_size, u32 BE: plaintext bytes per segment, 1 to 16 MiB
 //! 16      16    file_nonce: random, the HKDF salt
-//! 32       2    wrapped_key_len, u16 BE: 1 to 4096
-//! 34       n    wrapped key: the KMS ciphertext blob of the data key, opaque here
-//! 34+n    32    header_mac = HMAC-SHA256(mac_key, bytes 0 .. 34+n)
+//! 32       8    table_id, i64 BE: the table the file was written for
+//! 40      16    file_id: the id the file was committed under (a UUID)
+//! 56       2    wrapped_key_len, u16 BE: 1 to 4096
+//! 58       n    wrapped key: the KMS ciphertext blob of the data key, opaque here
+//! 58+n    32    header_mac = HMAC-SHA256(mac_key, bytes 0 .. 58+n)
 //! ```
 //!
-//! The header is `66 + n` bytes. Its first [`FIXED_HEADER_LEN`] bytes say how
-//! long the rest is, so a reader over range requests fetches the header
-//! exactly: 34 bytes, then [`SegmentedHeader::required_len`] bytes; or
-//! [`MAX_HEADER_LEN`] bytes (capped at the file length) in one request.
+//! Version 1 (still read) has no `table_id` and `file_id`: its wrapped key
+//! length is at offset 32 and the key at 34. The header MAC covers the
+//! identity, so a version-2 file copied over another file of the same key
+//! (another table, another project of the same key account) still
+//! authenticates but names its own place, which readers compare with the
+//! place they read it from ([`SegmentedHeader::check_identity`]).
+//!
+//! A version-2 header is `90 + n` bytes. Its first [`FIXED_HEADER_LEN`]
+//! bytes say how long the rest is, so a reader over range requests fetches
+//! the header exactly: [`FIXED_HEADER_LEN`] bytes, then
+//! [`SegmentedHeader::required_len`] bytes; or [`MAX_HEADER_LEN`] bytes
+//! (capped at the file length) in one request.
+
+use std::path::Path;
 
 use super::SegmentedError;
 use super::cipher::SegmentCipher;
 use super::keys::{MAC_LEN, Mac, NONCE_LEN, SegmentKeys};
 
-/// The first eight bytes of a version-1 segmented file.
-pub const MAGIC: [u8; 8] = *b"SHSEG\0\0\x01";
-/// The format version this build reads and writes (the magic's last byte).
-pub const FORMAT_VERSION: u8 = 1;
+/// The first eight bytes of a segmented file of the version this build
+/// writes.
+pub const MAGIC: [u8; 8] = *b"SHSEG\0\0\x02";
+/// The format version this build writes (the magic's last byte); it reads
+/// this one and version 1.
+pub const FORMAT_VERSION: u8 = 2;
 /// The plaintext bytes per segment writers should use unless they have a
 /// reason not to: 64 KiB keeps a random read's overhead (one segment plus its
 /// 32-byte tag) small while the tags add 0.05% to the file.
@@ -36,9 +52,9 @@ pub const MAX_SEGMENT_SIZE: u32 = 16 * 1024 * 1024;
 /// data key are far shorter; the bound keeps a corrupt length from asking a
 /// reader for megabytes.
 pub const MAX_WRAPPED_KEY_LEN: usize = 4096;
-/// Bytes of the header before the wrapped key: enough to learn the header's
-/// full length.
-pub const FIXED_HEADER_LEN: usize = 34;
+/// Bytes of a version-2 header before the wrapped key: enough to learn the
+/// header's full length (of any version).
+pub const FIXED_HEADER_LEN: usize = 58;
 /// The longest possible header (wrapped key of [`MAX_WRAPPED_KEY_LEN`] bytes).
 pub const MAX_HEADER_LEN: usize = FIXED_HEADER_LEN + MAX_WRAPPED_KEY_LEN + MAC_LEN;
 /// Bytes of tag after every segment's ciphertext.
@@ -46,6 +62,8 @@ pub const TAG_LEN: usize = MAC_LEN;
 
 /// The magic without its version byte: what every version shares.
 const MAGIC_FAMILY: &[u8] = b"SHSEG\0\0";
+/// Bytes before the wrapped key in a version-1 header.
+const FIXED_HEADER_LEN_V1: usize = 34;
 
 /// Whether `prefix` (the first bytes of a file, at least 7) starts like a
 /// segmented file of any format version.
@@ -57,6 +75,54 @@ pub fn is_segmented(prefix: &[u8]) -> bool {
     prefix.starts_with(MAGIC_FAMILY)
 }
 
+/// Where a file belongs: the table it was written for and the id it was
+/// committed under. Version-2 headers carry it under their MAC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileIdentity {
+    /// The table's id (never reused).
+    pub table_id: i64,
+    /// The file's id: the 16 bytes of the UUID in its name.
+    pub file_id: [u8; 16],
+}
+
+impl FileIdentity {
+    /// The identity of table `table_id`'s file named by `file_id`, the
+    /// 32 hexadecimal digits of a data file's name. `None` if it is not such
+    /// a name.
+    pub fn new(table_id: i64, file_id: &str) -> Option<Self> {
+        if file_id.len() != 32 {
+            return None;
+        }
+        let mut bytes = [0u8; 16];
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = u8::from_str_radix(file_id.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(Self {
+            table_id,
+            file_id: bytes,
+        })
+    }
+
+    /// The identity a data file at `path` must carry: its table from the
+    /// directory (`tables/<table id>/`), its id from its name
+    /// (`<file id>.parquet`).
+    pub fn of_path(path: &Path) -> Option<Self> {
+        let file_id = path.file_name()?.to_str()?.strip_suffix(".parquet")?;
+        let table_id = path.parent()?.file_name()?.to_str()?.parse().ok()?;
+        Self::new(table_id, file_id)
+    }
+}
+
+impl std::fmt::Display for FileIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "file ")?;
+        for b in self.file_id {
+            write!(f, "{b:02x}")?;
+        }
+        write!(f, " of table {}", self.table_id)
+    }
+}
+
 /// A segmented file's header, parsed but not yet authenticated.
 ///
 /// Nothing in it is secret: the wrapped key is the KMS's ciphertext. Its
@@ -64,9 +130,12 @@ pub fn is_segmented(prefix: &[u8]) -> bool {
 /// verified the header MAC under the data key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentedHeader {
+    version: u8,
     cipher: SegmentCipher,
     segment_size: u32,
     file_nonce: [u8; NONCE_LEN],
+    /// `None` in version-1 headers.
+    identity: Option<FileIdentity>,
     wrapped_key: Vec<u8>,
     mac: Mac,
 }
@@ -77,9 +146,9 @@ impl SegmentedHeader {
     ///
     /// A prefix that ends too early gives
     /// [`SegmentedError::IncompleteHeader`] with the number of bytes to fetch
-    /// (34 until the wrapped key's length is known, then the exact header
-    /// length). Any other error means the file is not a readable segmented
-    /// file.
+    /// ([`FIXED_HEADER_LEN`] until the wrapped key's length is known, then
+    /// the exact header length). Any other error means the file is not a
+    /// readable segmented file.
     pub fn parse(prefix: &[u8]) -> Result<Self, SegmentedError> {
         let incomplete = |needed| SegmentedError::IncompleteHeader {
             needed,
@@ -89,13 +158,16 @@ impl SegmentedHeader {
         if prefix[..family] != MAGIC_FAMILY[..family] {
             return Err(SegmentedError::NotSegmented);
         }
-        if let Some(&version) = prefix.get(7)
-            && version != FORMAT_VERSION
-        {
-            return Err(SegmentedError::UnsupportedVersion(version));
-        }
-        let Some(fixed) = prefix.get(..FIXED_HEADER_LEN) else {
+        let Some(&version) = prefix.get(7) else {
             return Err(incomplete(FIXED_HEADER_LEN));
+        };
+        let fixed_len = match version {
+            1 => FIXED_HEADER_LEN_V1,
+            FORMAT_VERSION => FIXED_HEADER_LEN,
+            other => return Err(SegmentedError::UnsupportedVersion(other)),
+        };
+        let Some(fixed) = prefix.get(..fixed_len) else {
+            return Err(incomplete(fixed_len));
         };
         let cipher = SegmentCipher::from_id(fixed[8])?;
         if fixed[9..12] != [0, 0, 0] {
@@ -105,33 +177,53 @@ impl SegmentedHeader {
         check_segment_size(segment_size)?;
         let mut file_nonce = [0u8; NONCE_LEN];
         file_nonce.copy_from_slice(&fixed[16..32]);
-        let wrapped_len = usize::from(u16::from_be_bytes([fixed[32], fixed[33]]));
+        let identity = (version == FORMAT_VERSION).then(|| {
+            let mut table_id = [0u8; 8];
+            table_id.copy_from_slice(&fixed[32..40]);
+            let mut file_id = [0u8; 16];
+            file_id.copy_from_slice(&fixed[40..56]);
+            FileIdentity {
+                table_id: i64::from_be_bytes(table_id),
+                file_id,
+            }
+        });
+        let wrapped_len = usize::from(u16::from_be_bytes([
+            fixed[fixed_len - 2],
+            fixed[fixed_len - 1],
+        ]));
         check_wrapped_key_len(wrapped_len)?;
 
-        let header_len = FIXED_HEADER_LEN + wrapped_len + MAC_LEN;
-        let Some(rest) = prefix.get(FIXED_HEADER_LEN..header_len) else {
+        let header_len = fixed_len + wrapped_len + MAC_LEN;
+        let Some(rest) = prefix.get(fixed_len..header_len) else {
             return Err(incomplete(header_len));
         };
         let (wrapped_key, mac) = rest.split_at(wrapped_len);
         Ok(Self {
+            version,
             cipher,
             segment_size,
             file_nonce,
+            identity,
             wrapped_key: wrapped_key.to_vec(),
             mac: mac.try_into().expect("MAC_LEN bytes by the slice bounds"),
         })
     }
 
     /// How many bytes from the file's start [`Self::parse`] needs, judging by
-    /// `prefix`: [`FIXED_HEADER_LEN`] while `prefix` is shorter than that,
-    /// then the exact header length. Errors as `parse` does for a prefix that
-    /// is not a readable header.
+    /// `prefix`: [`FIXED_HEADER_LEN`] while `prefix` is shorter than the
+    /// fixed part, then the exact header length. Errors as `parse` does for a
+    /// prefix that is not a readable header.
     pub fn required_len(prefix: &[u8]) -> Result<usize, SegmentedError> {
         match Self::parse(prefix) {
             Ok(header) => Ok(header.header_len()),
             Err(SegmentedError::IncompleteHeader { needed, .. }) => Ok(needed),
             Err(e) => Err(e),
         }
+    }
+
+    /// The format version (1 or 2).
+    pub fn version(&self) -> u8 {
+        self.version
     }
 
     /// The cipher of the file's segments.
@@ -144,6 +236,26 @@ impl SegmentedHeader {
         self.segment_size
     }
 
+    /// Where the file says it belongs (`None` for version 1, which does not
+    /// say). Trustworthy once the header is authenticated.
+    pub fn identity(&self) -> Option<&FileIdentity> {
+        self.identity.as_ref()
+    }
+
+    /// Fails with [`SegmentedError::WrongPlace`] if the header names
+    /// another place than `expected`: a file copied over another. Version-1
+    /// headers name none; the catalog's pinned header digest guards them.
+    /// Meaningful once the header is authenticated.
+    pub fn check_identity(&self, expected: &FileIdentity) -> Result<(), SegmentedError> {
+        match &self.identity {
+            Some(found) if found != expected => Err(SegmentedError::WrongPlace {
+                expected: *expected,
+                found: *found,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// The wrapped data key: hand it to KMS Decrypt to get the data key.
     pub fn wrapped_key(&self) -> &[u8] {
         &self.wrapped_key
@@ -151,7 +263,15 @@ impl SegmentedHeader {
 
     /// The header's length in bytes; the first segment starts here.
     pub fn header_len(&self) -> usize {
-        FIXED_HEADER_LEN + self.wrapped_key.len() + MAC_LEN
+        self.fixed_len() + self.wrapped_key.len() + MAC_LEN
+    }
+
+    fn fixed_len(&self) -> usize {
+        if self.identity.is_some() {
+            FIXED_HEADER_LEN
+        } else {
+            FIXED_HEADER_LEN_V1
+        }
     }
 
     /// The file's nonce (HKDF salt).
@@ -164,20 +284,24 @@ impl SegmentedHeader {
         &self.mac
     }
 
-    /// A header for a new file, its MAC made with `keys`.
+    /// A version-2 header for a new file of `identity`, its MAC made with
+    /// `keys`.
     pub(crate) fn seal(
         cipher: SegmentCipher,
         segment_size: u32,
         file_nonce: [u8; NONCE_LEN],
+        identity: FileIdentity,
         wrapped_key: &[u8],
         keys: &SegmentKeys,
     ) -> Result<Self, SegmentedError> {
         check_segment_size(segment_size)?;
         check_wrapped_key_len(wrapped_key.len())?;
         let mut header = Self {
+            version: FORMAT_VERSION,
             cipher,
             segment_size,
             file_nonce,
+            identity: Some(identity),
             wrapped_key: wrapped_key.to_vec(),
             mac: [0; MAC_LEN],
         };
@@ -204,11 +328,16 @@ impl SegmentedHeader {
         let wrapped_len =
             u16::try_from(self.wrapped_key.len()).expect("wrapped key length checked to be ≤ 4096");
         let mut bytes = Vec::with_capacity(self.header_len());
-        bytes.extend_from_slice(&MAGIC);
+        bytes.extend_from_slice(MAGIC_FAMILY);
+        bytes.push(self.version);
         bytes.push(self.cipher.id());
         bytes.extend_from_slice(&[0, 0, 0]);
         bytes.extend_from_slice(&self.segment_size.to_be_bytes());
         bytes.extend_from_slice(&self.file_nonce);
+        if let Some(identity) = &self.identity {
+            bytes.extend_from_slice(&identity.table_id.to_be_bytes());
+            bytes.extend_from_slice(&identity.file_id);
+        }
         bytes.extend_from_slice(&wrapped_len.to_be_bytes());
         bytes.extend_from_slice(&self.wrapped_key);
         bytes
@@ -237,28 +366,39 @@ mod tests {
 
     use super::*;
 
-    fn sample() -> SegmentedHeader {
-        let keys = SegmentKeys::derive(
+    const ID: FileIdentity = FileIdentity {
+        table_id: 0x0102_0304_0506_0708,
+        file_id: [0xEE; 16],
+    };
+
+    fn keys() -> SegmentKeys {
+        SegmentKeys::derive(
             SegmentCipher::Rc4,
             &SecretBytes::from_slice(&[1; 32]),
             &[9; 16],
         )
-        .expect("keys");
-        SegmentedHeader::seal(SegmentCipher::Rc4, 300, [9; 16], b"wrapped!", &keys).expect("header")
+        .expect("keys")
+    }
+
+    fn sample() -> SegmentedHeader {
+        SegmentedHeader::seal(SegmentCipher::Rc4, 300, [9; 16], ID, b"wrapped!", &keys())
+            .expect("header")
     }
 
     #[test]
     fn layout_of_the_bytes_is_as_documented() {
         let bytes = sample().to_bytes();
-        assert_eq!(bytes.len(), 66 + 8);
-        assert_eq!(&bytes[..8], b"SHSEG\0\0\x01");
+        assert_eq!(bytes.len(), 90 + 8);
+        assert_eq!(&bytes[..8], b"SHSEG\0\0\x02");
         assert_eq!(bytes[8], 2);
         assert_eq!(&bytes[9..12], &[0, 0, 0]);
         assert_eq!(&bytes[12..16], &300u32.to_be_bytes());
         assert_eq!(&bytes[16..32], &[9; 16]);
-        assert_eq!(&bytes[32..34], &[0, 8]);
-        assert_eq!(&bytes[34..42], b"wrapped!");
-        assert_eq!(&bytes[42..], sample().mac());
+        assert_eq!(&bytes[32..40], &[1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(&bytes[40..56], &[0xEE; 16]);
+        assert_eq!(&bytes[56..58], &[0, 8]);
+        assert_eq!(&bytes[58..66], b"wrapped!");
+        assert_eq!(&bytes[66..], sample().mac());
     }
 
     #[test]
@@ -269,10 +409,71 @@ mod tests {
         bytes.extend_from_slice(b"segments follow");
         let parsed = SegmentedHeader::parse(&bytes).expect("parses");
         assert_eq!(parsed, header);
-        assert_eq!(parsed.header_len(), 74);
+        assert_eq!(parsed.header_len(), 98);
+        assert_eq!(parsed.version(), 2);
         assert_eq!(parsed.cipher(), SegmentCipher::Rc4);
         assert_eq!(parsed.segment_size(), 300);
+        assert_eq!(parsed.identity(), Some(&ID));
         assert_eq!(parsed.wrapped_key(), b"wrapped!");
+    }
+
+    /// A version-1 header (no identity): what files written before carry.
+    fn sample_v1() -> SegmentedHeader {
+        let mut header = sample();
+        header.version = 1;
+        header.identity = None;
+        header.mac = keys().header_mac(&header.fields());
+        header
+    }
+
+    #[test]
+    fn version_1_headers_still_parse() {
+        let header = sample_v1();
+        let bytes = header.to_bytes();
+        assert_eq!(bytes.len(), 66 + 8);
+        assert_eq!(&bytes[..8], b"SHSEG\0\0\x01");
+        assert_eq!(&bytes[32..34], &[0, 8]);
+        assert_eq!(&bytes[34..42], b"wrapped!");
+        let parsed = SegmentedHeader::parse(&bytes).expect("v1");
+        assert_eq!(parsed, header);
+        assert_eq!(parsed.identity(), None);
+        parsed.verify(&keys()).expect("v1 MAC");
+        // Version 1 names no place: nothing to compare.
+        parsed.check_identity(&ID).expect("v1 has no identity");
+    }
+
+    #[test]
+    fn identity_is_compared_and_authenticated() {
+        let header = sample();
+        header.check_identity(&ID).expect("own place");
+        let other = FileIdentity { table_id: 9, ..ID };
+        let err = header.check_identity(&other).expect_err("another place");
+        assert!(
+            err.to_string().contains("of table 9")
+                && err.to_string().contains("of table 72623859790382856"),
+            "{err}"
+        );
+        // Rewriting the identity breaks the header MAC.
+        let mut bytes = header.to_bytes();
+        bytes[39] ^= 1;
+        let forged = SegmentedHeader::parse(&bytes).expect("parses");
+        assert!(forged.verify(&keys()).is_err());
+    }
+
+    #[test]
+    fn identities_come_from_paths() {
+        let path = Path::new("/d/tables/42/000102030405060708090a0b0c0d0e0f.parquet");
+        let id = FileIdentity::of_path(path).expect("data file path");
+        assert_eq!(id.table_id, 42);
+        assert_eq!(id.file_id, std::array::from_fn(|i| i as u8));
+        assert!(FileIdentity::of_path(Path::new("/d/tables/x/00.parquet")).is_none());
+        assert!(
+            FileIdentity::of_path(Path::new(
+                "/d/tables/1/zz02030405060708090a0b0c0d0e0f.parquet"
+            ))
+            .is_none()
+        );
+        assert!(FileIdentity::new(1, "0001").is_none());
     }
 
     #[test]
@@ -282,7 +483,7 @@ mod tests {
             let needed = if len < FIXED_HEADER_LEN {
                 FIXED_HEADER_LEN
             } else {
-                74
+                98
             };
             assert_eq!(
                 SegmentedHeader::parse(&bytes[..len]),
@@ -291,7 +492,20 @@ mod tests {
             );
             assert_eq!(SegmentedHeader::required_len(&bytes[..len]), Ok(needed));
         }
-        assert_eq!(SegmentedHeader::required_len(&bytes), Ok(74));
+        assert_eq!(SegmentedHeader::required_len(&bytes), Ok(98));
+        let v1 = sample_v1().to_bytes();
+        for len in 8..v1.len() {
+            let needed = if len < FIXED_HEADER_LEN_V1 {
+                FIXED_HEADER_LEN_V1
+            } else {
+                74
+            };
+            assert_eq!(
+                SegmentedHeader::required_len(&v1[..len]),
+                Ok(needed),
+                "v1 prefix of {len}"
+            );
+        }
     }
 
     #[test]
@@ -309,8 +523,8 @@ mod tests {
             Err(SegmentedError::NotSegmented)
         );
         assert_eq!(
-            SegmentedHeader::parse(b"SHSEG\0\0\x02"),
-            Err(SegmentedError::UnsupportedVersion(2))
+            SegmentedHeader::parse(b"SHSEG\0\0\x03"),
+            Err(SegmentedError::UnsupportedVersion(3))
         );
         let mut bytes = sample().to_bytes();
         bytes[7] = 9;
@@ -342,38 +556,33 @@ mod tests {
         );
         assert!(with(12, &MAX_SEGMENT_SIZE.to_be_bytes()).is_ok());
         assert_eq!(
-            with(32, &[0, 0]),
+            with(56, &[0, 0]),
             Err(SegmentedError::InvalidWrappedKeyLen(0))
         );
         assert_eq!(
-            with(32, &[0x10, 0x01]),
+            with(56, &[0x10, 0x01]),
             Err(SegmentedError::InvalidWrappedKeyLen(4097))
         );
     }
 
     #[test]
     fn longest_header_fits_max_header_len() {
-        let keys = SegmentKeys::derive(
-            SegmentCipher::AesCtr,
-            &SecretBytes::from_slice(&[1; 32]),
-            &[0; 16],
-        )
-        .expect("keys");
+        let keys = keys();
         let wrapped = vec![7u8; MAX_WRAPPED_KEY_LEN];
-        let header = SegmentedHeader::seal(SegmentCipher::AesCtr, 1, [0; 16], &wrapped, &keys)
+        let header = SegmentedHeader::seal(SegmentCipher::AesCtr, 1, [0; 16], ID, &wrapped, &keys)
             .expect("header");
         assert_eq!(header.to_bytes().len(), MAX_HEADER_LEN);
         assert_eq!(
-            SegmentedHeader::required_len(&header.to_bytes()[..40]),
+            SegmentedHeader::required_len(&header.to_bytes()[..60]),
             Ok(MAX_HEADER_LEN)
         );
         let too_long = vec![7u8; MAX_WRAPPED_KEY_LEN + 1];
         assert_eq!(
-            SegmentedHeader::seal(SegmentCipher::AesCtr, 1, [0; 16], &too_long, &keys),
+            SegmentedHeader::seal(SegmentCipher::AesCtr, 1, [0; 16], ID, &too_long, &keys),
             Err(SegmentedError::InvalidWrappedKeyLen(4097))
         );
         assert_eq!(
-            SegmentedHeader::seal(SegmentCipher::AesCtr, 0, [0; 16], b"w", &keys),
+            SegmentedHeader::seal(SegmentCipher::AesCtr, 0, [0; 16], ID, b"w", &keys),
             Err(SegmentedError::InvalidSegmentSize(0))
         );
     }

@@ -11,8 +11,9 @@
 //! Layout (byte by byte in `docs/formats.md`, "Segmented encrypted file"):
 //!
 //! ```text
-//! header     magic "SHSEG\0\0" 0x01 | cipher id | 3 zero bytes | segment_size u32 BE
-//!            | file_nonce (16) | wrapped_key_len u16 BE | wrapped key | header_mac (32)
+//! header     magic "SHSEG\0\0" 0x02 | cipher id | 3 zero bytes | segment_size u32 BE
+//!            | file_nonce (16) | table_id i64 BE | file_id (16) | wrapped_key_len u16 BE
+//!            | wrapped key | header_mac (32)
 //! segment 0  ciphertext (segment_size bytes) | tag (32)
 //! ...
 //! segment n  ciphertext (0..=segment_size bytes) | tag (32)     the final segment
@@ -54,7 +55,7 @@ mod tests;
 pub use cipher::SegmentCipher;
 pub use error::SegmentedError;
 pub use format::{
-    DEFAULT_SEGMENT_SIZE, FIXED_HEADER_LEN, FORMAT_VERSION, MAGIC, MAX_HEADER_LEN,
+    DEFAULT_SEGMENT_SIZE, FIXED_HEADER_LEN, FORMAT_VERSION, FileIdentity, MAGIC, MAX_HEADER_LEN,
     MAX_SEGMENT_SIZE, MAX_WRAPPED_KEY_LEN, SegmentedHeader, TAG_LEN, is_segmented,
 };
 pub use reader::{SegmentedReader, decrypt_all};

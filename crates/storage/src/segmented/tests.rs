@@ -11,6 +11,10 @@ use super::*;
 
 pub(super) const CIPHERS: [SegmentCipher; 2] = [SegmentCipher::AesCtr, SegmentCipher::Rc4];
 pub(super) const WRAPPED: &[u8] = b"kms-ciphertext-blob";
+pub(super) const PLACE: FileIdentity = FileIdentity {
+    table_id: 42,
+    file_id: [7; 16],
+};
 
 pub(super) fn data_key() -> SecretBytes {
     SecretBytes::from_slice(&(0..32).collect::<Vec<u8>>())
@@ -23,8 +27,15 @@ pub(super) fn encrypt(
     plaintext: &[u8],
     chunk: usize,
 ) -> Vec<u8> {
-    let mut w = SegmentedWriter::new(Vec::new(), cipher, &data_key(), WRAPPED, segment_size)
-        .expect("writer");
+    let mut w = SegmentedWriter::new(
+        Vec::new(),
+        cipher,
+        &data_key(),
+        WRAPPED,
+        segment_size,
+        PLACE,
+    )
+    .expect("writer");
     for piece in plaintext.chunks(chunk.max(1)) {
         w.write_all(piece).expect("write to a Vec");
     }
@@ -62,7 +73,7 @@ fn round_trips_at_segment_boundaries() {
                 let segments = len.div_ceil(s).max(1);
                 assert_eq!(
                     file.len(),
-                    66 + WRAPPED.len() + len + 32 * segments,
+                    90 + WRAPPED.len() + len + 32 * segments,
                     "{cipher} len {len}"
                 );
                 assert_eq!(
@@ -230,7 +241,8 @@ fn two_files_under_one_key_differ() {
 fn writer_refuses_bad_parameters() {
     let key = data_key();
     let new = |key: &SecretBytes, wrapped: &[u8], size| {
-        SegmentedWriter::new(Vec::new(), SegmentCipher::AesCtr, key, wrapped, size).map(|_| ())
+        SegmentedWriter::new(Vec::new(), SegmentCipher::AesCtr, key, wrapped, size, PLACE)
+            .map(|_| ())
     };
     assert_eq!(
         new(&key, WRAPPED, 0),
@@ -275,6 +287,7 @@ fn a_failed_inner_write_poisons_the_writer() {
         &data_key(),
         WRAPPED,
         64,
+        PLACE,
     )
     .expect("writer");
     assert!(w.write_all(&pattern(200)).is_err());
@@ -285,8 +298,15 @@ fn a_failed_inner_write_poisons_the_writer() {
 
 #[test]
 fn writer_memory_is_one_segment() {
-    let mut w = SegmentedWriter::new(Vec::new(), SegmentCipher::AesCtr, &data_key(), WRAPPED, 64)
-        .expect("writer");
+    let mut w = SegmentedWriter::new(
+        Vec::new(),
+        SegmentCipher::AesCtr,
+        &data_key(),
+        WRAPPED,
+        64,
+        PLACE,
+    )
+    .expect("writer");
     w.write_all(&pattern(64 * 100 + 1)).expect("write");
     let shown = format!("{w:?}");
     assert!(
@@ -296,37 +316,41 @@ fn writer_memory_is_one_segment() {
 }
 
 /// An empty file, and one of 150 bytes in 64-byte segments under both
-/// ciphers, with fixed key, nonce and wrapped key: their SHA-256 pins every
-/// byte of the format. The expected values were computed by an independent
-/// implementation of docs/formats.md in Python (pyca/cryptography 48 for
-/// AES-CTR and ARC4, the standard library's hmac for HKDF and HMAC).
+/// ciphers, with fixed key, nonce, identity and wrapped key: their SHA-256
+/// pins every byte of the format. The expected values were computed by an
+/// independent implementation of docs/formats.md in Python (pyca/cryptography
+/// 48 for AES-CTR and ARC4, the standard library's hmac for HKDF and HMAC).
 #[test]
 fn file_vectors_are_pinned() {
     let nonce: [u8; 16] = std::array::from_fn(|i| 0xA0 + i as u8);
+    let place = FileIdentity {
+        table_id: 42,
+        file_id: std::array::from_fn(|i| 0x10 + i as u8),
+    };
     let plaintext = pattern(150);
     let cases = [
         (
             SegmentCipher::AesCtr,
             &plaintext[..],
-            331,
-            "451581ec71dfcb9248c54fcfaa2c9c56d108ab9ba4abe5cc4953d6cff0592347",
+            355,
+            "dcbf86447d85f38f217524ab9b7edbc7b03c42e9537b8872c0689dd6218d29cb",
         ),
         (
             SegmentCipher::Rc4,
             &plaintext[..],
-            331,
-            "e5430c09b7fef6d6d880ea5b988d65f36d14e4f0719d59f4aa1374e28094350b",
+            355,
+            "f1dd093ac81e28306e13b06144b66ebfa1fe8917fdfc303aa98f03f3b45feb97",
         ),
         (
             SegmentCipher::AesCtr,
             &[][..],
-            117,
-            "b9accc9f5813fec5c5b290095f36a2284b4b3273a805e06ac46cb54d7cc1b8d3",
+            141,
+            "83f54c812bca61493a5a0d0390f281beb8b8a0294283fe303fb59daccf3bd227",
         ),
     ];
     for (cipher, plaintext, len, sha256) in cases {
         let mut w =
-            SegmentedWriter::with_nonce(Vec::new(), cipher, &data_key(), WRAPPED, 64, nonce)
+            SegmentedWriter::with_nonce(Vec::new(), cipher, &data_key(), WRAPPED, 64, place, nonce)
                 .expect("writer");
         w.write_all(plaintext).expect("write");
         let file = w.finish().expect("finish");
@@ -337,8 +361,28 @@ fn file_vectors_are_pinned() {
             "{cipher}"
         );
         assert_eq!(decrypt_all(&file, &data_key()).as_deref(), Ok(plaintext));
+        let header = SegmentedHeader::parse(&file).expect("header");
+        assert_eq!(header.identity(), Some(&place));
     }
 }
+
+/// A version-1 file (AESCTR, the 150 bytes above, 64-byte segments), as
+/// builds before file identities wrote it (its SHA-256 was pinned then):
+/// still read.
+#[test]
+fn version_1_files_still_read() {
+    let file = hex::decode(V1_FILE).expect("hex");
+    assert_eq!(
+        hex::encode(digest::digest(&digest::SHA256, &file)),
+        "451581ec71dfcb9248c54fcfaa2c9c56d108ab9ba4abe5cc4953d6cff0592347"
+    );
+    assert_eq!(decrypt_all(&file, &data_key()), Ok(pattern(150)));
+    let header = SegmentedHeader::parse(&file).expect("header");
+    assert_eq!((header.version(), header.identity()), (1, None));
+    assert_eq!(read(&file, 70..90), Ok(pattern(150)[70..90].to_vec()));
+}
+
+const V1_FILE: &str = "53485345470000010100000000000040a0a1a2a3a4a5a6a7a8a9aaabacadaeaf00136b6d732d636970686572746578742d626c6f6214e33f868d95b78e1f4f5d578511e5cc8ff93b09b480d2d828aa5dbd0358686e4172e940c1fec76a3310e8d1d2c889fd5c3dae830b5cc84eae56d47039258567401ce5b4ce2bbaf7cfb0f53d3e20aead56c3c786cbda61226f355c065a08a1d08b35c2977e417052550b4606d926a5abe0fed251b1f47cff160a829fc3391778bbdd7ce0c805e43a73c768e1afa77758b27801fa36700d7d9e36e51dcdcf01b85b3cc7dc7dedd3f8d73fb5f4969b7c444d1eb8b83b7b0422ce940be781589d1eb2eb481dc176d3cbd959bb5b2771ed4d6f7d30ceabf6a2b7f9aceb9c5789b95bc23791e570750ad55edf0bc06547783eb8d9cfdd19ed0456ba73bec3d42fc9f0e828c68f8176abe254c52f7614b2411c4a97fa5de718";
 
 fn any_cipher() -> impl Strategy<Value = SegmentCipher> {
     prop_oneof![Just(SegmentCipher::AesCtr), Just(SegmentCipher::Rc4)]

@@ -7,7 +7,7 @@ use sealhouse_crypto::SecretBytes;
 
 use super::SegmentedError;
 use super::cipher::SegmentCipher;
-use super::format::SegmentedHeader;
+use super::format::{FileIdentity, SegmentedHeader};
 use super::keys::{NONCE_LEN, SegmentKeys};
 
 /// Encrypts whatever is written to it into a segmented file written to
@@ -44,7 +44,8 @@ impl<W: Write> SegmentedWriter<W> {
     /// 32 bytes), storing `wrapped_key` (that call's ciphertext blob, 1 to
     /// 4096 bytes) in the header, with `segment_size` plaintext bytes per
     /// segment (1 to 16 MiB; [`super::DEFAULT_SEGMENT_SIZE`] unless there is
-    /// a reason).
+    /// a reason), for the place `identity` (the table and file id it is
+    /// committed as, which the header carries under its MAC).
     ///
     /// Each file gets a fresh random nonce, so its keys are its own even if a
     /// data key were used twice. Nothing is written to `inner` yet.
@@ -54,10 +55,19 @@ impl<W: Write> SegmentedWriter<W> {
         data_key: &SecretBytes,
         wrapped_key: &[u8],
         segment_size: u32,
+        identity: FileIdentity,
     ) -> Result<Self, SegmentedError> {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|_| SegmentedError::RandomUnavailable)?;
-        Self::with_nonce(inner, cipher, data_key, wrapped_key, segment_size, nonce)
+        Self::with_nonce(
+            inner,
+            cipher,
+            data_key,
+            wrapped_key,
+            segment_size,
+            identity,
+            nonce,
+        )
     }
 
     /// As [`Self::new`] with a given nonce, for known-answer tests only: a
@@ -69,10 +79,12 @@ impl<W: Write> SegmentedWriter<W> {
         data_key: &SecretBytes,
         wrapped_key: &[u8],
         segment_size: u32,
+        identity: FileIdentity,
         nonce: [u8; NONCE_LEN],
     ) -> Result<Self, SegmentedError> {
         let keys = SegmentKeys::derive(cipher, data_key, &nonce)?;
-        let header = SegmentedHeader::seal(cipher, segment_size, nonce, wrapped_key, &keys)?;
+        let header =
+            SegmentedHeader::seal(cipher, segment_size, nonce, identity, wrapped_key, &keys)?;
         let segment_size = segment_size as usize;
         Ok(Self {
             inner,
