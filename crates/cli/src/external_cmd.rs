@@ -13,14 +13,13 @@
 //! Neither reads a key: which files an engine can decrypt is decided by the
 //! KMS when the engine's role asks it to unwrap their keys.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use sealhouse_iam::{Arn, DenyReason, Principal, RequestContext, ServiceName};
 use sealhouse_sql::{IdentityServices, Warehouse};
-use sealhouse_storage::{Catalog, DataFile, KeySource, StorageAlgorithm};
+use sealhouse_storage::{DataFile, KeySource, StorageAlgorithm};
 use serde_json::{Value, json};
 use time::UtcOffset;
 use time::format_description::well_known::Rfc3339;
@@ -72,7 +71,7 @@ pub(crate) fn run(args: ExternalEngineArgs) -> Result<()> {
             duration_seconds,
             session_name,
         } => credentials(&local, &caller, &role_arn, duration_seconds, &session_name)?,
-        ExternalEngineCommand::Manifest { table } => manifest(&local, &dir, caller, &table)?,
+        ExternalEngineCommand::Manifest { table } => manifest(&local, caller, &table)?,
     };
     let text = serde_json::to_string_pretty(&out).context("printing JSON")?;
     println!("{text}");
@@ -133,12 +132,11 @@ fn credentials(
 }
 
 /// The manifest of `project.table`, for a caller allowed to SELECT from it.
-fn manifest(local: &Local, dir: &Path, caller: Principal, name: &str) -> Result<Value> {
+fn manifest(local: &Local, caller: Principal, name: &str) -> Result<Value> {
     let Some((project, table)) = name.split_once('.') else {
         bail!("'{name}' is not PROJECT.TABLE: name the table with its project, as sales.orders");
     };
-    let catalog = Catalog::open(dir)
-        .with_context(|| format!("opening the data directory {}", dir.display()))?;
+    let catalog = local.catalog()?;
     let services = Arc::new(
         IdentityServices::new(
             Arc::clone(&local.iam),

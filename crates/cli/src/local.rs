@@ -19,6 +19,7 @@ use anyhow::{Context, Result};
 use sealhouse_crypto::SecretBytes;
 use sealhouse_iam::{AccountId, Iam, Principal, SqliteStore, SystemClock};
 use sealhouse_kms::{KmsService, ROOT_KEY_ENV, RootKey};
+use sealhouse_storage::{Catalog, CatalogKey};
 
 /// Number of digits of a generated local account uid (as the cloud's uids).
 const LOCAL_UID_DIGITS: usize = 16;
@@ -31,6 +32,8 @@ pub(crate) struct Local {
     pub(crate) default_account: AccountId,
     /// Where the root key came from, for `kms config`.
     pub(crate) root_key_source: String,
+    /// The warehouse catalog's integrity key, derived from the root key.
+    catalog_key: SecretBytes,
 }
 
 impl Local {
@@ -49,6 +52,7 @@ impl Local {
             let key = RootKey::load_or_create_file(&path).context("loading the KMS root key")?;
             (key, path.display().to_string())
         };
+        let catalog_key = root.catalog_key();
         let db = iam_dir.join("iam.db");
         let store = SqliteStore::open(&db)
             .with_context(|| format!("opening the identity store {}", db.display()))?;
@@ -62,7 +66,16 @@ impl Local {
             kms,
             default_account,
             root_key_source,
+            catalog_key,
         })
+    }
+
+    /// Opens the warehouse catalog of this data directory under its
+    /// integrity key.
+    pub(crate) fn catalog(&self) -> Result<Arc<Catalog>> {
+        let key = CatalogKey::new(&self.catalog_key).context("deriving the catalog key")?;
+        Catalog::open(&self.dir, key)
+            .with_context(|| format!("opening the data directory {}", self.dir.display()))
     }
 
     /// The identity of a command run without credentials.

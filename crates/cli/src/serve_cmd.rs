@@ -9,7 +9,6 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use sealhouse_server::PostgresServer;
 use sealhouse_sql::IdentityServices;
-use sealhouse_storage::Catalog;
 
 use crate::kms_cmd::{self, bind, check_loopback, serve_kms};
 use crate::local::Local;
@@ -57,8 +56,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
         )
         .with_region(local.kms.region()),
     );
-    let catalog = Catalog::open(&dir)
-        .with_context(|| format!("opening the data directory {}", dir.display()))?;
+    let catalog = local.catalog()?;
     let mut server = PostgresServer::new(catalog, services, Arc::clone(&local.iam));
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         server = server.with_tls(cert, key)?;

@@ -8,7 +8,6 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use sealhouse_sql::format::{OutputFormat, write_rows};
 use sealhouse_sql::{IdentityServices, StatementOutput, Warehouse};
-use sealhouse_storage::Catalog;
 
 use crate::identity::IdentityArgs;
 use crate::local::Local;
@@ -102,8 +101,7 @@ pub(crate) fn run_in_session(
         .build()
         .context("starting the query runtime")?;
     runtime.block_on(async {
-        let catalog = Catalog::open(&dir)
-            .with_context(|| format!("opening the data directory {}", dir.display()))?;
+        let catalog = local.catalog()?;
         let mut warehouse = Warehouse::with_identity(catalog, principal, keys);
         if let Some(project) = project {
             warehouse.execute(&format!("USE {project}")).await?;

@@ -294,6 +294,13 @@ impl RootKey {
         RootKeySealer::new(self)
     }
 
+    /// The key the warehouse catalog's MACs are made with (see
+    /// `sealhouse_storage::integrity`): derived from the root key, so a data
+    /// directory copied without its root key cannot be edited unnoticed.
+    pub fn catalog_key(&self) -> SecretBytes {
+        self.derive(b"sealhouse storage catalog integrity")
+    }
+
     /// A 32-byte key for one purpose: HKDF-SHA256 of the root key, with a
     /// fixed salt and the purpose as info. Keys for different purposes are
     /// independent.

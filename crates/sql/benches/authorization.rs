@@ -68,7 +68,11 @@ fn main() {
         Duration::from_secs(60),
         a.clone(),
     ));
-    let catalog = Catalog::open(&dir.path().join("warehouse")).expect("catalog");
+    let catalog = Catalog::open(
+        &dir.path().join("warehouse"),
+        sealhouse_storage::CatalogKey::random().expect("catalog key"),
+    )
+    .expect("catalog");
 
     // The owner fills the table and grants the analyst SELECT on it.
     let mut owner = Warehouse::with_identity(

@@ -119,7 +119,11 @@ fn wrapped_keyset_warehouse(dir: &std::path::Path) -> (Warehouse, String) {
         sealhouse_kms::DEFAULT_CACHE_TTL,
         account,
     );
-    let catalog = Catalog::open(&dir.join("warehouse")).expect("catalog");
+    let catalog = Catalog::open(
+        &dir.join("warehouse"),
+        sealhouse_storage::CatalogKey::random().expect("catalog key"),
+    )
+    .expect("catalog");
     let mut w = Warehouse::with_identity(catalog, root, Arc::new(keys));
     let role = "acs:ram::1892732288741234:role/bench";
     let rt = tokio::runtime::Runtime::new().expect("runtime");

@@ -71,7 +71,11 @@ fn main() {
         Duration::from_secs(24 * 3600),
         a.clone(),
     ));
-    let catalog = Catalog::open(&dir.path().join("warehouse")).expect("catalog");
+    let catalog = Catalog::open(
+        &dir.path().join("warehouse"),
+        sealhouse_storage::CatalogKey::random().expect("catalog key"),
+    )
+    .expect("catalog");
     let mut w = Warehouse::with_identity(catalog, Principal::Root { account: a }, services);
 
     // An id, a phone-number-like string, and a 32-character text per row.

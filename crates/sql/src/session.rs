@@ -12,7 +12,7 @@ use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{CreateMemoryTable, DdlStatement, LogicalPlan, LogicalPlanBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use sealhouse_iam::Principal;
-use sealhouse_storage::{Catalog, DEFAULT_PROJECT, TableInfo};
+use sealhouse_storage::{Catalog, CatalogKey, DEFAULT_PROJECT, TableInfo};
 
 use crate::access::{self, AclOutput, Authorizer, Privilege};
 use crate::format::ResultSet;
@@ -48,9 +48,10 @@ pub struct Warehouse {
 }
 
 impl Warehouse {
-    /// Opens (creating on first use) the data directory at `data_dir`.
-    pub fn open(data_dir: &Path) -> Result<Self, SqlError> {
-        Ok(Self::new(Catalog::open(data_dir)?))
+    /// Opens (creating on first use) the data directory at `data_dir`, its
+    /// catalog checked with `key` (derived from the KMS root key).
+    pub fn open(data_dir: &Path, key: CatalogKey) -> Result<Self, SqlError> {
+        Ok(Self::new(Catalog::open(data_dir, key)?))
     }
 
     /// A session over an open catalog, starting in the default project,

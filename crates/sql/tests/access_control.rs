@@ -54,7 +54,7 @@ impl World {
             Duration::from_secs(60),
             account(A),
         ));
-        let catalog = Catalog::open(&dir.path().join("warehouse")).unwrap();
+        let catalog = Catalog::open(&dir.path().join("warehouse"), common::catalog_key()).unwrap();
         Self {
             _dir: dir,
             iam,

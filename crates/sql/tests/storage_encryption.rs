@@ -82,7 +82,7 @@ impl World {
             .unwrap()
             .key_metadata
             .arn;
-        let catalog = Catalog::open(&dir.path().join("warehouse")).unwrap();
+        let catalog = Catalog::open(&dir.path().join("warehouse"), common::catalog_key()).unwrap();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()

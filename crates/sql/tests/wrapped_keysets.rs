@@ -140,7 +140,8 @@ impl World {
             AccountId::new(A).unwrap(),
         )
         .with_clock(self.clock.clone());
-        let catalog = Catalog::open(&self.dir.path().join("warehouse")).unwrap();
+        let catalog =
+            Catalog::open(&self.dir.path().join("warehouse"), common::catalog_key()).unwrap();
         Session {
             world: self,
             warehouse: Warehouse::with_identity(catalog, Self::user_a(), Arc::new(keys)),
@@ -508,7 +509,7 @@ fn wrapped_keyset_mistakes_get_clear_errors() {
     assert!(err.contains("no longer valid"), "{err}");
 
     // A session without key services says what is missing.
-    let catalog = Catalog::open(&w.dir.path().join("other")).unwrap();
+    let catalog = Catalog::open(&w.dir.path().join("other"), common::catalog_key()).unwrap();
     let mut bare = Warehouse::new(catalog);
     let err = w
         .runtime

@@ -392,7 +392,7 @@ mod tests {
     #[test]
     fn grants_follow_their_table_member_and_project() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let c = Catalog::open(dir.path()).expect("open");
+        let c = Catalog::open(dir.path(), crate::CatalogKey::random().expect("key")).expect("open");
         c.create_project("p", false).expect("project");
         let owner = ProjectOwner {
             account: "1".into(),

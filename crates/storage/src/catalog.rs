@@ -10,20 +10,27 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use crate::acl::ACL_SCHEMA;
 use crate::column_type::table_schema;
 use crate::encryption::{self, ProjectEncryption};
+use crate::integrity::CatalogKey;
 use crate::names::{new_project_name, normalize_name};
+use crate::sealed;
 use crate::{ColumnType, StorageError};
 
 /// The project every data directory starts with and sessions start in.
 pub const DEFAULT_PROJECT: &str = "default";
 
-const SCHEMA_VERSION: i64 = 1;
+/// Version 2: the catalog is MACed (`integrity`): `projects.mac`,
+/// `tables.mac`, `files.block_tags` and the seal in `meta`.
+const SCHEMA_VERSION: i64 = 2;
+/// Catalogs made before integrity protection.
+const LEGACY_SCHEMA_VERSION: i64 = 1;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS projects (
     name TEXT PRIMARY KEY,
     created_at INTEGER NOT NULL,
-    properties TEXT NOT NULL DEFAULT '{}'
+    properties TEXT NOT NULL DEFAULT '{}',
+    mac BLOB
 );
 CREATE TABLE IF NOT EXISTS tables (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -31,6 +38,7 @@ CREATE TABLE IF NOT EXISTS tables (
     name TEXT NOT NULL,
     columns TEXT NOT NULL,
     created_at INTEGER NOT NULL,
+    mac BLOB,
     UNIQUE (project, name)
 );
 CREATE TABLE IF NOT EXISTS files (
@@ -40,6 +48,7 @@ CREATE TABLE IF NOT EXISTS files (
     bytes INTEGER NOT NULL,
     encryption TEXT,
     footer_sha256 BLOB,
+    block_tags BLOB,
     PRIMARY KEY (table_id, path)
 );
 ";
@@ -85,6 +94,7 @@ pub struct TableInfo {
 pub struct Catalog {
     root: PathBuf,
     conn: Mutex<Connection>,
+    key: CatalogKey,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -98,8 +108,30 @@ impl std::fmt::Debug for Catalog {
 impl Catalog {
     /// Opens the data directory at `root`, creating it, the catalog and the
     /// default project on first use, and removing what interrupted writes
-    /// left behind.
-    pub fn open(root: &Path) -> Result<Arc<Self>, StorageError> {
+    /// left behind. The catalog's MACs are made and checked with `key`
+    /// (derived from the KMS root key, kept outside the data directory).
+    ///
+    /// A catalog made before integrity protection is refused
+    /// ([`StorageError::Unsealed`]): anyone who can write the data directory
+    /// could make a sealed catalog look like one. [`Self::open_sealing_legacy`]
+    /// seals it, for a caller that can vouch for it.
+    pub fn open(root: &Path, key: CatalogKey) -> Result<Arc<Self>, StorageError> {
+        Self::open_with(root, key, false)
+    }
+
+    /// As [`Self::open`], but a catalog made before integrity protection is
+    /// sealed as it is found: MACs are made over its current state. Only for
+    /// a caller that knows the data directory predates this version (the
+    /// CLI, when it moves a legacy root key out of the data directory).
+    pub fn open_sealing_legacy(root: &Path, key: CatalogKey) -> Result<Arc<Self>, StorageError> {
+        Self::open_with(root, key, true)
+    }
+
+    fn open_with(
+        root: &Path,
+        key: CatalogKey,
+        seal_legacy: bool,
+    ) -> Result<Arc<Self>, StorageError> {
         // Readers address files by absolute path (DataFusion's object store
         // resolves a relative one from `/`), so keep the root absolute.
         let root = &std::path::absolute(root)
@@ -111,53 +143,18 @@ impl Catalog {
             restrict_to_owner(root)?;
         }
         let db = root.join("catalog.db");
-        let conn = Connection::open(&db)?;
+        let mut conn = Connection::open(&db)?;
         // WAL keeps readers and the writer out of each other's way; FULL
         // makes each commit durable once it returns.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.execute_batch(SCHEMA)?;
-        // Added in place (CREATE IF NOT EXISTS): catalogs made before access
-        // control gain the tables empty, which is what they held.
-        conn.execute_batch(ACL_SCHEMA)?;
-        // Catalogs made before storage encryption: their files are plain
-        // Parquet, which is what a NULL `encryption` says.
-        for (column, ty) in [("encryption", "TEXT"), ("footer_sha256", "BLOB")] {
-            let present: i64 = conn.query_row(
-                "SELECT count(*) FROM pragma_table_info('files') WHERE name = ?1",
-                [column],
-                |r| r.get(0),
-            )?;
-            if present == 0 {
-                conn.execute_batch(&format!("ALTER TABLE files ADD COLUMN {column} {ty}"))?;
-            }
-        }
-        let version: Option<String> = conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'schema_version'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?;
-        match version.as_deref().map(str::parse::<i64>) {
-            None => {
-                conn.execute(
-                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
-                    [SCHEMA_VERSION.to_string()],
-                )?;
-            }
-            Some(Ok(SCHEMA_VERSION)) => {}
-            Some(_) => {
-                return Err(StorageError::Corrupt(format!(
-                    "catalog schema version {version:?}, this build reads version {SCHEMA_VERSION}"
-                )));
-            }
-        }
+        upgrade_schema(&mut conn, &key, seal_legacy)?;
         let catalog = Arc::new(Self {
             root: root.to_owned(),
             conn: Mutex::new(conn),
+            key,
         });
         catalog.create_project(DEFAULT_PROJECT, true)?;
         catalog.collect_garbage()?;
@@ -180,14 +177,7 @@ impl Catalog {
     /// Creates a project. With `if_not_exists`, an existing one is fine.
     pub fn create_project(&self, name: &str, if_not_exists: bool) -> Result<(), StorageError> {
         let name = new_project_name(name)?;
-        let inserted = self.conn().execute(
-            "INSERT INTO projects (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
-            params![name, now()],
-        )?;
-        if inserted == 0 && !if_not_exists {
-            return Err(StorageError::ProjectExists(name));
-        }
-        Ok(())
+        self.insert_project(&name, "{}", if_not_exists)
     }
 
     /// Creates a project whose storage is encrypted from the start.
@@ -198,13 +188,24 @@ impl Catalog {
     ) -> Result<(), StorageError> {
         let name = new_project_name(name)?;
         let properties = serde_json::json!({ encryption::PROPERTY: setting }).to_string();
+        self.insert_project(&name, &properties, false)
+    }
+
+    fn insert_project(
+        &self,
+        name: &str,
+        properties: &str,
+        if_not_exists: bool,
+    ) -> Result<(), StorageError> {
+        let created_at = now();
+        let mac = self.key.project_mac(name, created_at, properties);
         let inserted = self.conn().execute(
-            "INSERT INTO projects (name, created_at, properties) VALUES (?1, ?2, ?3) \
+            "INSERT INTO projects (name, created_at, properties, mac) VALUES (?1, ?2, ?3, ?4) \
              ON CONFLICT (name) DO NOTHING",
-            params![name, now(), properties],
+            params![name, created_at, properties, mac.as_slice()],
         )?;
-        if inserted == 0 {
-            return Err(StorageError::ProjectExists(name));
+        if inserted == 0 && !if_not_exists {
+            return Err(StorageError::ProjectExists(name.to_owned()));
         }
         Ok(())
     }
@@ -220,15 +221,10 @@ impl Catalog {
         let name = new_project_name(name)?;
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let properties: Option<String> = tx
-            .query_row(
-                "SELECT properties FROM projects WHERE name = ?1",
-                [&name],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let properties = properties.ok_or_else(|| StorageError::ProjectNotFound(name.clone()))?;
-        let mut properties = parse_properties(&properties)?;
+        let current = self
+            .checked_project(&tx, &name)?
+            .ok_or_else(|| StorageError::ProjectNotFound(name.clone()))?;
+        let mut properties = current.properties;
         if let Some(current) =
             encryption::from_properties(&properties).map_err(StorageError::Corrupt)?
         {
@@ -250,6 +246,7 @@ impl Catalog {
             "UPDATE projects SET properties = ?2 WHERE name = ?1",
             params![name, properties.to_string()],
         )?;
+        sealed::reseal_project(&tx, &self.key, &name)?;
         tx.commit()?;
         Ok(())
     }
@@ -279,12 +276,18 @@ impl Catalog {
     pub fn projects(&self) -> Result<Vec<ProjectInfo>, StorageError> {
         let conn = self.conn();
         let mut stmt =
-            conn.prepare("SELECT name, created_at, properties FROM projects ORDER BY name")?;
+            conn.prepare("SELECT name, created_at, properties, mac FROM projects ORDER BY name")?;
         let rows = stmt.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, String>(2)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<Vec<u8>>>(3)?,
+            ))
         })?;
         rows.map(|row| {
-            let (name, created_at, properties) = row?;
+            let (name, created_at, properties, mac) = row?;
+            sealed::check_project(&self.key, &name, created_at, &properties, mac.as_deref())?;
             Ok(ProjectInfo {
                 name,
                 created_at,
@@ -297,21 +300,33 @@ impl Catalog {
     /// One project, or [`StorageError::ProjectNotFound`].
     pub fn project(&self, name: &str) -> Result<ProjectInfo, StorageError> {
         let name = normalize_name("project", name)?;
-        let row: Option<(i64, String)> = self
-            .conn()
+        let conn = self.conn();
+        self.checked_project(&conn, &name)?
+            .ok_or(StorageError::ProjectNotFound(name))
+    }
+
+    /// Project `name` checked against its MAC, if it exists.
+    fn checked_project(
+        &self,
+        conn: &Connection,
+        name: &str,
+    ) -> Result<Option<ProjectInfo>, StorageError> {
+        let row: Option<(i64, String, Option<Vec<u8>>)> = conn
             .query_row(
-                "SELECT created_at, properties FROM projects WHERE name = ?1",
-                [&name],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                "SELECT created_at, properties, mac FROM projects WHERE name = ?1",
+                [name],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
-        let (created_at, properties) =
-            row.ok_or_else(|| StorageError::ProjectNotFound(name.clone()))?;
-        Ok(ProjectInfo {
-            name,
+        let Some((created_at, properties, mac)) = row else {
+            return Ok(None);
+        };
+        sealed::check_project(&self.key, name, created_at, &properties, mac.as_deref())?;
+        Ok(Some(ProjectInfo {
+            name: name.to_owned(),
             created_at,
             properties: parse_properties(&properties)?,
-        })
+        }))
     }
 
     /// Creates a table with the columns of `schema` (types mapped to the
@@ -350,6 +365,9 @@ impl Catalog {
                  ON CONFLICT (project, name) DO NOTHING",
                 params![project, name, columns_json, now()],
             )?;
+            if inserted > 0 {
+                sealed::reseal_table(&tx, &self.key, tx.last_insert_rowid())?;
+            }
             tx.commit()?;
             if inserted == 0 && !if_not_exists {
                 return Err(StorageError::TableExists {
@@ -390,16 +408,15 @@ impl Catalog {
     pub fn table(&self, project: &str, name: &str) -> Result<TableInfo, StorageError> {
         let project = normalize_name("project", project)?;
         let name = normalize_name("table", name)?;
-        let row: Option<(i64, String, i64)> = self
-            .conn()
-            .query_row(
-                "SELECT id, columns, created_at FROM tables WHERE project = ?1 AND name = ?2",
-                params![project, name],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?;
-        match row {
-            Some((id, columns, created_at)) => table_info(id, project, name, &columns, created_at),
+        let found = {
+            let conn = self.conn();
+            match sealed::table_id(&conn, &project, &name)? {
+                Some(id) => sealed::checked_table(&conn, &self.key, id)?,
+                None => None,
+            }
+        };
+        match found {
+            Some((row, _)) => table_info(row),
             None => {
                 self.project(&project)?;
                 Err(StorageError::TableNotFound {
@@ -414,17 +431,22 @@ impl Catalog {
     pub fn tables(&self, project: &str) -> Result<Vec<TableInfo>, StorageError> {
         let project = self.project(project)?.name;
         let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT id, name, columns, created_at FROM tables WHERE project = ?1 ORDER BY name",
-        )?;
-        let rows = stmt.query_map([&project], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get(3)?))
-        })?;
-        rows.map(|row| {
-            let (id, name, columns, created_at) = row?;
-            table_info(id, project.clone(), name, &columns, created_at)
-        })
-        .collect()
+        let ids: Vec<i64> = conn
+            .prepare("SELECT id FROM tables WHERE project = ?1 ORDER BY name")?
+            .query_map([&project], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut tables = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some((row, _)) = sealed::checked_table(&conn, &self.key, id)? {
+                tables.push(table_info(row)?);
+            }
+        }
+        Ok(tables)
+    }
+
+    /// The catalog's key.
+    pub(crate) fn key(&self) -> &CatalogKey {
+        &self.key
     }
 
     pub(crate) fn table_dir(&self, table_id: i64) -> PathBuf {
@@ -436,14 +458,89 @@ impl Catalog {
     }
 }
 
-fn table_info(
-    id: i64,
-    project: String,
-    name: String,
-    columns_json: &str,
-    created_at: i64,
-) -> Result<TableInfo, StorageError> {
-    let parsed: Vec<serde_json::Value> = serde_json::from_str(columns_json)
+/// Brings the catalog to [`SCHEMA_VERSION`] in one transaction: creates a
+/// new one sealed, seals a legacy one if `seal_legacy`, checks the seal of a
+/// current one.
+fn upgrade_schema(
+    conn: &mut Connection,
+    key: &CatalogKey,
+    seal_legacy: bool,
+) -> Result<(), StorageError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute_batch(SCHEMA)?;
+    // Added in place (CREATE IF NOT EXISTS): catalogs made before access
+    // control gain the tables empty, which is what they held.
+    tx.execute_batch(ACL_SCHEMA)?;
+    // Columns added since the first catalogs. A NULL `encryption` is plain
+    // Parquet, which is what files of catalogs before storage encryption are.
+    for (table, column, ty) in [
+        ("files", "encryption", "TEXT"),
+        ("files", "footer_sha256", "BLOB"),
+        ("files", "block_tags", "BLOB"),
+        ("projects", "mac", "BLOB"),
+        ("tables", "mac", "BLOB"),
+    ] {
+        let present: i64 = tx.query_row(
+            "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2",
+            [table, column],
+            |r| r.get(0),
+        )?;
+        if present == 0 {
+            tx.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {ty}"))?;
+        }
+    }
+    let version: Option<String> = tx
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match version.as_deref().map(str::parse::<i64>) {
+        Some(Ok(SCHEMA_VERSION)) => sealed::check_seal(&tx, key)?,
+        Some(Ok(LEGACY_SCHEMA_VERSION)) if seal_legacy => sealed::seal_all(&tx, key)?,
+        Some(Ok(LEGACY_SCHEMA_VERSION)) => return Err(StorageError::Unsealed),
+        None => {
+            // A new catalog, or one whose version was deleted: only the
+            // former may be sealed as it is.
+            let tables: i64 = tx.query_row("SELECT count(*) FROM tables", [], |r| r.get(0))?;
+            let projects: i64 = tx.query_row(
+                "SELECT count(*) FROM projects WHERE name <> ?1",
+                [DEFAULT_PROJECT],
+                |r| r.get(0),
+            )?;
+            if tables > 0 || projects > 0 {
+                return Err(StorageError::Tampered {
+                    what: "the catalog's version and seal".into(),
+                });
+            }
+            sealed::seal_all(&tx, key)?;
+        }
+        Some(_) => {
+            return Err(StorageError::Corrupt(format!(
+                "catalog schema version {version:?}, this build reads version {SCHEMA_VERSION}"
+            )));
+        }
+    }
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('schema_version', ?1) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [SCHEMA_VERSION.to_string()],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn table_info(row: sealed::TableRow) -> Result<TableInfo, StorageError> {
+    let sealed::TableRow {
+        id,
+        project,
+        name,
+        columns: columns_json,
+        created_at,
+        ..
+    } = row;
+    let parsed: Vec<serde_json::Value> = serde_json::from_str(&columns_json)
         .map_err(|e| StorageError::Corrupt(format!("columns of {project}.{name}: {e}")))?;
     let mut columns = Vec::with_capacity(parsed.len());
     for c in parsed {

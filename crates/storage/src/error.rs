@@ -99,6 +99,25 @@ pub enum StorageError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// A catalog entry does not match its MAC: it was changed outside
+    /// Sealhouse. Nothing is read from or written to it.
+    #[error(
+        "{what} fails its integrity check: it was changed outside Sealhouse, so it is neither read nor written. Restore the data directory from a backup"
+    )]
+    Tampered {
+        /// What failed, naming the table or project.
+        what: String,
+    },
+    /// The catalog predates integrity protection and nobody vouched for it.
+    #[error(
+        "the catalog predates integrity protection (schema version 1) and this open cannot vouch that it was not changed; open it once with the sealhouse command that moves the data directory's legacy root key out (it seals the catalog as it finds it), or restore a data directory made by this version"
+    )]
+    Unsealed,
+    /// The catalog was sealed under another key.
+    #[error(
+        "the catalog was sealed under another root key: this data directory belongs with another KMS root key (a copy of a data directory alone opens nothing). Point Sealhouse at the data directory's own root key"
+    )]
+    WrongCatalogKey,
     /// The catalog holds something this version cannot read.
     #[error("the catalog is corrupt or from a newer version: {0}")]
     Corrupt(String),

@@ -3,11 +3,15 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use rusqlite::{TransactionBehavior, params};
 
 use crate::catalog::{Catalog, TableInfo};
+use crate::integrity::block_tags::{BlockTagError, BlockTagKey, BlockVerifier};
+use crate::sealed::{self, FileRow};
+use crate::segmented::{MAX_HEADER_LEN, SegmentedHeader};
 use crate::{StorageAlgorithm, StorageError};
 
 /// A committed data file of a table.
@@ -21,12 +25,46 @@ pub struct DataFile {
     pub bytes: u64,
     /// How it is encrypted; `None`: plain Parquet.
     pub encryption: Option<StorageAlgorithm>,
-    /// SHA-256 of a Parquet file's footer region (metadata, and for
-    /// encrypted files their plaintext key material and module framing),
-    /// taken at commit: readers compare it, so a damaged or swapped footer
-    /// is caught even where the format authenticates nothing. `None` for
-    /// segmented files (authenticated whole) and files committed before.
-    pub footer_sha256: Option<[u8; 32]>,
+    /// The digest pinned at commit, which readers compare: SHA-256 of a
+    /// Parquet file's footer region (metadata, and for encrypted files
+    /// their key material and module framing), or of a segmented file's
+    /// header (its wrapped data key, nonce, identity and MAC). A file put in
+    /// another's place, or an older version of it, differs here. `None` for
+    /// files committed before digests were pinned.
+    pub pinned_sha256: Option<[u8; 32]>,
+    /// The block tags of a plain file ([`crate::integrity::block_tags`]);
+    /// `None` for encrypted files (their format authenticates them) and
+    /// plain files committed before tags existed.
+    pub block_tags: Option<Arc<[u8]>>,
+}
+
+impl DataFile {
+    /// The file's id: the name it was committed under, without extension.
+    pub fn file_id(&self) -> Option<&str> {
+        file_id_of(&self.path)
+    }
+}
+
+/// The id in a data file's name (`<id>.parquet`).
+pub fn file_id_of(path: &Path) -> Option<&str> {
+    path.file_name()?.to_str()?.strip_suffix(".parquet")
+}
+
+/// The SHA-256 of the header of the segmented file at `path`. `None` if the
+/// file does not start like a segmented file.
+pub fn segmented_header_sha256(path: &Path) -> std::io::Result<Option<[u8; 32]>> {
+    use std::io::Read;
+    let mut prefix = Vec::with_capacity(MAX_HEADER_LEN);
+    File::open(path)?
+        .take(MAX_HEADER_LEN as u64)
+        .read_to_end(&mut prefix)?;
+    let Ok(header) = SegmentedHeader::parse(&prefix) else {
+        return Ok(None);
+    };
+    let digest = ring::digest::digest(&ring::digest::SHA256, &prefix[..header.header_len()]);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    Ok(Some(out))
 }
 
 /// The SHA-256 of the footer region of the Parquet file at `path`: the
@@ -66,6 +104,7 @@ pub struct StagedFile {
     id: String,
     rows: u64,
     encryption: Option<StorageAlgorithm>,
+    block_tags: Option<Vec<u8>>,
     committed: bool,
 }
 
@@ -73,6 +112,19 @@ impl StagedFile {
     /// Where to write the file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The id the file will be committed under (its name in the table's
+    /// directory): segmented files carry it in their header.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Records the block tags of a plain file, written through a
+    /// [`crate::integrity::block_tags::BlockTagWriter`] with
+    /// [`Catalog::block_tag_key`].
+    pub fn set_block_tags(&mut self, tags: Vec<u8>) {
+        self.block_tags = Some(tags);
     }
 
     /// Records how many rows were written to it.
@@ -114,10 +166,7 @@ enum Replaced<'a> {
 /// A staged file moved into its table's directory, not yet recorded.
 struct Moved {
     path: PathBuf,
-    rows: u64,
-    bytes: u64,
-    encryption: Option<StorageAlgorithm>,
-    footer_sha256: Option<[u8; 32]>,
+    row: FileRow,
 }
 
 /// Files in staging or unreferenced in table directories younger than this
@@ -136,8 +185,22 @@ impl Catalog {
             id,
             rows: 0,
             encryption: None,
+            block_tags: None,
             committed: false,
         })
+    }
+
+    /// The block-tag key of a staged plain file.
+    pub fn block_tag_key(&self, staged: &StagedFile) -> BlockTagKey {
+        self.key().file_tag_key(&staged.id)
+    }
+
+    /// The checker of a committed plain file's bytes, if it has tags.
+    pub fn block_verifier(&self, file: &DataFile) -> Result<Option<BlockVerifier>, BlockTagError> {
+        let (Some(tags), Some(id)) = (&file.block_tags, file.file_id()) else {
+            return Ok(None);
+        };
+        BlockVerifier::new(self.key().file_tag_key(id), Arc::clone(tags), file.bytes).map(Some)
     }
 
     /// Makes staged files part of `table`, atomically: afterwards the table
@@ -186,14 +249,24 @@ impl Catalog {
             let bytes = std::fs::metadata(&target)
                 .map_err(StorageError::io("cannot stat", &target))?
                 .len();
-            let footer_sha256 = parquet_footer_sha256(&target)
-                .map_err(StorageError::io("cannot read the footer of", &target))?;
+            let pinned = match file.encryption {
+                Some(StorageAlgorithm::AesCtr | StorageAlgorithm::Rc4) => {
+                    segmented_header_sha256(&target)
+                        .map_err(StorageError::io("cannot read the header of", &target))?
+                }
+                None | Some(StorageAlgorithm::Aes256) => parquet_footer_sha256(&target)
+                    .map_err(StorageError::io("cannot read the footer of", &target))?,
+            };
             moved.push(Moved {
+                row: FileRow {
+                    path: self.relative(&target),
+                    rows: file.rows,
+                    bytes,
+                    encryption: file.encryption.map(|a| a.name().to_owned()),
+                    pinned,
+                    block_tags: file.block_tags.clone(),
+                },
                 path: target,
-                rows: file.rows,
-                bytes,
-                encryption: file.encryption,
-                footer_sha256,
             });
         }
         sync_dir(&dir)?;
@@ -217,7 +290,9 @@ impl Catalog {
         Ok(())
     }
 
-    /// The transaction of a commit; returns the paths it replaced.
+    /// The transaction of a commit; returns the paths it replaced. The
+    /// table's state is checked against its MAC before it changes, and
+    /// MACed again after.
     fn record(
         &self,
         table: &TableInfo,
@@ -226,27 +301,18 @@ impl Catalog {
     ) -> Result<Vec<PathBuf>, StorageError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let alive: i64 = tx.query_row(
-            "SELECT count(*) FROM tables WHERE id = ?1",
-            [table.id],
-            |r| r.get(0),
-        )?;
-        if alive == 0 {
-            return Err(StorageError::TableChanged {
-                project: table.project.clone(),
-                table: table.name.clone(),
-            });
-        }
+        let changed = || StorageError::TableChanged {
+            project: table.project.clone(),
+            table: table.name.clone(),
+        };
+        let Some((_, current)) = sealed::checked_table(&tx, self.key(), table.id)? else {
+            return Err(changed());
+        };
         let mut replaced = Vec::new();
         match replaced_files {
             Replaced::ByMode(CommitMode::Append) => {}
             Replaced::ByMode(CommitMode::Overwrite) => {
-                let mut stmt = tx.prepare("SELECT path FROM files WHERE table_id = ?1")?;
-                let paths = stmt.query_map([table.id], |r| r.get::<_, String>(0))?;
-                for p in paths {
-                    replaced.push(self.root().join(p?));
-                }
-                drop(stmt);
+                replaced.extend(current.iter().map(|f| self.root().join(&f.path)));
                 tx.execute("DELETE FROM files WHERE table_id = ?1", [table.id])?;
             }
             Replaced::Exactly(old) => {
@@ -258,68 +324,69 @@ impl Catalog {
                     )?;
                     if deleted == 0 {
                         // Dropping `tx` rolls back what was deleted so far.
-                        return Err(StorageError::TableChanged {
-                            project: table.project.clone(),
-                            table: table.name.clone(),
-                        });
+                        return Err(changed());
                     }
                     replaced.push(file.path.clone());
                 }
             }
         }
         for file in moved {
+            let row = &file.row;
             tx.execute(
-                "INSERT INTO files (table_id, path, rows, bytes, encryption, footer_sha256) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO files (table_id, path, rows, bytes, encryption, footer_sha256, block_tags) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     table.id,
-                    self.relative(&file.path),
-                    file.rows as i64,
-                    file.bytes as i64,
-                    file.encryption.map(StorageAlgorithm::name),
-                    file.footer_sha256.as_ref().map(|d| d.as_slice()),
+                    row.path,
+                    row.rows as i64,
+                    row.bytes as i64,
+                    row.encryption,
+                    row.pinned.as_ref().map(|d| d.as_slice()),
+                    row.block_tags,
                 ],
             )?;
         }
+        sealed::reseal_table(&tx, self.key(), table.id)?;
         tx.commit()?;
         Ok(replaced)
     }
 
-    /// The files of a table as of now.
+    /// The files of a table as of now, checked against the table's MAC.
     pub fn files(&self, table: &TableInfo) -> Result<Vec<DataFile>, StorageError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT path, rows, bytes, encryption, footer_sha256 FROM files \
-             WHERE table_id = ?1 ORDER BY rowid",
-        )?;
-        let rows = stmt.query_map([table.id], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, Option<Vec<u8>>>(4)?,
-            ))
-        })?;
-        rows.map(|row| {
-            let (path, rows, bytes, encryption, digest) = row?;
-            let footer_sha256 = digest
-                .map(|d| <[u8; 32]>::try_from(d.as_slice()))
-                .transpose()
-                .map_err(|_| StorageError::Corrupt(format!("file {path}: footer digest length")))?;
-            let encryption = encryption
-                .map(|name| name.parse::<StorageAlgorithm>())
-                .transpose()
-                .map_err(|e| StorageError::Corrupt(format!("file {path}: {e}")))?;
-            Ok(DataFile {
-                path: self.root().join(path),
-                rows: rows as u64,
-                bytes: bytes as u64,
-                encryption,
-                footer_sha256,
+        let checked = {
+            let conn = self.conn();
+            sealed::checked_table(&conn, self.key(), table.id)?
+        };
+        let Some((row, files)) = checked else {
+            return Err(StorageError::TableChanged {
+                project: table.project.clone(),
+                table: table.name.clone(),
+            });
+        };
+        if row.project != table.project || row.name != table.name {
+            return Err(StorageError::TableChanged {
+                project: table.project.clone(),
+                table: table.name.clone(),
+            });
+        }
+        files
+            .into_iter()
+            .map(|f| {
+                let encryption = f
+                    .encryption
+                    .map(|name| name.parse::<StorageAlgorithm>())
+                    .transpose()
+                    .map_err(|e| StorageError::Corrupt(format!("file {}: {e}", f.path)))?;
+                Ok(DataFile {
+                    path: self.root().join(&f.path),
+                    rows: f.rows,
+                    bytes: f.bytes,
+                    encryption,
+                    pinned_sha256: f.pinned,
+                    block_tags: f.block_tags.map(Arc::from),
+                })
             })
-        })
-        .collect()
+            .collect()
     }
 
     /// A path as the catalog records it: relative to the data directory.

@@ -27,7 +27,9 @@ mod column_type;
 mod encryption;
 mod error;
 mod files;
+pub mod integrity;
 mod names;
+mod sealed;
 pub mod segmented;
 
 pub use acl::{Grant, ProjectOwner, role_grantee, user_grantee};
@@ -35,5 +37,8 @@ pub use catalog::{Catalog, DEFAULT_PROJECT, ProjectInfo, TableInfo};
 pub use column_type::{ColumnType, table_schema};
 pub use encryption::{KeySource, ProjectEncryption, StorageAlgorithm};
 pub use error::StorageError;
-pub use files::{CommitMode, DataFile, StagedFile, parquet_footer_sha256};
+pub use files::{
+    CommitMode, DataFile, StagedFile, file_id_of, parquet_footer_sha256, segmented_header_sha256,
+};
+pub use integrity::CatalogKey;
 pub use names::{RESERVED_PROJECT_NAMES, normalize_name};

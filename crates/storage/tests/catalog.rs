@@ -3,7 +3,15 @@
 use std::io::Write;
 
 use arrow::datatypes::{DataType, Field, Schema};
-use sealhouse_storage::{Catalog, ColumnType, CommitMode, DEFAULT_PROJECT, StorageError};
+use sealhouse_crypto::SecretBytes;
+use sealhouse_storage::{
+    Catalog, CatalogKey, ColumnType, CommitMode, DEFAULT_PROJECT, StorageError,
+};
+
+/// The same catalog key on every open, as one root key gives.
+fn key() -> CatalogKey {
+    CatalogKey::new(&SecretBytes::from_slice(&[7; 32])).expect("key")
+}
 
 fn schema() -> Schema {
     Schema::new(vec![
@@ -25,7 +33,7 @@ fn stage_with(catalog: &Catalog, content: &[u8], rows: u64) -> sealhouse_storage
 fn projects_and_tables_persist_across_opens() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
-        let catalog = Catalog::open(dir.path()).expect("open");
+        let catalog = Catalog::open(dir.path(), key()).expect("open");
         catalog.create_project("Sales", false).expect("create");
         assert!(matches!(
             catalog.create_project("sales", false),
@@ -54,7 +62,7 @@ fn projects_and_tables_persist_across_opens() {
             t.id
         );
     }
-    let catalog = Catalog::open(dir.path()).expect("reopen");
+    let catalog = Catalog::open(dir.path(), key()).expect("reopen");
     let names: Vec<_> = catalog
         .projects()
         .expect("projects")
@@ -75,7 +83,7 @@ fn projects_and_tables_persist_across_opens() {
 #[test]
 fn commit_append_and_overwrite() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let catalog = Catalog::open(dir.path()).expect("open");
+    let catalog = Catalog::open(dir.path(), key()).expect("open");
     let t = catalog
         .create_table(DEFAULT_PROJECT, "t", &schema(), false)
         .expect("table");
@@ -116,7 +124,7 @@ fn commit_append_and_overwrite() {
 #[test]
 fn uncommitted_and_dropped_leave_nothing_visible() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let catalog = Catalog::open(dir.path()).expect("open");
+    let catalog = Catalog::open(dir.path(), key()).expect("open");
     let t = catalog
         .create_table(DEFAULT_PROJECT, "t", &schema(), false)
         .expect("table");

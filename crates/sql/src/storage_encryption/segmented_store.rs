@@ -21,7 +21,9 @@ use object_store::{
     ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult,
 };
 use sealhouse_kms::Kms;
-use sealhouse_storage::segmented::{MAX_HEADER_LEN, SegmentedHeader, SegmentedReader};
+use sealhouse_storage::segmented::{
+    FileIdentity, MAX_HEADER_LEN, SegmentedHeader, SegmentedReader,
+};
 
 use super::project_keys::open_data_key;
 
@@ -63,8 +65,12 @@ fn not_supported(what: &str) -> object_store::Error {
     }
 }
 
-/// A segmented file's header and length, read without any key.
-fn read_header(file: &File, path: &FsPath) -> object_store::Result<(SegmentedHeader, u64)> {
+/// A segmented file's header, its SHA-256, and the file's length, read
+/// without any key.
+fn read_header(
+    file: &File,
+    path: &FsPath,
+) -> object_store::Result<(SegmentedHeader, [u8; 32], u64)> {
     let len = file
         .metadata()
         .map_err(|e| generic(path, e.to_string()))?
@@ -74,22 +80,35 @@ fn read_header(file: &File, path: &FsPath) -> object_store::Result<(SegmentedHea
         .read_to_end(&mut prefix)
         .map_err(|e| generic(path, e.to_string()))?;
     let header = SegmentedHeader::parse(&prefix).map_err(|e| generic(path, e.to_string()))?;
-    Ok((header, len))
+    let digest = ring::digest::digest(&ring::digest::SHA256, &prefix[..header.header_len()]);
+    let mut sha256 = [0u8; 32];
+    sha256.copy_from_slice(digest.as_ref());
+    Ok((header, sha256, len))
 }
 
 /// The plaintext length of the segmented file at `path` (no key needed: it
-/// follows from the header and the file's length).
-pub(crate) fn segmented_plaintext_len(path: &FsPath) -> datafusion::error::Result<u64> {
-    let file = File::open(path)?;
-    let (header, len) = read_header(&file, path).map_err(|e| {
-        datafusion::error::DataFusionError::Execution(format!("cannot read encrypted file: {e}"))
-    })?;
-    header.plaintext_len(len).map_err(|e| {
+/// follows from the header and the file's length), after checking that its
+/// header is the one pinned at commit, if one was.
+pub(crate) fn segmented_plaintext_len(
+    path: &FsPath,
+    pinned: Option<&[u8; 32]>,
+) -> datafusion::error::Result<u64> {
+    let failed = |e: String| {
         datafusion::error::DataFusionError::Execution(format!(
             "cannot read encrypted file {}: {e}",
             path.display()
         ))
-    })
+    };
+    let file = File::open(path)?;
+    let (header, sha256, len) = read_header(&file, path).map_err(|e| failed(e.to_string()))?;
+    if pinned.is_some_and(|p| *p != sha256) {
+        return Err(failed(
+            "its header differs from the one committed (another file, or another version of it, \
+             was put in its place); restore it from a backup"
+                .into(),
+        ));
+    }
+    header.plaintext_len(len).map_err(|e| failed(e.to_string()))
 }
 
 /// What one read gives: the bytes and plaintext range read (`None` for a
@@ -111,10 +130,18 @@ impl SegmentedStore {
             .metadata()
             .and_then(|m| m.modified())
             .map_err(|e| generic(path, e.to_string()))?;
-        let (header, file_len) = read_header(&file, path)?;
+        let (header, _, file_len) = read_header(&file, path)?;
+        let place = FileIdentity::of_path(path)
+            .ok_or_else(|| generic(path, "is not where the warehouse keeps data files".into()))?;
         let data_key = open_data_key(self.kms.as_ref(), header.wrapped_key())
             .map_err(|e| generic(path, format!("cannot open the file's data key: {e}")))?;
         let reader = SegmentedReader::new(header, &data_key, file_len)
+            .map_err(|e| generic(path, e.to_string()))?;
+        // Authenticated now: a file copied here from another place under
+        // the same key says where it belongs.
+        reader
+            .header()
+            .check_identity(&place)
             .map_err(|e| generic(path, e.to_string()))?;
         let size = reader.plaintext_len();
         if options.head {

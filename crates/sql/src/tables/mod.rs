@@ -6,6 +6,7 @@ mod file_check;
 mod provider;
 mod sink;
 mod stored_table;
+mod verified_reader;
 
 pub(crate) use provider::{CATALOG_NAME, CatalogView};
 pub(crate) use sink::SinkTarget;

@@ -73,7 +73,14 @@ impl CatalogProvider for CatalogView {
         if let Some(system) = self.system_schemas().get(name) {
             return Some(Arc::clone(system));
         }
-        let project = self.catalog.project(name).ok()?;
+        let project = match self.catalog.project(name) {
+            Ok(project) => Ok(project),
+            // A project whose catalog entry fails its integrity check is
+            // there, but nothing in it may be read or written: its tables
+            // answer with the error.
+            Err(e @ StorageError::Tampered { .. }) => Err(e.to_string()),
+            Err(_) => return None,
+        };
         Some(Arc::new(ProjectView {
             catalog: Arc::clone(&self.catalog),
             keys: self.keys.clone(),
@@ -109,29 +116,41 @@ impl CatalogView {
     }
 }
 
-/// The tables of one project.
+/// The tables of one project (`Err`: why the project cannot be used).
 #[derive(Debug)]
 struct ProjectView {
     catalog: Arc<Catalog>,
     keys: Option<Arc<StorageKeys>>,
-    project: ProjectInfo,
+    project: std::result::Result<ProjectInfo, String>,
+}
+
+impl ProjectView {
+    fn project(&self) -> Result<&ProjectInfo> {
+        self.project
+            .as_ref()
+            .map_err(|e| DataFusionError::Execution(e.clone()))
+    }
 }
 
 #[async_trait]
 impl SchemaProvider for ProjectView {
     fn table_names(&self) -> Vec<String> {
+        let Ok(project) = self.project() else {
+            return Vec::new();
+        };
         self.catalog
-            .tables(&self.project.name)
+            .tables(&project.name)
             .map(|ts| ts.into_iter().map(|t| t.name).collect())
             .unwrap_or_default()
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        match self.catalog.table(&self.project.name, name) {
+        let project = self.project()?;
+        match self.catalog.table(&project.name, name) {
             Ok(info) => Ok(Some(Arc::new(StoredTable::new(
                 Arc::clone(&self.catalog),
                 info,
-                project_keys(self.keys.as_deref(), &self.project)?,
+                project_keys(self.keys.as_deref(), project)?,
             )))),
             Err(StorageError::TableNotFound { .. } | StorageError::InvalidName { .. }) => Ok(None),
             Err(e) => Err(DataFusionError::External(Box::new(e))),
@@ -149,6 +168,7 @@ impl SchemaProvider for ProjectView {
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.catalog.table(&self.project.name, name).is_ok()
+        self.project()
+            .is_ok_and(|p| self.catalog.table(&p.name, name).is_ok())
     }
 }

@@ -126,7 +126,7 @@ impl DataSink for StoredTableSink {
         }
         // Any error below drops `staged`, which deletes the partial file:
         // nothing reaches the table.
-        let file = FileWriter::create(staged.path(), self.keys.as_deref())?;
+        let file = FileWriter::create(&self.catalog, &staged, self.table.id, self.keys.as_deref())?;
         let mut writer =
             ArrowWriter::try_new(file, Arc::clone(&self.table.schema), Some(props.build()))?;
         let mut rows = 0u64;
@@ -139,7 +139,9 @@ impl DataSink for StoredTableSink {
             rows += batch.num_rows() as u64;
             writer.write(&batch)?;
         }
-        writer.into_inner()?.finish()?;
+        if let Some(tags) = writer.into_inner()?.finish()? {
+            staged.set_block_tags(tags);
+        }
         staged.set_rows(rows);
         staged.set_encryption(algorithm);
         let files = if rows > 0 { vec![staged] } else { Vec::new() };

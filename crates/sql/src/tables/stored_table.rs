@@ -12,8 +12,9 @@ use datafusion::datasource::TableType;
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::PartitionedFile;
-use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::sink::DataSinkExec;
+use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::object_store::ObjectStoreUrl;
@@ -26,6 +27,7 @@ use sealhouse_storage::{Catalog, CommitMode, DataFile, StorageAlgorithm, TableIn
 
 use super::file_check::{ParquetMagic, check_parquet_frame};
 use super::sink::{SinkTarget, StoredTableSink};
+use super::verified_reader::{BlockCheck, VerifiedReaderFactory};
 use crate::storage_encryption::ProjectKeys;
 
 #[derive(Debug)]
@@ -100,39 +102,81 @@ impl StoredTable {
                 .with_total_byte_size(Precision::Inexact(f.bytes as usize));
             // The reader sees a segmented file's plaintext, so its size.
             let size = match kind {
-                FileKind::Segmented => crate::storage_encryption::segmented_plaintext_len(&f.path)?,
+                FileKind::Segmented => crate::storage_encryption::segmented_plaintext_len(
+                    &f.path,
+                    f.pinned_sha256.as_ref(),
+                )?,
                 FileKind::Aes256 => {
                     check_parquet_frame(
                         &f.path,
                         ParquetMagic::Encrypted,
-                        f.footer_sha256.as_ref(),
+                        f.pinned_sha256.as_ref(),
                     )?;
                     f.bytes
                 }
                 FileKind::Plain => {
-                    check_parquet_frame(&f.path, ParquetMagic::Plain, f.footer_sha256.as_ref())?;
+                    check_parquet_frame(&f.path, ParquetMagic::Plain, f.pinned_sha256.as_ref())?;
                     f.bytes
                 }
             };
             // Object store paths are absolute paths without the leading '/'.
             let path = f.path.to_string_lossy();
-            group.push(
-                PartitionedFile::new(path.trim_start_matches('/'), size)
-                    .with_statistics(Arc::new(stats)),
-            );
+            let mut file = PartitionedFile::new(path.trim_start_matches('/'), size)
+                .with_statistics(Arc::new(stats));
+            if kind == FileKind::Plain {
+                let verifier = self.catalog.block_verifier(f).map_err(|e| {
+                    DataFusionError::Execution(format!(
+                        "data file {} of table {}.{}: {e}; restore the data directory from a backup",
+                        f.path.display(),
+                        self.info.project,
+                        self.info.name
+                    ))
+                })?;
+                if let Some(verifier) = verifier {
+                    file = file.with_extension(BlockCheck(Arc::new(verifier)));
+                }
+            }
+            group.push(file);
         }
         let rows: u64 = files.iter().map(|f| f.rows).sum();
         let bytes: u64 = files.iter().map(|f| f.bytes).sum();
         let stats = Statistics::new_unknown(&self.info.schema)
             .with_num_rows(Precision::Exact(rows as usize))
             .with_total_byte_size(Precision::Inexact(bytes as usize));
+        let source = match kind {
+            // Plain files are read through their block checks: the source
+            // gets its reader factory here, as ParquetFormat would give it
+            // DataFusion's own (which it cannot be told not to).
+            FileKind::Plain => {
+                let runtime = state.runtime_env();
+                let factory = VerifiedReaderFactory::new(
+                    runtime.object_store(&url)?,
+                    runtime.cache_manager.get_file_metadata_cache(),
+                );
+                let mut source = ParquetSource::new(TableSchema::from_file_schema(Arc::clone(
+                    &self.info.schema,
+                )))
+                .with_table_parquet_options(format.options().clone())
+                .with_parquet_file_reader_factory(Arc::new(factory));
+                if let Some(hint) = format.metadata_size_hint() {
+                    source = source.with_metadata_size_hint(hint);
+                }
+                Arc::new(source)
+            }
+            FileKind::Aes256 | FileKind::Segmented => source,
+        };
         let config = FileScanConfigBuilder::new(url, source)
             .with_file_groups(vec![FileGroup::new(group)])
             .with_statistics(stats)
             .with_projection_indices(projection.cloned())?
             .with_limit(limit)
             .build();
-        format.create_physical_plan(state, config).await
+        match kind {
+            FileKind::Plain => Ok(DataSourceExec::from_data_source(config)),
+            FileKind::Aes256 | FileKind::Segmented => {
+                format.create_physical_plan(state, config).await
+            }
+        }
     }
 
     /// A plan writing `input` into the table: appended, replacing all, or

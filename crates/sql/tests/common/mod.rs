@@ -10,6 +10,13 @@ use datafusion::arrow::datatypes::DataType;
 use sealhouse_sql::format::ResultSet;
 use sealhouse_sql::{SqlError, StatementOutput, Warehouse};
 
+/// The same catalog key on every open of a fixture's directory, as one KMS
+/// root key gives.
+pub fn catalog_key() -> sealhouse_storage::CatalogKey {
+    sealhouse_storage::CatalogKey::new(&sealhouse_crypto::SecretBytes::from_slice(&[3; 32]))
+        .expect("catalog key")
+}
+
 pub struct Fixture {
     pub dir: tempfile::TempDir,
     pub warehouse: Warehouse,
@@ -19,7 +26,7 @@ pub struct Fixture {
 impl Fixture {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let warehouse = Warehouse::open(dir.path()).expect("open");
+        let warehouse = Warehouse::open(dir.path(), catalog_key()).expect("open");
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -33,7 +40,7 @@ impl Fixture {
     }
 
     pub fn reopen(&mut self) {
-        self.warehouse = Warehouse::open(self.dir.path()).expect("reopen");
+        self.warehouse = Warehouse::open(self.dir.path(), catalog_key()).expect("reopen");
     }
 
     pub fn try_sql(&mut self, sql: &str) -> Result<StatementOutput, SqlError> {

@@ -1,0 +1,215 @@
+//! Reading plain data files with their block tags checked
+//! (`sealhouse_storage::integrity::block_tags`): every byte DataFusion's
+//! Parquet reader gets from a plain file was checked first, so a flipped
+//! bit is an error rather than another value.
+//!
+//! The check rides on DataFusion's extension point for file access: each
+//! plain file's [`PartitionedFile`] carries its [`BlockCheck`], and
+//! [`VerifiedReaderFactory`] (a `ParquetFileReaderFactory`) reads such files
+//! through a one-file object store that fetches whole blocks and checks
+//! them. Footer metadata is still cached by DataFusion's metadata cache.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::parquet::{
+    CachedParquetFileReader, ParquetFileMetrics, ParquetFileReaderFactory,
+};
+use datafusion::execution::cache::cache_manager::FileMetadataCache;
+use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
+use futures::stream::{self, BoxStream, StreamExt};
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta,
+    ObjectStore, ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, PutResult,
+};
+use parquet::arrow::async_reader::{AsyncFileReader, ParquetObjectReader};
+use sealhouse_storage::integrity::block_tags::BlockVerifier;
+
+const STORE: &str = "sealhouse-verified";
+
+/// A plain file's block check, attached to its `PartitionedFile`.
+#[derive(Debug)]
+pub(crate) struct BlockCheck(pub(crate) Arc<BlockVerifier>);
+
+/// Opens files through [`VerifiedFileStore`] when they carry a
+/// [`BlockCheck`], otherwise as DataFusion's cached factory does.
+#[derive(Debug)]
+pub(crate) struct VerifiedReaderFactory {
+    store: Arc<dyn ObjectStore>,
+    metadata_cache: Arc<dyn FileMetadataCache>,
+}
+
+impl VerifiedReaderFactory {
+    pub(crate) fn new(
+        store: Arc<dyn ObjectStore>,
+        metadata_cache: Arc<dyn FileMetadataCache>,
+    ) -> Self {
+        Self {
+            store,
+            metadata_cache,
+        }
+    }
+}
+
+impl ParquetFileReaderFactory for VerifiedReaderFactory {
+    fn create_reader(
+        &self,
+        partition_index: usize,
+        file: PartitionedFile,
+        metadata_size_hint: Option<usize>,
+        metrics: &ExecutionPlanMetricsSet,
+    ) -> datafusion::error::Result<Box<dyn AsyncFileReader + Send>> {
+        let store: Arc<dyn ObjectStore> = match file.extension::<BlockCheck>() {
+            Some(check) => Arc::new(VerifiedFileStore {
+                inner: Arc::clone(&self.store),
+                verifier: Arc::clone(&check.0),
+            }),
+            None => Arc::clone(&self.store),
+        };
+        let file_metrics =
+            ParquetFileMetrics::new(partition_index, file.object_meta.location.as_ref(), metrics);
+        let mut inner =
+            ParquetObjectReader::new(Arc::clone(&store), file.object_meta.location.clone())
+                .with_file_size(file.object_meta.size);
+        if let Some(hint) = metadata_size_hint {
+            inner = inner.with_footer_size_hint(hint);
+        }
+        Ok(Box::new(CachedParquetFileReader::new(
+            file_metrics,
+            store,
+            inner,
+            file,
+            Arc::clone(&self.metadata_cache),
+            metadata_size_hint,
+        )))
+    }
+}
+
+/// One plain file, read in whole checked blocks.
+struct VerifiedFileStore {
+    inner: Arc<dyn ObjectStore>,
+    verifier: Arc<BlockVerifier>,
+}
+
+impl fmt::Debug for VerifiedFileStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifiedFileStore")
+            .field("verifier", &self.verifier)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for VerifiedFileStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(STORE)
+    }
+}
+
+fn damaged(location: &Path, what: impl fmt::Display) -> object_store::Error {
+    object_store::Error::Generic {
+        store: STORE,
+        source: format!("data file /{location} is damaged: {what}; restore it from a backup")
+            .into(),
+    }
+}
+
+fn not_supported(what: &str) -> object_store::Error {
+    object_store::Error::NotSupported {
+        source: format!("{STORE} only reads ({what})").into(),
+    }
+}
+
+#[async_trait]
+impl ObjectStore for VerifiedFileStore {
+    async fn put_opts(
+        &self,
+        _location: &Path,
+        _payload: PutPayload,
+        _opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        Err(not_supported("put"))
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        _location: &Path,
+        _opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        Err(not_supported("multipart put"))
+    }
+
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        let meta = self.inner.head(location).await?;
+        self.verifier
+            .check_len(meta.size)
+            .map_err(|e| damaged(location, e))?;
+        let size = self.verifier.len();
+        if options.head {
+            return Ok(GetResult {
+                payload: GetResultPayload::Stream(stream::empty().boxed()),
+                meta,
+                range: 0..size,
+                attributes: Default::default(),
+            });
+        }
+        let range = match &options.range {
+            None => 0..size,
+            Some(r) => r.as_range(size).map_err(|e| damaged(location, e))?,
+        };
+        let blocks = self
+            .verifier
+            .blocks_for(&range)
+            .map_err(|e| damaged(location, e))?;
+        let fetched = if blocks.is_empty() {
+            Bytes::new()
+        } else {
+            self.inner.get_range(location, blocks.clone()).await?
+        };
+        self.verifier
+            .verify(blocks.start, &fetched)
+            .map_err(|e| damaged(location, e))?;
+        let from = (range.start - blocks.start) as usize;
+        let bytes = fetched.slice(from..from + (range.end - range.start) as usize);
+        Ok(GetResult {
+            payload: GetResultPayload::Stream(stream::once(async move { Ok(bytes) }).boxed()),
+            meta,
+            range,
+            attributes: Default::default(),
+        })
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        locations.map(|_| Err(not_supported("delete"))).boxed()
+    }
+
+    fn list(&self, _prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        stream::once(async { Err(not_supported("list")) }).boxed()
+    }
+
+    async fn list_with_delimiter(
+        &self,
+        _prefix: Option<&Path>,
+    ) -> object_store::Result<ListResult> {
+        Err(not_supported("list"))
+    }
+
+    async fn copy_opts(
+        &self,
+        _from: &Path,
+        _to: &Path,
+        _options: CopyOptions,
+    ) -> object_store::Result<()> {
+        Err(not_supported("copy"))
+    }
+}
