@@ -154,3 +154,54 @@ fn uncommitted_and_dropped_leave_nothing_visible() {
             .expect("if exists")
     );
 }
+
+#[test]
+fn a_catalog_opens_only_under_its_own_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    Catalog::open(dir.path(), key()).expect("create");
+    let other = CatalogKey::new(&SecretBytes::from_slice(&[8; 32])).expect("key");
+    let err = Catalog::open(dir.path(), other).expect_err("another key");
+    assert!(matches!(err, StorageError::WrongCatalogKey), "{err}");
+    assert!(err.to_string().contains("another root key"), "{err}");
+    Catalog::open(dir.path(), key()).expect("own key");
+}
+
+#[test]
+fn a_missing_seal_is_tampering_and_legacy_catalogs_are_sealed_only_when_vouched_for() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let catalog = Catalog::open(dir.path(), key()).expect("create");
+        let t = catalog
+            .create_table(DEFAULT_PROJECT, "t", &schema(), false)
+            .expect("table");
+        catalog
+            .commit(&t, vec![stage_with(&catalog, b"PAR1 data PAR1", 3)], CommitMode::Append)
+            .expect("commit");
+    }
+    let db = rusqlite::Connection::open(dir.path().join("catalog.db")).expect("db");
+    // Deleting the seal does not make a catalog "new" or "legacy".
+    db.execute("DELETE FROM meta WHERE key = 'seal'", []).expect("edit");
+    let err = Catalog::open(dir.path(), key()).expect_err("seal gone");
+    assert!(matches!(err, StorageError::Tampered { .. }), "{err}");
+    // A legacy catalog (schema version 1, no MACs) is refused until the
+    // caller vouches for it; then it is sealed and opens normally.
+    db.execute_batch(
+        "UPDATE meta SET value = '1' WHERE key = 'schema_version'; \
+         UPDATE tables SET mac = NULL; UPDATE projects SET mac = NULL;",
+    )
+    .expect("legacy");
+    let err = Catalog::open(dir.path(), key()).expect_err("legacy");
+    assert!(matches!(err, StorageError::Unsealed), "{err}");
+    Catalog::open_sealing_legacy(dir.path(), key()).expect("sealed as found");
+    let catalog = Catalog::open(dir.path(), key()).expect("sealed now");
+    let t = catalog.table(DEFAULT_PROJECT, "t").expect("table");
+    assert_eq!(catalog.files(&t).expect("files")[0].rows, 3);
+    // A row edited afterwards is caught, naming the table.
+    db.execute("UPDATE files SET rows = 30", []).expect("edit");
+    let err = catalog.files(&t).expect_err("edited");
+    assert!(err.to_string().contains("table 'default.t'"), "{err}");
+    let err = catalog
+        .commit(&t, vec![stage_with(&catalog, b"PAR1 more PAR1", 1)], CommitMode::Append)
+        .expect_err("no commit over an edited state");
+    assert!(matches!(err, StorageError::Tampered { .. }), "{err}");
+}
