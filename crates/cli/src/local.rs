@@ -8,9 +8,11 @@
 //! - `iam/local-account`: the uid of the local account, created on first use,
 //!   whose root is the identity of a command run without credentials;
 //! - `kms/kms.db`, `kms/audit.db`: keys (material sealed) and the audit log;
-//! - `kms/root.key`: the root key (32 bytes, mode 0600), unless
-//!   `SEALHOUSE_KMS_ROOT_KEY` supplies it (base64 of 32 bytes), in which case
-//!   no file is read or written.
+//! - `kms/installation-id`: a random id that names this directory's root key
+//!   file.
+//!
+//! The root key is not in the data directory (`root_key_source.rs`): a copy
+//! of the directory alone decrypts nothing.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,7 +20,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use sealhouse_crypto::SecretBytes;
 use sealhouse_iam::{AccountId, Iam, Principal, SqliteStore, SystemClock};
-use sealhouse_kms::{KmsService, ROOT_KEY_ENV, RootKey};
+use sealhouse_kms::KmsService;
+
+use crate::root_key_source::{self, RootKeySource};
 
 /// Number of digits of a generated local account uid (as the cloud's uids).
 const LOCAL_UID_DIGITS: usize = 16;
@@ -30,7 +34,9 @@ pub(crate) struct Local {
     pub(crate) kms: KmsService,
     pub(crate) default_account: AccountId,
     /// Where the root key came from, for `kms config`.
-    pub(crate) root_key_source: String,
+    pub(crate) root_key_source: RootKeySource,
+    /// The id that names the default root key file, for `kms config`.
+    pub(crate) installation_id: String,
 }
 
 impl Local {
@@ -41,14 +47,8 @@ impl Local {
         let kms_dir = dir.join("kms");
         create_private_dir(&iam_dir)?;
         create_private_dir(&kms_dir)?;
-        let (root, root_key_source) = if std::env::var_os(ROOT_KEY_ENV).is_some() {
-            let key = RootKey::from_env().context("reading the KMS root key")?;
-            (key, format!("${ROOT_KEY_ENV}"))
-        } else {
-            let path = kms_dir.join("root.key");
-            let key = RootKey::load_or_create_file(&path).context("loading the KMS root key")?;
-            (key, path.display().to_string())
-        };
+        let opened = root_key_source::open(dir)?;
+        let root = opened.key;
         let db = iam_dir.join("iam.db");
         let store = SqliteStore::open(&db)
             .with_context(|| format!("opening the identity store {}", db.display()))?;
@@ -61,7 +61,8 @@ impl Local {
             iam,
             kms,
             default_account,
-            root_key_source,
+            root_key_source: opened.source,
+            installation_id: opened.installation_id,
         })
     }
 

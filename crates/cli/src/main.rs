@@ -15,6 +15,7 @@ mod keyset_io;
 mod kms_cmd;
 mod local;
 mod project_cmd;
+mod root_key_source;
 mod serve_cmd;
 mod sql_cmd;
 
