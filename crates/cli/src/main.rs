@@ -8,6 +8,7 @@
 mod cipher_cmd;
 mod data_dir;
 mod external_cmd;
+mod history;
 mod iam_cmd;
 mod identity;
 mod keyset_cmd;
