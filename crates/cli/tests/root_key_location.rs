@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 
 use world::*;
 
+/// A root key in `$SEALHOUSE_KMS_ROOT_KEY`'s form (32 zero bytes).
+const ZERO_KEY: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
 /// An AESCTR project with a row, and a KMS ciphertext of "hello": data that
 /// only the root key opens.
 fn make_encrypted_data(w: &World) -> String {
@@ -310,10 +313,7 @@ fn the_root_key_file_and_variable_settings() {
     let out = w
         .cmd(None, &["kms", "config"])
         .env("SEALHOUSE_KMS_ROOT_KEY_FILE", &explicit)
-        .env(
-            "SEALHOUSE_KMS_ROOT_KEY",
-            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-        )
+        .env("SEALHOUSE_KMS_ROOT_KEY", ZERO_KEY)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -327,10 +327,7 @@ fn the_root_key_file_and_variable_settings() {
     let v = World::new();
     let out = v
         .cmd(None, &["kms", "config"])
-        .env(
-            "SEALHOUSE_KMS_ROOT_KEY",
-            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-        )
+        .env("SEALHOUSE_KMS_ROOT_KEY", ZERO_KEY)
         .output()
         .unwrap();
     assert!(
@@ -342,4 +339,21 @@ fn the_root_key_file_and_variable_settings() {
     assert_eq!(config["root_key"], "$SEALHOUSE_KMS_ROOT_KEY");
     assert_eq!(files_under(&v.config()), Vec::<PathBuf>::new());
     assert!(!v.data().join("kms/root.key").exists());
+
+    // A legacy key file beside the variable is left alone, but warned about.
+    let legacy = v.data().join("kms/root.key");
+    std::fs::copy(&explicit, &legacy).unwrap();
+    let out = v
+        .cmd(None, &["kms", "config"])
+        .env("SEALHOUSE_KMS_ROOT_KEY", ZERO_KEY)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.starts_with("warning: "), "{stderr}");
+    assert!(stderr.contains("left by an earlier version"), "{stderr}");
+    assert_eq!(
+        std::fs::read(&legacy).unwrap(),
+        std::fs::read(&explicit).unwrap()
+    );
 }
