@@ -80,10 +80,12 @@ fi
 export SEALHOUSE_BIN=$bin
 
 say "pyarrow $("$vpy" -c 'import pyarrow; print(pyarrow.__version__)'), binary $bin"
-# Hermetic: no proxies, no inherited credentials, data dir or libpq (PG*) settings.
+# Hermetic: no proxies, no inherited credentials, data or config dir, root key or libpq (PG*)
+# settings.
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY \
     SEALHOUSE_ACCESS_KEY_ID SEALHOUSE_ACCESS_KEY_SECRET SEALHOUSE_SECURITY_TOKEN \
     SEALHOUSE_KMS_ENDPOINT SEALHOUSE_PROFILE SEALHOUSE_DATA_DIR SEALHOUSE_KMS_ROOT_KEY \
+    SEALHOUSE_KMS_ROOT_KEY_FILE SEALHOUSE_CONFIG_DIR \
     PGHOST PGHOSTADDR PGPORT PGUSER PGPASSWORD PGPASSFILE PGDATABASE PGSERVICE PGSERVICEFILE \
     PGSSLMODE PGOPTIONS PGTZ PGCLIENTENCODING
 export PYTHONDONTWRITEBYTECODE=1

@@ -34,6 +34,12 @@ class Sealhouse:
     def __init__(self, cfg):
         self.bin = cfg["sealhouse_bin"]
         self.dir = os.path.join(cfg["workdir"], "sealhouse-data")
+        # The KMS root key lives outside the data directory, by default under
+        # ~/.config/sealhouse: keep the bench's key in its workdir, removed with it.
+        self.env = {
+            k: v for k, v in os.environ.items() if k not in ("SEALHOUSE_KMS_ROOT_KEY", "SEALHOUSE_KMS_ROOT_KEY_FILE")
+        }
+        self.env["SEALHOUSE_CONFIG_DIR"] = os.path.join(cfg["workdir"], "sealhouse-config")
         self.rows11 = cfg["rows11"]
         self.rows1k = cfg["rows1k"]
         self.gcm = cfg["gcm_keyset_hex"]
@@ -47,6 +53,7 @@ class Sealhouse:
         p = subprocess.run(
             [self.bin, "sql", "--data-dir", self.dir, "--format", "csv", "-e", statement],
             capture_output=True,
+            env=self.env,
         )
         wall = time.perf_counter() - t0
         r1 = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -3,8 +3,9 @@ dir set up through the CLI (`sealhouse iam ...`, `sealhouse kms ...`), and
 `sealhouse kms serve` on 127.0.0.1 for the session; `sealhouse serve` (PgServe)
 and a private PostgreSQL 15 (postgres15) for the PostgreSQL endpoint's tests.
 
-Hermetic: every command gets its own SEALHOUSE_DATA_DIR, credentials file and
-HOME under pytest's temp dir; inherited SEALHOUSE_* credentials are removed;
+Hermetic: every command gets its own SEALHOUSE_DATA_DIR, SEALHOUSE_CONFIG_DIR
+(where the KMS root key lives, outside the data directory), credentials file
+and HOME under pytest's temp dir; inherited SEALHOUSE_* settings are removed;
 the only network traffic is to the server on 127.0.0.1.
 """
 
@@ -87,6 +88,7 @@ class Installation:
         }
         self.env.update(
             SEALHOUSE_DATA_DIR=str(self.data),
+            SEALHOUSE_CONFIG_DIR=str(root / "config"),
             SEALHOUSE_CREDENTIALS_FILE=str(root / "credentials"),
             HOME=str(root),
         )

@@ -174,7 +174,9 @@ pub(crate) fn run(args: KmsArgs) -> Result<()> {
         println!("identity_store: {}", local.dir.join("iam/iam.db").display());
         println!("key_store: {}", local.dir.join("kms/kms.db").display());
         println!("audit_log: {}", local.dir.join("kms/audit.db").display());
-        println!("root_key: {}", local.root_key_source);
+        println!("root_key: {}", local.root_key_source.location());
+        println!("root_key_source: {}", local.root_key_source.explanation());
+        println!("installation_id: {}", local.installation_id);
         println!("region: {}", local.kms.region());
         println!("local_account: {}", local.default_account);
         println!(

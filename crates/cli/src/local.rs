@@ -8,9 +8,11 @@
 //! - `iam/local-account`: the uid of the local account, created on first use,
 //!   whose root is the identity of a command run without credentials;
 //! - `kms/kms.db`, `kms/audit.db`: keys (material sealed) and the audit log;
-//! - `kms/root.key`: the root key (32 bytes, mode 0600), unless
-//!   `SEALHOUSE_KMS_ROOT_KEY` supplies it (base64 of 32 bytes), in which case
-//!   no file is read or written.
+//! - `kms/installation-id`: a random id that names this directory's root key
+//!   file.
+//!
+//! The root key is not in the data directory (`root_key_source.rs`): a copy
+//! of the directory alone decrypts nothing.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,8 +20,14 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use sealhouse_crypto::SecretBytes;
 use sealhouse_iam::{AccountId, Iam, Principal, SqliteStore, SystemClock};
-use sealhouse_kms::{KmsService, ROOT_KEY_ENV, RootKey};
+use sealhouse_kms::KmsService;
 use sealhouse_storage::{Catalog, CatalogKey};
+
+use crate::root_key_source::{self, RootKeySource};
+
+/// Set to `1`, lets a command seal a catalog made before integrity
+/// protection as it finds it (vouching that nobody tampered with it).
+pub(crate) const SEAL_LEGACY_CATALOG_ENV: &str = "SEALHOUSE_SEAL_LEGACY_CATALOG";
 
 /// Number of digits of a generated local account uid (as the cloud's uids).
 const LOCAL_UID_DIGITS: usize = 16;
@@ -31,9 +39,16 @@ pub(crate) struct Local {
     pub(crate) kms: KmsService,
     pub(crate) default_account: AccountId,
     /// Where the root key came from, for `kms config`.
-    pub(crate) root_key_source: String,
+    pub(crate) root_key_source: RootKeySource,
+    /// The id that names the default root key file, for `kms config`.
+    pub(crate) installation_id: String,
     /// The warehouse catalog's integrity key, derived from the root key.
     catalog_key: SecretBytes,
+    /// Whether this open may seal a catalog made before integrity
+    /// protection: it just moved the data directory's legacy root key out
+    /// (so the data directory is one an earlier version wrote), or
+    /// `$SEALHOUSE_SEAL_LEGACY_CATALOG` vouches for it.
+    seal_legacy_catalog: bool,
 }
 
 impl Local {
@@ -44,15 +59,11 @@ impl Local {
         let kms_dir = dir.join("kms");
         create_private_dir(&iam_dir)?;
         create_private_dir(&kms_dir)?;
-        let (root, root_key_source) = if std::env::var_os(ROOT_KEY_ENV).is_some() {
-            let key = RootKey::from_env().context("reading the KMS root key")?;
-            (key, format!("${ROOT_KEY_ENV}"))
-        } else {
-            let path = kms_dir.join("root.key");
-            let key = RootKey::load_or_create_file(&path).context("loading the KMS root key")?;
-            (key, path.display().to_string())
-        };
+        let opened = root_key_source::open(dir)?;
+        let root = opened.key;
         let catalog_key = root.catalog_key();
+        let seal_legacy_catalog = opened.migrated_legacy_key
+            || std::env::var_os(SEAL_LEGACY_CATALOG_ENV).is_some_and(|v| v == "1");
         let db = iam_dir.join("iam.db");
         let store = SqliteStore::open(&db)
             .with_context(|| format!("opening the identity store {}", db.display()))?;
@@ -65,8 +76,10 @@ impl Local {
             iam,
             kms,
             default_account,
-            root_key_source,
+            root_key_source: opened.source,
+            installation_id: opened.installation_id,
             catalog_key,
+            seal_legacy_catalog,
         })
     }
 
@@ -74,8 +87,22 @@ impl Local {
     /// integrity key.
     pub(crate) fn catalog(&self) -> Result<Arc<Catalog>> {
         let key = CatalogKey::new(&self.catalog_key).context("deriving the catalog key")?;
-        Catalog::open(&self.dir, key)
-            .with_context(|| format!("opening the data directory {}", self.dir.display()))
+        let opened = if self.seal_legacy_catalog {
+            Catalog::open_sealing_legacy(&self.dir, key)
+        } else {
+            Catalog::open(&self.dir, key)
+        };
+        match opened {
+            Ok(catalog) => Ok(catalog),
+            Err(e @ sealhouse_storage::StorageError::Unsealed) => Err(anyhow::anyhow!(
+                "{e}. If this data directory was last written by an earlier Sealhouse and \
+                 nobody else could write it since, run the command once with \
+                 {SEAL_LEGACY_CATALOG_ENV}=1 to seal its catalog as it is"
+            )),
+            Err(e) => Err(e).with_context(|| {
+                format!("opening the data directory {}", self.dir.display())
+            }),
+        }
     }
 
     /// The identity of a command run without credentials.

@@ -8,6 +8,7 @@
 mod cipher_cmd;
 mod data_dir;
 mod external_cmd;
+mod history;
 mod iam_cmd;
 mod identity;
 mod keyset_cmd;
@@ -15,6 +16,7 @@ mod keyset_io;
 mod kms_cmd;
 mod local;
 mod project_cmd;
+mod root_key_source;
 mod serve_cmd;
 mod sql_cmd;
 

@@ -11,7 +11,7 @@ use sealhouse_sql::{IdentityServices, StatementOutput, Warehouse};
 
 use crate::identity::IdentityArgs;
 use crate::local::Local;
-use crate::{data_dir, identity, kms_cmd};
+use crate::{data_dir, history, identity, kms_cmd};
 
 #[derive(Args)]
 pub(crate) struct SqlArgs {
@@ -165,17 +165,24 @@ fn print_output(
     }
 }
 
-/// A line editor with history (kept in the data directory, mode 0600: it can
-/// hold keys typed into ADD_KEY_TO_KEYSET). A statement runs once a line
-/// ends with `;`.
+/// A line editor with history, kept in the data directory (mode 0600)
+/// without the statements that carry keys or values to encrypt (see
+/// `history.rs`). A statement runs once a line ends with `;`.
 async fn interactive(
     warehouse: &mut Warehouse,
     dir: &std::path::Path,
     format: OutputFormat,
 ) -> Result<()> {
     let mut editor = rustyline::DefaultEditor::new().context("starting the line editor")?;
-    let history = dir.join("sql_history");
-    let _ = editor.load_history(&history);
+    let history_file = dir.join("sql_history");
+    let dropped = history::load(&mut editor, &history_file);
+    if dropped > 0 {
+        eprintln!(
+            "sealhouse: removed {dropped} statement(s) holding key material or encryption calls \
+             from {}",
+            history_file.display()
+        );
+    }
     let mut buffer = String::new();
     loop {
         let prompt = if buffer.is_empty() {
@@ -197,7 +204,9 @@ async fn interactive(
         if !line.trim_end().ends_with(';') {
             continue;
         }
-        let _ = editor.add_history_entry(buffer.trim());
+        if history::may_keep(&buffer) {
+            let _ = editor.add_history_entry(buffer.trim());
+        }
         let script = std::mem::take(&mut buffer);
         let mut stdout = std::io::stdout().lock();
         let result = warehouse.run_script(&script, |_, output| {
@@ -207,17 +216,6 @@ async fn interactive(
             eprintln!("error: {}", e.error);
         }
     }
-    if editor.save_history(&history).is_ok() {
-        restrict_permissions(&history);
-    }
+    history::save(&mut editor, &history_file);
     Ok(())
 }
-
-#[cfg(unix)]
-fn restrict_permissions(path: &std::path::Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
-}
-
-#[cfg(not(unix))]
-fn restrict_permissions(_path: &std::path::Path) {}

@@ -155,7 +155,13 @@ fn kms_config_shows_the_cache_ttl() {
     let out = fields(&w.ok(None, &["kms", "config"]));
     assert!(out["key_cache_ttl"].starts_with("24h (default"), "{out:?}");
     assert_eq!(out["region"], "cn-hangzhou");
-    assert!(out["root_key"].ends_with("kms/root.key"), "{out:?}");
+    // The root key is outside the data directory, and kms config says where.
+    let key_file = w
+        .config()
+        .join("root-keys")
+        .join(format!("{}.key", out["installation_id"]));
+    assert_eq!(out["root_key"], key_file.display().to_string(), "{out:?}");
+    assert!(out["root_key_source"].starts_with("default"), "{out:?}");
     let out = w
         .cmd(None, &["kms", "config"])
         .env("SEALHOUSE_KMS_CACHE_TTL", "30s")
@@ -181,10 +187,7 @@ fn kms_config_shows_the_cache_ttl() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(w.data().join("kms/root.key"))
-            .unwrap()
-            .permissions()
-            .mode();
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 }
@@ -199,7 +202,9 @@ fn kms_serve_listens_on_loopback_only_unless_told() {
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("sealhouse"))
         .args(["kms", "serve", "--listen", "127.0.0.1:0"])
         .env("SEALHOUSE_DATA_DIR", w.data())
+        .env("SEALHOUSE_CONFIG_DIR", w.config())
         .env_remove("SEALHOUSE_KMS_ROOT_KEY")
+        .env_remove("SEALHOUSE_KMS_ROOT_KEY_FILE")
         .stderr(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .spawn()

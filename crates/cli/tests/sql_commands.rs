@@ -2,15 +2,14 @@
 //! output formats, errors, and an INSERT killed mid-write.
 
 mod crash;
-
-use std::path::Path;
+mod sandbox;
 
 use assert_cmd::Command;
+use sandbox::Sandbox;
 
-fn sealhouse(data: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("sealhouse").expect("binary built");
-    cmd.env("SEALHOUSE_DATA_DIR", data)
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
+fn sealhouse(sandbox: &Sandbox) -> Command {
+    let mut cmd = sandbox.command();
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
     cmd
 }
 
@@ -26,13 +25,9 @@ fn run(cmd: &mut Command) -> String {
 
 #[test]
 fn the_spec_guide_runs_as_a_script() {
-    let data = tempfile::tempdir().expect("tempdir");
-    let out = run(sealhouse(data.path()).args([
-        "sql",
-        "--echo",
-        "-f",
-        "../../examples/keyset_guide.sql",
-    ]));
+    let data = Sandbox::new();
+    let out =
+        run(sealhouse(&data).args(["sql", "--echo", "-f", "../../examples/keyset_guide.sql"]));
     assert!(out.contains("| id | name | tel         |"), "{out}");
     assert!(out.contains("| 1  | kyle | 13900001234 |"), "{out}");
     assert!(out.contains("| 2  | tom  | 13900001111 |"), "{out}");
@@ -47,25 +42,24 @@ fn the_spec_guide_runs_as_a_script() {
         "{out}"
     );
     // Data persisted in the data directory; a second process sees it.
-    let out =
-        run(sealhouse(data.path()).args(["sql", "-e", "SELECT count(*) AS n FROM mf_keyset"]));
+    let out = run(sealhouse(&data).args(["sql", "-e", "SELECT count(*) AS n FROM mf_keyset"]));
     assert!(out.contains("| 1 |"), "{out}");
 }
 
 #[test]
 fn csv_and_json_formats() {
-    let data = tempfile::tempdir().expect("tempdir");
+    let data = Sandbox::new();
     let sql = "SELECT 1 AS id, 'a,b' AS s, CAST('x' AS BINARY) AS b, NULL AS n";
-    let csv = run(sealhouse(data.path()).args(["sql", "--format", "csv", "-e", sql]));
+    let csv = run(sealhouse(&data).args(["sql", "--format", "csv", "-e", sql]));
     assert_eq!(csv, "id,s,b,n\n1,\"a,b\",x,\n");
-    let json = run(sealhouse(data.path()).args(["sql", "--format", "json", "-e", sql]));
+    let json = run(sealhouse(&data).args(["sql", "--format", "json", "-e", sql]));
     assert_eq!(json, "{\"id\":1,\"s\":\"a,b\",\"b\":\"eA==\",\"n\":null}\n");
 }
 
 #[test]
 fn a_failing_statement_names_its_line_and_exits_nonzero() {
-    let data = tempfile::tempdir().expect("tempdir");
-    let out = sealhouse(data.path())
+    let data = Sandbox::new();
+    let out = sealhouse(&data)
         .args(["sql", "-e", "SELECT 1;\nSELECT * FROM nowhere;\nSELECT 2;"])
         .output()
         .expect("runs");
@@ -83,14 +77,14 @@ fn a_failing_statement_names_its_line_and_exits_nonzero() {
 
 #[test]
 fn an_insert_killed_mid_write_leaves_the_table_as_it_was() {
-    let data = tempfile::tempdir().expect("tempdir");
-    run(sealhouse(data.path()).args([
+    let data = Sandbox::new();
+    run(sealhouse(&data).args([
         "sql",
         "-e",
         "CREATE TABLE t (id BIGINT, tel STRING); INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c');",
     ]));
-    crash::kill_an_insert_mid_write(data.path(), None);
-    let out = run(sealhouse(data.path()).args([
+    crash::kill_an_insert_mid_write(&data, None);
+    let out = run(sealhouse(&data).args([
         "sql",
         "--format",
         "csv",
@@ -105,6 +99,9 @@ fn a_relative_data_directory_reads_back_what_it_stored() {
     let work = tempfile::tempdir().expect("tempdir");
     let mut cmd = Command::cargo_bin("sealhouse").expect("binary built");
     cmd.env_remove("SEALHOUSE_DATA_DIR")
+        .env("SEALHOUSE_CONFIG_DIR", work.path().join("config"))
+        .env_remove("SEALHOUSE_KMS_ROOT_KEY")
+        .env_remove("SEALHOUSE_KMS_ROOT_KEY_FILE")
         .env("HOME", work.path())
         .current_dir(work.path())
         .args([

@@ -3,15 +3,14 @@
 //! encrypted project leaving the table as it was and readable.
 
 mod crash;
-
-use std::path::Path;
+mod sandbox;
 
 use assert_cmd::Command;
+use sandbox::Sandbox;
 
-fn sealhouse(data: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("sealhouse").expect("binary built");
-    cmd.env("SEALHOUSE_DATA_DIR", data)
-        .env("SEALHOUSE_KMS_CACHE_TTL", "0")
+fn sealhouse(sandbox: &Sandbox) -> Command {
+    let mut cmd = sandbox.command();
+    cmd.env("SEALHOUSE_KMS_CACHE_TTL", "0")
         .current_dir(env!("CARGO_MANIFEST_DIR"));
     cmd
 }
@@ -44,8 +43,8 @@ fn fails(cmd: &mut Command) -> String {
 
 #[test]
 fn project_commands_create_describe_enable_and_rewrite() {
-    let data = tempfile::tempdir().expect("tempdir");
-    let d = data.path();
+    let data = Sandbox::new();
+    let d = &data;
     let (out, err) = run(sealhouse(d).args(["project", "create", "legacy", "--encryption", "RC4"]));
     assert!(out.contains("RC4 with the project's default key"), "{out}");
     assert!(err.contains("warning: RC4 is insecure"), "{err}");
@@ -95,8 +94,8 @@ fn project_commands_create_describe_enable_and_rewrite() {
 
 #[test]
 fn an_insert_killed_mid_write_leaves_an_encrypted_table_as_it_was() {
-    let data = tempfile::tempdir().expect("tempdir");
-    let d = data.path();
+    let data = Sandbox::new();
+    let d = &data;
     for algorithm in ["AES256", "AESCTR"] {
         let project = format!("crash_{}", algorithm.to_lowercase());
         run(sealhouse(d).args(["project", "create", &project, "--encryption", algorithm]));

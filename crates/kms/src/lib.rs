@@ -80,6 +80,6 @@ pub use error::{ErrorCode, KmsError, OpenError};
 pub use keys::MAX_DESCRIPTION_CHARS;
 pub use kms::Kms;
 pub use maintenance::MaintenanceReport;
-pub use root_key::{ROOT_KEY_ENV, ROOT_KEY_LEN, RootKey, RootKeyError};
+pub use root_key::{ROOT_KEY_ENV, ROOT_KEY_LEN, RootKey, RootKeyError, RootKeyMove};
 pub use seal::RootKeySealer;
 pub use service::{DEFAULT_REGION, KmsConfig, KmsHandle, KmsService};

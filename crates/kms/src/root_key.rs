@@ -11,7 +11,9 @@
 //!   overwritten, directory fsynced). [`RootKey::load_file`] refuses a file
 //!   that others can read or write, and says how to fix it. Keep it outside
 //!   the data directory where you can (another volume, a secrets mount), so
-//!   that a copy of the data directory alone opens nothing.
+//!   that a copy of the data directory alone opens nothing (the `sealhouse`
+//!   command does so by default). [`RootKey::move_file`] moves a key file
+//!   without ever overwriting another key or leaving the key nowhere.
 //! - **an environment variable**, `SEALHOUSE_KMS_ROOT_KEY`, holding the
 //!   base64 of 32 bytes ([`RootKey::from_env`]), for deployments whose secret
 //!   manager injects it.
@@ -89,6 +91,21 @@ pub enum RootKeyError {
         /// Its length.
         len: u64,
     },
+    /// `move_file` found a different key already at its destination.
+    #[error(
+        "root key files {} and {} hold different keys; neither was changed, since each may be \
+         the only copy of a key that data is sealed under. Keep the one that opens this data at \
+         {} and move the other somewhere safe",
+        .from.display(),
+        .to.display(),
+        .to.display()
+    )]
+    Conflict {
+        /// The file being moved.
+        from: PathBuf,
+        /// The destination, holding another key.
+        to: PathBuf,
+    },
     /// An I/O failure.
     #[error("cannot {action} root key file {}: {source}", .path.display())]
     Io {
@@ -123,6 +140,16 @@ pub enum RootKeyError {
     /// The operating system's generator failed.
     #[error("the system random number generator failed; no root key was created")]
     RandomUnavailable,
+}
+
+/// What [`RootKey::move_file`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RootKeyMove {
+    /// The key was written to the destination and the source removed.
+    Moved,
+    /// The destination already held the same key; the source was removed.
+    AlreadyThere,
 }
 
 /// The KMS root key. No `Clone`, no printing of its bytes, zeroed on drop.
@@ -191,19 +218,27 @@ impl RootKey {
     /// Creates a new root key file at `path` (mode 0600) and returns the key.
     /// Refuses to replace an existing file.
     pub fn create_file(path: &Path) -> Result<Self, RootKeyError> {
-        let io = |action, source| RootKeyError::Io {
-            action,
-            path: path.to_owned(),
-            source,
-        };
         if path.exists() {
             return Err(RootKeyError::AlreadyExists {
                 path: path.to_owned(),
             });
         }
         let root = Self::generate()?;
+        root.write_new_file(path)?;
+        Ok(root)
+    }
+
+    /// Writes this key to a new file at `path` (mode 0600): a temporary file,
+    /// fsynced, linked into place (so an existing file is never overwritten:
+    /// [`RootKeyError::AlreadyExists`]), then the directory fsynced.
+    pub fn write_new_file(&self, path: &Path) -> Result<(), RootKeyError> {
+        let io = |action, source| RootKeyError::Io {
+            action,
+            path: path.to_owned(),
+            source,
+        };
         let tmp = temp_path(path)?;
-        let written = write_new_private_file(&tmp, root.key.expose());
+        let written = write_new_private_file(&tmp, self.key.expose());
         if let Err(e) = written {
             let _ = std::fs::remove_file(&tmp);
             return Err(io("write", e));
@@ -220,12 +255,44 @@ impl RootKey {
             }
             Err(e) => return Err(io("create", e)),
         }
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::File::open(dir)
-                .and_then(|d| d.sync_all())
-                .map_err(|e| io("sync the directory of", e))?;
+        sync_parent(path).map_err(|e| io("sync the directory of", e))
+    }
+
+    /// Moves the root key file at `from` to `to`, never overwriting a key and
+    /// never leaving the key in neither place: the key is written to `to` in
+    /// full ([`RootKey::write_new_file`]) before `from` is removed and its
+    /// directory fsynced. If `to` already holds the same key (another process
+    /// moved it first, or an earlier move stopped before removing `from`),
+    /// `from` is only removed; if `to` holds a different key, nothing changes
+    /// and the error is [`RootKeyError::Conflict`]. Returns the key.
+    pub fn move_file(from: &Path, to: &Path) -> Result<(Self, RootKeyMove), RootKeyError> {
+        let key = Self::load_file(from)?;
+        let outcome = match key.write_new_file(to) {
+            Ok(()) => RootKeyMove::Moved,
+            Err(RootKeyError::AlreadyExists { .. }) => {
+                if Self::load_file(to)?.key != key.key {
+                    return Err(RootKeyError::Conflict {
+                        from: from.to_owned(),
+                        to: to.to_owned(),
+                    });
+                }
+                RootKeyMove::AlreadyThere
+            }
+            Err(e) => return Err(e),
+        };
+        let io = |action, source| RootKeyError::Io {
+            action,
+            path: from.to_owned(),
+            source,
+        };
+        match std::fs::remove_file(from) {
+            Ok(()) => {}
+            // Another process moving the same key removed it first.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io("remove", e)),
         }
-        Ok(root)
+        sync_parent(from).map_err(|e| io("sync the directory of", e))?;
+        Ok((key, outcome))
     }
 
     /// Loads the root key file at `path`, refusing one others may read or write.
@@ -321,6 +388,14 @@ impl RootKey {
 impl fmt::Debug for RootKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("RootKey(redacted)")
+    }
+}
+
+/// Fsyncs the directory holding `path` (so a link or unlink in it is durable).
+fn sync_parent(path: &Path) -> std::io::Result<()> {
+    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => std::fs::File::open(dir).and_then(|d| d.sync_all()),
+        None => Ok(()),
     }
 }
 
@@ -435,6 +510,43 @@ mod tests {
         assert!(!err.to_string().contains(&short));
         assert!(RootKey::from_base64("not base64!", "X").is_err());
         assert_eq!(format!("{key:?}"), "RootKey(redacted)");
+    }
+
+    #[test]
+    fn move_file_moves_the_key_whole_and_never_replaces_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = dir.path().join("old.key");
+        let to = dir.path().join("new.key");
+        let made = RootKey::create_file(&from).unwrap();
+        let (moved, outcome) = RootKey::move_file(&from, &to).unwrap();
+        assert_eq!(outcome, RootKeyMove::Moved);
+        assert_eq!(moved.key, made.key);
+        assert!(!from.exists());
+        assert_eq!(RootKey::load_file(&to).unwrap().key, made.key);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&to).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+
+        // A move that stopped before removing the source: the same key at
+        // both places. The source goes; the destination stays.
+        std::fs::copy(&to, &from).unwrap();
+        let (again, outcome) = RootKey::move_file(&from, &to).unwrap();
+        assert_eq!(outcome, RootKeyMove::AlreadyThere);
+        assert_eq!(again.key, made.key);
+        assert!(!from.exists());
+
+        // A different key at the destination: refused, both files unchanged.
+        let other = RootKey::create_file(&from).unwrap();
+        let err = RootKey::move_file(&from, &to).unwrap_err();
+        assert!(matches!(err, RootKeyError::Conflict { .. }), "{err}");
+        assert!(err.to_string().contains("neither was changed"), "{err}");
+        assert_eq!(RootKey::load_file(&from).unwrap().key, other.key);
+        assert_eq!(RootKey::load_file(&to).unwrap().key, made.key);
+        // No temporary files left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
     }
 
     #[test]

@@ -3,14 +3,13 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// Starts a long INSERT into `t` (of `project`, else the default project)
 /// and kills it once its staged file has bytes in it.
-pub fn kill_an_insert_mid_write(data: &Path, project: Option<&str>) {
-    let staging = data.join("staging");
+pub fn kill_an_insert_mid_write(sandbox: &crate::sandbox::Sandbox, project: Option<&str>) {
+    let staging = sandbox.data().join("staging");
     let mut args = vec!["sql"];
     if let Some(p) = project {
         args.extend(["--project", p]);
@@ -19,8 +18,8 @@ pub fn kill_an_insert_mid_write(data: &Path, project: Option<&str>) {
         "-e",
         "INSERT INTO t SELECT value AS id, CAST(value AS STRING) AS tel FROM range(200000000)",
     ]);
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("sealhouse"))
-        .env("SEALHOUSE_DATA_DIR", data)
+    let mut child = sandbox
+        .std_command()
         .args(&args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -21,6 +21,8 @@ pub struct Served {
     /// Everything the server printed to stderr so far.
     log: Arc<Mutex<Vec<String>>>,
     data: tempfile::TempDir,
+    /// The configuration directory, where the KMS root key lives.
+    config: tempfile::TempDir,
 }
 
 /// An access key.
@@ -47,6 +49,7 @@ impl Served {
     /// Starts the server over a new data directory.
     pub fn start() -> Self {
         let data = tempfile::tempdir().expect("tempdir");
+        let config = tempfile::tempdir().expect("tempdir");
         let mut child = Command::new(binary())
             .args([
                 "serve",
@@ -56,6 +59,9 @@ impl Served {
                 "127.0.0.1:0",
             ])
             .env("SEALHOUSE_DATA_DIR", data.path())
+            .env("SEALHOUSE_CONFIG_DIR", config.path())
+            .env_remove("SEALHOUSE_KMS_ROOT_KEY")
+            .env_remove("SEALHOUSE_KMS_ROOT_KEY_FILE")
             .env("HOME", data.path())
             .env_remove("SEALHOUSE_ACCESS_KEY_ID")
             .stdin(Stdio::null())
@@ -88,6 +94,7 @@ impl Served {
             pg_port,
             log,
             data,
+            config,
         }
     }
 
@@ -106,6 +113,9 @@ impl Served {
         let mut cmd = Command::new(binary());
         cmd.args(args)
             .env("SEALHOUSE_DATA_DIR", self.data.path())
+            .env("SEALHOUSE_CONFIG_DIR", self.config.path())
+            .env_remove("SEALHOUSE_KMS_ROOT_KEY")
+            .env_remove("SEALHOUSE_KMS_ROOT_KEY_FILE")
             .env("HOME", self.data.path())
             .env_remove("SEALHOUSE_ACCESS_KEY_ID");
         if let Some(key) = key {

@@ -1,5 +1,6 @@
 //! Shared by the `sealhouse iam` / `sealhouse kms` tests: each test's own
-//! data directory, credentials file and HOME, and helpers to run commands.
+//! data directory, configuration directory (the KMS root key's), credentials
+//! file and HOME, and helpers to run commands.
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
@@ -8,7 +9,8 @@ use std::path::PathBuf;
 
 use assert_cmd::Command;
 
-/// Each test's own data directory, credentials file and HOME.
+/// Each test's own data directory, configuration directory, credentials file
+/// and HOME.
 pub struct World {
     pub dir: tempfile::TempDir,
 }
@@ -32,6 +34,11 @@ impl World {
         self.dir.path().join("data")
     }
 
+    /// Where the root key lives (`$SEALHOUSE_CONFIG_DIR`).
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("config")
+    }
+
     pub fn credentials_file(&self) -> PathBuf {
         self.dir.path().join("credentials")
     }
@@ -39,6 +46,7 @@ impl World {
     pub fn cmd(&self, creds: Option<&Creds>, args: &[&str]) -> Command {
         let mut cmd = Command::cargo_bin("sealhouse").unwrap();
         cmd.env("SEALHOUSE_DATA_DIR", self.data())
+            .env("SEALHOUSE_CONFIG_DIR", self.config())
             .env("SEALHOUSE_CREDENTIALS_FILE", self.credentials_file())
             .env("HOME", self.dir.path())
             .env_remove("SEALHOUSE_ACCESS_KEY_ID")
@@ -46,6 +54,7 @@ impl World {
             .env_remove("SEALHOUSE_SECURITY_TOKEN")
             .env_remove("SEALHOUSE_PROFILE")
             .env_remove("SEALHOUSE_KMS_ROOT_KEY")
+            .env_remove("SEALHOUSE_KMS_ROOT_KEY_FILE")
             .env_remove("SEALHOUSE_KMS_CACHE_TTL")
             .args(args);
         if let Some(c) = creds {
