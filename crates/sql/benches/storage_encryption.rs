@@ -158,7 +158,115 @@ fn main() {
             *bytes as f64 / (1024.0 * 1024.0)
         );
     }
+    integrity_costs(&rt, &w, &results, modes.len(), runs);
     pyarrow_comparison(rows, runs);
+}
+
+/// What the integrity checks cost (issue 18), measured in this run against
+/// the same work without them:
+/// - the plain table scanned by DataFusion alone (same files, no block
+///   tags checked, no catalog) against Sealhouse's checked scan;
+/// - the block tags of the plain table's files computed and checked over
+///   their bytes in memory, against the INSERT and the scan;
+/// - the per-query checks of every mode (catalog MACs, pinned digests),
+///   against its scan.
+fn integrity_costs(
+    rt: &tokio::runtime::Runtime,
+    w: &Warehouse,
+    results: &[(&str, Duration, Duration, u64)],
+    modes: usize,
+    runs: usize,
+) {
+    use std::io::Write;
+
+    use datafusion::prelude::{ParquetReadOptions, SessionContext};
+    use sealhouse_storage::integrity::block_tags::BlockTagWriter;
+
+    let scan = "SELECT count(*), sum(id), max(tel), min(note), sum(length(note)) FROM t";
+    let catalog = w.catalog();
+    let plain = catalog.table("m0", "t").expect("table");
+    let files = catalog.files(&plain).expect("files");
+    let dir = files[0].path.parent().expect("table directory").to_owned();
+    let ctx = SessionContext::new();
+    rt.block_on(ctx.register_parquet(
+        "t",
+        dir.to_string_lossy().as_ref(),
+        ParquetReadOptions::default(),
+    ))
+    .expect("register");
+    let mut unchecked = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        rt.block_on(async { ctx.sql(scan).await?.collect().await })
+            .expect("unchecked scan");
+        unchecked.push(t.elapsed());
+    }
+    let unchecked = median(unchecked);
+    let (_, plain_insert, plain_scan, _) = results[0];
+    let bytes: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(&f.path).expect("read")).collect();
+    let mut tagging = Vec::new();
+    let mut checking = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        for b in &bytes {
+            // The key of another file id costs the same to use.
+            let staged = catalog.stage().expect("stage");
+            let mut writer = BlockTagWriter::new(std::io::sink(), catalog.block_tag_key(&staged));
+            writer.write_all(b).expect("sink");
+            writer.finish().expect("sink");
+        }
+        tagging.push(t.elapsed());
+        let t = Instant::now();
+        for (f, b) in files.iter().zip(&bytes) {
+            let verifier = catalog.block_verifier(f).expect("fits").expect("tagged");
+            verifier.verify(0, b).expect("intact");
+        }
+        checking.push(t.elapsed());
+    }
+    let pct = |a: Duration, b: Duration| 100.0 * a.as_secs_f64() / b.as_secs_f64();
+    println!("integrity checks (issue 18), same run:");
+    println!(
+        "  plain scan: Sealhouse (block tags checked) {:.3} s, DataFusion alone on the same files {:.3} s: {:+.1}%",
+        plain_scan.as_secs_f64(),
+        unchecked.as_secs_f64(),
+        pct(plain_scan, unchecked) - 100.0
+    );
+    let (tag, check) = (median(tagging), median(checking));
+    println!(
+        "  block tags over the plain table's {:.1} MiB: computing {:.1} ms ({:.1}% of its INSERT), checking {:.1} ms ({:.1}% of its scan)",
+        bytes.iter().map(Vec::len).sum::<usize>() as f64 / (1024.0 * 1024.0),
+        tag.as_secs_f64() * 1e3,
+        pct(tag, plain_insert),
+        check.as_secs_f64() * 1e3,
+        pct(check, plain_scan)
+    );
+    for (i, (name, _, scan_time, _)) in results.iter().enumerate().take(modes) {
+        let mut per_query = Vec::new();
+        let mut count = 0;
+        for _ in 0..runs {
+            let t = Instant::now();
+            let table = catalog.table(&format!("m{i}"), "t").expect("table");
+            let files = catalog.files(&table).expect("files");
+            count = files.len();
+            for f in &files {
+                match f.encryption {
+                    Some(sealhouse_storage::StorageAlgorithm::AesCtr | sealhouse_storage::StorageAlgorithm::Rc4) => {
+                        sealhouse_storage::segmented_header_sha256(&f.path).expect("header");
+                    }
+                    _ => {
+                        sealhouse_storage::parquet_footer_sha256(&f.path).expect("footer");
+                    }
+                }
+            }
+            per_query.push(t.elapsed());
+        }
+        let took = median(per_query);
+        println!(
+            "  {name:<12} per-query checks (catalog MACs, pinned digests of {count} files): {:.3} ms, {:.3}% of its scan",
+            took.as_secs_f64() * 1e3,
+            pct(took, *scan_time)
+        );
+    }
 }
 
 /// pyarrow writing and reading the same data with and without Parquet
