@@ -3,6 +3,7 @@ real `sealhouse kms serve` on 127.0.0.1."""
 
 import base64
 import datetime
+import json
 import re
 import time
 
@@ -40,6 +41,7 @@ def write(world, path, creds, *, footer, columns, double_wrapping, cache_lifetim
         column_keys=columns,
         encryption_algorithm="AES_GCM_V1",
         double_wrapping=double_wrapping,
+        data_key_length_bits=256,  # as Sealhouse's AES256 writes them
         **kw,
     )
     props = factory(world, creds).file_encryption_properties(kcc, config)
@@ -204,11 +206,21 @@ def test_disabled_key_and_the_kek_cache(world, tmp_path):
     assert read(factory(world, world.reader), single).equals(table())
 
 
+def footer_key_material(raw):
+    """The footer key's PKMT1 key material of an encrypted-footer file: the
+    JSON in the FileCryptoMetaData, found by its first field (it holds no
+    nested object)."""
+    found = re.findall(rb'\{"keyMaterialType":[^{}]*\}', raw)
+    assert len(found) == 1, found
+    return json.loads(found[0])
+
+
 def test_reads_a_file_the_warehouse_wrote(world):
     """The contract, across engines: a project with AES256 storage
-    encryption (Sealhouse's Rust writer, parquet-key-management, master key =
-    the project's CMK) writes Parquet files that pyarrow reads through
-    SealhouseKmsClient with kms:Decrypt, and refuses without it."""
+    encryption (Sealhouse's Rust writer, master key = the project's CMK)
+    writes Parquet files with 256-bit data keys and key-encryption keys that
+    pyarrow reads through SealhouseKmsClient with kms:Decrypt, and refuses
+    without it."""
     tables = world.inst.data / "tables"
     before = set(tables.rglob("*.parquet")) if tables.exists() else set()
     p = world.inst.run(
@@ -228,6 +240,17 @@ def test_reads_a_file_the_warehouse_wrote(world):
     for f in files:
         raw = f.read_bytes()
         assert b"alice" not in raw and raw[-4:] == b"PARE", f
+        # 256-bit keys: the KEK as the KMS unwraps it, and the DEK's local
+        # wrapping (nonce 12 + AES-GCM ciphertext of the DEK + tag 16).
+        material = footer_key_material(raw)
+        assert material["keyMaterialType"] == "PKMT1" and material["internalStorage"] is True
+        assert material["isFooterKey"] is True and material["doubleWrapping"] is True
+        assert material["masterKeyID"] == world.footer_key["arn"]
+        client = SealhouseKmsClient(KmsApi(world.endpoint, world.reader.access_key_id, world.reader.access_key_secret))
+        kek_bits = len(client.unwrap_key(material["wrappedKEK"], material["masterKeyID"])) * 8
+        assert kek_bits == 256  # (never the key itself in an assertion message)
+        assert len(base64.b64decode(material["keyEncryptionKeyID"], validate=True)) == 16
+        assert len(base64.b64decode(material["wrappedDEK"], validate=True)) == 12 + 32 + 16
         t = read(factory(world, world.reader), str(f))
         rows += sorted(zip(t.column("id").to_pylist(), t.column("name").to_pylist()))
         with pytest.raises(KmsError) as e:

@@ -3,9 +3,9 @@
 //! CMK, and reads and writes stay transparent to SQL.
 //!
 //! - AES256 files are standard encrypted Parquet (AES_GCM_V1 modular
-//!   encryption, footer encrypted) written and read through
-//!   parquet-key-management and DataFusion's encryption factory
-//!   ([`parquet_kms`]).
+//!   encryption, footer encrypted, 256-bit keys) in the standard Parquet
+//!   key material format, written and read through our DataFusion
+//!   encryption factory ([`parquet_keys`]).
 //! - AESCTR and RC4 files are whole Parquet files in Sealhouse's segmented
 //!   format (`sealhouse_storage::segmented`), read through an object store
 //!   that decrypts only the segments a range read touches
@@ -21,7 +21,7 @@
 //! a key stops reads once the TTL has passed, as the spec says.
 
 mod file_writer;
-mod parquet_kms;
+mod parquet_keys;
 mod project_keys;
 mod segmented_store;
 pub(crate) mod setup;

@@ -5,27 +5,21 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::config::{EncryptionFactoryOptions, TableParquetOptions};
+use datafusion::config::{EncryptionFactoryOptions, ExtensionOptions, TableParquetOptions};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::parquet_encryption::EncryptionFactory;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use parquet::encryption::encrypt::FileEncryptionProperties;
-use parquet_key_management::crypto_factory::{
-    CryptoFactory, DecryptionConfiguration, EncryptionConfiguration,
-};
-use parquet_key_management::datafusion::{KmsEncryptionFactory, KmsEncryptionFactoryOptions};
-use parquet_key_management::kms::KmsConnectionConfig;
 use sealhouse_crypto::SecretBytes;
 use sealhouse_iam::{AccountId, Arn, Principal};
 use sealhouse_kms::Kms;
 use sealhouse_kms::api::{DataKeySpec, DecryptRequest, EncryptionContext, GenerateDataKeyRequest};
 use sealhouse_storage::{ProjectEncryption, StorageAlgorithm};
 
-use super::parquet_kms::WarehouseKmsClientFactory;
+use super::parquet_keys::{ParquetKeyFactory, ParquetKeyOptions};
 use super::segmented_store::SegmentedStore;
 use crate::wrapped::IdentityServices;
 
@@ -37,7 +31,7 @@ const DATA_KEY_PURPOSE: (&str, &str) = ("sealhouse:purpose", "storage-data-key")
 /// Parquet encryption factory and the segmented-file store over it.
 struct AccountKeys {
     kms: Arc<dyn Kms>,
-    parquet: Arc<KmsEncryptionFactory>,
+    parquet: Arc<ParquetKeyFactory>,
     segmented: Arc<SegmentedStore>,
 }
 
@@ -80,17 +74,13 @@ impl StorageKeys {
                         account: account.clone(),
                     },
                 );
-                // parquet-key-management keeps its own key caches; a zero
-                // lifetime leaves caching to the KMS cache above, whose TTL
-                // is the one the KMS issue configures.
-                let parquet = KmsEncryptionFactory::new(
-                    CryptoFactory::new(WarehouseKmsClientFactory::new(Arc::clone(&kms))),
-                    Arc::new(KmsConnectionConfig::default()),
-                );
+                // The Parquet keys keep no cache of their own: unwrapped
+                // KEKs are the KMS cache's Decrypt answers, whose TTL is the
+                // one the KMS issue configures.
                 Arc::new(AccountKeys {
                     segmented: Arc::new(SegmentedStore::new(Arc::clone(&kms))),
+                    parquet: Arc::new(ParquetKeyFactory::new(Arc::clone(&kms))),
                     kms,
-                    parquet: Arc::new(parquet),
                 })
             });
         Ok(ProjectKeys {
@@ -177,29 +167,20 @@ impl ProjectKeys {
         options
     }
 
-    fn factory_options(&self) -> KmsEncryptionFactoryOptions {
-        let encryption = EncryptionConfiguration::builder(self.setting.key_arn.clone())
-            .set_cache_lifetime(Some(Duration::ZERO))
-            .build();
-        let decryption = DecryptionConfiguration::builder()
-            .set_cache_lifetime(Some(Duration::ZERO))
-            .build();
-        match encryption {
-            Ok(encryption) => KmsEncryptionFactoryOptions::new(encryption, decryption),
-            // Uniform encryption with one footer key cannot be invalid.
-            Err(_) => KmsEncryptionFactoryOptions::default(),
-        }
+    fn factory_options(&self) -> ParquetKeyOptions {
+        ParquetKeyOptions::new(&self.project, &self.setting.key_arn)
     }
 
-    /// Encryption properties for one new AES256 file: a fresh data key,
-    /// wrapped (through a fresh key-encryption key) by the project's CMK.
+    /// Encryption properties for one new AES256 file: a fresh 256-bit data
+    /// key, wrapped through a fresh 256-bit key-encryption key by the
+    /// project's CMK.
     pub(crate) async fn parquet_encryption(
         &self,
         schema: &SchemaRef,
         path: &object_store::path::Path,
     ) -> Result<Arc<FileEncryptionProperties>> {
         let mut options = EncryptionFactoryOptions::default();
-        for entry in datafusion::config::ExtensionOptions::entries(&self.factory_options()) {
+        for entry in self.factory_options().entries() {
             if let Some(value) = entry.value {
                 options.options.insert(entry.key, value);
             }
@@ -207,8 +188,7 @@ impl ProjectKeys {
         self.keys
             .parquet
             .get_file_encryption_properties(&options, schema, path)
-            .await
-            .map_err(|e| self.kms_failure("write", e))?
+            .await?
             .ok_or_else(|| {
                 DataFusionError::Internal("the encryption factory gave no properties".into())
             })
