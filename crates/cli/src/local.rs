@@ -99,9 +99,9 @@ impl Local {
                  nobody else could write it since, run the command once with \
                  {SEAL_LEGACY_CATALOG_ENV}=1 to seal its catalog as it is"
             )),
-            Err(e) => Err(e).with_context(|| {
-                format!("opening the data directory {}", self.dir.display())
-            }),
+            Err(e) => {
+                Err(e).with_context(|| format!("opening the data directory {}", self.dir.display()))
+            }
         }
     }
 

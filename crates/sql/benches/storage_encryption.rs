@@ -203,7 +203,10 @@ fn integrity_costs(
     }
     let unchecked = median(unchecked);
     let (_, plain_insert, plain_scan, _) = results[0];
-    let bytes: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(&f.path).expect("read")).collect();
+    let bytes: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(&f.path).expect("read"))
+        .collect();
     let mut tagging = Vec::new();
     let mut checking = Vec::new();
     for _ in 0..runs {
@@ -250,7 +253,10 @@ fn integrity_costs(
             count = files.len();
             for f in &files {
                 match f.encryption {
-                    Some(sealhouse_storage::StorageAlgorithm::AesCtr | sealhouse_storage::StorageAlgorithm::Rc4) => {
+                    Some(
+                        sealhouse_storage::StorageAlgorithm::AesCtr
+                        | sealhouse_storage::StorageAlgorithm::Rc4,
+                    ) => {
                         sealhouse_storage::segmented_header_sha256(&f.path).expect("header");
                     }
                     _ => {

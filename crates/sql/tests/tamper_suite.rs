@@ -341,6 +341,19 @@ fn no_tampering_returns_other_rows() {
             );
             replace_bytes(&current, &kept);
         }
+        // A file the catalog lists is gone: the error names it and its table.
+        {
+            std::fs::remove_file(&victim).unwrap();
+            let err = w.query(&scan).expect_err("missing file");
+            assert!(
+                err.contains(&victim.display().to_string())
+                    && err.contains(&format!("table {project}.t"))
+                    && err.contains("is missing"),
+                "{err}"
+            );
+            check(&mut report, "file deleted");
+            restore();
+        }
         // Truncation and appending.
         let len = original.len();
         for (case, bytes) in [

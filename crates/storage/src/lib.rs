@@ -4,10 +4,11 @@
 //! Layout of a data directory:
 //!
 //! ```text
-//! <data dir>/catalog.db                         SQLite: projects, tables, their columns, their files,
-//!                                               and access control (owners, members, roles, grants)
-//! <data dir>/projects/<project>/<table>/<id>.parquet   committed data files
-//! <data dir>/staging/<id>.parquet.tmp                  files being written, not yet committed
+//! <data dir>/catalog.db                   SQLite: projects, tables, their columns, their files,
+//!                                         access control (owners, members, roles, grants), and
+//!                                         the MACs that authenticate them (integrity)
+//! <data dir>/tables/<table id>/<id>.parquet   committed data files
+//! <data dir>/staging/<id>.parquet.tmp         files being written, not yet committed
 //! ```
 //!
 //! A table's contents are exactly the files the catalog lists for it. Writers

@@ -175,12 +175,17 @@ fn a_missing_seal_is_tampering_and_legacy_catalogs_are_sealed_only_when_vouched_
             .create_table(DEFAULT_PROJECT, "t", &schema(), false)
             .expect("table");
         catalog
-            .commit(&t, vec![stage_with(&catalog, b"PAR1 data PAR1", 3)], CommitMode::Append)
+            .commit(
+                &t,
+                vec![stage_with(&catalog, b"PAR1 data PAR1", 3)],
+                CommitMode::Append,
+            )
             .expect("commit");
     }
     let db = rusqlite::Connection::open(dir.path().join("catalog.db")).expect("db");
     // Deleting the seal does not make a catalog "new" or "legacy".
-    db.execute("DELETE FROM meta WHERE key = 'seal'", []).expect("edit");
+    db.execute("DELETE FROM meta WHERE key = 'seal'", [])
+        .expect("edit");
     let err = Catalog::open(dir.path(), key()).expect_err("seal gone");
     assert!(matches!(err, StorageError::Tampered { .. }), "{err}");
     // A legacy catalog (schema version 1, no MACs) is refused until the
@@ -201,7 +206,11 @@ fn a_missing_seal_is_tampering_and_legacy_catalogs_are_sealed_only_when_vouched_
     let err = catalog.files(&t).expect_err("edited");
     assert!(err.to_string().contains("table 'default.t'"), "{err}");
     let err = catalog
-        .commit(&t, vec![stage_with(&catalog, b"PAR1 more PAR1", 1)], CommitMode::Append)
+        .commit(
+            &t,
+            vec![stage_with(&catalog, b"PAR1 more PAR1", 1)],
+            CommitMode::Append,
+        )
         .expect_err("no commit over an edited state");
     assert!(matches!(err, StorageError::Tampered { .. }), "{err}");
 }

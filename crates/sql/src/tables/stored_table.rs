@@ -97,6 +97,20 @@ impl StoredTable {
         // streams the large one.
         let mut group = Vec::with_capacity(files.len());
         for f in files {
+            if let Err(e) = std::fs::metadata(&f.path) {
+                let what = if e.kind() == std::io::ErrorKind::NotFound {
+                    "is missing".to_owned()
+                } else {
+                    format!("cannot be read ({e})")
+                };
+                return Err(DataFusionError::Execution(format!(
+                    "data file {} of table {}.{} {what}, though the catalog lists it; restore it \
+                     from a backup",
+                    f.path.display(),
+                    self.info.project,
+                    self.info.name
+                )));
+            }
             let stats = Statistics::new_unknown(&self.info.schema)
                 .with_num_rows(Precision::Exact(f.rows as usize))
                 .with_total_byte_size(Precision::Inexact(f.bytes as usize));
