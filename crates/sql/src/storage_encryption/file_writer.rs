@@ -20,7 +20,7 @@ use super::ProjectKeys;
 pub(crate) enum FileWriter {
     /// Plain Parquet: bytes go to the file as they are, and each block is
     /// tagged for the catalog (integrity::block_tags).
-    Tagged(BlockTagWriter<BufWriter<File>>),
+    Tagged(Box<BlockTagWriter<BufWriter<File>>>),
     /// AES256: Parquet encrypts inside the format, bytes go as they are.
     Parquet(BufWriter<File>),
     /// Bytes are encrypted in segments.
@@ -39,10 +39,10 @@ impl FileWriter {
         let file = BufWriter::with_capacity(1 << 20, File::create(staged.path())?);
         let (keys, cipher) = match keys.map(|k| (k, k.algorithm())) {
             None => {
-                return Ok(Self::Tagged(BlockTagWriter::new(
+                return Ok(Self::Tagged(Box::new(BlockTagWriter::new(
                     file,
                     catalog.block_tag_key(staged),
-                )));
+                ))));
             }
             Some((_, StorageAlgorithm::Aes256)) => return Ok(Self::Parquet(file)),
             Some((keys, StorageAlgorithm::AesCtr)) => (keys, SegmentCipher::AesCtr),

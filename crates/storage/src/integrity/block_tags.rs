@@ -195,7 +195,7 @@ impl BlockVerifier {
         len: u64,
     ) -> Result<Self, BlockTagError> {
         let needed = len.div_ceil(BLOCK_LEN);
-        if tags.len() % TAG_LEN != 0 || (tags.len() / TAG_LEN) as u64 != needed {
+        if !tags.len().is_multiple_of(TAG_LEN) || (tags.len() / TAG_LEN) as u64 != needed {
             return Err(BlockTagError::TagCount {
                 tags: tags.len() / TAG_LEN,
                 needed,
@@ -248,7 +248,10 @@ impl BlockVerifier {
     /// `start` (a block boundary), block by block.
     pub fn verify(&self, start: u64, fetched: &[u8]) -> Result<(), BlockTagError> {
         let end = start + fetched.len() as u64;
-        if start % BLOCK_LEN != 0 || end > self.len || (end % BLOCK_LEN != 0 && end != self.len) {
+        if !start.is_multiple_of(BLOCK_LEN)
+            || end > self.len
+            || (!end.is_multiple_of(BLOCK_LEN) && end != self.len)
+        {
             return Err(BlockTagError::OutOfRange {
                 start,
                 end,
