@@ -357,3 +357,60 @@ fn the_root_key_file_and_variable_settings() {
         std::fs::read(&explicit).unwrap()
     );
 }
+
+/// Turns the data directory's catalog into one an earlier version made:
+/// schema version 1, no seal, no MACs.
+fn make_legacy_catalog(w: &World) {
+    let db = rusqlite::Connection::open(w.data().join("catalog.db")).unwrap();
+    db.execute_batch(
+        "UPDATE meta SET value = '1' WHERE key = 'schema_version'; \
+         DELETE FROM meta WHERE key = 'seal'; \
+         UPDATE tables SET mac = NULL; UPDATE projects SET mac = NULL;",
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_legacy_catalog_is_sealed_when_its_root_key_moves_out_and_refused_otherwise() {
+    let w = World::new();
+    let blob = make_encrypted_data(&w);
+    make_legacy_catalog(&w);
+    // The catalog looks old, but this data directory's root key already
+    // lives outside it: nobody vouches for the catalog, so it is refused.
+    let err = w.fails(None, &["sql", "-e", "SELECT tel FROM p.t"]);
+    assert!(
+        err.contains("predates integrity protection")
+            && err.contains("SEALHOUSE_SEAL_LEGACY_CATALOG=1"),
+        "{err}"
+    );
+    // The upgrade from an earlier version: its root key is moved out, and
+    // its catalog sealed as found.
+    make_legacy(&w);
+    assert_encrypted_data_opens(&w, &blob);
+    // Sealed now: an edit is caught, naming the table.
+    let db = rusqlite::Connection::open(w.data().join("catalog.db")).unwrap();
+    db.execute("UPDATE files SET rows = rows + 1", []).unwrap();
+    let err = w.fails(None, &["sql", "-e", "SELECT count(*) FROM p.t"]);
+    assert!(
+        err.contains("table 'p.t'") && err.contains("integrity check"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_legacy_catalog_is_sealed_when_the_variable_vouches_for_it() {
+    let w = World::new();
+    let blob = make_encrypted_data(&w);
+    make_legacy_catalog(&w);
+    let out = w
+        .cmd(None, &["sql", "-e", "SELECT 1"])
+        .env("SEALHOUSE_SEAL_LEGACY_CATALOG", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_encrypted_data_opens(&w, &blob);
+}
