@@ -23,11 +23,16 @@ use std::ops::Range;
 use libfuzzer_sys::fuzz_target;
 use sealhouse_crypto::SecretBytes;
 use sealhouse_storage::segmented::{
-    SegmentCipher, SegmentedError, SegmentedHeader, SegmentedReader, SegmentedWriter, decrypt_all,
+    FileIdentity, SegmentCipher, SegmentedError, SegmentedHeader, SegmentedReader, SegmentedWriter,
+    decrypt_all,
 };
 
 const KEY: [u8; 32] = [0x5e; 32];
 const WRAPPED: &[u8] = b"fuzz-wrapped-key";
+const PLACE: FileIdentity = FileIdentity {
+    table_id: 7,
+    file_id: [0x5A; 16],
+};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
@@ -70,7 +75,7 @@ fn round_trip_and_tamper(mode: u8, plaintext: &[u8], key: &SecretBytes) {
         SegmentCipher::Rc4
     };
     let segment_size = 1 + u32::from(mode >> 2);
-    let mut writer = SegmentedWriter::new(Vec::new(), cipher, key, WRAPPED, segment_size)
+    let mut writer = SegmentedWriter::new(Vec::new(), cipher, key, WRAPPED, segment_size, PLACE)
         .expect("valid writer parameters");
     for piece in plaintext.chunks(7) {
         writer.write_all(piece).expect("writing to a Vec");
@@ -78,6 +83,8 @@ fn round_trip_and_tamper(mode: u8, plaintext: &[u8], key: &SecretBytes) {
     let file = writer.finish().expect("writing to a Vec");
 
     assert!(decrypt_all(&file, key).as_deref() == Ok(plaintext));
+    let header = SegmentedHeader::parse(&file).expect("a fresh header parses");
+    assert!(header.identity() == Some(&PLACE));
     let reader = open(&file, key).expect("a fresh file opens");
     assert!(reader.plaintext_len() == plaintext.len() as u64);
     check_ranges(&reader, &file, Some(plaintext));
