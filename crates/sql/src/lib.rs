@@ -13,6 +13,7 @@ mod error;
 pub mod format;
 mod functions;
 mod meta;
+mod read_only_store;
 pub mod script;
 mod session;
 mod storage_encryption;

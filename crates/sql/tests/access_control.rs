@@ -60,11 +60,7 @@ impl World {
             iam,
             services,
             catalog,
-            runtime: tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap(),
+            runtime: common::runtime(),
         }
     }
 

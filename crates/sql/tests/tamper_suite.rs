@@ -61,11 +61,7 @@ impl World {
             .key_metadata
             .arn;
         let catalog = Catalog::open(&dir.path().join("warehouse"), common::catalog_key()).unwrap();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let runtime = common::runtime();
         Self {
             dir,
             iam,

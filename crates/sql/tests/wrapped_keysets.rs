@@ -102,11 +102,7 @@ impl World {
             },
         )
         .unwrap();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let runtime = common::runtime();
         Self {
             dir,
             iam,

@@ -12,20 +12,17 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use bytes::Bytes;
-use futures::stream::{self, BoxStream, StreamExt};
+use futures::stream::{self, StreamExt};
 use object_store::path::Path;
-use object_store::{
-    CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta,
-    ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult,
-};
+use object_store::{GetOptions, GetResult, GetResultPayload, ObjectMeta};
 use sealhouse_kms::Kms;
 use sealhouse_storage::segmented::{
     FileIdentity, MAX_HEADER_LEN, SegmentedHeader, SegmentedReader,
 };
 
 use super::project_keys::open_data_key;
+use crate::read_only_store::read_only_object_store;
 
 const STORE: &str = "sealhouse-segmented";
 
@@ -56,12 +53,6 @@ fn generic(path: &FsPath, message: String) -> object_store::Error {
     object_store::Error::Generic {
         store: STORE,
         source: format!("{}: {message}", path.display()).into(),
-    }
-}
-
-fn not_supported(what: &str) -> object_store::Error {
-    object_store::Error::NotSupported {
-        source: format!("{STORE} is read-only ({what}); tables write through the warehouse").into(),
     }
 }
 
@@ -164,25 +155,7 @@ impl SegmentedStore {
     }
 }
 
-#[async_trait]
-impl ObjectStore for SegmentedStore {
-    async fn put_opts(
-        &self,
-        _location: &Path,
-        _payload: PutPayload,
-        _opts: PutOptions,
-    ) -> object_store::Result<PutResult> {
-        Err(not_supported("put"))
-    }
-
-    async fn put_multipart_opts(
-        &self,
-        _location: &Path,
-        _opts: PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        Err(not_supported("multipart put"))
-    }
-
+read_only_object_store!(SegmentedStore, STORE, {
     async fn get_opts(
         &self,
         location: &Path,
@@ -218,31 +191,4 @@ impl ObjectStore for SegmentedStore {
             attributes: Default::default(),
         })
     }
-
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, object_store::Result<Path>>,
-    ) -> BoxStream<'static, object_store::Result<Path>> {
-        locations.map(|_| Err(not_supported("delete"))).boxed()
-    }
-
-    fn list(&self, _prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        stream::once(async { Err(not_supported("list")) }).boxed()
-    }
-
-    async fn list_with_delimiter(
-        &self,
-        _prefix: Option<&Path>,
-    ) -> object_store::Result<ListResult> {
-        Err(not_supported("list"))
-    }
-
-    async fn copy_opts(
-        &self,
-        _from: &Path,
-        _to: &Path,
-        _options: CopyOptions,
-    ) -> object_store::Result<()> {
-        Err(not_supported("copy"))
-    }
-}
+});

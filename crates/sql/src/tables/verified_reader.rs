@@ -12,7 +12,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use async_trait::async_trait;
+use crate::read_only_store::read_only_object_store;
 use bytes::Bytes;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::parquet::{
@@ -20,12 +20,9 @@ use datafusion::datasource::physical_plan::parquet::{
 };
 use datafusion::execution::cache::cache_manager::FileMetadataCache;
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
-use futures::stream::{self, BoxStream, StreamExt};
+use futures::stream::{self, StreamExt};
 use object_store::path::Path;
-use object_store::{
-    CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta,
-    ObjectStore, ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, PutResult,
-};
+use object_store::{GetOptions, GetResult, GetResultPayload, ObjectStore, ObjectStoreExt};
 use parquet::arrow::async_reader::{AsyncFileReader, ParquetObjectReader};
 use sealhouse_storage::integrity::block_tags::BlockVerifier;
 
@@ -117,31 +114,7 @@ fn damaged(location: &Path, what: impl fmt::Display) -> object_store::Error {
     }
 }
 
-fn not_supported(what: &str) -> object_store::Error {
-    object_store::Error::NotSupported {
-        source: format!("{STORE} only reads ({what})").into(),
-    }
-}
-
-#[async_trait]
-impl ObjectStore for VerifiedFileStore {
-    async fn put_opts(
-        &self,
-        _location: &Path,
-        _payload: PutPayload,
-        _opts: PutOptions,
-    ) -> object_store::Result<PutResult> {
-        Err(not_supported("put"))
-    }
-
-    async fn put_multipart_opts(
-        &self,
-        _location: &Path,
-        _opts: PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        Err(not_supported("multipart put"))
-    }
-
+read_only_object_store!(VerifiedFileStore, STORE, {
     async fn get_opts(
         &self,
         location: &Path,
@@ -185,31 +158,4 @@ impl ObjectStore for VerifiedFileStore {
             attributes: Default::default(),
         })
     }
-
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, object_store::Result<Path>>,
-    ) -> BoxStream<'static, object_store::Result<Path>> {
-        locations.map(|_| Err(not_supported("delete"))).boxed()
-    }
-
-    fn list(&self, _prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        stream::once(async { Err(not_supported("list")) }).boxed()
-    }
-
-    async fn list_with_delimiter(
-        &self,
-        _prefix: Option<&Path>,
-    ) -> object_store::Result<ListResult> {
-        Err(not_supported("list"))
-    }
-
-    async fn copy_opts(
-        &self,
-        _from: &Path,
-        _to: &Path,
-        _options: CopyOptions,
-    ) -> object_store::Result<()> {
-        Err(not_supported("copy"))
-    }
-}
+});

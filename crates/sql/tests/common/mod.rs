@@ -17,6 +17,15 @@ pub fn catalog_key() -> sealhouse_storage::CatalogKey {
         .expect("catalog key")
 }
 
+/// The runtime the tests run statements on: two workers, as CI's cores.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
 pub struct Fixture {
     pub dir: tempfile::TempDir,
     pub warehouse: Warehouse,
@@ -27,11 +36,7 @@ impl Fixture {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let warehouse = Warehouse::open(dir.path(), catalog_key()).expect("open");
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("rt");
+        let runtime = runtime();
         Self {
             dir,
             warehouse,
