@@ -239,7 +239,7 @@ impl Report {
             "{setting:<15} {case:<34} {:<9} {:<9} {}",
             format!("{scan:?}"),
             format!("{count:?}"),
-            detail.chars().take(110).collect::<String>()
+            detail.chars().take(400).collect::<String>()
         ));
     }
 }
