@@ -600,3 +600,22 @@ def test_fdw_encrypted_project_is_read_under_warehouse_grants(fdw, pgw):
     fdw.server("nodec", pgw.no_decrypt)
     fdw.psql("CREATE FOREIGN TABLE nd (id bigint, customer text) SERVER nodec OPTIONS (schema_name 'enc', table_name 'orders')")
     assert fdw.rows("SELECT customer FROM nd WHERE id = 1") == ["enc-marker-ana"]
+
+
+def test_text_parameters_keep_their_value(pgw):
+    """Issue 19, reproduction 2: a text parameter that starts like an array
+    literal ('{...}') was read as one and came back as '[...]'."""
+    tricky = ['{"ssn":"123-45-6789"}', "{a,b}", "(1,2)", '"quoted"', "{}", "[x]", "plain"]
+    with connect(pgw, pgw.root, autocommit=True) as conn:
+        cur = conn.cursor()
+        for value in tricky:
+            for sql in ("SELECT %s::text", "SELECT %s", "SELECT concat(%s, '')"):
+                cur.execute(sql, (value,))
+                assert cur.fetchone() == (value,), (sql, value)
+        ks = "KEYSET_FROM_JSON(KEYSET_TO_JSON(NEW_KEYSET('AES-GCM-256', 'p')))"
+        cur.execute(
+            f"SELECT CAST(ENHANCED_SYM_DECRYPT(k, ENHANCED_SYM_ENCRYPT(k, %s::text)) AS STRING) "
+            f"FROM (SELECT {ks} AS k)",
+            (tricky[0],),
+        )
+        assert cur.fetchone() == (tricky[0],)

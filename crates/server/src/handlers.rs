@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::Arc;
 
-use arrow_pg::datatypes::df::deserialize_parameters;
 use arrow_pg::datatypes::into_pg_type;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::DataType;
@@ -35,6 +34,7 @@ use crate::command::{self, Command};
 use crate::connection::{Connection, Outcome, Reply, Shared};
 use crate::encode;
 use crate::error::ClientError;
+use crate::parameters;
 
 /// A statement prepared by Parse: the command, and for queries the plan
 /// that describes its parameters and columns (execution plans it again).
@@ -461,7 +461,7 @@ impl ExtendedQueryHandler for Queries {
             Some(plan) => {
                 let types = parameter_types(plan)?;
                 let refs: Vec<Option<&DataType>> = types.iter().map(Option::as_ref).collect();
-                Some(deserialize_parameters(portal, &refs)?)
+                Some(parameters::bind(portal, &refs)?)
             }
             None => None,
         };

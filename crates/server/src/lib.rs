@@ -20,6 +20,7 @@ mod cursor;
 mod encode;
 mod error;
 mod handlers;
+mod parameters;
 mod settings;
 
 use std::io;
