@@ -61,7 +61,40 @@ enum Command {
     ExternalEngine(external_cmd::ExternalEngineArgs),
 }
 
+/// The exit status of a command whose reader went away (`| head`): what a
+/// shell reports for a process ended by SIGPIPE.
+const BROKEN_PIPE_EXIT: u8 = 141;
+
+/// Whether `error` comes from writing to a pipe whose reader has gone.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// `println!` panics when standard output is a pipe whose reader has gone;
+/// such a panic ends the command quietly, as SIGPIPE ends other tools,
+/// instead of printing a panic message and a backtrace.
+fn exit_quietly_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.contains("Broken pipe") {
+            std::process::exit(i32::from(BROKEN_PIPE_EXIT));
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    exit_quietly_on_broken_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Sql(args) => sql_cmd::run(args),
@@ -76,6 +109,8 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader stopped reading (`| head`): nothing to report.
+        Err(e) if is_broken_pipe(&e) => ExitCode::from(BROKEN_PIPE_EXIT),
         Err(e) => {
             // `{:#}` prints the whole context chain on one line: what we were
             // doing, then what went wrong. No message below carries key material.

@@ -117,3 +117,37 @@ fn a_relative_data_directory_reads_back_what_it_stored() {
     assert!(out.ends_with("42\n"), "{out}");
     assert!(work.path().join("relative/data/catalog.db").exists());
 }
+
+/// `sealhouse sql ... | head`: when the reader stops, the command ends
+/// quietly (status 141, as SIGPIPE gives other tools), with no panic, no
+/// backtrace and no error message (issue 21).
+#[test]
+fn a_reader_that_stops_early_ends_the_command_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let data = Sandbox::new();
+    let mut child = data
+        .std_command()
+        .args([
+            "sql",
+            "--format",
+            "csv",
+            "-e",
+            "SELECT value, repeat('x', 100) AS pad FROM generate_series(1, 200000)",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("first line");
+    // Dropping the reader closes the pipe, as `head` does once it has enough.
+    assert_eq!(first, "value,pad\n");
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert_eq!(stderr, "", "nothing is said about a closed pipe");
+}
