@@ -58,13 +58,7 @@ pub fn segmented_header_sha256(path: &Path) -> std::io::Result<Option<[u8; 32]>>
     File::open(path)?
         .take(MAX_HEADER_LEN as u64)
         .read_to_end(&mut prefix)?;
-    let Ok(header) = SegmentedHeader::parse(&prefix) else {
-        return Ok(None);
-    };
-    let digest = ring::digest::digest(&ring::digest::SHA256, &prefix[..header.header_len()]);
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest.as_ref());
-    Ok(Some(out))
+    Ok(SegmentedHeader::parse(&prefix).ok().map(|h| h.sha256()))
 }
 
 /// The SHA-256 of the footer region of the Parquet file at `path`: the

@@ -56,12 +56,8 @@ fn generic(path: &FsPath, message: String) -> object_store::Error {
     }
 }
 
-/// A segmented file's header, its SHA-256, and the file's length, read
-/// without any key.
-fn read_header(
-    file: &File,
-    path: &FsPath,
-) -> object_store::Result<(SegmentedHeader, [u8; 32], u64)> {
+/// A segmented file's header and the file's length, read without any key.
+fn read_header(file: &File, path: &FsPath) -> object_store::Result<(SegmentedHeader, u64)> {
     let len = file
         .metadata()
         .map_err(|e| generic(path, e.to_string()))?
@@ -71,10 +67,7 @@ fn read_header(
         .read_to_end(&mut prefix)
         .map_err(|e| generic(path, e.to_string()))?;
     let header = SegmentedHeader::parse(&prefix).map_err(|e| generic(path, e.to_string()))?;
-    let digest = ring::digest::digest(&ring::digest::SHA256, &prefix[..header.header_len()]);
-    let mut sha256 = [0u8; 32];
-    sha256.copy_from_slice(digest.as_ref());
-    Ok((header, sha256, len))
+    Ok((header, len))
 }
 
 /// The plaintext length of the segmented file at `path` (no key needed: it
@@ -91,8 +84,8 @@ pub(crate) fn segmented_plaintext_len(
         ))
     };
     let file = File::open(path)?;
-    let (header, sha256, len) = read_header(&file, path).map_err(|e| failed(e.to_string()))?;
-    if pinned.is_some_and(|p| *p != sha256) {
+    let (header, len) = read_header(&file, path).map_err(|e| failed(e.to_string()))?;
+    if pinned.is_some_and(|p| *p != header.sha256()) {
         return Err(failed(
             "its header differs from the one committed (another file, or another version of it, \
              was put in its place); restore it from a backup"
@@ -121,7 +114,7 @@ impl SegmentedStore {
             .metadata()
             .and_then(|m| m.modified())
             .map_err(|e| generic(path, e.to_string()))?;
-        let (header, _, file_len) = read_header(&file, path)?;
+        let (header, file_len) = read_header(&file, path)?;
         let place = FileIdentity::of_path(path)
             .ok_or_else(|| generic(path, "is not where the warehouse keeps data files".into()))?;
         let data_key = open_data_key(self.kms.as_ref(), header.wrapped_key())

@@ -107,7 +107,7 @@ impl FileIdentity {
     /// directory (`tables/<table id>/`), its id from its name
     /// (`<file id>.parquet`).
     pub fn of_path(path: &Path) -> Option<Self> {
-        let file_id = path.file_name()?.to_str()?.strip_suffix(".parquet")?;
+        let file_id = crate::file_id_of(path)?;
         let table_id = path.parent()?.file_name()?.to_str()?.parse().ok()?;
         Self::new(table_id, file_id)
     }
@@ -254,6 +254,16 @@ impl SegmentedHeader {
             }),
             _ => Ok(()),
         }
+    }
+
+    /// The SHA-256 of the header as stored: what the catalog pins for a
+    /// segmented file at commit. (Parsing accepts one encoding only, so the
+    /// re-encoding hashed here equals the bytes read.)
+    pub fn sha256(&self) -> [u8; 32] {
+        let digest = ring::digest::digest(&ring::digest::SHA256, &self.to_bytes());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(digest.as_ref());
+        out
     }
 
     /// The wrapped data key: hand it to KMS Decrypt to get the data key.
@@ -415,6 +425,8 @@ mod tests {
         assert_eq!(parsed.segment_size(), 300);
         assert_eq!(parsed.identity(), Some(&ID));
         assert_eq!(parsed.wrapped_key(), b"wrapped!");
+        let direct = ring::digest::digest(&ring::digest::SHA256, &bytes[..98]);
+        assert_eq!(parsed.sha256().as_slice(), direct.as_ref());
     }
 
     /// A version-1 header (no identity): what files written before carry.
