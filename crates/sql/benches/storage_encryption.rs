@@ -158,7 +158,7 @@ fn main() {
             *bytes as f64 / (1024.0 * 1024.0)
         );
     }
-    integrity_costs(&rt, &w, &results, modes.len(), runs);
+    integrity_costs(&rt, &w, &results, runs);
     pyarrow_comparison(rows, runs);
 }
 
@@ -174,7 +174,6 @@ fn integrity_costs(
     rt: &tokio::runtime::Runtime,
     w: &Warehouse,
     results: &[(&str, Duration, Duration, u64)],
-    modes: usize,
     runs: usize,
 ) {
     use std::io::Write;
@@ -243,7 +242,7 @@ fn integrity_costs(
         check.as_secs_f64() * 1e3,
         pct(check, plain_scan)
     );
-    for (i, (name, _, scan_time, _)) in results.iter().enumerate().take(modes) {
+    for (i, (name, _, scan_time, _)) in results.iter().enumerate() {
         let mut per_query = Vec::new();
         let mut count = 0;
         for _ in 0..runs {

@@ -23,7 +23,9 @@ use datafusion::execution::cache::cache_manager::FileMetadataCache;
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use futures::stream::{self, StreamExt};
 use object_store::path::Path;
-use object_store::{GetOptions, GetResult, GetResultPayload, ObjectStore, ObjectStoreExt};
+use object_store::{
+    GetOptions, GetResult, GetResultPayload, ObjectMeta, ObjectStore, ObjectStoreExt,
+};
 use parquet::arrow::async_reader::{AsyncFileReader, ParquetObjectReader};
 use sealhouse_storage::integrity::block_tags::BlockVerifier;
 
@@ -115,59 +117,17 @@ fn damaged(location: &Path, what: impl fmt::Display) -> object_store::Error {
     }
 }
 
-read_only_object_store!(VerifiedFileStore, STORE, {
-    async fn get_opts(
-        &self,
-        location: &Path,
-        options: GetOptions,
-    ) -> object_store::Result<GetResult> {
-        let meta = self.inner.head(location).await?;
-        self.verifier
-            .check_len(meta.size)
-            .map_err(|e| damaged(location, e))?;
-        let size = self.verifier.len();
-        if options.head {
-            return Ok(GetResult {
-                payload: GetResultPayload::Stream(stream::empty().boxed()),
-                meta,
-                range: 0..size,
-                attributes: Default::default(),
-            });
-        }
-        let range = match &options.range {
-            None => 0..size,
-            Some(r) => r.as_range(size).map_err(|e| damaged(location, e))?,
-        };
-        let blocks = self
-            .verifier
-            .blocks_for(&range)
-            .map_err(|e| damaged(location, e))?;
-        let fetched = if blocks.is_empty() {
-            Bytes::new()
-        } else {
-            self.inner.get_range(location, blocks.clone()).await?
-        };
-        self.verifier
-            .verify(blocks.start, &fetched)
-            .map_err(|e| damaged(location, e))?;
-        let from = (range.start - blocks.start) as usize;
-        let bytes = fetched.slice(from..from + (range.end - range.start) as usize);
-        Ok(GetResult {
-            payload: GetResultPayload::Stream(stream::once(async move { Ok(bytes) }).boxed()),
-            meta,
-            range,
-            attributes: Default::default(),
-        })
-    }
-
-    /// The whole blocks every range touches, fetched in one call to the
-    /// inner store (one file open for a row group's column chunks, as
-    /// without the check) and checked before any byte is handed out.
-    async fn get_ranges(
+impl VerifiedFileStore {
+    /// The object's metadata (its length checked against the committed one)
+    /// and the bytes of each range: the whole blocks every range touches,
+    /// fetched in one call to the inner store (one file open for a row
+    /// group's column chunks, as without the check) and checked before any
+    /// byte is handed out.
+    async fn checked_ranges(
         &self,
         location: &Path,
         ranges: &[Range<u64>],
-    ) -> object_store::Result<Vec<Bytes>> {
+    ) -> object_store::Result<(ObjectMeta, Vec<Bytes>)> {
         let meta = self.inner.head(location).await?;
         self.verifier
             .check_len(meta.size)
@@ -194,6 +154,44 @@ read_only_object_store!(VerifiedFileStore, STORE, {
             let from = (range.start - blocks.start) as usize;
             out.push(bytes.slice(from..from + (range.end - range.start) as usize));
         }
-        Ok(out)
+        Ok((meta, out))
+    }
+}
+
+read_only_object_store!(VerifiedFileStore, STORE, {
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        let size = self.verifier.len();
+        let range = match &options.range {
+            None => 0..size,
+            Some(r) => r.as_range(size).map_err(|e| damaged(location, e))?,
+        };
+        let wanted = if options.head {
+            Vec::new()
+        } else {
+            vec![range.clone()]
+        };
+        let (meta, mut bytes) = self.checked_ranges(location, &wanted).await?;
+        let payload = match bytes.pop() {
+            Some(bytes) => stream::once(async move { Ok(bytes) }).boxed(),
+            None => stream::empty().boxed(),
+        };
+        Ok(GetResult {
+            payload: GetResultPayload::Stream(payload),
+            meta,
+            range: if options.head { 0..size } else { range },
+            attributes: Default::default(),
+        })
+    }
+
+    async fn get_ranges(
+        &self,
+        location: &Path,
+        ranges: &[Range<u64>],
+    ) -> object_store::Result<Vec<Bytes>> {
+        Ok(self.checked_ranges(location, ranges).await?.1)
     }
 });
