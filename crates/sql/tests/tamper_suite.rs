@@ -10,6 +10,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod tamper;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use sealhouse_kms::api::CreateKeyRequest;
 use sealhouse_kms::{Kms, KmsService, RootKey};
 use sealhouse_sql::{IdentityServices, StatementOutput, Warehouse};
 use sealhouse_storage::{Catalog, DataFile};
+use tamper::{Outcome, Report, outcome};
 
 const A: &str = "1892732288741234";
 
@@ -198,52 +200,6 @@ fn populate(w: &World, name: &str, setting: Setting) -> Vec<u8> {
     old
 }
 
-/// What one query gave against the untampered answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    /// An error: the tampering was detected.
-    Refused,
-    /// The untampered rows (the bytes changed were not read, or not used).
-    Same,
-    /// Other rows without an error: the failure this suite exists for.
-    WrongRows,
-}
-
-fn outcome(got: &Result<String, String>, expected: &str) -> Outcome {
-    match got {
-        Err(_) => Outcome::Refused,
-        Ok(rows) if rows == expected => Outcome::Same,
-        Ok(_) => Outcome::WrongRows,
-    }
-}
-
-struct Report {
-    lines: Vec<String>,
-    wrong: Vec<String>,
-    refused: usize,
-    same: usize,
-}
-
-impl Report {
-    fn record(&mut self, setting: &str, case: &str, scan: Outcome, count: Outcome, detail: &str) {
-        for (query, o) in [("scan", scan), ("count", count)] {
-            match o {
-                Outcome::Refused => self.refused += 1,
-                Outcome::Same => self.same += 1,
-                Outcome::WrongRows => self
-                    .wrong
-                    .push(format!("{setting} / {case} / {query}: {detail}")),
-            }
-        }
-        self.lines.push(format!(
-            "{setting:<15} {case:<34} {:<9} {:<9} {}",
-            format!("{scan:?}"),
-            format!("{count:?}"),
-            detail.chars().take(400).collect::<String>()
-        ));
-    }
-}
-
 fn replace_bytes(path: &Path, bytes: &[u8]) {
     std::fs::write(path, bytes).unwrap();
 }
@@ -258,12 +214,7 @@ fn no_tampering_returns_other_rows() {
         olds.push(populate(&w, &format!("p_{}", s.name), s));
         populate(&w, &format!("q_{}", s.name), s);
     }
-    let mut report = Report {
-        lines: Vec::new(),
-        wrong: Vec::new(),
-        refused: 0,
-        same: 0,
-    };
+    let mut report = Report::default();
     for (i, s) in SETTINGS.iter().enumerate() {
         let project = format!("p_{}", s.name);
         let scan = format!("SELECT id, v FROM {project}.t ORDER BY id");
@@ -364,21 +315,14 @@ fn no_tampering_returns_other_rows() {
             check(&mut report, case);
             restore();
         }
-        // Byte flips spread over the file.
-        for at in [
-            0,
-            3,
-            4,
-            len / 8,
-            len / 4,
-            len / 3,
-            len / 2,
-            2 * len / 3,
-            3 * len / 4,
-            len - 9,
-            len - 5,
-            len - 1,
-        ] {
+        // Byte flips: both magics and the footer length's edges, and 30
+        // positions spread evenly over the file (issue 18's reproduction
+        // flipped 30 bytes of a plain file).
+        let spread = (0..30).map(|k| (2 * k + 1) * len / 60);
+        for at in [0, 3, 4, len - 9, len - 5, len - 1]
+            .into_iter()
+            .chain(spread)
+        {
             let mut bytes = original.clone();
             bytes[at] ^= 0x01;
             replace_bytes(&victim, &bytes);
@@ -480,6 +424,29 @@ fn no_tampering_returns_other_rows() {
             db.execute_batch(&edit).unwrap();
             check(&mut report, case);
             restore_files();
+        }
+        // The table's definition: a column's type changed (id read as STRING).
+        {
+            let columns: String = db
+                .query_row(
+                    "SELECT columns FROM tables WHERE id = ?1",
+                    [table_id],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            let edited = columns.replacen("BIGINT", "STRING", 1);
+            assert_ne!(edited, columns, "{columns}");
+            db.execute(
+                "UPDATE tables SET columns = ?2 WHERE id = ?1",
+                params![table_id, edited],
+            )
+            .unwrap();
+            check(&mut report, "catalog: change a column's type");
+            db.execute(
+                "UPDATE tables SET columns = ?2 WHERE id = ?1",
+                params![table_id, columns],
+            )
+            .unwrap();
         }
         // A copy of a file registered as one more file (duplicated rows).
         {
