@@ -17,6 +17,7 @@ mod kms_cmd;
 mod local;
 mod project_cmd;
 mod root_key_source;
+mod runtime;
 mod serve_cmd;
 mod sql_cmd;
 
@@ -95,6 +96,10 @@ fn exit_quietly_on_broken_pipe() {
 
 fn main() -> ExitCode {
     exit_quietly_on_broken_pipe();
+    runtime::on_statement_thread(run)
+}
+
+fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Sql(args) => sql_cmd::run(args),

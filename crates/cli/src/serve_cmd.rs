@@ -61,10 +61,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         server = server.with_tls(cert, key)?;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the server runtime")?;
+    let runtime = crate::runtime::build("server")?;
     runtime.block_on(async move {
         let pg = bind("PostgreSQL endpoint", args.pg_listen).await?;
         let kms = bind("KMS", args.kms_listen).await?;

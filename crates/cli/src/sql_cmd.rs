@@ -96,10 +96,7 @@ pub(crate) fn run_in_session(
         )
         .with_region(local.kms.region()),
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the query runtime")?;
+    let runtime = crate::runtime::build("query")?;
     runtime.block_on(async {
         let catalog = local.catalog()?;
         let mut warehouse = Warehouse::with_identity(catalog, principal, keys);

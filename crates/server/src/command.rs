@@ -114,6 +114,8 @@ pub(crate) fn parse(
         if text.is_empty() {
             continue;
         }
+        // Before the parser and its rewrites recurse over the tree.
+        sealhouse_sql::nesting::check_nesting(text).map_err(ClientError::from_sql)?;
         if let Some(command) = abort(text) {
             commands.push(command);
         } else if Warehouse::is_sealhouse_statement(text) {

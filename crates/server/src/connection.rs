@@ -11,14 +11,16 @@
 //! committed when it was declared.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use datafusion::common::ParamValues;
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
+use futures::FutureExt;
 use sealhouse_iam::{Iam, Principal};
 use sealhouse_sql::format::ResultSet;
-use sealhouse_sql::{IdentityServices, StatementOutput, Warehouse};
+use sealhouse_sql::{IdentityServices, SqlError, StatementOutput, Warehouse};
 use sealhouse_storage::Catalog;
 use tokio::sync::Mutex;
 
@@ -139,7 +141,9 @@ impl Connection {
     }
 
     /// Runs `f` on the session (refused before sign-in, which pgwire's
-    /// state machine already prevents).
+    /// state machine already prevents). A panic in `f` (planning, running,
+    /// encoding) fails this one request with an internal error; the
+    /// connection and the server go on.
     pub(crate) async fn with_session<T>(
         &self,
         f: impl AsyncFnOnce(&mut Session) -> Result<T, ClientError>,
@@ -148,7 +152,12 @@ impl Connection {
         let session = guard
             .as_mut()
             .ok_or_else(|| ClientError::new("08P01", "sign in before sending queries"))?;
-        f(session).await
+        AssertUnwindSafe(f(session))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|payload| {
+                Err(ClientError::from_sql(SqlError::from_panic(payload.as_ref())))
+            })
     }
 }
 

@@ -37,6 +37,7 @@ impl ClientError {
             // DataFusion's "table 'p.t' not found" arrives as a planning error.
             SqlError::Plan(m) if m.contains("table") && m.contains("not found") => "42P01",
             SqlError::Plan(_) => "42000",
+            SqlError::TooComplex(_) => "54001",
             SqlError::Storage(StorageError::ProjectNotFound(_)) => "3F000",
             SqlError::Storage(StorageError::TableNotFound { .. }) => "42P01",
             SqlError::Storage(

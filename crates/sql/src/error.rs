@@ -24,6 +24,14 @@ pub enum SqlError {
     /// The catalog or a data file failed.
     #[error("{0}")]
     Storage(#[from] StorageError),
+    /// The statement nests deeper than Sealhouse plans (PostgreSQL's
+    /// "statement too complex"); says how to write it instead.
+    #[error("{0}")]
+    TooComplex(String),
+    /// Sealhouse itself failed (a panic, contained to the statement): a bug
+    /// to report, not something the statement's author did wrong.
+    #[error("internal error: {0}; the statement was stopped and the session goes on (please report this)")]
+    Internal(String),
 }
 
 impl SqlError {
@@ -33,6 +41,16 @@ impl SqlError {
 
     pub(crate) fn plan(message: impl Into<String>) -> Self {
         Self::Plan(message.into())
+    }
+
+    /// The error of a statement that panicked, from the panic's payload.
+    pub fn from_panic(payload: &(dyn std::any::Any + Send)) -> Self {
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("a panic without a message");
+        Self::Internal(clean(message))
     }
 }
 

@@ -13,6 +13,7 @@ mod error;
 pub mod format;
 mod functions;
 mod meta;
+pub mod nesting;
 mod read_only_store;
 pub mod script;
 mod session;

@@ -1,5 +1,6 @@
 //! A SQL session over one data directory: statements in, results out.
 
+use std::panic::AssertUnwindSafe;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use datafusion::common::{ScalarValue, TableReference};
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{CreateMemoryTable, DdlStatement, LogicalPlan, LogicalPlanBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
+use futures::FutureExt;
 use sealhouse_iam::Principal;
 use sealhouse_storage::{Catalog, CatalogKey, DEFAULT_PROJECT, TableInfo};
 
@@ -164,14 +166,23 @@ impl Warehouse {
     }
 
     /// Runs one statement (without its closing `;`).
+    ///
+    /// A panic inside Sealhouse or DataFusion while it runs becomes this
+    /// statement's [`SqlError::Internal`]: the session, and every other
+    /// session of the process, goes on.
     pub async fn execute(&mut self, statement: &str) -> Result<StatementOutput, SqlError> {
-        let result = self.execute_statement(statement).await;
+        let result = AssertUnwindSafe(self.execute_statement(statement))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|payload| Err(SqlError::from_panic(payload.as_ref())));
         // Keyset references and unwraps live for one statement.
         self.functions.end_statement();
         result
     }
 
     async fn execute_statement(&mut self, statement: &str) -> Result<StatementOutput, SqlError> {
+        // Before anything parses it: a deep tree overflows whatever recurses.
+        crate::nesting::check_nesting(statement)?;
         match script::classify(statement) {
             ScriptLine::Assign { name, expr } => {
                 let value = self.evaluate_constant(expr).await?;

@@ -98,6 +98,11 @@ impl Served {
         }
     }
 
+    /// Whether the server process is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     pub fn data_dir(&self) -> &Path {
         self.data.path()
     }

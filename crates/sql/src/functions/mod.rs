@@ -4,6 +4,7 @@
 mod add_key_to_keyset;
 mod args;
 mod base64;
+mod bounded_text;
 mod constant_check;
 mod enhanced_sym_decrypt;
 mod enhanced_sym_encrypt;
@@ -106,6 +107,8 @@ pub(crate) fn all(wrapper: Option<Arc<KeysetWrapper>>) -> FunctionSet {
         }),
     ];
     udfs.extend(KeyChange::ALL.map(|change| udf(KeysetKeyState(change))));
+    // Registered after DataFusion's, under the same names: these replace them.
+    udfs.extend(bounded_text::all());
     FunctionSet {
         udfs,
         cache,
