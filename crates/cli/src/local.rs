@@ -9,7 +9,8 @@
 //!   whose root is the identity of a command run without credentials;
 //! - `kms/kms.db`, `kms/audit.db`: keys (material sealed) and the audit log;
 //! - `kms/installation-id`: a random id that names this directory's root key
-//!   file.
+//!   file;
+//! - `open.lock`: held while a process opens the directory (see [`Local::open`]).
 //!
 //! The root key is not in the data directory (`root_key_source.rs`): a copy
 //! of the directory alone decrypts nothing.
@@ -53,8 +54,14 @@ pub(crate) struct Local {
 
 impl Local {
     /// Opens (creating on first use) the installation in `dir`.
+    ///
+    /// Any number of processes may open one directory at once, a fresh one
+    /// too: the first to arrive creates the root key, the stores and the
+    /// local account while the others wait on `open.lock`, then they find
+    /// them made.
     pub(crate) fn open(dir: &Path) -> Result<Self> {
         create_private_dir(dir)?;
+        let _opening = lock_for_opening(dir)?;
         let iam_dir = dir.join("iam");
         let kms_dir = dir.join("kms");
         create_private_dir(&iam_dir)?;
@@ -111,6 +118,22 @@ impl Local {
             account: self.default_account.clone(),
         }
     }
+}
+
+/// Holds `open.lock` in `dir` exclusively until dropped: opening a data
+/// directory creates what it lacks, and two processes creating the same
+/// things at once would each make their own (two local accounts, say).
+fn lock_for_opening(dir: &Path) -> Result<std::fs::File> {
+    let path = dir.join("open.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    file.lock()
+        .with_context(|| format!("locking {}", path.display()))?;
+    Ok(file)
 }
 
 /// The local account's uid, creating the account on first use. Its root's

@@ -17,7 +17,7 @@
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, TransactionBehavior, params};
 use sealhouse_iam::AccountId;
 use time::OffsetDateTime;
 
@@ -72,7 +72,11 @@ impl AuditLog {
             path: path.to_owned(),
             detail: e.to_string(),
         };
-        let conn = Connection::open(path).map_err(fail)?;
+        let mut conn = Connection::open(path).map_err(fail)?;
+        // First, so that every statement below waits for another process
+        // opening the same log instead of failing with "database is locked".
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(fail)?;
         let synchronous = match durability {
             AuditDurability::Full => "FULL",
             AuditDurability::Normal => "NORMAL",
@@ -81,16 +85,18 @@ impl AuditLog {
             .map_err(fail)?;
         conn.pragma_update(None, "synchronous", synchronous)
             .map_err(fail)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
+        // The version is read inside the write transaction: of processes
+        // opening a new log at once, one creates it and the rest see it made.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(fail)?;
-        let version: i64 = conn
+        let version: i64 = tx
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(fail)?;
         match version {
-            0 => conn
+            0 => tx
                 .execute_batch(
-                    "BEGIN IMMEDIATE;
-                     CREATE TABLE events (
+                    "CREATE TABLE events (
                          seq INTEGER PRIMARY KEY AUTOINCREMENT,
                          time INTEGER NOT NULL,
                          request_id TEXT NOT NULL,
@@ -102,8 +108,7 @@ impl AuditLog {
                          outcome TEXT NOT NULL,
                          source_ip TEXT);
                      CREATE INDEX events_by_time ON events (time);
-                     PRAGMA user_version = 1;
-                     COMMIT;",
+                     PRAGMA user_version = 1;",
                 )
                 .map_err(fail)?,
             SCHEMA_VERSION => {}
@@ -115,6 +120,7 @@ impl AuditLog {
                 });
             }
         }
+        tx.commit().map_err(fail)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })

@@ -43,6 +43,9 @@ impl KeyStore {
             detail: e.to_string(),
         };
         let mut conn = Connection::open(path).map_err(fail)?;
+        // First: another process opening the same store makes us wait, not fail.
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(fail)?;
         for (pragma, value) in [
             ("journal_mode", "WAL"),
             ("synchronous", "FULL"),
@@ -51,8 +54,6 @@ impl KeyStore {
         ] {
             conn.pragma_update(None, pragma, value).map_err(fail)?;
         }
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(fail)?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(fail)?;

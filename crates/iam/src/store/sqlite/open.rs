@@ -26,15 +26,21 @@ impl SqliteStore {
     }
 
     fn init(mut conn: Connection) -> Result<Self, StoreError> {
+        // First: another process opening the same store makes us wait, not fail.
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(backend)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(backend)?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(backend)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(backend)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
+        // A write transaction from the start: a read one that then writes
+        // fails at once ("database is locked") when another process got
+        // there first, instead of waiting for it.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(backend)?;
-        let tx = conn.transaction().map_err(backend)?;
         let version: i64 = tx
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(backend)?;
