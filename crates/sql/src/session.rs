@@ -22,7 +22,7 @@ use crate::functions::{self, FunctionSet};
 use crate::meta::{self, Meta};
 use crate::script::{self, ScriptLine, ScriptStatement};
 use crate::storage_encryption::StorageKeys;
-use crate::tables::{CATALOG_NAME, CatalogView};
+use crate::tables::{CATALOG_NAME, CatalogView, StatementLeases};
 use crate::wrapped::{IdentityServices, KeysetWrapper};
 use crate::{SqlError, column_names};
 
@@ -44,6 +44,8 @@ pub struct Warehouse {
     authorizer: Option<Authorizer>,
     /// How encrypted projects reach their keys (sessions with an identity).
     storage_keys: Option<Arc<StorageKeys>>,
+    /// The running statement's leases on the files it reads.
+    leases: Arc<StatementLeases>,
     project: String,
     variables: BTreeMap<String, ScalarValue>,
     settings: BTreeMap<String, String>,
@@ -91,9 +93,14 @@ impl Warehouse {
         options.execution.parquet.schema_force_view_types = false;
         options.sql_parser.map_string_types_to_utf8view = false;
         let ctx = SessionContext::new_with_config(config);
+        let leases = Arc::new(StatementLeases::default());
         ctx.register_catalog(
             CATALOG_NAME,
-            Arc::new(CatalogView::new(Arc::clone(&catalog), storage_keys.clone())),
+            Arc::new(CatalogView::new(
+                Arc::clone(&catalog),
+                storage_keys.clone(),
+                Arc::clone(&leases),
+            )),
         );
         let functions = functions::all(wrapper);
         for function in &functions.udfs {
@@ -105,6 +112,7 @@ impl Warehouse {
             functions,
             authorizer,
             storage_keys,
+            leases,
             project: DEFAULT_PROJECT.to_owned(),
             variables: BTreeMap::new(),
             settings: BTreeMap::new(),
@@ -175,9 +183,15 @@ impl Warehouse {
             .catch_unwind()
             .await
             .unwrap_or_else(|payload| Err(SqlError::from_panic(payload.as_ref())));
-        // Keyset references and unwraps live for one statement.
-        self.functions.end_statement();
+        self.end_statement();
         result
+    }
+
+    /// What lives for one statement ends with it: keyset references and
+    /// unwraps, and the leases on the files it read.
+    fn end_statement(&self) {
+        self.functions.end_statement();
+        self.leases.release_all();
     }
 
     async fn execute_statement(&mut self, statement: &str) -> Result<StatementOutput, SqlError> {

@@ -12,7 +12,9 @@ use crate::column_type::table_schema;
 use crate::encryption::{self, ProjectEncryption};
 use crate::integrity::CatalogKey;
 use crate::names::{new_project_name, normalize_name};
-use crate::sealed;
+use crate::retired::{self, Leases, RETIRED_SCHEMA, SnapshotLease};
+use crate::sealed::{self, FileRow};
+use crate::staging::StagingDir;
 use crate::{ColumnType, StorageError};
 
 /// The project every data directory starts with and sessions start in.
@@ -95,6 +97,10 @@ pub struct Catalog {
     root: PathBuf,
     conn: Mutex<Connection>,
     key: CatalogKey,
+    /// This process's staging directory, made on the first write.
+    staging: Mutex<Option<StagingDir>>,
+    /// The files this process's queries are reading.
+    leases: Leases,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -144,17 +150,20 @@ impl Catalog {
         }
         let db = root.join("catalog.db");
         let mut conn = Connection::open(&db)?;
+        // First: another process opening the catalog makes us wait, not fail.
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
         // WAL keeps readers and the writer out of each other's way; FULL
         // makes each commit durable once it returns.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
         upgrade_schema(&mut conn, &key, seal_legacy)?;
         let catalog = Arc::new(Self {
             root: root.to_owned(),
             conn: Mutex::new(conn),
             key,
+            staging: Mutex::new(None),
+            leases: Leases::default(),
         });
         catalog.create_project(DEFAULT_PROJECT, true)?;
         catalog.collect_garbage()?;
@@ -379,7 +388,9 @@ impl Catalog {
         self.table(&project, &name)
     }
 
-    /// Drops a table and deletes its files. Returns whether a table was dropped.
+    /// Drops a table; its files are deleted at once, or when the last query
+    /// of this process that planned on them ends (`retired.rs`). Returns
+    /// whether a table was dropped.
     pub fn drop_table(
         &self,
         project: &str,
@@ -391,33 +402,68 @@ impl Catalog {
             Err(StorageError::TableNotFound { .. }) if if_exists => return Ok(false),
             Err(e) => return Err(e),
         };
-        {
+        let paths = {
             let mut conn = self.conn();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Queries planned before the drop may still read its files.
+            let paths: Vec<String> = tx
+                .prepare("SELECT path FROM files WHERE table_id = ?1")?
+                .query_map([table.id], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            retired::retire(&tx, paths.iter().map(String::as_str))?;
             tx.execute("DELETE FROM tables WHERE id = ?1", [table.id])?;
             Self::drop_table_grants(&tx, &table.project, &table.name)?;
             tx.commit()?;
-        }
-        // The catalog no longer names the files: removing them can only fail
-        // to free space, which the next open's garbage collection retries.
-        let _ = std::fs::remove_dir_all(self.table_dir(table.id));
+            paths
+        };
+        // What no query of this process reads goes now; the rest when its
+        // last reader ends. Failing only leaves them for a later open.
+        let _ = self.delete_retired(&paths);
         Ok(true)
     }
 
     /// One table, or [`StorageError::TableNotFound`].
     pub fn table(&self, project: &str, name: &str) -> Result<TableInfo, StorageError> {
+        self.read_table(project, name, |row, _, _| table_info(row))
+    }
+
+    /// One table and its files, read together, with a lease on them: the
+    /// snapshot a query reads. While the lease lives, a commit or DROP of
+    /// this process leaves the files in place (see `retired.rs`).
+    pub fn table_snapshot(
+        self: &Arc<Self>,
+        project: &str,
+        name: &str,
+    ) -> Result<(TableInfo, Vec<crate::DataFile>, SnapshotLease), StorageError> {
+        self.read_table(project, name, |row, files, conn| {
+            let files = self.data_files(files)?;
+            // Taken before the catalog is free to change: no commit can
+            // delete these files between reading and leasing them.
+            let lease = self.lease(&files);
+            drop(conn);
+            Ok((table_info(row)?, files, lease))
+        })
+    }
+
+    /// Finds a table and hands its checked row and files to `then`, with
+    /// the catalog still locked.
+    fn read_table<T>(
+        &self,
+        project: &str,
+        name: &str,
+        then: impl FnOnce(sealed::TableRow, Vec<FileRow>, MutexGuard<'_, Connection>) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
         let project = normalize_name("project", project)?;
         let name = normalize_name("table", name)?;
-        let found = {
-            let conn = self.conn();
-            match sealed::table_id(&conn, &project, &name)? {
-                Some(id) => sealed::checked_table(&conn, &self.key, id)?,
-                None => None,
-            }
+        let conn = self.conn();
+        let found = match sealed::table_id(&conn, &project, &name)? {
+            Some(id) => sealed::checked_table(&conn, &self.key, id)?,
+            None => None,
         };
         match found {
-            Some((row, _)) => table_info(row),
+            Some((row, files)) => then(row, files, conn),
             None => {
+                drop(conn);
                 self.project(&project)?;
                 Err(StorageError::TableNotFound {
                     project,
@@ -456,6 +502,23 @@ impl Catalog {
     pub(crate) fn staging_dir(&self) -> PathBuf {
         self.root.join("staging")
     }
+
+    /// Where this process stages a new file (its directory made, and its
+    /// lock taken, on first use).
+    pub(crate) fn staging_path(&self, name: &str) -> Result<PathBuf, StorageError> {
+        let mut staging = self
+            .staging
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if staging.is_none() {
+            *staging = Some(StagingDir::create(&self.staging_dir())?);
+        }
+        Ok(staging.as_ref().map_or_else(PathBuf::new, |s| s.path().join(name)))
+    }
+
+    pub(crate) fn leases(&self) -> &Leases {
+        &self.leases
+    }
 }
 
 /// Brings the catalog to [`SCHEMA_VERSION`] in one transaction: creates a
@@ -471,6 +534,7 @@ fn upgrade_schema(
     // Added in place (CREATE IF NOT EXISTS): catalogs made before access
     // control gain the tables empty, which is what they held.
     tx.execute_batch(ACL_SCHEMA)?;
+    tx.execute_batch(RETIRED_SCHEMA)?;
     // Columns added since the first catalogs. A NULL `encryption` is plain
     // Parquet, which is what files of catalogs before storage encryption are.
     for (table, column, ty) in [

@@ -9,6 +9,8 @@ use std::time::{Duration, SystemTime};
 use rusqlite::{TransactionBehavior, params};
 
 use crate::catalog::{Catalog, TableInfo};
+use crate::retired::{self, RETIRED_GRACE};
+use crate::staging;
 use crate::integrity::block_tags::{BlockTagError, BlockTagKey, BlockVerifier};
 use crate::sealed::{self, FileRow};
 use crate::segmented::{MAX_HEADER_LEN, SegmentedHeader};
@@ -170,12 +172,9 @@ const GARBAGE_AGE: Duration = Duration::from_secs(3600);
 impl Catalog {
     /// A new file to write data into.
     pub fn stage(&self) -> Result<StagedFile, StorageError> {
-        let dir = self.staging_dir();
-        std::fs::create_dir_all(&dir)
-            .map_err(StorageError::io("cannot create staging directory", &dir))?;
         let id = uuid::Uuid::new_v4().simple().to_string();
         Ok(StagedFile {
-            path: dir.join(format!("{id}.parquet.tmp")),
+            path: self.staging_path(&format!("{id}.parquet.tmp"))?,
             id,
             rows: 0,
             encryption: None,
@@ -276,23 +275,23 @@ impl Catalog {
         for file in &mut staged {
             file.committed = true;
         }
-        // Replaced files are no longer referenced; a failure here only delays
-        // freeing their space until garbage collection.
-        for path in replaced {
-            let _ = std::fs::remove_file(path);
-        }
+        // The replaced files were retired in the same transaction: what no
+        // query of this process reads goes now, the rest when its last
+        // reader ends. Failing only leaves them for a later open.
+        let _ = self.delete_retired(&replaced);
         Ok(())
     }
 
-    /// The transaction of a commit; returns the paths it replaced. The
-    /// table's state is checked against its MAC before it changes, and
+    /// The transaction of a commit; the files it replaces are retired in it
+    /// (their relative paths are returned).
+    /// The table's state is checked against its MAC before it changes, and
     /// MACed again after.
     fn record(
         &self,
         table: &TableInfo,
         moved: &[Moved],
         replaced_files: Replaced<'_>,
-    ) -> Result<Vec<PathBuf>, StorageError> {
+    ) -> Result<Vec<String>, StorageError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let changed = || StorageError::TableChanged {
@@ -341,8 +340,10 @@ impl Catalog {
             )?;
         }
         sealed::reseal_table(&tx, self.key(), table.id)?;
+        let relative: Vec<String> = replaced.iter().map(|p| self.relative(p)).collect();
+        retired::retire(&tx, relative.iter().map(String::as_str))?;
         tx.commit()?;
-        Ok(replaced)
+        Ok(relative)
     }
 
     /// The files of a table as of now, checked against the table's MAC.
@@ -363,6 +364,11 @@ impl Catalog {
                 table: table.name.clone(),
             });
         }
+        self.data_files(files)
+    }
+
+    /// The catalog's rows of files as [`DataFile`]s.
+    pub(crate) fn data_files(&self, files: Vec<FileRow>) -> Result<Vec<DataFile>, StorageError> {
         files
             .into_iter()
             .map(|f| {
@@ -384,16 +390,21 @@ impl Catalog {
     }
 
     /// A path as the catalog records it: relative to the data directory.
-    fn relative(&self, path: &Path) -> String {
+    pub(crate) fn relative(&self, path: &Path) -> String {
         path.strip_prefix(self.root())
             .unwrap_or(path)
             .to_string_lossy()
             .into_owned()
     }
 
-    /// Removes what interrupted writes and drops left behind: old staging
-    /// files, directories of dropped tables, and old files no table names.
+    /// Removes what interrupted writes and drops left behind: staging of
+    /// ended processes, files retired more than the grace period ago, and
+    /// files no table names (old ones in live tables' directories, where a
+    /// commit may be moving one in; any in dropped tables' directories but
+    /// those retired within the grace period).
     pub(crate) fn collect_garbage(&self) -> Result<(), StorageError> {
+        staging::reclaim(&self.staging_dir());
+        self.remove_retired(RETIRED_GRACE)?;
         let cutoff = SystemTime::now() - GARBAGE_AGE;
         let old = |path: &Path| {
             std::fs::metadata(path)
@@ -401,11 +412,7 @@ impl Catalog {
                 .map(|t| t < cutoff)
                 .unwrap_or(false)
         };
-        for entry in read_dir(&self.staging_dir()) {
-            if old(&entry) {
-                let _ = std::fs::remove_file(&entry);
-            }
-        }
+        let retired = self.recently_retired()?;
         let (tables, referenced) = {
             let conn = self.conn();
             let tables: Vec<i64> = conn
@@ -429,18 +436,17 @@ impl Catalog {
                 .file_name()
                 .and_then(|n| n.to_str())
                 .and_then(|n| n.parse::<i64>().ok());
-            match id {
-                Some(id) if tables.contains(&id) => {
-                    for file in read_dir(&dir) {
-                        if !referenced.contains(&file) && old(&file) {
-                            let _ = std::fs::remove_file(&file);
-                        }
-                    }
+            let Some(id) = id else { continue };
+            let live = tables.contains(&id);
+            for file in read_dir(&dir) {
+                let kept = referenced.contains(&file) || retired.contains(&file);
+                if !kept && (!live || old(&file)) {
+                    let _ = std::fs::remove_file(&file);
                 }
-                Some(_) => {
-                    let _ = std::fs::remove_dir_all(&dir);
-                }
-                None => {}
+            }
+            if !live {
+                // Only once empty: retired files wait for their time.
+                let _ = std::fs::remove_dir(&dir);
             }
         }
         Ok(())

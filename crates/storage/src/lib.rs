@@ -8,14 +8,20 @@
 //!                                         access control (owners, members, roles, grants), and
 //!                                         the MACs that authenticate them (integrity)
 //! <data dir>/tables/<table id>/<id>.parquet   committed data files
-//! <data dir>/staging/<id>.parquet.tmp         files being written, not yet committed
+//! <data dir>/staging/<tag>/<id>.parquet.tmp   files a process is writing, not yet committed
+//! <data dir>/staging/<tag>.lock               held by that process while it lives
 //! ```
 //!
 //! A table's contents are exactly the files the catalog lists for it. Writers
 //! stage a file, fsync it, move it into the table's directory, fsync that,
 //! and only then record it in one SQLite transaction ([`Catalog::commit`]): a
 //! write killed at any point leaves the table as it was, with at most an
-//! unreferenced file that the next [`Catalog::open`] removes.
+//! unreferenced file that the next [`Catalog::open`] removes (a dead
+//! process's staging directory at once, see `staging.rs`).
+//!
+//! Readers read the snapshot they planned on: files a commit replaces or a
+//! DROP removes are deleted at once unless a query of this process holds a
+//! [`SnapshotLease`] on them, then when the last one ends (`retired.rs`).
 //!
 //! This crate knows nothing of SQL; it is synchronous and safe to share
 //! between threads.
@@ -30,8 +36,10 @@ mod error;
 mod files;
 pub mod integrity;
 mod names;
+mod retired;
 mod sealed;
 pub mod segmented;
+mod staging;
 
 pub use acl::{Grant, ProjectOwner, role_grantee, user_grantee};
 pub use catalog::{Catalog, DEFAULT_PROJECT, ProjectInfo, TableInfo};
@@ -43,3 +51,4 @@ pub use files::{
 };
 pub use integrity::CatalogKey;
 pub use names::{RESERVED_PROJECT_NAMES, normalize_name};
+pub use retired::{RETIRED_GRACE, SnapshotLease};

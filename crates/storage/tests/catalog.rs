@@ -115,6 +115,8 @@ fn commit_append_and_overwrite() {
     let after = catalog.files(&t).expect("files");
     assert_eq!(after.len(), 1);
     assert_eq!(after[0].rows, 3);
+    // No query reads them: the replaced files are gone at once (a query's
+    // lease keeps them until it ends; storage's retired.rs tests that).
     assert!(
         files.iter().all(|f| !f.path.exists()),
         "replaced files are deleted"

@@ -27,12 +27,7 @@ pub fn kill_an_insert_mid_write(sandbox: &crate::sandbox::Sandbox, project: Opti
         .expect("spawn");
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let writing = std::fs::read_dir(&staging)
-            .map(|d| {
-                d.filter_map(Result::ok)
-                    .any(|e| e.metadata().is_ok_and(|m| m.len() > 0))
-            })
-            .unwrap_or(false);
+        let writing = staged_bytes(&staging) > 0;
         if writing {
             break;
         }
@@ -48,4 +43,20 @@ pub fn kill_an_insert_mid_write(sandbox: &crate::sandbox::Sandbox, project: Opti
     }
     child.kill().expect("kill -9");
     child.wait().expect("reap");
+}
+
+/// The bytes of the files under `staging`: each process stages in a
+/// directory of its own (`staging/<tag>/`).
+pub fn staged_bytes(staging: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(staging) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => staged_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
 }

@@ -204,7 +204,7 @@ impl Warehouse {
             }
             let provider = StoredTable::new(
                 Arc::clone(&self.catalog),
-                table.clone(),
+                (table.clone(), old.clone()),
                 Ok(Some(Arc::clone(&keys))),
             );
             let state = self.ctx.state();

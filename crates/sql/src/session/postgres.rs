@@ -104,7 +104,7 @@ impl Warehouse {
             Ok(()) => self.run_plan(sql, plan).await,
             Err(e) => Err(e),
         };
-        self.functions.end_statement();
+        self.end_statement();
         result
     }
 }

@@ -5,9 +5,11 @@ mod column_layout;
 mod file_check;
 mod provider;
 mod sink;
+mod statement_leases;
 mod stored_table;
 mod verified_reader;
 
 pub(crate) use provider::{CATALOG_NAME, CatalogView};
 pub(crate) use sink::SinkTarget;
+pub(crate) use statement_leases::StatementLeases;
 pub(crate) use stored_table::StoredTable;

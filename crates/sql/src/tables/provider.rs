@@ -9,6 +9,7 @@ use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
 use datafusion::error::{DataFusionError, Result};
 use sealhouse_storage::{Catalog, ProjectInfo, RESERVED_PROJECT_NAMES, StorageError};
 
+use super::statement_leases::StatementLeases;
 use super::stored_table::StoredTable;
 use crate::storage_encryption::{ProjectKeys, StorageKeys};
 
@@ -22,6 +23,8 @@ pub(crate) struct CatalogView {
     /// How encrypted projects reach their keys; `None` in a session without
     /// an identity, which cannot read or write encrypted projects.
     keys: Option<Arc<StorageKeys>>,
+    /// Where the tables resolved for the running statement keep their leases.
+    leases: Arc<StatementLeases>,
     /// Schemas that are not projects: `pg_catalog` in sessions serving
     /// PostgreSQL clients. Their names are reserved (storage's
     /// `RESERVED_PROJECT_NAMES`), so no project hides behind one.
@@ -29,10 +32,15 @@ pub(crate) struct CatalogView {
 }
 
 impl CatalogView {
-    pub(crate) fn new(catalog: Arc<Catalog>, keys: Option<Arc<StorageKeys>>) -> Self {
+    pub(crate) fn new(
+        catalog: Arc<Catalog>,
+        keys: Option<Arc<StorageKeys>>,
+        leases: Arc<StatementLeases>,
+    ) -> Self {
         Self {
             catalog,
             keys,
+            leases,
             system: RwLock::default(),
         }
     }
@@ -84,6 +92,7 @@ impl CatalogProvider for CatalogView {
         Some(Arc::new(ProjectView {
             catalog: Arc::clone(&self.catalog),
             keys: self.keys.clone(),
+            leases: Arc::clone(&self.leases),
             project,
         }))
     }
@@ -121,6 +130,7 @@ impl CatalogView {
 struct ProjectView {
     catalog: Arc<Catalog>,
     keys: Option<Arc<StorageKeys>>,
+    leases: Arc<StatementLeases>,
     project: std::result::Result<ProjectInfo, String>,
 }
 
@@ -146,12 +156,15 @@ impl SchemaProvider for ProjectView {
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         let project = self.project()?;
-        match self.catalog.table(&project.name, name) {
-            Ok(info) => Ok(Some(Arc::new(StoredTable::new(
-                Arc::clone(&self.catalog),
-                info,
-                project_keys(self.keys.as_deref(), project)?,
-            )))),
+        match self.catalog.table_snapshot(&project.name, name) {
+            Ok((info, files, lease)) => {
+                self.leases.hold(lease);
+                Ok(Some(Arc::new(StoredTable::new(
+                    Arc::clone(&self.catalog),
+                    (info, files),
+                    project_keys(self.keys.as_deref(), project)?,
+                ))))
+            }
             Err(StorageError::TableNotFound { .. } | StorageError::InvalidName { .. }) => Ok(None),
             Err(e) => Err(DataFusionError::External(Box::new(e))),
         }

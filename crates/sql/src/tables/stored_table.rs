@@ -34,6 +34,10 @@ use crate::storage_encryption::ProjectKeys;
 pub(crate) struct StoredTable {
     catalog: Arc<Catalog>,
     info: TableInfo,
+    /// What a scan reads: the table's files when its name was resolved,
+    /// read with it (a DROP or commit between resolving and scanning leaves
+    /// them readable; see sealhouse_storage::RETIRED_GRACE).
+    snapshot: Vec<DataFile>,
     /// The project's keys when it is encrypted; `Err` says why they cannot
     /// be had (a session without a KMS), reported when a file needs them.
     keys: Result<Option<Arc<ProjectKeys>>, String>,
@@ -42,12 +46,13 @@ pub(crate) struct StoredTable {
 impl StoredTable {
     pub(crate) fn new(
         catalog: Arc<Catalog>,
-        info: TableInfo,
+        (info, snapshot): (TableInfo, Vec<DataFile>),
         keys: Result<Option<Arc<ProjectKeys>>, String>,
     ) -> Self {
         Self {
             catalog,
             info,
+            snapshot,
             keys,
         }
     }
@@ -273,12 +278,7 @@ impl TableProvider for StoredTable {
         _filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        // The files committed as of planning: a consistent snapshot.
-        let files = self
-            .catalog
-            .files(&self.info)
-            .map_err(|e| DataFusionError::External(Box::new(e)))?;
-        self.scan_all(state, &files, projection, limit).await
+        self.scan_all(state, &self.snapshot, projection, limit).await
     }
 
     async fn insert_into(

@@ -1,0 +1,317 @@
+//! Files the catalog no longer names, kept while a query of an earlier
+//! snapshot may still read them.
+//!
+//! A query reads the files of the snapshot it planned on. When a commit
+//! replaces files (INSERT OVERWRITE, REWRITE) or DROP TABLE removes a
+//! table, a query planned a moment earlier may still be about to read them:
+//! deleting them at once made 2 of 130 reads fail during an INSERT
+//! OVERWRITE ("Object not found"). Yet what REWRITE and DROP take out must
+//! not linger: REWRITE exists to leave no plaintext behind. So:
+//!
+//! - a query holds a [`SnapshotLease`] on the files it planned on, for the
+//!   length of its statement;
+//! - the transaction that stops naming files records them as retired, and
+//!   right after it those no query of this process holds are deleted; the
+//!   rest are deleted when their last lease ends;
+//! - what a process could not delete (it ended while a lease held the
+//!   file, or a deletion failed) is deleted by the next open after
+//!   [`RETIRED_GRACE`], which also leaves a window for queries of other
+//!   processes on the same data directory.
+//!
+//! A file the catalog names again is never deleted.
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{Transaction, params};
+
+use crate::StorageError;
+use crate::catalog::{Catalog, now};
+
+/// Added in place (CREATE IF NOT EXISTS): an older catalog gains it empty.
+pub(crate) const RETIRED_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS retired (
+    path TEXT PRIMARY KEY,
+    retired_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS retired_by_time ON retired (retired_at);
+";
+
+/// How long a retired file that a process left behind stays before an
+/// open deletes it.
+pub const RETIRED_GRACE: Duration = Duration::from_secs(600);
+
+/// The files (relative paths) this process's queries are reading, with how
+/// many leases hold each.
+#[derive(Debug, Default)]
+pub(crate) struct Leases(Mutex<HashMap<String, usize>>);
+
+impl Leases {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A query's hold on the files of its snapshot: while it lives, no commit
+/// or drop of this process deletes them. Dropping it deletes those that
+/// were retired meanwhile and that no other lease holds.
+#[derive(Debug)]
+pub struct SnapshotLease {
+    catalog: Arc<Catalog>,
+    paths: Vec<String>,
+}
+
+impl Drop for SnapshotLease {
+    fn drop(&mut self) {
+        let released: Vec<String> = {
+            let mut leases = self.catalog.leases().map();
+            self.paths
+                .drain(..)
+                .filter(|path| match leases.get_mut(path) {
+                    Some(count) if *count > 1 => {
+                        *count -= 1;
+                        false
+                    }
+                    _ => {
+                        leases.remove(path);
+                        true
+                    }
+                })
+                .collect()
+        };
+        // Failing only leaves the file for a later open to delete.
+        let _ = self.catalog.delete_retired(&released);
+    }
+}
+
+/// Records `paths` (relative to the data directory) as retired now, in the
+/// transaction that stops naming them.
+pub(crate) fn retire<'a>(
+    tx: &Transaction<'_>,
+    paths: impl IntoIterator<Item = &'a str>,
+) -> Result<(), StorageError> {
+    let now = now();
+    let mut insert =
+        tx.prepare_cached("INSERT OR REPLACE INTO retired (path, retired_at) VALUES (?1, ?2)")?;
+    for path in paths {
+        insert.execute(params![path, now])?;
+    }
+    Ok(())
+}
+
+impl Catalog {
+    /// A lease on `files` (of this catalog) for a query reading them.
+    pub fn lease(self: &Arc<Self>, files: &[crate::DataFile]) -> SnapshotLease {
+        let paths: Vec<String> = files.iter().map(|f| self.relative(&f.path)).collect();
+        let mut leases = self.leases().map();
+        for path in &paths {
+            *leases.entry(path.clone()).or_default() += 1;
+        }
+        drop(leases);
+        SnapshotLease {
+            catalog: Arc::clone(self),
+            paths,
+        }
+    }
+
+    /// Deletes those of `paths` (relative) that are retired and that no
+    /// lease of this process holds; called right after the transaction
+    /// that retired them, and when a lease ends.
+    pub(crate) fn delete_retired(&self, paths: &[String]) -> Result<(), StorageError> {
+        if paths.is_empty() {
+            return Ok(());
+        }
+        let due: Vec<String> = {
+            // The catalog, then the leases: the order table_snapshot takes them.
+            let conn = self.conn();
+            let leases = self.leases().map();
+            let mut retired = conn.prepare_cached("SELECT 1 FROM retired WHERE path = ?1")?;
+            let mut due = Vec::new();
+            for path in paths {
+                if !leases.contains_key(path) && retired.exists([path])? {
+                    due.push(path.clone());
+                }
+            }
+            due
+        };
+        self.delete_files(due)
+    }
+
+    /// Deletes the files retired more than `grace` ago, and the directories
+    /// of dropped tables they leave empty. Failing to delete only delays
+    /// freeing the space.
+    pub(crate) fn remove_retired(&self, grace: Duration) -> Result<(), StorageError> {
+        let cutoff = now() - grace.as_secs() as i64;
+        let due: Vec<String> = self
+            .conn()
+            .prepare_cached("SELECT path FROM retired WHERE retired_at <= ?1")?
+            .query_map([cutoff], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        self.delete_files(due)
+    }
+
+    /// Deletes the retired files `due` (relative), forgets them, and removes
+    /// the directories of dropped tables they leave empty.
+    fn delete_files(&self, due: Vec<String>) -> Result<(), StorageError> {
+        if due.is_empty() {
+            return Ok(());
+        }
+        let (named, tables) = {
+            let conn = self.conn();
+            // A path a table names again (a catalog edited by hand) stays.
+            let mut named = HashSet::new();
+            let mut lookup = conn.prepare_cached("SELECT 1 FROM files WHERE path = ?1")?;
+            for path in &due {
+                if lookup.exists([path])? {
+                    named.insert(path.clone());
+                }
+            }
+            let tables: HashSet<i64> = conn
+                .prepare_cached("SELECT id FROM tables")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            (named, tables)
+        };
+        let mut emptied = HashSet::new();
+        let mut gone = Vec::new();
+        for path in due {
+            let full = self.root().join(&path);
+            if !named.contains(&path) {
+                match std::fs::remove_file(&full) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    // Left retired: a later open tries again.
+                    Err(_) => continue,
+                }
+                if let Some(dir) = full.parent().filter(|d| !tables.contains(&table_id(d))) {
+                    emptied.insert(dir.to_owned());
+                }
+            }
+            gone.push(path);
+        }
+        for dir in emptied {
+            // Only if empty: anything else there is garbage collection's.
+            let _ = std::fs::remove_dir(dir);
+        }
+        let conn = self.conn();
+        let mut delete = conn.prepare_cached("DELETE FROM retired WHERE path = ?1")?;
+        for path in &gone {
+            delete.execute([path])?;
+        }
+        Ok(())
+    }
+
+    /// Paths (absolute) retired within the grace period: garbage collection
+    /// leaves them for [`Self::remove_retired`].
+    pub(crate) fn recently_retired(&self) -> Result<HashSet<PathBuf>, StorageError> {
+        let cutoff = now() - RETIRED_GRACE.as_secs() as i64;
+        let conn = self.conn();
+        let paths: Vec<String> = conn
+            .prepare_cached("SELECT path FROM retired WHERE retired_at > ?1")?
+            .query_map([cutoff], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(paths.into_iter().map(|p| self.root().join(p)).collect())
+    }
+}
+
+/// The table id a table directory is named for (`-1` if it is not one).
+fn table_id(dir: &Path) -> i64 {
+    dir.file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(-1)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use arrow::datatypes::{DataType, Field, Schema};
+    use sealhouse_crypto::SecretBytes;
+
+    use super::*;
+    use crate::{CatalogKey, CommitMode, DEFAULT_PROJECT};
+
+    fn catalog(dir: &Path) -> std::sync::Arc<Catalog> {
+        let key = CatalogKey::new(&SecretBytes::from_slice(&[7; 32])).unwrap();
+        Catalog::open(dir, key).unwrap()
+    }
+
+    fn commit(catalog: &Catalog, table: &crate::TableInfo, bytes: &[u8], mode: CommitMode) {
+        let mut staged = catalog.stage().unwrap();
+        std::fs::File::create(staged.path())
+            .and_then(|mut f| f.write_all(bytes))
+            .unwrap();
+        staged.set_rows(1);
+        catalog.commit(table, vec![staged], mode).unwrap();
+    }
+
+    fn table(catalog: &Catalog) -> crate::TableInfo {
+        let schema = Schema::new(vec![Field::new("x", DataType::Int64, true)]);
+        catalog
+            .create_table(DEFAULT_PROJECT, "t", &schema, false)
+            .unwrap()
+    }
+
+    #[test]
+    fn what_no_query_reads_goes_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = catalog(dir.path());
+        let t = table(&catalog);
+        commit(&catalog, &t, b"one", CommitMode::Append);
+        let first = catalog.files(&t).unwrap();
+        commit(&catalog, &t, b"two", CommitMode::Overwrite);
+        assert!(!first[0].path.exists(), "replaced, unread: deleted");
+        let second = catalog.files(&t).unwrap();
+        catalog.drop_table(DEFAULT_PROJECT, "t", false).unwrap();
+        assert!(!second[0].path.exists(), "dropped, unread: deleted");
+        assert!(!second[0].path.parent().unwrap().exists(), "and its directory");
+    }
+
+    #[test]
+    fn a_leased_snapshot_stays_until_its_query_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = catalog(dir.path());
+        let t = table(&catalog);
+        commit(&catalog, &t, b"one", CommitMode::Append);
+        let (_, files, lease) = catalog.table_snapshot(DEFAULT_PROJECT, "t").unwrap();
+        let (_, _, second_lease) = catalog.table_snapshot(DEFAULT_PROJECT, "t").unwrap();
+        commit(&catalog, &t, b"two", CommitMode::Overwrite);
+        assert!(files[0].path.exists(), "a query still reads it");
+        drop(lease);
+        assert!(files[0].path.exists(), "another query still reads it");
+        drop(second_lease);
+        assert!(!files[0].path.exists(), "deleted when the last reader ends");
+
+        // A drop while read, and a process that ends before its reader:
+        // the next open after the grace period deletes what it left.
+        let (_, files, lease) = catalog.table_snapshot(DEFAULT_PROJECT, "t").unwrap();
+        catalog.drop_table(DEFAULT_PROJECT, "t", false).unwrap();
+        assert!(files[0].path.exists());
+        std::mem::forget(lease);
+        drop(catalog);
+        let catalog = super::tests::catalog(dir.path());
+        assert!(files[0].path.exists(), "within the grace period");
+        catalog.remove_retired(Duration::ZERO).unwrap();
+        assert!(!files[0].path.exists());
+        assert!(!files[0].path.parent().unwrap().exists(), "the dropped table's directory");
+    }
+
+    #[test]
+    fn a_retired_path_the_catalog_names_again_is_never_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = catalog(dir.path());
+        let t = table(&catalog);
+        commit(&catalog, &t, b"one", CommitMode::Append);
+        let file = catalog.files(&t).unwrap().remove(0);
+        {
+            let mut conn = catalog.conn();
+            let tx = conn.transaction().unwrap();
+            retire(&tx, [catalog.relative(&file.path).as_str()]).unwrap();
+            tx.commit().unwrap();
+        }
+        catalog.remove_retired(Duration::ZERO).unwrap();
+        assert!(file.path.exists());
+    }
+}
