@@ -419,6 +419,7 @@ fn run_command(kms: &dyn Kms, command: KmsCommand) -> Result<()> {
 /// (deletion after the window, automatic rotation) every minute.
 fn serve(local: Local, listen: std::net::SocketAddr, allow_remote: bool) -> Result<()> {
     check_loopback("--listen", listen, allow_remote)?;
+    crate::logging::init();
     let runtime = crate::runtime::build("server")?;
     runtime.block_on(async move {
         let listener = bind("KMS", listen).await?;

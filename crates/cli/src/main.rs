@@ -15,6 +15,7 @@ mod keyset_cmd;
 mod keyset_io;
 mod kms_cmd;
 mod local;
+mod logging;
 mod project_cmd;
 mod root_key_source;
 mod runtime;

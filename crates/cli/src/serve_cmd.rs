@@ -45,6 +45,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
             args.pg_listen
         );
     }
+    crate::logging::init();
     let dir = crate::data_dir::resolve(args.data_dir)?;
     let local = Local::open(&dir)?;
     let services = Arc::new(

@@ -224,3 +224,40 @@ fn generated_hostile_statements_never_take_the_server_down() {
         eprintln!("150 generated statements, {ran} ran, in {:?}", started.elapsed());
     });
 }
+
+#[test]
+fn each_statement_is_logged_as_json_without_its_values() {
+    let served = Served::start();
+    let root = served.account("1111");
+    runtime().block_on(async {
+        let c = served.connect(&root).await;
+        c.batch_execute("CREATE PROJECT p; CREATE TABLE p.t AS SELECT 'tel-13900001234' AS tel")
+            .await
+            .expect("create");
+        c.simple_query("SELECT tel, 'literal-secret-42' FROM p.t").await.expect("select");
+        c.simple_query("SELECT no_such_column FROM p.t").await.expect_err("fails");
+    });
+    // The log is written as the statements finish; give the reader thread a moment.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let log = served.log();
+    let events: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|e: &serde_json::Value| e["target"] == "sealhouse::statement")
+        .collect();
+    let select = events
+        .iter()
+        .find(|e| e["fields"]["kind"] == "SELECT" && e["fields"]["outcome"] == "ok")
+        .unwrap_or_else(|| panic!("no SELECT event in {log}"));
+    assert_eq!(select["fields"]["rows"], 1, "{select}");
+    assert!(select["fields"]["principal"].as_str().is_some_and(|p| p.ends_with(":1111:root")));
+    assert!(select["fields"]["duration_ms"].is_number());
+    assert!(
+        events.iter().any(|e| e["fields"]["outcome"] == "42000"),
+        "the failed statement's SQLSTATE: {log}"
+    );
+    assert!(log.contains("\"signed in\""), "{log}");
+    for value in ["tel-13900001234", "literal-secret-42", "no_such_column"] {
+        assert!(!log.contains(value), "the log holds {value}: {log}");
+    }
+}

@@ -119,6 +119,8 @@ impl StartupHandler for PasswordStartup {
                         ))));
                     }
                 };
+                let peer = client.socket_addr();
+                tracing::info!(target: "sealhouse::connection", %peer, %principal, "signed in");
                 self.connection
                     .open(principal, &user, database.as_deref())
                     .await

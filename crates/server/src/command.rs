@@ -72,6 +72,32 @@ impl Command {
         }
     }
 
+    /// What kind of statement it is, for the log: its first keyword
+    /// (SELECT, INSERT, GRANT ...), never anything the user wrote after it.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Self::Query { statement, .. } => match statement.as_ref() {
+                Statement::Query(_) => "SELECT",
+                Statement::Insert(_) => "INSERT",
+                Statement::CreateTable(_) => "CREATE TABLE",
+                Statement::Drop { .. } => "DROP",
+                Statement::Explain { .. } => "EXPLAIN",
+                _ => "OTHER",
+            },
+            Self::Sealhouse(text) => {
+                let first = text.split_whitespace().next().unwrap_or_default();
+                [
+                    "CREATE", "ALTER", "DROP", "GRANT", "REVOKE", "SHOW", "DESC", "DESCRIBE", "USE",
+                    "LIST", "ADD", "REMOVE", "REWRITE", "SET", "WHOAMI",
+                ]
+                .into_iter()
+                .find(|k| first.eq_ignore_ascii_case(k))
+                .unwrap_or("SEALHOUSE")
+            }
+            other => other.tag(),
+        }
+    }
+
     /// Whether the statement changes stored data or metadata, and so cannot
     /// run inside a transaction block (each statement commits on its own).
     pub(crate) fn writes(&self) -> bool {

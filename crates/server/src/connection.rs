@@ -169,11 +169,39 @@ impl Session {
         command: &Command,
         params: Option<ParamValues>,
     ) -> Result<Outcome, ClientError> {
+        let started = std::time::Instant::now();
         let result = self.run_in_block(command, params).await;
         if result.is_err() && self.block == Block::Open {
             self.block = Block::Failed;
         }
+        self.log(command, &result, started.elapsed());
         result
+    }
+
+    /// One line per statement in the server's log: who, what kind, how
+    /// long, how many rows, and the outcome. Never the statement's text or
+    /// any value: those can hold keysets and the data they protect.
+    fn log(&self, command: &Command, result: &Result<Outcome, ClientError>, took: std::time::Duration) {
+        let principal = self
+            .warehouse
+            .principal()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let kind = command.kind();
+        let duration_ms = took.as_secs_f64() * 1000.0;
+        match result {
+            Ok(outcome) => {
+                let rows = match &outcome.reply {
+                    Reply::Rows { rows, .. } => Some(rows.batches.iter().map(|b| b.num_rows() as u64).sum()),
+                    Reply::Done { rows, .. } => *rows,
+                    Reply::Began | Reply::Ended(_) => None,
+                };
+                tracing::info!(target: "sealhouse::statement", %principal, kind, duration_ms, rows, outcome = "ok", "statement");
+            }
+            Err(e) => {
+                tracing::info!(target: "sealhouse::statement", %principal, kind, duration_ms, outcome = e.code, "statement");
+            }
+        }
     }
 
     async fn run_in_block(

@@ -117,8 +117,20 @@ impl PostgresServer {
             let handlers = Arc::new(Handlers::new(Arc::clone(&self.shared)));
             let tls = self.tls.clone();
             tokio::spawn(async move {
-                if let Err(e) = process_socket(socket, tls, handlers).await {
-                    tracing::info!(%peer, error = %e, "connection ended with an error");
+                let opened = std::time::Instant::now();
+                let ended = process_socket(socket, tls, handlers).await;
+                let duration_ms = opened.elapsed().as_secs_f64() * 1000.0;
+                match ended {
+                    Ok(()) => {
+                        tracing::info!(target: "sealhouse::connection", %peer, duration_ms, "closed");
+                    }
+                    Err(e) => tracing::info!(
+                        target: "sealhouse::connection",
+                        %peer,
+                        duration_ms,
+                        error = %e,
+                        "ended with an error"
+                    ),
                 }
             });
         }
