@@ -34,7 +34,10 @@ fn eight_processes_open_a_fresh_data_directory_at_once() {
             "process {i} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("| {i} ")), "process {i}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(&format!("| {i} ")),
+            "process {i}"
+        );
     }
     let iam = rusqlite::Connection::open(sandbox.data().join("iam/iam.db")).expect("iam.db");
     let accounts: i64 = iam

@@ -19,7 +19,9 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// The SQLSTATE of an error, or "" for a success.
-fn outcome(result: &Result<Vec<tokio_postgres::SimpleQueryMessage>, tokio_postgres::Error>) -> String {
+fn outcome(
+    result: &Result<Vec<tokio_postgres::SimpleQueryMessage>, tokio_postgres::Error>,
+) -> String {
     match result {
         Ok(_) => String::new(),
         Err(e) => e
@@ -32,10 +34,18 @@ fn outcome(result: &Result<Vec<tokio_postgres::SimpleQueryMessage>, tokio_postgr
 /// Fails the test, naming `case`, unless the server still answers a new
 /// connection's `SELECT 1`.
 async fn assert_alive(served: &mut Served, key: &Key, case: &str) {
-    assert!(served.running(), "the server died on {case}\n{}", served.log());
+    assert!(
+        served.running(),
+        "the server died on {case}\n{}",
+        served.log()
+    );
     let health = served.connect(key).await;
     let rows = health.simple_query("SELECT 1").await;
-    assert!(rows.is_ok(), "no health answer after {case}: {rows:?}\n{}", served.log());
+    assert!(
+        rows.is_ok(),
+        "no health answer after {case}: {rows:?}\n{}",
+        served.log()
+    );
 }
 
 fn chain(term: &str, op: &str, n: usize) -> String {
@@ -51,22 +61,82 @@ fn deep_statements_are_refused_or_run_and_the_server_stays_up() {
         // The reproductions' sizes, then far past them. Below the nesting
         // limit a statement runs; above it the error says what to do.
         let cases = [
-            ("UNION ALL x100", chain("SELECT 1", " UNION ALL ", 100), true),
-            ("UNION ALL x500", chain("SELECT 1", " UNION ALL ", 500), true),
-            ("UNION ALL x20000", chain("SELECT 1", " UNION ALL ", 20_000), false),
+            (
+                "UNION ALL x100",
+                chain("SELECT 1", " UNION ALL ", 100),
+                true,
+            ),
+            (
+                "UNION ALL x500",
+                chain("SELECT 1", " UNION ALL ", 500),
+                true,
+            ),
+            (
+                "UNION ALL x20000",
+                chain("SELECT 1", " UNION ALL ", 20_000),
+                false,
+            ),
             ("+ x200", format!("SELECT {}", chain("1", "+", 200)), true),
             ("+ x900", format!("SELECT {}", chain("1", "+", 900)), true),
-            ("+ x2000", format!("SELECT {}", chain("1", "+", 2_000)), false),
-            ("+ x1000000", format!("SELECT {}", chain("1", "+", 1_000_000)), false),
-            ("|| x300", format!("SELECT {}", chain("'a'", "||", 300)), true),
-            ("AND x450", format!("SELECT {}", chain("1 = 1", " AND ", 450)), true),
-            ("OR x1000", format!("SELECT {}", chain("1 = 1", " OR ", 1_000)), false),
-            ("OR x100000", format!("SELECT {}", chain("true", " OR ", 100_000)), false),
-            ("NOT x100000", format!("SELECT {}true", "NOT ".repeat(100_000)), false),
-            ("- x100000", format!("SELECT {}1", "- ".repeat(100_000)), false),
-            ("(( x100000", format!("SELECT {}1{}", "(".repeat(100_000), ")".repeat(100_000)), false),
-            ("CASE x5000", format!("SELECT {}1{}", "CASE WHEN true THEN ".repeat(5_000), " END".repeat(5_000)), false),
-            ("::text x5000", format!("SELECT 1{}", "::text".repeat(5_000)), false),
+            (
+                "+ x2000",
+                format!("SELECT {}", chain("1", "+", 2_000)),
+                false,
+            ),
+            (
+                "+ x1000000",
+                format!("SELECT {}", chain("1", "+", 1_000_000)),
+                false,
+            ),
+            (
+                "|| x300",
+                format!("SELECT {}", chain("'a'", "||", 300)),
+                true,
+            ),
+            (
+                "AND x450",
+                format!("SELECT {}", chain("1 = 1", " AND ", 450)),
+                true,
+            ),
+            (
+                "OR x1000",
+                format!("SELECT {}", chain("1 = 1", " OR ", 1_000)),
+                false,
+            ),
+            (
+                "OR x100000",
+                format!("SELECT {}", chain("true", " OR ", 100_000)),
+                false,
+            ),
+            (
+                "NOT x100000",
+                format!("SELECT {}true", "NOT ".repeat(100_000)),
+                false,
+            ),
+            (
+                "- x100000",
+                format!("SELECT {}1", "- ".repeat(100_000)),
+                false,
+            ),
+            (
+                "(( x100000",
+                format!("SELECT {}1{}", "(".repeat(100_000), ")".repeat(100_000)),
+                false,
+            ),
+            (
+                "CASE x5000",
+                format!(
+                    "SELECT {}1{}",
+                    "CASE WHEN true THEN ".repeat(5_000),
+                    " END".repeat(5_000)
+                ),
+                false,
+            ),
+            (
+                "::text x5000",
+                format!("SELECT 1{}", "::text".repeat(5_000)),
+                false,
+            ),
         ];
         for (name, sql, runs) in cases {
             let result = c.simple_query(&sql).await;
@@ -88,8 +158,15 @@ fn deep_statements_are_refused_or_run_and_the_server_stays_up() {
             .simple_query(&format!("SELECT {}", chain("1", "+", 2_000)))
             .await
             .expect_err("too deep");
-        let message = refused.as_db_error().expect("server error").message().to_owned();
-        assert!(message.contains("IN (...)") && message.contains("1000"), "{message}");
+        let message = refused
+            .as_db_error()
+            .expect("server error")
+            .message()
+            .to_owned();
+        assert!(
+            message.contains("IN (...)") && message.contains("1000"),
+            "{message}"
+        );
     });
 }
 
@@ -113,7 +190,10 @@ fn results_too_large_for_a_batch_are_an_error_not_a_crash() {
             "SELECT RPAD('a', 10000000 + i, 'xy') FROM p.t",
         ] {
             let error = c.simple_query(sql).await.expect_err(sql);
-            let message = error.as_db_error().map(|e| e.message().to_owned()).unwrap_or_default();
+            let message = error
+                .as_db_error()
+                .map(|e| e.message().to_owned())
+                .unwrap_or_default();
             assert!(message.contains("GiB"), "{sql}: {error:?}");
             assert_alive(&mut served, &root, sql).await;
         }
@@ -121,15 +201,22 @@ fn results_too_large_for_a_batch_are_an_error_not_a_crash() {
         // offsets, which panics inside DataFusion: the panic is this
         // statement's error, and the same session goes on.
         let literal = format!("SELECT '{}' FROM p.t", "x".repeat(3_000_000));
-        let error = c.simple_query(&literal).await.expect_err("offsets overflow");
+        let error = c
+            .simple_query(&literal)
+            .await
+            .expect_err("offsets overflow");
         let db = error.as_db_error().expect("an error from the server");
         assert_eq!(db.code().code(), "XX000", "{db:?}");
         assert!(db.message().starts_with("internal error: "), "{db:?}");
-        c.simple_query("SELECT 1").await.expect("the session goes on");
+        c.simple_query("SELECT 1")
+            .await
+            .expect("the session goes on");
         assert_alive(&mut served, &root, "a panic inside DataFusion").await;
         // Within the bound they still work.
         let rows = c
-            .simple_query("SELECT length(REPEAT('ab', 1000)), length(LPAD('a', 5, 'xy')) FROM p.t LIMIT 1")
+            .simple_query(
+                "SELECT length(REPEAT('ab', 1000)), length(LPAD('a', 5, 'xy')) FROM p.t LIMIT 1",
+            )
             .await
             .expect("small results");
         let row = rows
@@ -234,8 +321,12 @@ fn each_statement_is_logged_as_json_without_its_values() {
         c.batch_execute("CREATE PROJECT p; CREATE TABLE p.t AS SELECT 'tel-13900001234' AS tel")
             .await
             .expect("create");
-        c.simple_query("SELECT tel, 'literal-secret-42' FROM p.t").await.expect("select");
-        c.simple_query("SELECT no_such_column FROM p.t").await.expect_err("fails");
+        c.simple_query("SELECT tel, 'literal-secret-42' FROM p.t")
+            .await
+            .expect("select");
+        c.simple_query("SELECT no_such_column FROM p.t")
+            .await
+            .expect_err("fails");
     });
     // The log is written as the statements finish; give the reader thread a moment.
     std::thread::sleep(std::time::Duration::from_millis(300));
@@ -250,7 +341,11 @@ fn each_statement_is_logged_as_json_without_its_values() {
         .find(|e| e["fields"]["kind"] == "SELECT" && e["fields"]["outcome"] == "ok")
         .unwrap_or_else(|| panic!("no SELECT event in {log}"));
     assert_eq!(select["fields"]["rows"], 1, "{select}");
-    assert!(select["fields"]["principal"].as_str().is_some_and(|p| p.ends_with(":1111:root")));
+    assert!(
+        select["fields"]["principal"]
+            .as_str()
+            .is_some_and(|p| p.ends_with(":1111:root"))
+    );
     assert!(select["fields"]["duration_ms"].is_number());
     assert!(
         events.iter().any(|e| e["fields"]["outcome"] == "42000"),

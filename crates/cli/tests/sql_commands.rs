@@ -85,7 +85,10 @@ fn an_insert_killed_mid_write_leaves_the_table_as_it_was() {
     ]));
     crash::kill_an_insert_mid_write(&data, None);
     let staging = data.data().join("staging");
-    assert!(crash::staged_bytes(&staging) > 0, "the killed insert left its file");
+    assert!(
+        crash::staged_bytes(&staging) > 0,
+        "the killed insert left its file"
+    );
     let out = run(sealhouse(&data).args([
         "sql",
         "--format",
@@ -96,7 +99,11 @@ fn an_insert_killed_mid_write_leaves_the_table_as_it_was() {
     assert_eq!(out, "n,s\n3,6\n");
     // The next process reclaimed the dead one's staging at once (issue 19:
     // killed writes left 671 MB of staging for an hour).
-    assert_eq!(crash::staged_bytes(&staging), 0, "staging of a dead process");
+    assert_eq!(
+        crash::staged_bytes(&staging),
+        0,
+        "staging of a dead process"
+    );
 }
 
 #[test]
@@ -164,15 +171,25 @@ fn a_deeply_nested_statement_is_an_error_not_an_abort() {
     for terms in [900, 2_000, 200_000] {
         // On standard input: 200,000 terms are more than one argument may hold.
         let sql = format!("SELECT {};", vec!["1"; terms].join("+"));
-        let out = sealhouse(&data).arg("sql").write_stdin(sql).output().expect("runs");
+        let out = sealhouse(&data)
+            .arg("sql")
+            .write_stdin(sql)
+            .output()
+            .expect("runs");
         let stderr = String::from_utf8_lossy(&out.stderr);
         if terms < 1_000 {
             assert!(out.status.success(), "{terms}: {stderr}");
-            assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("| {terms} ")), "{terms}");
+            assert!(
+                String::from_utf8_lossy(&out.stdout).contains(&format!("| {terms} ")),
+                "{terms}"
+            );
         } else {
             // An error exit (1), not a signal.
             assert_eq!(out.status.code(), Some(1), "{terms}: {stderr}");
-            assert!(stderr.contains("nests about") && stderr.contains("IN (...)"), "{stderr}");
+            assert!(
+                stderr.contains("nests about") && stderr.contains("IN (...)"),
+                "{stderr}"
+            );
         }
     }
 }

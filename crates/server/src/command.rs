@@ -87,8 +87,8 @@ impl Command {
             Self::Sealhouse(text) => {
                 let first = text.split_whitespace().next().unwrap_or_default();
                 [
-                    "CREATE", "ALTER", "DROP", "GRANT", "REVOKE", "SHOW", "DESC", "DESCRIBE", "USE",
-                    "LIST", "ADD", "REMOVE", "REWRITE", "SET", "WHOAMI",
+                    "CREATE", "ALTER", "DROP", "GRANT", "REVOKE", "SHOW", "DESC", "DESCRIBE",
+                    "USE", "LIST", "ADD", "REMOVE", "REWRITE", "SET", "WHOAMI",
                 ]
                 .into_iter()
                 .find(|k| first.eq_ignore_ascii_case(k))

@@ -156,7 +156,9 @@ impl Connection {
             .catch_unwind()
             .await
             .unwrap_or_else(|payload| {
-                Err(ClientError::from_sql(SqlError::from_panic(payload.as_ref())))
+                Err(ClientError::from_sql(SqlError::from_panic(
+                    payload.as_ref(),
+                )))
             })
     }
 }
@@ -181,7 +183,12 @@ impl Session {
     /// One line per statement in the server's log: who, what kind, how
     /// long, how many rows, and the outcome. Never the statement's text or
     /// any value: those can hold keysets and the data they protect.
-    fn log(&self, command: &Command, result: &Result<Outcome, ClientError>, took: std::time::Duration) {
+    fn log(
+        &self,
+        command: &Command,
+        result: &Result<Outcome, ClientError>,
+        took: std::time::Duration,
+    ) {
         let principal = self
             .warehouse
             .principal()
@@ -192,7 +199,9 @@ impl Session {
         match result {
             Ok(outcome) => {
                 let rows = match &outcome.reply {
-                    Reply::Rows { rows, .. } => Some(rows.batches.iter().map(|b| b.num_rows() as u64).sum()),
+                    Reply::Rows { rows, .. } => {
+                        Some(rows.batches.iter().map(|b| b.num_rows() as u64).sum())
+                    }
                     Reply::Done { rows, .. } => *rows,
                     Reply::Began | Reply::Ended(_) => None,
                 };

@@ -30,7 +30,9 @@ pub enum SqlError {
     TooComplex(String),
     /// Sealhouse itself failed (a panic, contained to the statement): a bug
     /// to report, not something the statement's author did wrong.
-    #[error("internal error: {0}; the statement was stopped and the session goes on (please report this)")]
+    #[error(
+        "internal error: {0}; the statement was stopped and the session goes on (please report this)"
+    )]
     Internal(String),
 }
 

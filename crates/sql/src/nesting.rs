@@ -115,7 +115,9 @@ fn estimate(tokens: &[Token]) -> Estimate {
                 below += levels.last().map_or(0, Level::depth);
                 levels.push(Level::default());
             }
-            Token::RParen | Token::RBracket | Token::RBrace => close(&mut levels, &mut below, false),
+            Token::RParen | Token::RBracket | Token::RBrace => {
+                close(&mut levels, &mut below, false)
+            }
             Token::Comma => reset_chain(&mut levels),
             Token::SemiColon => {
                 levels.truncate(1);
@@ -249,7 +251,11 @@ mod tests {
     use super::*;
 
     fn estimated(sql: &str) -> Estimate {
-        estimate(&Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().unwrap())
+        estimate(
+            &Tokenizer::new(&PostgreSqlDialect {}, sql)
+                .tokenize()
+                .unwrap(),
+        )
     }
 
     fn depth(sql: &str) -> usize {
@@ -275,7 +281,10 @@ mod tests {
         let wide = (0..5_000).map(|i| format!("c{i} + 1")).collect::<Vec<_>>();
         assert_eq!(depth(&format!("SELECT {} FROM t", wide.join(", "))), 2);
         let list = (0..50_000).map(|i| i.to_string()).collect::<Vec<_>>();
-        assert_eq!(depth(&format!("SELECT * FROM t WHERE x IN ({})", list.join(","))), 3);
+        assert_eq!(
+            depth(&format!("SELECT * FROM t WHERE x IN ({})", list.join(","))),
+            3
+        );
         let branches = (0..5_000)
             .map(|i| format!("WHEN x = {i} THEN {i}"))
             .collect::<String>();
@@ -287,14 +296,19 @@ mod tests {
     fn nesting_adds_the_levels_it_passes_through() {
         // Each parenthesised chain is one operand of the one around it (the
         // estimate counts the `+` between them too: a bound, not exact).
-        let nested = format!("SELECT ({}) + ({})", chain("1", "+", 10), chain("1", "+", 10));
+        let nested = format!(
+            "SELECT ({}) + ({})",
+            chain("1", "+", 10),
+            chain("1", "+", 10)
+        );
         assert_eq!(depth(&nested), 12);
         // A CASE inside a chain: its own chains sit on top of the outer one.
         let inner = chain("1", "+", 600);
         let outer = format!("SELECT {inner} + CASE WHEN {inner} > 0 THEN 1 END");
         assert!(depth(&outer) > MAX_NESTING);
         // A CASE in a THEN branch is a sibling of the WHEN's chain.
-        let sibling = format!("SELECT CASE WHEN {inner} > 0 THEN CASE WHEN {inner} > 0 THEN 1 END END");
+        let sibling =
+            format!("SELECT CASE WHEN {inner} > 0 THEN CASE WHEN {inner} > 0 THEN 1 END END");
         assert!(depth(&sibling) < MAX_NESTING);
         // A sub-query's UNION chain inside an expression chain.
         let union = format!("SELECT 1 + 1 + ({})", chain("SELECT 1", " UNION ALL ", 50));
@@ -305,7 +319,10 @@ mod tests {
     fn deep_statements_are_refused_saying_how_to_write_them() {
         let error = check_nesting(&format!("SELECT {}", chain("1", "+", 5_000))).unwrap_err();
         let message = error.to_string();
-        assert!(message.contains("5000") && message.contains("1000"), "{message}");
+        assert!(
+            message.contains("5000") && message.contains("1000"),
+            "{message}"
+        );
         assert!(message.contains("IN (...)"), "{message}");
         check_nesting(&format!("SELECT {}", chain("1", "+", MAX_NESTING - 1))).unwrap();
         // Statements are bounded one at a time.
@@ -322,10 +339,20 @@ mod tests {
         assert!(matches!(error, SqlError::TooComplex(_)), "{error}");
         assert!(error.to_string().contains("split it"), "{error}");
         // Everyday statements do no deep work at all, however long.
-        let rows = (0..20_000).map(|i| format!("({i}, -{i}, 'x{i}')")).collect::<Vec<_>>();
-        assert_eq!(estimated(&format!("INSERT INTO t VALUES {}", rows.join(", "))).deep_work, 0);
-        let wide = (0..5_000).map(|i| format!("c{i} * 2 + 1")).collect::<Vec<_>>();
-        assert_eq!(estimated(&format!("SELECT {} FROM t", wide.join(", "))).deep_work, 0);
+        let rows = (0..20_000)
+            .map(|i| format!("({i}, -{i}, 'x{i}')"))
+            .collect::<Vec<_>>();
+        assert_eq!(
+            estimated(&format!("INSERT INTO t VALUES {}", rows.join(", "))).deep_work,
+            0
+        );
+        let wide = (0..5_000)
+            .map(|i| format!("c{i} * 2 + 1"))
+            .collect::<Vec<_>>();
+        assert_eq!(
+            estimated(&format!("SELECT {} FROM t", wide.join(", "))).deep_work,
+            0
+        );
     }
 
     #[test]

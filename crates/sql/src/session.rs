@@ -1,7 +1,7 @@
 //! A SQL session over one data directory: statements in, results out.
 
-use std::panic::AssertUnwindSafe;
 use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::Arc;
 

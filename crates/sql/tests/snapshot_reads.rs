@@ -36,7 +36,10 @@ impl World {
     fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let account = AccountId::new(ACCOUNT).expect("uid");
-        let iam = Arc::new(Iam::new(SqliteStore::open_in_memory().expect("iam"), NoSealing));
+        let iam = Arc::new(Iam::new(
+            SqliteStore::open_in_memory().expect("iam"),
+            NoSealing,
+        ));
         iam.create_account(&account).expect("account");
         let kms = KmsService::open(
             &dir.path().join("kms"),
@@ -85,9 +88,17 @@ fn readers_see_one_whole_snapshot_whatever_commits_meanwhile() {
     let mut writer = world.session();
     // Encrypted (AESCTR, the service's default key) so that REWRITE has
     // something to do: it re-encrypts every file in place.
-    run(&writes, &mut writer, "CREATE PROJECT p ENCRYPTION ALGORITHM AESCTR");
+    run(
+        &writes,
+        &mut writer,
+        "CREATE PROJECT p ENCRYPTION ALGORITHM AESCTR",
+    );
     run(&writes, &mut writer, "USE p");
-    run(&writes, &mut writer, &format!("CREATE TABLE t AS {}", version(0)));
+    run(
+        &writes,
+        &mut writer,
+        &format!("CREATE TABLE t AS {}", version(0)),
+    );
     let done = Arc::new(AtomicBool::new(false));
     let readers: Vec<_> = (0..2)
         .map(|_| {
@@ -99,7 +110,8 @@ fn readers_see_one_whole_snapshot_whatever_commits_meanwhile() {
                 run(&runtime, &mut reader, "USE p");
                 let (mut reads, mut absent, mut failures) = (0, 0, Vec::new());
                 while !done.load(Ordering::Relaxed) || reads < 20 {
-                    let sql = "SELECT count(*) AS n, min(v) AS lo, max(v) AS hi, sum(id) AS s FROM t";
+                    let sql =
+                        "SELECT count(*) AS n, min(v) AS lo, max(v) AS hi, sum(id) AS s FROM t";
                     match runtime.block_on(reader.execute(sql)) {
                         Ok(StatementOutput::Rows(rows)) => {
                             reads += 1;
@@ -110,7 +122,8 @@ fn readers_see_one_whole_snapshot_whatever_commits_meanwhile() {
                                 absent += 1;
                                 continue;
                             }
-                            let (lo, hi, s) = (text(&rows, 0, 1), text(&rows, 0, 2), text(&rows, 0, 3));
+                            let (lo, hi, s) =
+                                (text(&rows, 0, 1), text(&rows, 0, 2), text(&rows, 0, 3));
                             let whole = n == ROWS.to_string()
                                 && lo == hi
                                 && s == (ROWS * (ROWS - 1) / 2).to_string();
@@ -120,7 +133,10 @@ fn readers_see_one_whole_snapshot_whatever_commits_meanwhile() {
                         }
                         Ok(_) => failures.push("no rows".to_owned()),
                         // Between a DROP and its CREATE there is no table t.
-                        Err(e) if e.to_string().contains("not found") && !e.to_string().contains("bject") => {
+                        Err(e)
+                            if e.to_string().contains("not found")
+                                && !e.to_string().contains("bject") =>
+                        {
                             absent += 1;
                         }
                         Err(e) => failures.push(e.to_string()),
@@ -134,17 +150,29 @@ fn readers_see_one_whole_snapshot_whatever_commits_meanwhile() {
         match v % 6 {
             0 => {
                 run(&writes, &mut writer, "DROP TABLE t");
-                run(&writes, &mut writer, &format!("CREATE TABLE t AS {}", version(v)));
+                run(
+                    &writes,
+                    &mut writer,
+                    &format!("CREATE TABLE t AS {}", version(v)),
+                );
             }
             3 => run(&writes, &mut writer, "REWRITE TABLE t"),
-            _ => run(&writes, &mut writer, &format!("INSERT OVERWRITE t {}", version(v))),
+            _ => run(
+                &writes,
+                &mut writer,
+                &format!("INSERT OVERWRITE t {}", version(v)),
+            ),
         }
     }
     done.store(true, Ordering::Relaxed);
     let mut total = 0;
     for reader in readers {
         let (reads, absent, failures) = reader.join().expect("reader thread");
-        assert!(failures.is_empty(), "{} failed reads of {reads}: {failures:?}", failures.len());
+        assert!(
+            failures.is_empty(),
+            "{} failed reads of {reads}: {failures:?}",
+            failures.len()
+        );
         total += reads;
         eprintln!("{reads} reads, {absent} between a DROP and its CREATE TABLE AS's rows");
     }

@@ -9,11 +9,11 @@ use std::time::{Duration, SystemTime};
 use rusqlite::{TransactionBehavior, params};
 
 use crate::catalog::{Catalog, TableInfo};
-use crate::retired::{self, RETIRED_GRACE};
-use crate::staging;
 use crate::integrity::block_tags::{BlockTagError, BlockTagKey, BlockVerifier};
+use crate::retired::{self, RETIRED_GRACE};
 use crate::sealed::{self, FileRow};
 use crate::segmented::{MAX_HEADER_LEN, SegmentedHeader};
+use crate::staging;
 use crate::{StorageAlgorithm, StorageError};
 
 /// A committed data file of a table.

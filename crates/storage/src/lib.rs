@@ -37,6 +37,7 @@ mod files;
 pub mod integrity;
 mod names;
 mod retired;
+mod schema;
 mod sealed;
 pub mod segmented;
 mod staging;

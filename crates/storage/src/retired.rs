@@ -49,7 +49,9 @@ pub(crate) struct Leases(Mutex<HashMap<String, usize>>);
 
 impl Leases {
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -266,7 +268,10 @@ mod tests {
         let second = catalog.files(&t).unwrap();
         catalog.drop_table(DEFAULT_PROJECT, "t", false).unwrap();
         assert!(!second[0].path.exists(), "dropped, unread: deleted");
-        assert!(!second[0].path.parent().unwrap().exists(), "and its directory");
+        assert!(
+            !second[0].path.parent().unwrap().exists(),
+            "and its directory"
+        );
     }
 
     #[test]
@@ -295,7 +300,10 @@ mod tests {
         assert!(files[0].path.exists(), "within the grace period");
         catalog.remove_retired(Duration::ZERO).unwrap();
         assert!(!files[0].path.exists());
-        assert!(!files[0].path.parent().unwrap().exists(), "the dropped table's directory");
+        assert!(
+            !files[0].path.parent().unwrap().exists(),
+            "the dropped table's directory"
+        );
     }
 
     #[test]

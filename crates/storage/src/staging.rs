@@ -120,7 +120,10 @@ mod tests {
         // Dropping it releases its lock, as a process's end does.
         drop(dead);
         reclaim(&staging);
-        assert!(live.path().join("a.parquet.tmp").exists(), "a live writer's file");
+        assert!(
+            live.path().join("a.parquet.tmp").exists(),
+            "a live writer's file"
+        );
         assert!(!dead_path.exists(), "a dead writer's directory");
         let left: Vec<_> = std::fs::read_dir(&staging)
             .unwrap()

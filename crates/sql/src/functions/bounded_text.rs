@@ -145,10 +145,12 @@ impl PerRow {
     /// Counts or target lengths (NULL and negative: 0).
     fn counts(value: &ColumnarValue) -> Result<Self> {
         Ok(match value {
-            ColumnarValue::Scalar(scalar) => Self::Same(match scalar.cast_to(&DataType::Int64)? {
-                ScalarValue::Int64(Some(n)) => n.max(0) as u128,
-                _ => 0,
-            }),
+            ColumnarValue::Scalar(scalar) => {
+                Self::Same(match scalar.cast_to(&DataType::Int64)? {
+                    ScalarValue::Int64(Some(n)) => n.max(0) as u128,
+                    _ => 0,
+                })
+            }
             ColumnarValue::Array(array) => Self::Each(non_negative(array)?),
         })
     }
@@ -184,7 +186,10 @@ mod tests {
 
     #[test]
     fn totals_follow_scalars_and_rows() {
-        assert_eq!(total(800, &PerRow::Same(1), &PerRow::Same(10_000_000)), 8_000_000_000);
+        assert_eq!(
+            total(800, &PerRow::Same(1), &PerRow::Same(10_000_000)),
+            8_000_000_000
+        );
         let each = PerRow::Each(vec![1, 2, 3]);
         assert_eq!(total(3, &each, &PerRow::Same(10)), 60);
         assert_eq!(total(3, &PerRow::Same(2), &each), 12);
@@ -193,7 +198,9 @@ mod tests {
 
     #[test]
     fn counts_treat_null_and_negative_as_nothing() {
-        let PerRow::Same(n) = PerRow::counts(&ColumnarValue::Scalar(ScalarValue::Int64(Some(-5)))).unwrap() else {
+        let PerRow::Same(n) =
+            PerRow::counts(&ColumnarValue::Scalar(ScalarValue::Int64(Some(-5)))).unwrap()
+        else {
             panic!("scalar")
         };
         assert_eq!(n, 0);

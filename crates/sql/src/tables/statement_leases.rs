@@ -27,6 +27,8 @@ impl StatementLeases {
     }
 
     fn leases(&self) -> std::sync::MutexGuard<'_, Vec<SnapshotLease>> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

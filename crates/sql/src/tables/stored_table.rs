@@ -278,7 +278,8 @@ impl TableProvider for StoredTable {
         _filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.scan_all(state, &self.snapshot, projection, limit).await
+        self.scan_all(state, &self.snapshot, projection, limit)
+            .await
     }
 
     async fn insert_into(
