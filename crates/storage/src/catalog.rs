@@ -479,12 +479,11 @@ impl Catalog {
             .staging
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if staging.is_none() {
-            *staging = Some(StagingDir::create(&self.staging_dir())?);
-        }
-        Ok(staging
-            .as_ref()
-            .map_or_else(PathBuf::new, |s| s.path().join(name)))
+        let dir = match &mut *staging {
+            Some(dir) => dir,
+            None => staging.insert(StagingDir::create(&self.staging_dir())?),
+        };
+        Ok(dir.path().join(name))
     }
 
     pub(crate) fn leases(&self) -> &Leases {

@@ -282,10 +282,9 @@ impl Catalog {
         Ok(())
     }
 
-    /// The transaction of a commit; the files it replaces are retired in it
-    /// (their relative paths are returned).
-    /// The table's state is checked against its MAC before it changes, and
-    /// MACed again after.
+    /// The transaction of a commit; the files it replaces are retired in it,
+    /// and their paths (relative) returned. The table's state is checked
+    /// against its MAC before it changes, and MACed again after.
     fn record(
         &self,
         table: &TableInfo,
@@ -305,7 +304,7 @@ impl Catalog {
         match replaced_files {
             Replaced::ByMode(CommitMode::Append) => {}
             Replaced::ByMode(CommitMode::Overwrite) => {
-                replaced.extend(current.iter().map(|f| self.root().join(&f.path)));
+                replaced.extend(current.iter().map(|f| f.path.clone()));
                 tx.execute("DELETE FROM files WHERE table_id = ?1", [table.id])?;
             }
             Replaced::Exactly(old) => {
@@ -319,7 +318,7 @@ impl Catalog {
                         // Dropping `tx` rolls back what was deleted so far.
                         return Err(changed());
                     }
-                    replaced.push(file.path.clone());
+                    replaced.push(relative);
                 }
             }
         }
@@ -340,10 +339,9 @@ impl Catalog {
             )?;
         }
         sealed::reseal_table(&tx, self.key(), table.id)?;
-        let relative: Vec<String> = replaced.iter().map(|p| self.relative(p)).collect();
-        retired::retire(&tx, relative.iter().map(String::as_str))?;
+        retired::retire(&tx, replaced.iter().map(String::as_str))?;
         tx.commit()?;
-        Ok(relative)
+        Ok(replaced)
     }
 
     /// The files of a table as of now, checked against the table's MAC.

@@ -18,7 +18,11 @@
 //!   [`RETIRED_GRACE`], which also leaves a window for queries of other
 //!   processes on the same data directory.
 //!
-//! A file the catalog names again is never deleted.
+//! A file the catalog names again is never deleted, and neither is
+//! anything but a table's data file: the retired list is not MACed, and
+//! whoever can write the data directory must not be able to point it at
+//! other files.
+
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -179,7 +183,7 @@ impl Catalog {
         let mut gone = Vec::new();
         for path in due {
             let full = self.root().join(&path);
-            if !named.contains(&path) {
+            if !named.contains(&path) && is_table_file(&path) {
                 match std::fs::remove_file(&full) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -214,6 +218,25 @@ impl Catalog {
             .query_map([cutoff], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         Ok(paths.into_iter().map(|p| self.root().join(p)).collect())
+    }
+}
+
+/// Whether `path` (relative) names a table's data file,
+/// `tables/<table id>/<name>.parquet`, and nothing outside or above it.
+fn is_table_file(path: &str) -> bool {
+    use std::path::Component;
+    let parts: Vec<Component<'_>> = Path::new(path).components().collect();
+    match parts.as_slice() {
+        [
+            Component::Normal(tables),
+            Component::Normal(id),
+            Component::Normal(name),
+        ] => {
+            *tables == "tables"
+                && id.to_str().is_some_and(|id| id.parse::<i64>().is_ok())
+                && name.to_str().is_some_and(|n| n.ends_with(".parquet"))
+        }
+        _ => false,
     }
 }
 
@@ -304,6 +327,44 @@ mod tests {
             !files[0].path.parent().unwrap().exists(),
             "the dropped table's directory"
         );
+    }
+
+    #[test]
+    fn a_forged_retired_path_never_deletes_anything_but_table_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let root = dir.path().join("data");
+        let catalog = catalog(&root);
+        let victims = [
+            outside.path().join("victim.parquet"),
+            dir.path().join("beside.parquet"),
+            root.join("catalog.db"),
+        ];
+        std::fs::write(&victims[0], b"x").unwrap();
+        std::fs::write(&victims[1], b"x").unwrap();
+        {
+            // An attacker with write access to the catalog lists them.
+            let conn = catalog.conn();
+            for path in [
+                victims[0].to_string_lossy().into_owned(),
+                "../beside.parquet".to_owned(),
+                "tables/../../beside.parquet".to_owned(),
+                "catalog.db".to_owned(),
+            ] {
+                conn.execute(
+                    "INSERT INTO retired (path, retired_at) VALUES (?1, 0)",
+                    [path],
+                )
+                .unwrap();
+            }
+        }
+        catalog.remove_retired(Duration::ZERO).unwrap();
+        for victim in &victims {
+            assert!(victim.exists(), "{} was deleted", victim.display());
+        }
+        assert!(is_table_file("tables/12/abc.parquet"));
+        assert!(!is_table_file("tables/12/../../x.parquet"));
+        assert!(!is_table_file("/tables/12/abc.parquet"));
     }
 
     #[test]

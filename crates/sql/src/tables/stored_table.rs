@@ -35,8 +35,8 @@ pub(crate) struct StoredTable {
     catalog: Arc<Catalog>,
     info: TableInfo,
     /// What a scan reads: the table's files when its name was resolved,
-    /// read with it (a DROP or commit between resolving and scanning leaves
-    /// them readable; see sealhouse_storage::RETIRED_GRACE).
+    /// read with it and leased until the statement ends (a DROP or commit
+    /// meanwhile leaves them readable; `StatementLeases`).
     snapshot: Vec<DataFile>,
     /// The project's keys when it is encrypted; `Err` says why they cannot
     /// be had (a session without a KMS), reported when a file needs them.
