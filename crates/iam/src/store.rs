@@ -100,4 +100,14 @@ pub trait Store: Send + Sync {
     fn sts_session(&self, access_key_id: &str) -> Result<Option<StsSessionRecord>, StoreError>;
     /// Deletes credentials that expired before `now`; returns how many.
     fn delete_expired_sts_sessions(&self, now: OffsetDateTime) -> Result<usize, StoreError>;
+
+    /// Records a signed request's nonce digest until `expires_at` (Unix
+    /// seconds); `false` if it is held and unexpired at `now` (a replay).
+    /// Every process on the store sees the same nonces.
+    fn record_nonce(
+        &self,
+        digest: &[u8; 16],
+        expires_at: i64,
+        now: i64,
+    ) -> Result<bool, StoreError>;
 }

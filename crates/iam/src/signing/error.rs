@@ -88,6 +88,21 @@ pub enum SignatureError {
     /// rather than admitted unchecked.
     #[error("too many signed requests within the replay window; try again later")]
     ReplayCacheFull,
+    /// The nonce ledger could not be read or written; the request is
+    /// refused rather than admitted unchecked.
+    #[error("the replay check is unavailable ({0}); try again later")]
+    NonceLedgerUnavailable(String),
+    /// The request was signed for another endpoint.
+    #[error(
+        "the request was signed for host '{signed}', which is not this endpoint ({}); sign requests for the address they are sent to",
+        expected.join(", ")
+    )]
+    WrongHost {
+        /// The signed `host` header (at most 100 characters of it).
+        signed: String,
+        /// The hosts this endpoint answers to.
+        expected: Vec<String>,
+    },
     /// No such access key id.
     #[error(transparent)]
     UnknownAccessKey(AuthError),
@@ -125,6 +140,8 @@ impl SignatureError {
             Self::NotYetValid { .. } => "InvalidTimeStamp.Expired",
             Self::ReplayedNonce { .. } => "SignatureNonceUsed",
             Self::ReplayCacheFull => "Throttling",
+            Self::NonceLedgerUnavailable(_) => "InternalError",
+            Self::WrongHost { .. } => "InvalidHost",
             Self::UnknownAccessKey(_) => "InvalidAccessKeyId.NotFound",
             Self::AccessKeyNotUsable(AuthError::Expired { .. }) => "InvalidSecurityToken.Expired",
             Self::AccessKeyNotUsable(_) => "InvalidAccessKeyId.Inactive",
@@ -147,14 +164,14 @@ impl SignatureError {
             | Self::InvalidQuery(_)
             | Self::BodyHashMismatch => 400,
             Self::ReplayCacheFull => 503,
-            Self::Internal(_) => 500,
+            Self::Internal(_) | Self::NonceLedgerUnavailable(_) => 500,
             _ => 401,
         }
     }
 
     /// Whether the refusal is the server's fault (answer 500, and log it).
     pub fn is_internal(&self) -> bool {
-        matches!(self, Self::Internal(_))
+        matches!(self, Self::Internal(_) | Self::NonceLedgerUnavailable(_))
     }
 
     /// Maps what a credential lookup returned.

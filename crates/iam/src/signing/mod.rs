@@ -47,7 +47,7 @@ pub use error::{SignError, SignatureError};
 pub use header::{
     AuthorizationHeader, MAX_ACCESS_KEY_ID_LEN, MAX_AUTHORIZATION_LEN, MAX_SIGNED_HEADERS,
 };
-pub use replay::{DEFAULT_REPLAY_CAPACITY, ReplayCache};
+pub use replay::{DEFAULT_REPLAY_CAPACITY, NonceDigest, NonceLedger, Refusal, ReplayCache};
 pub use signer::{Credentials, NonceSource, RandomNonce, RequestToSign, SignedRequest, Signer};
 pub use verifier::{CredentialLookup, DEFAULT_WINDOW, LookupFn, Verified, Verifier};
 

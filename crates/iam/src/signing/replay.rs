@@ -8,10 +8,11 @@
 //! admitted unchecked or made room for by forgetting a nonce that could still
 //! be replayed.
 //!
-//! It protects one process. Several server processes behind one address
-//! would each accept a request replayed to another; such a deployment needs
-//! a shared cache (a database table with a unique key, or a shared store
-//! with expiring keys) in place of this one.
+//! [`ReplayCache`] protects one process: another process, or the same one
+//! after a restart, would accept a request replayed to it. Servers use a
+//! [`NonceLedger`] every process on the data directory shares and that
+//! outlives them (the identity store's `signature_nonces` table, see
+//! [`crate::Iam`]); the in-memory cache is for tests and one-off tools.
 //!
 //! Entries are 16-byte digests of (id, nonce) with their expiry, about 60
 //! bytes each with the map and the heap; the default capacity of one million
@@ -20,15 +21,31 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::sync::Mutex;
+use std::fmt;
+use std::sync::{Arc, Mutex};
 
 use ring::digest::{Context, SHA256};
-use time::OffsetDateTime;
 
 /// Default number of nonces remembered at once.
 pub const DEFAULT_REPLAY_CAPACITY: usize = 1_000_000;
 
-type Key = [u8; 16];
+/// The 16-byte digest of (access key id, nonce) a ledger remembers.
+pub type NonceDigest = [u8; 16];
+type Key = NonceDigest;
+
+/// Where verified nonces are remembered until their request's date leaves
+/// the window.
+pub trait NonceLedger: Send + Sync + fmt::Debug {
+    /// Records `digest` until `expires_at` (Unix seconds), unless it is
+    /// held and not expired at `now`.
+    fn record(&self, digest: &NonceDigest, expires_at: i64, now: i64) -> Result<(), Refusal>;
+}
+
+impl<T: NonceLedger + ?Sized> NonceLedger for Arc<T> {
+    fn record(&self, digest: &NonceDigest, expires_at: i64, now: i64) -> Result<(), Refusal> {
+        (**self).record(digest, expires_at, now)
+    }
+}
 
 /// A bounded, expiring set of (access key id, nonce) pairs.
 #[derive(Debug)]
@@ -43,16 +60,20 @@ struct Inner {
     by_expiry: BinaryHeap<Reverse<(i64, Key)>>,
 }
 
-/// Why [`ReplayCache::check_and_insert`] refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Refusal {
+/// Why a [`NonceLedger`] refused to record a nonce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refusal {
     /// Seen before and not yet expired.
     Replayed,
     /// No room.
     Full,
+    /// The ledger could not be read or written (its message; no secret).
+    Unavailable(String),
 }
 
-fn key(access_key_id: &str, nonce: &str) -> Key {
+/// The digest of (access key id, nonce).
+pub(crate) fn digest(access_key_id: &str, nonce: &str) -> Key {
     let mut ctx = Context::new(&SHA256);
     // Length-prefixed so that ("ab", "c") and ("a", "bc") differ.
     ctx.update(
@@ -99,16 +120,25 @@ impl ReplayCache {
 
     /// Records (id, nonce) until `expires_at`, unless it is already held.
     /// Entries whose expiry is at or before `now` are dropped first.
+    #[cfg(test)]
     pub(crate) fn check_and_insert(
         &self,
         access_key_id: &str,
         nonce: &str,
-        expires_at: OffsetDateTime,
-        now: OffsetDateTime,
+        expires_at: time::OffsetDateTime,
+        now: time::OffsetDateTime,
     ) -> Result<(), Refusal> {
-        let k = key(access_key_id, nonce);
-        let now = now.unix_timestamp();
-        let expires_at = expires_at.unix_timestamp();
+        self.record(
+            &digest(access_key_id, nonce),
+            expires_at.unix_timestamp(),
+            now.unix_timestamp(),
+        )
+    }
+}
+
+impl NonceLedger for ReplayCache {
+    fn record(&self, k: &NonceDigest, expires_at: i64, now: i64) -> Result<(), Refusal> {
+        let k = *k;
         let mut inner = self.lock();
         while let Some(Reverse((at, old))) = inner.by_expiry.peek().copied() {
             if at > now {
@@ -129,6 +159,18 @@ impl ReplayCache {
     }
 }
 
+/// The identity store's nonces: shared by every process on the data
+/// directory, and kept across restarts.
+impl NonceLedger for crate::Iam {
+    fn record(&self, digest: &NonceDigest, expires_at: i64, now: i64) -> Result<(), Refusal> {
+        match self.store().record_nonce(digest, expires_at, now) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Refusal::Replayed),
+            Err(e) => Err(Refusal::Unavailable(e.to_string())),
+        }
+    }
+}
+
 impl Default for ReplayCache {
     fn default() -> Self {
         Self::new(DEFAULT_REPLAY_CAPACITY)
@@ -137,6 +179,8 @@ impl Default for ReplayCache {
 
 #[cfg(test)]
 mod tests {
+    use time::OffsetDateTime;
+
     use super::*;
 
     fn t(s: i64) -> OffsetDateTime {

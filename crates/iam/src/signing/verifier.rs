@@ -18,7 +18,11 @@
 //! 7. the signature matches, compared in constant time;
 //! 8. the security token belongs to the key (STS keys need theirs,
 //!    long-lived keys none);
-//! 9. the (access key id, nonce) pair was not seen within the window.
+//! 9. the signed `host` is one this endpoint answers to (when it was told
+//!    which: [`Verifier::with_hosts`]), so a request captured on its way to
+//!    another endpoint cannot be replayed here;
+//! 10. the (access key id, nonce) pair was not seen within the window, by
+//!     this verifier's [`NonceLedger`].
 
 use std::fmt;
 use std::sync::Arc;
@@ -32,7 +36,7 @@ use super::canonical::{
 };
 use super::error::SignatureError;
 use super::header::AuthorizationHeader;
-use super::replay::{DEFAULT_REPLAY_CAPACITY, Refusal, ReplayCache};
+use super::replay::{DEFAULT_REPLAY_CAPACITY, NonceLedger, Refusal, ReplayCache, digest};
 use super::{MAX_NONCE_LEN, RequestParts, headers, parse_date};
 use crate::authn::SigningCredential;
 use crate::clock::{Clock, SystemClock};
@@ -45,6 +49,9 @@ use crate::service::Iam;
 pub const DEFAULT_WINDOW: Duration = Duration::minutes(15);
 
 const MIN_WINDOW: Duration = Duration::seconds(1);
+
+/// How much of a refused `host` header an error repeats.
+const MAX_HOST_SHOWN: usize = 100;
 const MAX_WINDOW: Duration = Duration::hours(24);
 
 /// Finds the secret of an access key: [`Iam`] does it with
@@ -110,13 +117,15 @@ pub struct Verified {
 }
 
 /// Verifies signed requests against a credential lookup, a clock and a
-/// replay cache. Share one per process (it is `Sync`): the replay cache only
-/// catches replays of requests it has seen.
+/// nonce ledger. Share one per process (it is `Sync`); give it a ledger
+/// shared by every process ([`Verifier::with_nonce_ledger`]) so that a
+/// replay to another process or after a restart is caught too.
 pub struct Verifier<L, C = SystemClock> {
     lookup: L,
     clock: C,
     window: Duration,
-    replay: ReplayCache,
+    replay: Arc<dyn NonceLedger>,
+    hosts: Option<Vec<String>>,
 }
 
 impl<L, C> fmt::Debug for Verifier<L, C> {
@@ -124,6 +133,7 @@ impl<L, C> fmt::Debug for Verifier<L, C> {
         f.debug_struct("Verifier")
             .field("window", &self.window)
             .field("replay", &self.replay)
+            .field("hosts", &self.hosts)
             .finish_non_exhaustive()
     }
 }
@@ -136,7 +146,8 @@ impl<L: CredentialLookup> Verifier<L> {
             lookup,
             clock: SystemClock,
             window: DEFAULT_WINDOW,
-            replay: ReplayCache::new(DEFAULT_REPLAY_CAPACITY),
+            replay: Arc::new(ReplayCache::new(DEFAULT_REPLAY_CAPACITY)),
+            hosts: None,
         }
     }
 }
@@ -178,6 +189,7 @@ impl<L: CredentialLookup, C: Clock> Verifier<L, C> {
             clock,
             window: self.window,
             replay: self.replay,
+            hosts: self.hosts,
         }
     }
 
@@ -190,22 +202,25 @@ impl<L: CredentialLookup, C: Clock> Verifier<L, C> {
         self
     }
 
-    /// Sets how many nonces the replay cache holds at once (default one
-    /// million). Starts a new, empty cache.
+    /// Remembers nonces in `ledger` in place of this verifier's own
+    /// in-memory [`ReplayCache`].
     #[must_use]
-    pub fn with_replay_capacity(mut self, capacity: usize) -> Self {
-        self.replay = ReplayCache::new(capacity);
+    pub fn with_nonce_ledger(mut self, ledger: Arc<dyn NonceLedger>) -> Self {
+        self.replay = ledger;
+        self
+    }
+
+    /// Accepts only requests signed for one of `hosts` (the `host` header,
+    /// `name:port` as clients send it; compared without regard to case).
+    #[must_use]
+    pub fn with_hosts(mut self, hosts: Vec<String>) -> Self {
+        self.hosts = Some(hosts.into_iter().map(|h| h.to_ascii_lowercase()).collect());
         self
     }
 
     /// The window.
     pub fn window(&self) -> Duration {
         self.window
-    }
-
-    /// The replay cache.
-    pub fn replay_cache(&self) -> &ReplayCache {
-        &self.replay
     }
 
     /// Verifies a request (see the module documentation for the checks).
@@ -238,7 +253,7 @@ impl<L: CredentialLookup, C: Clock> Verifier<L, C> {
                 return Err(SignatureError::UnsignedHeader(name));
             }
         }
-        exactly_one(req.headers, headers::HOST)?;
+        let host = exactly_one(req.headers, headers::HOST)?;
         let date = exactly_one(req.headers, headers::DATE)?;
         let nonce = exactly_one(req.headers, headers::NONCE)?;
         let content_sha256 = exactly_one(req.headers, headers::CONTENT_SHA256)?;
@@ -318,14 +333,28 @@ impl<L: CredentialLookup, C: Clock> Verifier<L, C> {
             .check_security_token(token)
             .map_err(SignatureError::BadSecurityToken)?;
 
+        if let Some(hosts) = &self.hosts
+            && !hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
+        {
+            return Err(SignatureError::WrongHost {
+                signed: host.chars().take(MAX_HOST_SHOWN).collect(),
+                expected: hosts.clone(),
+            });
+        }
+
         let forget_at = date.checked_add(self.window).unwrap_or(date);
         self.replay
-            .check_and_insert(auth.access_key_id(), nonce, forget_at, now)
+            .record(
+                &digest(auth.access_key_id(), nonce),
+                forget_at.unix_timestamp(),
+                now.unix_timestamp(),
+            )
             .map_err(|r| match r {
                 Refusal::Replayed => SignatureError::ReplayedNonce {
                     access_key_id: credential.access_key_id.clone(),
                 },
                 Refusal::Full => SignatureError::ReplayCacheFull,
+                Refusal::Unavailable(why) => SignatureError::NonceLedgerUnavailable(why),
             })?;
 
         Ok(Verified {

@@ -397,6 +397,38 @@ impl Store for SqliteStore {
             .execute("DELETE FROM sts_sessions WHERE expires_at < ?1", [ts(now)])
             .map_err(backend)
     }
+
+    fn record_nonce(
+        &self,
+        digest: &[u8; 16],
+        expires_at: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.lock()?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        // A few expired nonces go with each new one, so the table stays
+        // about one window's requests without a sweeper.
+        tx.execute(
+            "DELETE FROM signature_nonces WHERE digest IN \
+             (SELECT digest FROM signature_nonces WHERE expires_at <= ?1 LIMIT 16)",
+            [now],
+        )
+        .map_err(backend)?;
+        // An expired entry for the same digest is taken over; an unexpired
+        // one is left alone, and no row changes: a replay.
+        let changed = tx
+            .execute(
+                "INSERT INTO signature_nonces (digest, expires_at) VALUES (?1, ?2) \
+                 ON CONFLICT (digest) DO UPDATE SET expires_at = excluded.expires_at \
+                 WHERE signature_nonces.expires_at <= ?3",
+                params![digest.as_slice(), expires_at, now],
+            )
+            .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+        Ok(changed == 1)
+    }
 }
 
 #[cfg(test)]

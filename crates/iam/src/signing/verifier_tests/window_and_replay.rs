@@ -94,7 +94,8 @@ fn the_window_is_configurable() {
 #[test]
 fn replays_are_refused_within_the_window_and_expired_after_it() {
     let w = world();
-    let v = w.verifier();
+    let cache = Arc::new(ReplayCache::default());
+    let v = w.verifier().with_nonce_ledger(cache.clone());
     let wire = w.send(root_creds(&w));
     v.verify(&wire.parts()).unwrap();
     let err = v.verify(&wire.parts()).unwrap_err();
@@ -145,15 +146,85 @@ fn replays_are_refused_within_the_window_and_expired_after_it() {
     ));
     let fresh = w.send(root_creds(&w));
     v.verify(&fresh.parts()).unwrap();
-    assert_eq!(v.replay_cache().len(), 1);
+    assert_eq!(cache.len(), 1);
 }
 
 #[test]
 fn a_full_replay_cache_refuses() {
     let w = world();
-    let v = w.verifier().with_replay_capacity(1);
+    let v = w
+        .verifier()
+        .with_nonce_ledger(Arc::new(ReplayCache::new(1)));
     v.verify(&w.send(root_creds(&w)).parts()).unwrap();
     let err = v.verify(&w.send(root_creds(&w)).parts()).unwrap_err();
     assert_eq!(err, SignatureError::ReplayCacheFull);
     assert_eq!(err.http_status(), 503);
+}
+
+/// Issue 19, reproduction 4: the nonces live in the identity store, so a
+/// request is refused by another verifier (another listener, another
+/// process, the same server after a restart) as by the one that took it.
+#[test]
+fn the_identity_store_refuses_a_replay_to_every_verifier_and_after_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("iam.db");
+    let w = world();
+    let clock = w.clock.clone();
+    // The ledger's own identities do not matter: only its nonces are used.
+    let open = || {
+        Arc::new(Iam::new(
+            crate::SqliteStore::open(&path).unwrap(),
+            crate::NoSealing,
+        ))
+    };
+    let ledger = open();
+    let verifier = |ledger: &Arc<Iam>| {
+        w.verifier()
+            .with_nonce_ledger(ledger.clone())
+            .with_hosts(vec!["127.0.0.1:8443".to_owned()])
+    };
+    let first = verifier(&ledger);
+    let second = verifier(&ledger);
+    let wire = w.send(root_creds(&w));
+    first.verify(&wire.parts()).unwrap();
+    assert!(matches!(
+        second.verify(&wire.parts()),
+        Err(SignatureError::ReplayedNonce { .. })
+    ));
+    drop((first, second, ledger));
+    let reopened = open();
+    assert!(matches!(
+        verifier(&reopened).verify(&wire.parts()),
+        Err(SignatureError::ReplayedNonce { .. })
+    ));
+    // Past the window the date refuses it, and the nonce may go.
+    clock.advance(Duration::minutes(16));
+    let fresh = w.send(root_creds(&w));
+    verifier(&reopened).verify(&fresh.parts()).unwrap();
+    assert!(matches!(
+        verifier(&reopened).verify(&wire.parts()),
+        Err(SignatureError::Expired { .. })
+    ));
+}
+
+#[test]
+fn a_request_signed_for_another_host_is_refused() {
+    let w = world();
+    let wire = w.send(root_creds(&w));
+    let v = w.verifier().with_hosts(vec!["127.0.0.1:9000".to_owned()]);
+    let err = v.verify(&wire.parts()).unwrap_err();
+    assert_eq!(
+        err,
+        SignatureError::WrongHost {
+            signed: "127.0.0.1:8443".to_owned(),
+            expected: vec!["127.0.0.1:9000".to_owned()],
+        }
+    );
+    assert_eq!((err.code(), err.http_status()), ("InvalidHost", 401));
+    // Refused before its nonce was used: the right endpoint takes it.
+    let right = w.verifier().with_hosts(vec![
+        "LOCALHOST:8443".to_owned(),
+        "127.0.0.1:8443".to_owned(),
+    ]);
+    right.verify(&wire.parts()).unwrap();
 }

@@ -10,9 +10,14 @@ use super::SqliteStore;
 use super::convert::backend;
 use crate::store::StoreError;
 
-const SCHEMA_VERSION: i64 = 1;
+/// 1: identities; 2: the `signature_nonces` table, so that every process
+/// on the data directory refuses a replayed signed request.
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = include_str!("schema.sql");
+
+/// Added in version 2.
+const NONCES: &str = include_str!("nonces.sql");
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path`.
@@ -47,6 +52,12 @@ impl SqliteStore {
         match version {
             0 => {
                 tx.execute_batch(SCHEMA).map_err(backend)?;
+                tx.execute_batch(NONCES).map_err(backend)?;
+                tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+                    .map_err(backend)?;
+            }
+            1 => {
+                tx.execute_batch(NONCES).map_err(backend)?;
                 tx.pragma_update(None, "user_version", SCHEMA_VERSION)
                     .map_err(backend)?;
             }
