@@ -302,6 +302,31 @@ def test_user_without_grant_is_refused(pgw):
             conn.execute("SELECT * FROM sales.hidden")
 
 
+def test_psql_shows_a_user_without_grants_no_table(pgw, psql_bin):
+    """Issue 19, reproduction 3: psql's \\d listed every table and column to
+    a user the CLI refuses SHOW TABLES and DESC."""
+    for db in ("postgres", "sales"):
+        # psql reports finding nothing on stderr; its exit code for that
+        # differs between versions, so the output is what is checked.
+        p = run_psql(psql_bin, pgw, pgw.outsider, "\\d\n\\dt sales.*\n", "-A", "-F", "|", db=db)
+        assert "Did not find any relation" in p.stderr, why(p, pgw)
+        assert "sales|" not in p.stdout and "hidden" not in p.stdout, why(p, pgw)
+    p = run_psql(psql_bin, pgw, pgw.outsider, "\\d sales.t\n", "-A", "-F", "|")
+    assert "Did not find any relation" in p.stderr, why(p, pgw)
+    assert "bytea" not in p.stdout + p.stderr, why(p, pgw)
+    with connect(pgw, pgw.outsider, autocommit=True) as conn:
+        for sql in (
+            "SELECT relname FROM pg_catalog.pg_class WHERE relname IN ('t', 'hidden')",
+            "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = 'sales'",
+            "SELECT attname FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c "
+            "ON a.attrelid = c.oid WHERE c.relname = 't' AND a.attnum > 0",
+        ):
+            assert conn.execute(sql).fetchall() == [], sql
+    # The owner's psql still describes the table.
+    p = run_psql(psql_bin, pgw, pgw.root, "\\d sales.t\n", "-A", "-F", "|")
+    assert 'Table "sales.t"' in p.stdout, why(p, pgw)
+
+
 def test_sts_session_signs_in_as_its_role(pgw, psql_bin):
     p = run_psql(
         psql_bin, pgw, pgw.sts, "SELECT id, name FROM t WHERE id IS NOT NULL ORDER BY id;\n",

@@ -44,6 +44,9 @@ fn message(e: &tokio_postgres::Error) -> String {
 /// A row of sales.t as bound (borrowed) and as read back (owned).
 type RowIn<'a> = (i64, Option<&'a str>, Option<&'a [u8]>, f64);
 type RowOut = (i64, Option<String>, Option<Vec<u8>>, f64);
+/// A row of params.t, every column nullable, as bound and as read back.
+type NullableIn<'a> = (Option<i64>, Option<&'a str>, Option<&'a [u8]>);
+type NullableOut = (Option<i64>, Option<String>, Option<Vec<u8>>);
 
 fn code(e: &tokio_postgres::Error) -> String {
     e.code().map(|c| c.code().to_owned()).unwrap_or_default()
@@ -283,5 +286,186 @@ fn settings_transaction_blocks_and_cursors() {
             .await
             .expect_err("times out");
         assert_eq!(code(&e), "57014", "{}", message(&e));
+    });
+}
+
+/// The names a catalog query lists, sorted.
+async fn names(client: &tokio_postgres::Client, sql: &str) -> Vec<String> {
+    let mut names: Vec<String> = simple(client, sql)
+        .await
+        .into_iter()
+        .filter_map(|mut row| row.swap_remove(0))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Issue 19, reproduction 3: pg_catalog, and Describe of a statement,
+/// listed every table and column with its type to a user the CLI refuses
+/// SHOW TABLES and DESC.
+#[test]
+fn catalog_and_describe_show_only_what_the_user_may_see() {
+    let served = Served::start();
+    let root = served.account("4444");
+    let eve = served.user(&root, "eve");
+    runtime().block_on(async {
+        let c = served.connect(&root).await;
+        c.batch_execute(
+            "CREATE PROJECT vault; CREATE TABLE vault.salaries (who STRING, amount BIGINT); \
+             CREATE TABLE vault.bonus (who STRING, extra DOUBLE)",
+        )
+        .await
+        .expect("setup");
+        let e = served.connect(&eve).await;
+        let other = served.connect(&served.account("4445")).await;
+
+        let classes = "SELECT c.relname FROM pg_catalog.pg_class c \
+                       JOIN pg_catalog.pg_namespace n ON c.relnamespace = n.oid \
+                       WHERE n.nspname = 'vault'";
+        let tables = "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = 'vault'";
+        let columns = "SELECT a.attname FROM pg_catalog.pg_attribute a \
+                       JOIN pg_catalog.pg_class c ON a.attrelid = c.oid \
+                       JOIN pg_catalog.pg_namespace n ON c.relnamespace = n.oid \
+                       WHERE n.nspname = 'vault' AND a.attnum > 0";
+        // psql's \d: relations with their types, by pg_class and format_type.
+        let described = "SELECT c.relname, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) \
+                         FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON a.attrelid = c.oid \
+                         WHERE c.relname IN ('salaries', 'bonus')";
+        for (who, client) in [("eve", &e), ("another account", &other)] {
+            assert!(names(client, classes).await.is_empty(), "{who}: pg_class");
+            assert!(names(client, tables).await.is_empty(), "{who}: pg_tables");
+            assert!(names(client, columns).await.is_empty(), "{who}: pg_attribute");
+            assert!(simple(client, described).await.is_empty(), "{who}: \\d");
+            // Parse + Describe of a SELECT: refused, naming no column.
+            for sql in [
+                "SELECT * FROM vault.salaries",
+                "SELECT nope FROM vault.salaries",
+                "SELECT amount FROM vault.salaries WHERE who = $1",
+            ] {
+                let refused = client.prepare(sql).await.expect_err("no grant");
+                assert_eq!(code(&refused), "42501", "{who}: {sql}: {}", message(&refused));
+                for column in ["amount", "Int64", "Utf8"] {
+                    assert!(
+                        !message(&refused).contains(column),
+                        "{who}: {sql}: {}",
+                        message(&refused)
+                    );
+                }
+            }
+        }
+        // The owner sees everything.
+        assert_eq!(names(&c, tables).await, ["bonus", "salaries"]);
+        assert_eq!(names(&c, columns).await, ["amount", "extra", "who", "who"]);
+
+        // LIST on the project shows the tables' names (as SHOW TABLES);
+        // DESCRIBE on one table its columns (as DESC); SELECT lets Describe
+        // of a statement reading it show its result columns.
+        c.batch_execute(
+            "USE vault; ADD USER eve; GRANT LIST ON PROJECT vault TO USER eve; \
+             GRANT DESCRIBE ON TABLE bonus TO USER eve",
+        )
+        .await
+        .expect("grants");
+        assert_eq!(names(&e, tables).await, ["bonus", "salaries"]);
+        assert_eq!(names(&e, columns).await, ["extra", "who"]);
+        assert!(e.prepare("SELECT * FROM vault.salaries").await.is_err());
+        c.batch_execute("GRANT SELECT ON TABLE salaries TO USER eve")
+            .await
+            .expect("grant select");
+        let select = e
+            .prepare("SELECT amount FROM vault.salaries WHERE who = $1")
+            .await
+            .expect("described");
+        assert_eq!(select.params(), &[Type::TEXT]);
+        assert_eq!(select.columns()[0].type_(), &Type::INT8);
+        // Who may read a table sees its columns in pg_catalog too.
+        assert_eq!(names(&e, columns).await, ["amount", "extra", "who", "who"]);
+        // The other account still sees nothing.
+        assert!(names(&other, tables).await.is_empty());
+    });
+}
+
+/// Text, bytea, integer and NULL parameters come back bit-exactly, typed
+/// by the client or left for the server to infer.
+#[test]
+fn parameters_round_trip_exactly() {
+    let served = Served::start();
+    let root = served.account("5555");
+    runtime().block_on(async {
+        let c = served.connect(&root).await;
+        let texts = [
+            r#"{"ssn":"123-45-6789"}"#,
+            "{a,b}",
+            "{}",
+            "(1,2)",
+            r#""quoted""#,
+            "[x]",
+            "",
+            "NULL",
+            "tab\tnew\nline é 漢",
+        ];
+        for sql in ["SELECT $1::text", "SELECT $1", "SELECT $1 || ''"] {
+            let statement = c.prepare_typed(sql, &[Type::TEXT]).await.expect(sql);
+            for text in texts {
+                let row = c.query_one(&statement, &[&text]).await.expect(sql);
+                assert_eq!(row.get::<_, String>(0), text, "{sql}");
+            }
+            let row = c
+                .query_one(&statement, &[&None::<String>])
+                .await
+                .expect(sql);
+            assert_eq!(row.get::<_, Option<String>>(0), None, "{sql}: NULL");
+        }
+        let bytes: [&[u8]; 5] = [
+            b"",
+            b"\x00",
+            b"\xff\xfe\x80\x00{\"",
+            b"\\x00ff",
+            &[0xc3, 0x28, 0xa0, 0xa1],
+        ];
+        let all: Vec<u8> = (0..=255).collect();
+        let statement = c.prepare("SELECT $1::bytea").await.expect("bytea");
+        for value in bytes.into_iter().chain([all.as_slice()]) {
+            let row = c.query_one(&statement, &[&value]).await.expect("bytea");
+            assert_eq!(row.get::<_, Vec<u8>>(0), value);
+        }
+        let statement = c.prepare("SELECT $1::bigint, $2::int").await.expect("ints");
+        for (big, small) in [(i64::MIN, i32::MIN), (i64::MAX, i32::MAX), (0, -1)] {
+            let row = c
+                .query_one(&statement, &[&big, &small])
+                .await
+                .expect("ints");
+            assert_eq!((row.get::<_, i64>(0), row.get::<_, i32>(1)), (big, small));
+        }
+
+        // Stored and read back through a table.
+        c.batch_execute(
+            "CREATE PROJECT params; CREATE TABLE params.t (n BIGINT, s STRING, b BINARY)",
+        )
+        .await
+        .expect("create");
+        let insert = c
+            .prepare("INSERT INTO params.t VALUES ($1, $2, $3)")
+            .await
+            .expect("insert");
+        let rows: Vec<NullableIn<'_>> = vec![
+            (Some(1), Some(texts[0]), Some(bytes[2])),
+            (Some(2), Some(texts[3]), Some(&all)),
+            (Some(3), Some(texts[4]), None),
+            (None, None, Some(bytes[4])),
+        ];
+        for (n, s, b) in &rows {
+            c.execute(&insert, &[n, s, b]).await.expect("insert");
+        }
+        let got = c
+            .query("SELECT n, s, b FROM params.t ORDER BY n NULLS LAST", &[])
+            .await
+            .expect("select");
+        let got: Vec<NullableOut> = got.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+        let want: Vec<NullableOut> = rows
+            .iter()
+            .map(|(n, s, b)| (*n, s.map(str::to_owned), b.map(<[u8]>::to_vec)))
+            .collect();
+        assert_eq!(got, want);
     });
 }

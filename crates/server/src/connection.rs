@@ -416,7 +416,7 @@ impl Session {
         statement: &Statement,
     ) -> Result<datafusion::logical_expr::LogicalPlan, ClientError> {
         self.warehouse
-            .plan_statement(statement.clone())
+            .describe_statement(statement.clone())
             .await
             .map_err(ClientError::from_sql)
     }

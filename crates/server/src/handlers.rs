@@ -252,7 +252,7 @@ impl QueryParser for Parser {
         let Some(plan) = &stmt.plan else {
             return Ok(Vec::new());
         };
-        parameter_types(plan)?
+        parameters::types(plan)?
             .into_iter()
             .map(|t| t.map_or(Ok(Type::UNKNOWN), |t| into_pg_type(&t)))
             .collect()
@@ -286,25 +286,6 @@ fn runs_at_describe(command: &Command) -> bool {
         Command::Fetch { .. } | Command::Show(_) => true,
         _ => false,
     }
-}
-
-/// The plan's `$1`, `$2` ... types in order (`None`: not inferred).
-fn parameter_types(plan: &LogicalPlan) -> PgWireResult<Vec<Option<DataType>>> {
-    let types = plan
-        .get_parameter_types()
-        .map_err(|e| ClientError::from_sql(e.into()).into_pgwire())?;
-    let mut numbered: Vec<(usize, Option<DataType>)> = types
-        .into_iter()
-        .map(|(name, t)| {
-            let n = name
-                .trim_start_matches('$')
-                .parse::<usize>()
-                .unwrap_or(usize::MAX);
-            (n, t)
-        })
-        .collect();
-    numbered.sort_by_key(|(n, _)| *n);
-    Ok(numbered.into_iter().map(|(_, t)| t).collect())
 }
 
 #[async_trait]
@@ -459,7 +440,7 @@ impl ExtendedQueryHandler for Queries {
         };
         let params = match &prepared.plan {
             Some(plan) => {
-                let types = parameter_types(plan)?;
+                let types = parameters::types(plan)?;
                 let refs: Vec<Option<&DataType>> = types.iter().map(Option::as_ref).collect();
                 Some(parameters::bind(portal, &refs)?)
             }

@@ -7,14 +7,25 @@
 //! `{"ssn":"123-45-6789"}` came back as `["ssn":"123-45-6789"]`. PostgreSQL
 //! itself takes an `unknown` parameter as text until context says otherwise,
 //! and so do we: such a parameter is the exact text the client sent.
+//!
+//! A parameter's type is what DataFusion infers from its context, or, as in
+//! PostgreSQL, the type it is cast to (`$1::bytea`): DataFusion leaves a
+//! parameter under a cast untyped, and drivers then refuse to send, say,
+//! bytes for it.
+
+use std::collections::HashMap;
 
 use arrow_pg::datatypes::df::deserialize_parameters;
 use arrow_pg::datatypes::into_pg_type;
 use datafusion::arrow::datatypes::DataType;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::{ParamValues, ScalarValue};
+use datafusion::logical_expr::{Expr, LogicalPlan};
 use pgwire::api::Type;
 use pgwire::api::portal::Portal;
 use pgwire::error::PgWireResult;
+
+use crate::error::ClientError;
 
 /// Types whose parameters are their text exactly (arrow-pg would read a
 /// `{...}` value of these as an array): `unknown`, and JSON sent as such.
@@ -54,4 +65,48 @@ fn effective_type<S>(
         (None, Some(inferred)) => into_pg_type(inferred),
         (None, None) => Ok(Type::UNKNOWN),
     }
+}
+
+/// The plan's `$1`, `$2` ... types in order (`None`: not inferred).
+pub(crate) fn types(plan: &LogicalPlan) -> PgWireResult<Vec<Option<DataType>>> {
+    let types = plan
+        .get_parameter_types()
+        .map_err(|e| ClientError::from_sql(e.into()).into_pgwire())?;
+    let casts = cast_types(plan);
+    let mut numbered: Vec<(usize, Option<DataType>)> = types
+        .into_iter()
+        .map(|(name, t)| {
+            let n = name
+                .trim_start_matches('$')
+                .parse::<usize>()
+                .unwrap_or(usize::MAX);
+            (n, t.or_else(|| casts.get(&name).cloned()))
+        })
+        .collect();
+    numbered.sort_by_key(|(n, _)| *n);
+    Ok(numbered.into_iter().map(|(_, t)| t).collect())
+}
+
+/// The type each parameter is first cast to (`$1::bytea`), anywhere in
+/// the plan, subqueries included.
+fn cast_types(plan: &LogicalPlan) -> HashMap<String, DataType> {
+    let mut casts = HashMap::new();
+    let mut note = |e: &Expr| {
+        let (inner, to) = match e {
+            Expr::Cast(c) => (&c.expr, c.field.data_type()),
+            Expr::TryCast(c) => (&c.expr, c.field.data_type()),
+            _ => return Ok(TreeNodeRecursion::Continue),
+        };
+        if let Expr::Placeholder(p) = inner.as_ref() {
+            casts.entry(p.id.clone()).or_insert_with(|| to.clone());
+        }
+        Ok(TreeNodeRecursion::Continue)
+    };
+    // Walking a plan in memory cannot fail; a failure would only leave
+    // parameters untyped, as DataFusion left them.
+    let _ = plan.apply_with_subqueries(|node| {
+        node.apply_expressions(|e| e.apply(&mut note))?;
+        Ok(TreeNodeRecursion::Continue)
+    });
+    casts
 }

@@ -26,6 +26,7 @@ use crate::tables::{CATALOG_NAME, CatalogView, StatementLeases};
 use crate::wrapped::{IdentityServices, KeysetWrapper};
 use crate::{SqlError, column_names};
 
+mod authorization;
 mod encryption_statements;
 mod output;
 mod postgres;
@@ -403,80 +404,6 @@ impl Warehouse {
         Ok(count_of(&batches))
     }
 
-    /// Checks, before anything runs, every privilege the statement needs.
-    fn authorize_plan(&self, plan: &LogicalPlan) -> Result<(), SqlError> {
-        let Some(auth) = &self.authorizer else {
-            return Ok(());
-        };
-        match plan {
-            LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) => {
-                let (project, table) = self.resolve(&create.name)?;
-                auth.check(&self.catalog, &project, None, Privilege::CreateTable)?;
-                if create.or_replace && self.catalog.table(&project, &table).is_ok() {
-                    // Replacing drops the table that is there.
-                    auth.check(&self.catalog, &project, Some(&table), Privilege::Drop)?;
-                }
-            }
-            LogicalPlan::DescribeTable(_) => {
-                // DataFusion's DESCRIBE forms carry no table name to check.
-                return Err(SqlError::plan(
-                    "this DESCRIBE form is not supported; use DESC <table>",
-                ));
-            }
-            LogicalPlan::Ddl(DdlStatement::DropTable(drop)) => {
-                let (project, table) = self.resolve(&drop.name)?;
-                if self.catalog.table(&project, &table).is_ok() {
-                    auth.check(&self.catalog, &project, Some(&table), Privilege::Drop)?;
-                }
-            }
-            LogicalPlan::Ddl(DdlStatement::CreateCatalogSchema(schema)) => {
-                auth.check_create_project(&schema.schema_name, false)?;
-            }
-            _ => {}
-        }
-        for need in access::table_needs(plan)? {
-            auth.check(
-                &self.catalog,
-                &need.project,
-                Some(&need.table),
-                need.privilege,
-            )?;
-        }
-        Ok(())
-    }
-
-    /// A planning error can tell what a table holds ("Valid fields are
-    /// ..."): with an identity, it is shown only when every stored table
-    /// the statement names may be read; otherwise the refusal is.
-    fn screen_planning_error(&self, sql: &str, error: SqlError) -> SqlError {
-        let Some(auth) = &self.authorizer else {
-            return error;
-        };
-        let state = self.ctx.state();
-        let dialect = state.config().options().sql_parser.dialect;
-        let Ok((prepared, _)) = script::prepare(sql) else {
-            return error;
-        };
-        let Ok(statement) = state.sql_to_statement(&prepared, &dialect) else {
-            return error;
-        };
-        let Ok(references) = state.resolve_table_references(&statement) else {
-            return error;
-        };
-        for reference in references {
-            let Ok((project, table)) = self.resolve(&reference) else {
-                continue;
-            };
-            if self.catalog.table(&project, &table).is_ok()
-                && let Err(refused) =
-                    auth.check(&self.catalog, &project, Some(&table), Privilege::Select)
-            {
-                return refused;
-            }
-        }
-        error
-    }
-
     /// Runs an access-control statement (which needs an identity).
     fn run_acl(&self, statement: access::AclStatement) -> Result<StatementOutput, SqlError> {
         let auth = self.authorizer.as_ref().ok_or_else(|| {
@@ -487,23 +414,6 @@ impl Warehouse {
         match access::run_acl(&self.catalog, auth, &self.project, statement)? {
             AclOutput::Done(message) => Ok(StatementOutput::Done(message)),
             AclOutput::Rows(columns, rows) => text_rows(columns, rows),
-        }
-    }
-
-    fn resolve(&self, name: &TableReference) -> Result<(String, String), SqlError> {
-        match name {
-            TableReference::Bare { table } => Ok((self.project.clone(), table.to_string())),
-            TableReference::Partial { schema, table } => {
-                Ok((schema.to_string(), table.to_string()))
-            }
-            TableReference::Full {
-                catalog,
-                schema,
-                table,
-            } if catalog.as_ref() == CATALOG_NAME => Ok((schema.to_string(), table.to_string())),
-            TableReference::Full { catalog, .. } => Err(SqlError::plan(format!(
-                "unknown catalog '{catalog}'; name tables as table or project.table"
-            ))),
         }
     }
 

@@ -29,7 +29,7 @@ use datafusion_pg_catalog::pg_catalog::{
 use sealhouse_storage::{Catalog, RESERVED_PROJECT_NAMES};
 
 use super::{StatementOutput, Warehouse};
-use crate::access::{self, Authorizer};
+use crate::access::{self, Authorizer, Privilege};
 use crate::meta::{self, Meta};
 use crate::script::{self, ScriptLine};
 use crate::tables::CATALOG_NAME;
@@ -83,13 +83,23 @@ impl Warehouse {
     /// with PostgreSQL's dialect). `$n` placeholders stay open: bind them
     /// with [`LogicalPlan::with_param_values`] before
     /// [`Warehouse::execute_plan`].
+    /// Planning errors are screened as [`Warehouse::execute`]'s are.
     pub async fn plan_statement(&self, statement: Statement) -> Result<LogicalPlan, SqlError> {
-        let plan = self
-            .ctx
-            .state()
-            .statement_to_plan(DfStatement::Statement(Box::new(statement)))
-            .await?;
+        let statement = DfStatement::Statement(Box::new(statement));
+        let plan = match self.ctx.state().statement_to_plan(statement.clone()).await {
+            Ok(plan) => plan,
+            Err(e) => return Err(self.screen_statement_error(&statement, e.into())),
+        };
         functions::check_wrapped_keysets_constant(&plan)?;
+        Ok(plan)
+    }
+
+    /// Plans a statement for a client's Describe: its parameter and result
+    /// types, shown only when the session holds every privilege running it
+    /// would need (result columns name and type what a table holds).
+    pub async fn describe_statement(&self, statement: Statement) -> Result<LogicalPlan, SqlError> {
+        let plan = self.plan_statement(statement).await?;
+        self.authorize_plan(&plan)?;
         Ok(plan)
     }
 
@@ -190,10 +200,37 @@ impl fmt::Debug for VisibleProjects {
 }
 
 impl VisibleProjects {
+    /// A project is listed where SHOW PROJECTS lists it.
     fn visible(&self, catalog: &str, schema: &str) -> bool {
         catalog == CATALOG_NAME
-            && (RESERVED_PROJECT_NAMES.contains(&schema)
-                || self.auth.can_see(&self.catalog, schema).unwrap_or(false))
+            && (Self::system(schema) || self.auth.can_see(&self.catalog, schema).unwrap_or(false))
+    }
+
+    fn system(schema: &str) -> bool {
+        RESERVED_PROJECT_NAMES.contains(&schema)
+    }
+
+    /// Whether the principal holds `privilege`; a failed check (a project
+    /// dropped meanwhile, say) hides rather than fails the listing.
+    fn may(&self, project: &str, table: Option<&str>, privilege: Privilege) -> bool {
+        self.auth
+            .check(&self.catalog, project, table, privilege)
+            .is_ok()
+    }
+
+    /// A table's name is listed where SHOW TABLES would list it (List on
+    /// its project), or where its columns are shown.
+    fn table_listed(&self, schema: &str, table: &str) -> bool {
+        self.table_described(schema, table) || self.may(schema, None, Privilege::List)
+    }
+
+    /// A table's columns and types are shown where DESC would show them,
+    /// or where the session may read the table (`SELECT *` shows them too;
+    /// postgres_fdw's IMPORT FOREIGN SCHEMA reads them here).
+    fn table_described(&self, schema: &str, table: &str) -> bool {
+        Self::system(schema)
+            || self.may(schema, Some(table), Privilege::Describe)
+            || self.may(schema, Some(table), Privilege::Select)
     }
 }
 
@@ -222,7 +259,13 @@ impl CatalogInfo for VisibleProjects {
         if !self.visible(catalog, schema) {
             return Ok(None);
         }
-        CatalogInfo::table_names(&self.all, catalog, schema).await
+        let names = CatalogInfo::table_names(&self.all, catalog, schema).await?;
+        Ok(names.map(|names| {
+            names
+                .into_iter()
+                .filter(|t| self.table_listed(schema, t))
+                .collect()
+        }))
     }
 
     async fn table_schema(
@@ -231,7 +274,7 @@ impl CatalogInfo for VisibleProjects {
         schema: &str,
         table: &str,
     ) -> Result<Option<SchemaRef>, DataFusionError> {
-        if !self.visible(catalog, schema) {
+        if !self.visible(catalog, schema) || !self.table_described(schema, table) {
             return Ok(None);
         }
         CatalogInfo::table_schema(&self.all, catalog, schema, table).await
@@ -243,7 +286,7 @@ impl CatalogInfo for VisibleProjects {
         schema: &str,
         table: &str,
     ) -> Result<Option<TableType>, DataFusionError> {
-        if !self.visible(catalog, schema) {
+        if !self.visible(catalog, schema) || !self.table_listed(schema, table) {
             return Ok(None);
         }
         CatalogInfo::table_type(&self.all, catalog, schema, table).await
