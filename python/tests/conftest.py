@@ -17,6 +17,7 @@ import pathlib
 import pwd
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -117,6 +118,17 @@ class Installation:
         return p.stderr
 
 
+def _health_opener() -> urllib.request.OpenerDirector:
+    """Fetches /health without a proxy; over https without checking the
+    certificate (readiness only: tests check certificates with the client)."""
+    insecure = ssl.create_default_context()
+    insecure.check_hostname = False
+    insecure.verify_mode = ssl.CERT_NONE
+    return urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=insecure)
+    )
+
+
 def _terminate(proc: subprocess.Popen) -> None:
     """Stops a server process: SIGTERM, then SIGKILL if it lingers."""
     if proc.poll() is None:
@@ -132,10 +144,10 @@ class Server:
     """`sealhouse kms serve --listen 127.0.0.1:0` (the OS picks a free port;
     the server prints the address it bound)."""
 
-    def __init__(self, inst: Installation) -> None:
+    def __init__(self, inst: Installation, *extra: str, listen: str = "127.0.0.1:0") -> None:
         self.log: List[str] = []
         self.proc = subprocess.Popen(
-            [str(inst.binary), "kms", "serve", "--listen", "127.0.0.1:0"],
+            [str(inst.binary), "kms", "serve", "--listen", listen, *extra],
             env=inst.env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -143,12 +155,12 @@ class Server:
             text=True,
         )
         first = self.proc.stderr.readline()
-        prefix = "sealhouse kms: listening on http://"
+        prefix = "sealhouse kms: listening on "
         if not first.startswith(prefix):
-            self.stop()
-            raise RuntimeError(f"kms serve did not start: {first!r}")
-        self.address = first.strip()[len(prefix):]
-        self.endpoint = f"http://{self.address}"
+            rest = self.proc.stderr.read() if self.proc.wait(timeout=10) is not None else ""
+            raise RuntimeError(f"kms serve did not start: {first!r} {rest!r}")
+        self.endpoint = first.strip()[len(prefix):]
+        self.address = self.endpoint.split("://", 1)[1]
         # Keep draining stderr so the server never blocks on a full pipe.
         self._drain = threading.Thread(target=self._read_log, daemon=True)
         self._drain.start()
@@ -161,7 +173,7 @@ class Server:
     def _wait_ready(self, timeout: float = 15.0) -> None:
         host, port = self.address.rsplit(":", 1)
         deadline = time.monotonic() + timeout
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        opener = _health_opener()
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"kms serve exited: {self.log}")
@@ -316,7 +328,7 @@ class PgServe:
     prints (in order: PostgreSQL, KMS, data directory)."""
 
     PG = "sealhouse serve: PostgreSQL on postgres://"
-    KMS = "sealhouse serve: KMS on http://"
+    KMS = "sealhouse serve: KMS on "
     DATA = "sealhouse serve: data directory "
 
     def __init__(self, inst: Installation, *extra: str, timeout: float = 30.0) -> None:
@@ -345,7 +357,7 @@ class PgServe:
             assert second.startswith(self.KMS), f"second line is not the KMS address: {self.log_tail()}"
             assert third.startswith(self.DATA), f"third line is not the data directory: {self.log_tail()}"
             self.pg_address = first[len(self.PG):].split()[0]
-            self.kms_endpoint = "http://" + second[len(self.KMS):].strip()
+            self.kms_endpoint = second[len(self.KMS):].strip()
             self.data_dir = third[len(self.DATA):].strip()
             host, port = self.pg_address.rsplit(":", 1)
             self.host, self.port = host, int(port)
@@ -377,7 +389,7 @@ class PgServe:
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        opener = _health_opener()
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"sealhouse serve exited ({self.proc.returncode}): {self.log_tail()}")

@@ -99,7 +99,9 @@ def test_unreachable_endpoint_names_it():
 def test_endpoints_are_http_host_port_only():
     assert KmsApi("http://127.0.0.1:7070", "i", "s").host == "127.0.0.1:7070"
     assert KmsApi("127.0.0.1:7070/", "i", "s").host == "127.0.0.1:7070"
-    for bad in ["", "http://", "https://kms:1", "ftp://x", "http://h/p", "a b"]:
+    https = KmsApi("https://kms.test:7070", "i", "s")
+    assert (https.host, https.url) == ("kms.test:7070", "https://kms.test:7070/")
+    for bad in ["", "http://", "https://", "ftp://x", "http://h/p", "a b"]:
         with pytest.raises(ValueError, match="invalid KMS endpoint"):
             KmsApi(bad, "i", "s")
 

@@ -138,15 +138,9 @@ enum KmsCommand {
     },
     /// Print the data directory, region, root key source and key cache TTL.
     Config,
-    /// Serve the KMS over signed HTTP (ACS3-HMAC-SHA256) until interrupted.
-    Serve {
-        /// Address to listen on (loopback by default).
-        #[arg(long, default_value = "127.0.0.1:9800")]
-        listen: std::net::SocketAddr,
-        /// Allow a non-loopback --listen address (other machines can then connect).
-        #[arg(long)]
-        allow_remote: bool,
-    },
+    /// Serve the KMS over signed HTTP (ACS3-HMAC-SHA256) until SIGTERM or
+    /// SIGINT.
+    Serve(crate::kms_serve::KmsServeArgs),
 }
 
 #[derive(Args)]
@@ -190,13 +184,9 @@ pub(crate) fn run(args: KmsArgs) -> Result<()> {
         );
         return Ok(());
     }
-    if let KmsCommand::Serve {
-        listen,
-        allow_remote,
-    } = args.command
-    {
+    if let KmsCommand::Serve(serve) = args.command {
         // Requests are authenticated one by one by their signatures.
-        return serve(local, listen, allow_remote);
+        return crate::kms_serve::run(local, serve);
     }
     let caller = identity::resolve(&local, &args.who)?;
     let kms = local.kms.as_principal(caller);
@@ -408,74 +398,11 @@ fn run_command(kms: &dyn Kms, command: KmsCommand) -> Result<()> {
                 );
             }
         }
-        KmsCommand::Config | KmsCommand::Serve { .. } => {
+        KmsCommand::Config | KmsCommand::Serve(_) => {
             unreachable!("handled before authentication")
         }
     }
     Ok(())
-}
-
-/// `kms serve`: the HTTP API over this data directory, with maintenance
-/// (deletion after the window, automatic rotation) every minute.
-fn serve(local: Local, listen: std::net::SocketAddr, allow_remote: bool) -> Result<()> {
-    check_loopback("--listen", listen, allow_remote)?;
-    crate::logging::init();
-    let runtime = crate::runtime::build("server")?;
-    runtime.block_on(async move {
-        let listener = bind("KMS", listen).await?;
-        eprintln!(
-            "sealhouse kms: listening on http://{}",
-            listener.local_addr()?
-        );
-        serve_kms(&local, listener).await
-    })
-}
-
-/// Refuses a non-loopback address unless the caller said they mean it.
-pub(crate) fn check_loopback(
-    flag: &str,
-    listen: std::net::SocketAddr,
-    allow_remote: bool,
-) -> Result<()> {
-    if !listen.ip().is_loopback() && !allow_remote {
-        bail!(
-            "{flag} {listen} is not a loopback address: other machines could connect; \
-             pass --allow-remote to mean it"
-        );
-    }
-    Ok(())
-}
-
-/// Binds `listen`, naming what for in the error.
-pub(crate) async fn bind(
-    what: &str,
-    listen: std::net::SocketAddr,
-) -> Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("listening on {listen} for the {what}"))
-}
-
-/// Serves the KMS HTTP API on `listener`, with maintenance (deletion after
-/// the window, automatic rotation) every minute.
-pub(crate) async fn serve_kms(local: &Local, listener: tokio::net::TcpListener) -> Result<()> {
-    let service = std::sync::Arc::new(local.kms.clone());
-    let maintained = local.kms.clone();
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(60));
-        loop {
-            every.tick().await;
-            let kms = maintained.clone();
-            match tokio::task::spawn_blocking(move || kms.tick()).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => eprintln!("sealhouse kms: maintenance failed: {e}"),
-                Err(e) => eprintln!("sealhouse kms: maintenance failed: {e}"),
-            }
-        }
-    });
-    sealhouse_kms_http::serve(listener, service, std::sync::Arc::clone(&local.iam))
-        .await
-        .context("serving the KMS")
 }
 
 /// Wraps a KMS error with the operation: `Decrypt: Rejected.Disabled: ...`.

@@ -14,13 +14,16 @@ mod identity;
 mod keyset_cmd;
 mod keyset_io;
 mod kms_cmd;
+mod kms_serve;
 mod local;
 mod logging;
 mod project_cmd;
 mod root_key_source;
 mod runtime;
 mod serve_cmd;
+mod shutdown;
 mod sql_cmd;
+mod tls;
 
 use std::process::ExitCode;
 

@@ -5,13 +5,16 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
 use sealhouse_server::PostgresServer;
 use sealhouse_sql::IdentityServices;
 
-use crate::kms_cmd::{self, bind, check_loopback, serve_kms};
+use crate::kms_cmd;
+use crate::kms_serve::{bind, check_exposure, check_hosts, serve_kms, url};
 use crate::local::Local;
+use crate::shutdown::{GRACE, terminated};
+use crate::tls::TlsArgs;
 
 #[derive(Args)]
 pub(crate) struct ServeArgs {
@@ -24,27 +27,42 @@ pub(crate) struct ServeArgs {
     /// Where the KMS HTTP API listens (port 0: any free port, printed).
     #[arg(long, default_value = "127.0.0.1:9800")]
     kms_listen: SocketAddr,
-    /// PEM certificate chain: offer TLS to PostgreSQL clients (with --tls-key).
-    #[arg(long, requires = "tls_key")]
-    tls_cert: Option<PathBuf>,
-    /// PEM private key of --tls-cert.
-    #[arg(long, requires = "tls_cert")]
-    tls_key: Option<PathBuf>,
-    /// Allow non-loopback listen addresses (other machines can then connect).
+    /// A host name clients reach the KMS API by (`name` or `name:port`;
+    /// repeat for several); requests signed for another host are refused.
+    /// The --kms-listen address (and localhost on loopback) is always
+    /// accepted.
+    #[arg(long = "kms-host", value_name = "NAME")]
+    kms_hosts: Vec<String>,
+    /// TLS for both endpoints: PostgreSQL clients are offered it, the KMS
+    /// API is served over https only.
+    #[command(flatten)]
+    tls: TlsArgs,
+    /// Allow non-loopback listen addresses (other machines can then
+    /// connect; needs --tls-cert and --tls-key).
     #[arg(long)]
     allow_remote: bool,
 }
 
 pub(crate) fn run(args: ServeArgs) -> Result<()> {
-    check_loopback("--pg-listen", args.pg_listen, args.allow_remote)?;
-    check_loopback("--kms-listen", args.kms_listen, args.allow_remote)?;
-    if args.allow_remote && args.tls_cert.is_none() && !args.pg_listen.ip().is_loopback() {
-        bail!(
-            "--pg-listen {} takes passwords (access key secrets) from other machines: give \
-             --tls-cert and --tls-key so they travel encrypted",
-            args.pg_listen
-        );
-    }
+    let tls = args.tls.server_config()?;
+    check_exposure(
+        "--pg-listen",
+        args.pg_listen,
+        args.allow_remote,
+        tls.is_some(),
+    )?;
+    check_exposure(
+        "--kms-listen",
+        args.kms_listen,
+        args.allow_remote,
+        tls.is_some(),
+    )?;
+    check_hosts(
+        "--kms-listen",
+        "--kms-host",
+        args.kms_listen,
+        &args.kms_hosts,
+    )?;
     crate::logging::init();
     let dir = crate::data_dir::resolve(args.data_dir)?;
     let local = Local::open(&dir)?;
@@ -59,27 +77,60 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
     );
     let catalog = local.catalog()?;
     let mut server = PostgresServer::new(catalog, services, Arc::clone(&local.iam));
-    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
-        server = server.with_tls(cert, key)?;
+    if let Some(config) = &tls {
+        server = server.with_tls(Arc::clone(config));
     }
     let runtime = crate::runtime::build("server")?;
     runtime.block_on(async move {
+        let signal = terminated()?;
         let pg = bind("PostgreSQL endpoint", args.pg_listen).await?;
         let kms = bind("KMS", args.kms_listen).await?;
         eprintln!(
             "sealhouse serve: PostgreSQL on postgres://{}{}",
             pg.local_addr()?,
-            if args.tls_cert.is_some() {
-                " (TLS offered)"
-            } else {
-                ""
-            }
+            if tls.is_some() { " (TLS offered)" } else { "" }
         );
-        eprintln!("sealhouse serve: KMS on http://{}", kms.local_addr()?);
+        eprintln!(
+            "sealhouse serve: KMS on {}",
+            url(kms.local_addr()?, tls.is_some())
+        );
         eprintln!("sealhouse serve: data directory {}", dir.display());
-        tokio::select! {
-            r = server.serve(pg) => r.context("serving PostgreSQL clients"),
-            r = serve_kms(&local, kms) => r,
-        }
+
+        // The signal, or either endpoint failing, stops both; each then
+        // finishes what it is running (see PostgresServer::serve_until).
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let stop = Arc::new(stop);
+        let on_signal = Arc::clone(&stop);
+        tokio::spawn(async move {
+            let signal = signal.await;
+            tracing::info!(target: "sealhouse::server", signal, "shutting down");
+            eprintln!("sealhouse serve: {signal}: shutting down");
+            on_signal.send_replace(true);
+        });
+        let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        };
+        let postgres = async {
+            let served = server
+                .serve_until(pg, until_stopped(stopped.clone()), GRACE)
+                .await
+                .context("serving PostgreSQL clients");
+            stop.send_replace(true);
+            served
+        };
+        let kms = async {
+            let served = serve_kms(
+                &local,
+                kms,
+                &args.kms_hosts,
+                tls.clone(),
+                until_stopped(stopped.clone()),
+            )
+            .await;
+            stop.send_replace(true);
+            served
+        };
+        let (postgres, kms) = tokio::join!(postgres, kms);
+        postgres.and(kms)
     })
 }

@@ -356,3 +356,61 @@ fn each_statement_is_logged_as_json_without_its_values() {
         assert!(!log.contains(value), "the log holds {value}: {log}");
     }
 }
+
+/// SIGTERM (a service manager stopping the server): no new connections,
+/// the statement running then finishes and its client gets the result, and
+/// the process exits 0.
+#[test]
+fn sigterm_lets_the_running_statement_finish_then_exits() {
+    let mut served = Served::start();
+    let root = served.account("7777");
+    let rt = runtime();
+    // A statement that runs for a few seconds on this machine: time a
+    // smaller one and scale.
+    let rows: i64 = rt.block_on(async {
+        let c = served.connect(&root).await;
+        let probe = 20_000_000_i64;
+        let started = std::time::Instant::now();
+        c.simple_query(&format!("SELECT count(*) FROM range({probe})"))
+            .await
+            .expect("probe");
+        let per_row = started.elapsed().as_secs_f64() / probe as f64;
+        ((4.0 / per_row) as i64).clamp(probe, 2_000_000_000)
+    });
+    let c = rt.block_on(served.connect(&root));
+    let running = rt.spawn(async move {
+        c.query_one(&format!("SELECT count(*) FROM range({rows})"), &[])
+            .await
+            .map(|row| row.get::<_, i64>(0))
+    });
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    served.terminate();
+
+    // New connections are refused once the signal is handled.
+    let refused = rt.block_on(async {
+        for _ in 0..100 {
+            let conninfo = served.conninfo(&root, &root.secret);
+            if tokio_postgres::connect(&conninfo, tokio_postgres::NoTls)
+                .await
+                .is_err()
+            {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        false
+    });
+    assert!(refused, "still accepting after SIGTERM\n{}", served.log());
+    let counted = rt
+        .block_on(running)
+        .expect("task")
+        .unwrap_or_else(|e| panic!("the running statement failed: {e}\n{}", served.log()));
+    assert_eq!(counted, rows);
+    let status = served
+        .wait_exit(std::time::Duration::from_secs(40))
+        .unwrap_or_else(|| panic!("still running after SIGTERM\n{}", served.log()));
+    assert!(status.success(), "exit {status:?}\n{}", served.log());
+    let log = served.log();
+    assert!(log.contains("shutting down"), "{log}");
+    assert!(log.contains("running statements finished"), "{log}");
+}

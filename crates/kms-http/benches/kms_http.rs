@@ -116,11 +116,16 @@ fn setup(durability: AuditDurability) -> Setup {
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("bind");
-    let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+    let addr = listener.local_addr().expect("addr");
+    let endpoint = format!("http://{addr}");
     runtime.spawn(sealhouse_kms_http::serve(
         listener,
         Arc::clone(&service),
         iam,
+        sealhouse_kms_http::ServeOptions {
+            hosts: Some(sealhouse_kms_http::endpoint_hosts(addr, &[])),
+            tls: None,
+        },
     ));
     Setup {
         _dir: dir,

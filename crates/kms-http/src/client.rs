@@ -39,7 +39,8 @@ const MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
-    /// The endpoint is not `http://host:port` (or `host:port`).
+    /// The endpoint is not `http://host:port`, `https://host:port` (or
+    /// `host:port`).
     #[error("invalid KMS endpoint '{endpoint}': {reason}")]
     InvalidEndpoint {
         /// The endpoint given.
@@ -47,16 +48,21 @@ pub enum ClientError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// The certificates to trust for an https endpoint could not be read.
+    #[error("the KMS client's trusted certificates: {0}")]
+    Certificates(String),
 }
 
 /// The KMS over HTTP, bound to one set of credentials.
 pub struct KmsClient {
-    /// `http://host:port/`.
+    /// `http://host:port/` or `https://host:port/`.
     url: String,
     /// `host:port`, the signed `host` header.
     host: String,
     signer: Signer,
     agent: ureq::Agent,
+    /// The certificates an https endpoint's must chain to (DER).
+    roots: Vec<ureq::tls::Certificate<'static>>,
     connect_timeout: Duration,
     call_timeout: Duration,
 }
@@ -66,29 +72,30 @@ impl fmt::Debug for KmsClient {
         f.debug_struct("KmsClient")
             .field("url", &self.url)
             .field("access_key_id", &self.signer.credentials().access_key_id())
+            .field("trusted_certificates", &self.roots.len())
             .field("connect_timeout", &self.connect_timeout)
             .field("call_timeout", &self.call_timeout)
             .finish_non_exhaustive()
     }
 }
 
-/// Checks an endpoint and returns its `host:port`.
-fn parse_endpoint(endpoint: &str) -> Result<String, ClientError> {
+/// The system's certificate bundle: `$SSL_CERT_FILE`, else Debian's.
+const SYSTEM_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// Checks an endpoint and returns whether it is https, and its `host:port`.
+fn parse_endpoint(endpoint: &str) -> Result<(bool, String), ClientError> {
     let bad = |reason| ClientError::InvalidEndpoint {
         endpoint: endpoint.chars().take(200).collect(),
         reason,
     };
-    let rest = if let Some(rest) = endpoint.strip_prefix("http://") {
-        rest
-    } else if endpoint.starts_with("https://") {
-        return Err(bad(
-            "https is not supported: the KMS HTTP API is plain HTTP on loopback (put a TLS \
-             proxy in front and tunnel to it, or use http://127.0.0.1:<port>)",
-        ));
+    let (https, rest) = if let Some(rest) = endpoint.strip_prefix("http://") {
+        (false, rest)
+    } else if let Some(rest) = endpoint.strip_prefix("https://") {
+        (true, rest)
     } else if endpoint.contains("://") {
-        return Err(bad("use http://host:port"));
+        return Err(bad("use http://host:port or https://host:port"));
     } else {
-        endpoint
+        (false, endpoint)
     };
     let host = rest.strip_suffix('/').unwrap_or(rest);
     if host.is_empty() {
@@ -102,32 +109,82 @@ fn parse_endpoint(endpoint: &str) -> Result<String, ClientError> {
     if !host.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(bad("it must be printable ASCII without spaces"));
     }
-    Ok(host.to_owned())
+    Ok((https, host.to_owned()))
 }
 
-fn agent(connect: Duration, call: Duration) -> ureq::Agent {
+/// The certificates in PEM text.
+fn pem_certificates(pem: &[u8]) -> Result<Vec<ureq::tls::Certificate<'static>>, ClientError> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .map(|c| c.map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ClientError::Certificates(format!("not PEM certificates: {e}")))?;
+    if certs.is_empty() {
+        return Err(ClientError::Certificates(
+            "no certificate in the PEM text".to_owned(),
+        ));
+    }
+    Ok(certs)
+}
+
+fn system_roots() -> Result<Vec<ureq::tls::Certificate<'static>>, ClientError> {
+    let path = std::env::var_os("SSL_CERT_FILE").unwrap_or_else(|| SYSTEM_BUNDLE.into());
+    let pem = std::fs::read(&path).map_err(|e| {
+        ClientError::Certificates(format!(
+            "reading {}: {e}; give the KMS's CA certificate (KmsClient::with_root_certificates)",
+            std::path::Path::new(&path).display()
+        ))
+    })?;
+    pem_certificates(&pem)
+}
+
+fn agent(
+    connect: Duration,
+    call: Duration,
+    roots: &[ureq::tls::Certificate<'static>],
+) -> ureq::Agent {
+    use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
+    // Never ureq's default roots (a bundled store this build leaves out):
+    // an https endpoint always has its roots set.
+    let tls = TlsConfig::builder()
+        .provider(TlsProvider::Rustls)
+        .root_certs(RootCerts::new_with_certs(roots))
+        .build();
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_connect(Some(connect))
         .timeout_global(Some(call))
+        .tls_config(tls)
         .build()
         .into()
 }
 
 impl KmsClient {
-    /// A client of the KMS at `endpoint` (`http://127.0.0.1:7070` or
-    /// `127.0.0.1:7070`) signing with `credentials`, with the default
-    /// timeouts.
+    /// A client of the KMS at `endpoint` (`http://127.0.0.1:7070`,
+    /// `127.0.0.1:7070`, or `https://kms.example:7070`, trusting the
+    /// system's certificate bundle until [`KmsClient::with_root_certificates`])
+    /// signing with `credentials`, with the default timeouts.
     pub fn new(endpoint: &str, credentials: Credentials) -> Result<Self, ClientError> {
-        let host = parse_endpoint(endpoint)?;
+        let (https, host) = parse_endpoint(endpoint)?;
+        let roots = if https { system_roots()? } else { Vec::new() };
         Ok(Self {
-            url: format!("http://{host}/"),
+            url: format!("{}://{host}/", if https { "https" } else { "http" }),
             host,
             signer: Signer::new(credentials),
-            agent: agent(DEFAULT_CONNECT_TIMEOUT, DEFAULT_CALL_TIMEOUT),
+            agent: agent(DEFAULT_CONNECT_TIMEOUT, DEFAULT_CALL_TIMEOUT, &roots),
+            roots,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             call_timeout: DEFAULT_CALL_TIMEOUT,
         })
+    }
+
+    /// Trusts only the certificates in `pem` (the KMS's CA, or its own
+    /// self-signed certificate) for an https endpoint.
+    pub fn with_root_certificates(mut self, pem: &[u8]) -> Result<Self, ClientError> {
+        self.roots = pem_certificates(pem)?;
+        self.agent = agent(self.connect_timeout, self.call_timeout, &self.roots);
+        Ok(self)
     }
 
     /// Sets the time to connect and the limit on a whole call.
@@ -135,11 +192,11 @@ impl KmsClient {
     pub fn with_timeouts(mut self, connect: Duration, call: Duration) -> Self {
         self.connect_timeout = connect;
         self.call_timeout = call;
-        self.agent = agent(connect, call);
+        self.agent = agent(connect, call, &self.roots);
         self
     }
 
-    /// The endpoint, `http://host:port/`.
+    /// The endpoint, `http://host:port/` or `https://host:port/`.
     pub fn endpoint(&self) -> &str {
         &self.url
     }
@@ -342,17 +399,17 @@ mod tests {
     fn endpoints_are_http_host_port_only() {
         assert_eq!(
             parse_endpoint("http://127.0.0.1:7070").unwrap(),
-            "127.0.0.1:7070"
+            (false, "127.0.0.1:7070".to_owned())
         );
-        assert_eq!(parse_endpoint("127.0.0.1:7070/").unwrap(), "127.0.0.1:7070");
-        for bad in [
-            "",
-            "http://",
-            "https://kms:1",
-            "ftp://x",
-            "http://h/p",
-            "a b",
-        ] {
+        assert_eq!(
+            parse_endpoint("127.0.0.1:7070/").unwrap(),
+            (false, "127.0.0.1:7070".to_owned())
+        );
+        assert_eq!(
+            parse_endpoint("https://kms.example:7070").unwrap(),
+            (true, "kms.example:7070".to_owned())
+        );
+        for bad in ["", "http://", "https://", "ftp://x", "http://h/p", "a b"] {
             let e = parse_endpoint(bad).unwrap_err();
             assert!(e.to_string().contains("invalid KMS endpoint"), "{bad}: {e}");
         }

@@ -4,16 +4,17 @@
 //! - [`serve`] / [`router`]: an axum server over a [`sealhouse_kms::KmsService`]
 //!   that authenticates every request by its ACS3-HMAC-SHA256 signature
 //!   (through [`sealhouse_iam::Iam`]: access keys and STS tokens, a ±15 minute
-//!   window, replay refusal) and runs it as the signing principal.
-//! - [`KmsClient`]: the blocking client, signing with one set of
-//!   credentials; wrap it in [`sealhouse_kms::CachingKms`] like the embedded
-//!   handle.
+//!   window, replays refused by every process on the data directory, the
+//!   signed host checked against the listener) and runs it as the signing
+//!   principal; plain HTTP on loopback, or TLS ([`ServeOptions::tls`]).
+//! - [`KmsClient`]: the blocking client (http or https), signing with one
+//!   set of credentials; wrap it in [`sealhouse_kms::CachingKms`] like the
+//!   embedded handle.
 //! - [`wire`]: the RPC-style wire format (`x-acs-action`, `x-acs-version`
 //!   [`wire::API_VERSION`], JSON bodies with the API's PascalCase names,
 //!   errors as [`wire::ErrorBody`]).
 //!
-//! Plain HTTP: TLS is out of scope (listen on loopback, the default of
-//! `sealhouse kms serve`). `docs/kms.md` ("HTTP API") describes the API.
+//! `docs/kms.md` ("HTTP API") describes the API.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -24,4 +25,4 @@ mod server;
 pub mod wire;
 
 pub use client::{ClientError, DEFAULT_CALL_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, KmsClient};
-pub use server::{MAX_BODY_BYTES, router, serve};
+pub use server::{MAX_BODY_BYTES, ServeOptions, endpoint_hosts, router, serve, serve_until};

@@ -8,10 +8,14 @@
 //! fsyncs its audit log). Each request is logged with `tracing` (action,
 //! principal, status, request id), never with parameters or results.
 //!
-//! Plain HTTP only: TLS is out of scope; listen on loopback (the CLI's
-//! default) or put a TLS-terminating proxy in front.
+//! Replays are refused across processes and restarts: nonces are recorded
+//! in the identity store ([`sealhouse_iam::Iam`] is the verifier's
+//! `NonceLedger`), and a request must be signed for a host this endpoint
+//! answers to ([`ServeOptions::hosts`]), so one captured on its way to
+//! another listener is refused here. With [`ServeOptions::tls`] the API is
+//! served over TLS (rustls); without it, plain HTTP, for loopback.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::Router;
@@ -24,6 +28,8 @@ use sealhouse_iam::signing::{RequestParts, SignatureError, Verified, Verifier, c
 use sealhouse_iam::{Iam, RequestContext};
 use sealhouse_kms::{ErrorCode, KmsError, KmsService};
 use serde_json::Value;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
 
 use crate::dispatch::dispatch;
 use crate::wire::{API_VERSION, Action, ErrorBody, Params};
@@ -40,14 +46,67 @@ struct AppState {
     verifier: Verifier<Arc<Iam>>,
 }
 
+/// How the API is served.
+#[derive(Clone, Default)]
+pub struct ServeOptions {
+    /// The `host` values (`name:port`, as clients sign them) requests must
+    /// be signed for; `None` accepts any (tests and embedded use only).
+    /// [`endpoint_hosts`] gives a listener's.
+    pub hosts: Option<Vec<String>>,
+    /// Serve over TLS with this configuration.
+    pub tls: Option<Arc<ServerConfig>>,
+}
+
+impl std::fmt::Debug for ServeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeOptions")
+            .field("hosts", &self.hosts)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
+
+/// The `host` values a listener on `addr` answers to: its address
+/// (`127.0.0.1:9800`, `[::1]:9800`), `localhost:<port>` on loopback, and
+/// each of `names` (a bare name means name:<port>, and the name alone for
+/// clients on a default port). An unspecified address (`0.0.0.0`) has no
+/// address clients sign for: it takes only `names`.
+pub fn endpoint_hosts(addr: SocketAddr, names: &[String]) -> Vec<String> {
+    let port = addr.port();
+    let mut hosts = Vec::new();
+    if !addr.ip().is_unspecified() {
+        hosts.push(match addr.ip() {
+            IpAddr::V4(ip) => format!("{ip}:{port}"),
+            IpAddr::V6(ip) => format!("[{ip}]:{port}"),
+        });
+    }
+    if addr.ip().is_loopback() {
+        hosts.push(format!("localhost:{port}"));
+    }
+    for name in names {
+        let has_port = name
+            .rsplit_once(':')
+            .is_some_and(|(host, p)| !host.ends_with(':') && p.parse::<u16>().is_ok());
+        if has_port {
+            hosts.push(name.clone());
+        } else {
+            hosts.push(format!("{name}:{port}"));
+            hosts.push(name.clone());
+        }
+    }
+    hosts
+}
+
 /// The router: `POST /` (signed actions) and `GET /health`. Serve it with
 /// connection info (`into_make_service_with_connect_info::<SocketAddr>()`),
-/// as [`serve`] does, so that `acs:SourceIp` is known.
-pub fn router(service: Arc<KmsService>, iam: Arc<Iam>) -> Router {
-    let state = Arc::new(AppState {
-        service,
-        verifier: Verifier::new(iam),
-    });
+/// as [`serve`] does, so that `acs:SourceIp` is known. Nonces are recorded
+/// in `iam`'s store.
+pub fn router(service: Arc<KmsService>, iam: Arc<Iam>, hosts: Option<Vec<String>>) -> Router {
+    let mut verifier = Verifier::new(Arc::clone(&iam)).with_nonce_ledger(iam);
+    if let Some(hosts) = hosts {
+        verifier = verifier.with_hosts(hosts);
+    }
+    let state = Arc::new(AppState { service, verifier });
     Router::new()
         .route("/", post(action))
         .route("/health", get(health))
@@ -60,10 +119,84 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     service: Arc<KmsService>,
     iam: Arc<Iam>,
+    options: ServeOptions,
 ) -> std::io::Result<()> {
-    let app = router(service, iam).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).await
+    serve_until(listener, service, iam, options, std::future::pending()).await
 }
+
+/// [`serve`] until `stop` completes: then no new connections are taken.
+/// Over plain HTTP, requests in progress finish first (axum's graceful
+/// shutdown); over TLS the accept loop ends and connections end with the
+/// runtime.
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    service: Arc<KmsService>,
+    iam: Arc<Iam>,
+    options: ServeOptions,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(service, iam, options.hosts);
+    match options.tls {
+        None => {
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+        }
+        Some(config) => serve_tls(listener, app, TlsAcceptor::from(config), stop).await,
+    }
+}
+
+/// Accepts connections, completes each TLS handshake on the connection's
+/// own task (a slow client holds up no one) and serves HTTP/1.1 on it.
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    acceptor: TlsAcceptor,
+    stop: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut stop => return Ok(()),
+        };
+        let (socket, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!(error = %e, "kms: accepting a connection failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone().layer(axum::Extension(ConnectInfo(peer)));
+        tokio::spawn(async move {
+            let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(socket));
+            let stream = match handshake.await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    tracing::info!(%peer, error = %e, "kms: TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::info!(%peer, "kms: TLS handshake timed out");
+                    return;
+                }
+            };
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let served = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+            if let Err(e) = served {
+                tracing::debug!(%peer, error = %e, "kms: connection ended with an error");
+            }
+        });
+    }
+}
+
+/// How long a client has to complete the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 async fn health() -> &'static str {
     "ok"

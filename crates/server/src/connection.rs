@@ -35,11 +35,31 @@ pub(crate) struct Shared {
     pub(crate) services: Arc<IdentityServices>,
     pub(crate) iam: Arc<Iam>,
     pub(crate) parser: PostgresCompatibilityParser,
+    /// How many requests are running a session's work now; shutdown waits
+    /// for none.
+    pub(crate) running: tokio::sync::watch::Sender<usize>,
 }
 
 impl Shared {
     pub(crate) fn iam(&self) -> &Iam {
         &self.iam
+    }
+}
+
+/// Counts one running request in [`Shared::running`] while it lives
+/// (dropped on completion, panic or cancellation alike).
+struct Running<'a>(&'a tokio::sync::watch::Sender<usize>);
+
+impl<'a> Running<'a> {
+    fn start(counter: &'a tokio::sync::watch::Sender<usize>) -> Self {
+        counter.send_modify(|n| *n += 1);
+        Self(counter)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 
@@ -152,6 +172,7 @@ impl Connection {
         let session = guard
             .as_mut()
             .ok_or_else(|| ClientError::new("08P01", "sign in before sending queries"))?;
+        let _running = Running::start(&self.shared.running);
         AssertUnwindSafe(f(session))
             .catch_unwind()
             .await

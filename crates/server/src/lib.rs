@@ -24,19 +24,17 @@ mod parameters;
 mod settings;
 
 use std::io;
-use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 use pgwire::tokio::process_socket;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use sealhouse_iam::Iam;
 use sealhouse_sql::IdentityServices;
 use sealhouse_storage::Catalog;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::rustls;
+pub use tokio_rustls::rustls;
 
 use connection::Shared;
 use handlers::Handlers;
@@ -62,49 +60,43 @@ impl PostgresServer {
                 services,
                 iam,
                 parser: PostgresCompatibilityParser::new(),
+                running: tokio::sync::watch::channel(0).0,
             }),
             tls: None,
         }
     }
 
-    /// Offers TLS with the certificate chain and private key in these PEM
-    /// files (clients that ask for it get it; `sslmode=require` insists).
-    pub fn with_tls(mut self, certificate: &Path, key: &Path) -> io::Result<Self> {
-        let invalid = |what: &str, path: &Path, e: &dyn std::fmt::Display| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("reading the TLS {what} {}: {e}", path.display()),
-            )
-        };
-        let chain = CertificateDer::pem_file_iter(certificate)
-            .map_err(|e| invalid("certificate", certificate, &e))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| invalid("certificate", certificate, &e))?;
-        if chain.is_empty() {
-            return Err(invalid(
-                "certificate",
-                certificate,
-                &"no certificate in the file",
-            ));
-        }
-        let private = PrivateKeyDer::from_pem_file(key).map_err(|e| invalid("key", key, &e))?;
-        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| invalid("configuration for", certificate, &e))?
-        .with_no_client_auth()
-        .with_single_cert(chain, private)
-        .map_err(|e| invalid("certificate and key", certificate, &e))?;
-        self.tls = Some(TlsAcceptor::from(Arc::new(config)));
-        Ok(self)
+    /// Offers TLS with this configuration (clients that ask for it get it;
+    /// `sslmode=require` insists).
+    pub fn with_tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(TlsAcceptor::from(config));
+        self
     }
 
     /// Serves connections from `listener` until the task is dropped; each
     /// connection runs on its own task.
     pub async fn serve(self, listener: TcpListener) -> io::Result<()> {
+        self.serve_until(listener, std::future::pending(), Duration::ZERO)
+            .await
+    }
+
+    /// Serves connections from `listener` until `stop` completes; then takes
+    /// no more connections and waits, at most `grace`, for the statements
+    /// running then to finish. Connections still open after that are
+    /// closed when the runtime ends.
+    pub async fn serve_until(
+        self,
+        listener: TcpListener,
+        stop: impl Future<Output = ()>,
+        grace: Duration,
+    ) -> io::Result<()> {
+        let mut stop = std::pin::pin!(stop);
         loop {
-            let (socket, peer) = match listener.accept().await {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                () = &mut stop => break,
+            };
+            let (socket, peer) = match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors and the like: keep serving
@@ -134,5 +126,26 @@ impl PostgresServer {
                 }
             });
         }
+        drop(listener);
+        let mut running = self.shared.running.subscribe();
+        let running_now = *running.borrow();
+        tracing::info!(
+            target: "sealhouse::server",
+            running = running_now,
+            "shutting down: no new connections; waiting for running statements"
+        );
+        let finished = tokio::time::timeout(grace, running.wait_for(|n| *n == 0))
+            .await
+            .is_ok();
+        match finished {
+            true => tracing::info!(target: "sealhouse::server", "running statements finished"),
+            false => tracing::warn!(
+                target: "sealhouse::server",
+                running = *running.borrow(),
+                grace_ms = grace.as_millis() as u64,
+                "statements still running after the grace period are stopped"
+            ),
+        }
+        Ok(())
     }
 }

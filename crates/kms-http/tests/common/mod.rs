@@ -12,7 +12,7 @@ use sealhouse_iam::{
     AccountId, AttachTarget, Iam, NewAccessKey, PolicyRef, Principal, SqliteStore, SystemClock,
 };
 use sealhouse_kms::{ErrorCode, KmsError, KmsService, RootKey};
-use sealhouse_kms_http::KmsClient;
+use sealhouse_kms_http::{KmsClient, ServeOptions, endpoint_hosts};
 use tempfile::TempDir;
 
 pub const A: &str = "1892732288741234";
@@ -52,6 +52,10 @@ impl Served {
             listener,
             Arc::clone(&service),
             Arc::clone(&iam),
+            ServeOptions {
+                hosts: Some(endpoint_hosts(addr, &[])),
+                tls: None,
+            },
         ));
         Self {
             dir,

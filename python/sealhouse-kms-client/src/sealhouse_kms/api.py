@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import http.client
 import json
 import re
 import socket
+import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .signing import API_VERSION, Signer
 
@@ -100,9 +102,15 @@ class DecryptResult:
 
 
 def parse_endpoint(endpoint: str) -> str:
-    """Checks an endpoint (``http://host:port`` or ``host:port``, optionally
-    with a trailing ``/``) and returns its ``host:port``, the same rules as the
-    Rust client (``crates/kms-http/src/client.rs``)."""
+    """Checks an endpoint (``http://host:port``, ``https://host:port`` or
+    ``host:port``, optionally with a trailing ``/``) and returns its
+    ``host:port``, the same rules as the Rust client
+    (``crates/kms-http/src/client.rs``)."""
+    return _split_endpoint(endpoint)[1]
+
+
+def _split_endpoint(endpoint: str) -> Tuple[str, str]:
+    """The scheme (``http`` or ``https``) and ``host:port`` of an endpoint."""
 
     def bad(reason: str) -> ValueError:
         return ValueError(f"invalid KMS endpoint '{str(endpoint)[:200]}': {reason}")
@@ -110,16 +118,13 @@ def parse_endpoint(endpoint: str) -> str:
     if not isinstance(endpoint, str):
         raise bad("it must be a string such as http://127.0.0.1:9800")
     if endpoint.startswith("http://"):
-        rest = endpoint[len("http://"):]
+        scheme, rest = "http", endpoint[len("http://"):]
     elif endpoint.startswith("https://"):
-        raise bad(
-            "https is not supported: the KMS HTTP API is plain HTTP on loopback (put a TLS "
-            "proxy in front and tunnel to it, or use http://127.0.0.1:<port>)"
-        )
+        scheme, rest = "https", endpoint[len("https://"):]
     elif "://" in endpoint:
-        raise bad("use http://host:port")
+        raise bad("use http://host:port or https://host:port")
     else:
-        rest = endpoint
+        scheme, rest = "http", endpoint
     host = rest[:-1] if rest.endswith("/") else rest
     if not host:
         raise bad("it names no host; use http://host:port")
@@ -127,7 +132,7 @@ def parse_endpoint(endpoint: str) -> str:
         raise bad("it must be http://host:port without a path, query or user; the API is at /")
     if not all(0x21 <= ord(c) <= 0x7E for c in host):
         raise bad("it must be printable ASCII without spaces")
-    return host
+    return scheme, host
 
 
 def _b64(data: bytes) -> str:
@@ -150,8 +155,11 @@ class KmsApi:
     """A client of the Sealhouse KMS HTTP API, signing every call with one set
     of credentials (ACS3-HMAC-SHA256, a fresh nonce each time).
 
-    - ``endpoint``: ``http://127.0.0.1:9800`` (or ``127.0.0.1:9800``); plain
-      HTTP only, as the server speaks (see ``docs/kms.md``).
+    - ``endpoint``: ``http://127.0.0.1:9800`` (or ``127.0.0.1:9800``), or
+      ``https://kms.example:9800`` for a server started with ``--tls-cert``
+      (see ``docs/kms.md``).
+    - ``ca_file``: for https, the PEM certificates to trust (the server's CA
+      or its self-signed certificate); default: the system's.
     - ``access_key_id`` / ``access_key_secret``: an access key of a RAM user
       or account root, or STS credentials together with ``security_token``
       (sent as the signed ``x-acs-security-token`` header).
@@ -175,13 +183,21 @@ class KmsApi:
         timeout: float = DEFAULT_TIMEOUT,
         use_env_proxy: bool = False,
         signer: Optional[Signer] = None,
+        ca_file: Optional[str] = None,
     ) -> None:
-        self.host = parse_endpoint(endpoint)
-        self.url = f"http://{self.host}/"
+        scheme, self.host = _split_endpoint(endpoint)
+        self.url = f"{scheme}://{self.host}/"
         self.region = region
         self.timeout = timeout
         self._signer = signer or Signer(access_key_id, access_key_secret, security_token)
-        handlers = [] if use_env_proxy else [urllib.request.ProxyHandler({})]
+        handlers: List[urllib.request.BaseHandler] = []
+        if not use_env_proxy:
+            handlers.append(urllib.request.ProxyHandler({}))
+        if scheme == "https":
+            # Certificates and host names are checked (TLS 1.2 at least).
+            context = ssl.create_default_context(cafile=ca_file)
+            context.minimum_version = ssl.TLSVersion.TLSv1_2
+            handlers.append(urllib.request.HTTPSHandler(context=context))
         self._opener = urllib.request.build_opener(*handlers)
 
     @property
@@ -290,7 +306,9 @@ class KmsApi:
                 payload = e.read(_MAX_RESPONSE_BYTES + 1)
             finally:
                 e.close()
-        except (urllib.error.URLError, OSError, socket.timeout) as e:
+        except (urllib.error.URLError, OSError, socket.timeout, http.client.HTTPException) as e:
+            # HTTPException: an answer that is not HTTP (a TLS alert to a
+            # plain-HTTP request, say).
             reason = getattr(e, "reason", e)
             raise KmsConnectionError(
                 "InternalFailure",
