@@ -37,10 +37,44 @@ pub(crate) struct ServeArgs {
     /// API is served over https only.
     #[command(flatten)]
     tls: TlsArgs,
+    /// The most memory one session's statements may hold at once (sorts,
+    /// joins, aggregates; nothing is spilled to disk): 512MiB, 2GiB, or
+    /// bytes. A statement needing more fails; the server goes on.
+    #[arg(long, env = "SEALHOUSE_SESSION_MEMORY_LIMIT", default_value = "2GiB", value_parser = parse_size)]
+    session_memory_limit: usize,
     /// Allow non-loopback listen addresses (other machines can then
     /// connect; needs --tls-cert and --tls-key).
     #[arg(long)]
     allow_remote: bool,
+}
+
+/// A size: bytes, or a number with KiB, MiB or GiB.
+fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let (digits, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((text, ""), |at| text.split_at(at));
+    let multiplier: usize = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => {
+            return Err(format!(
+                "'{text}' is not a size: write bytes, or 512MiB, 2GiB"
+            ));
+        }
+    };
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size: write bytes, or 512MiB, 2GiB"))?;
+    let bytes = n
+        .checked_mul(multiplier)
+        .ok_or_else(|| format!("{text} is too large"))?;
+    if bytes < 1 << 20 {
+        return Err(format!("{text} is too small: give at least 1MiB"));
+    }
+    Ok(bytes)
 }
 
 pub(crate) fn run(args: ServeArgs) -> Result<()> {
@@ -76,7 +110,8 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
         .with_region(local.kms.region()),
     );
     let catalog = local.catalog()?;
-    let mut server = PostgresServer::new(catalog, services, Arc::clone(&local.iam));
+    let mut server = PostgresServer::new(catalog, services, Arc::clone(&local.iam))
+        .with_session_memory_limit(args.session_memory_limit);
     if let Some(config) = &tls {
         server = server.with_tls(Arc::clone(config));
     }
@@ -133,4 +168,19 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
         let (postgres, kms) = tokio::join!(postgres, kms);
         postgres.and(kms)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        assert_eq!(parse_size("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        for bad in ["", "1", "2GB", "-1MiB", "1.5GiB", "99999999999999999999GiB"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -414,3 +414,103 @@ fn sigterm_lets_the_running_statement_finish_then_exits() {
     assert!(log.contains("shutting down"), "{log}");
     assert!(log.contains("running statements finished"), "{log}");
 }
+
+/// Each session's statements share a bounded memory pool: a statement that
+/// needs more fails with SQLSTATE 53200, naming the limit, and its session
+/// and the server go on.
+#[test]
+fn a_statement_over_the_session_memory_limit_fails_alone() {
+    let mut served = Served::start_with(&["--session-memory-limit", "64MiB"]);
+    let root = served.account("8888");
+    runtime().block_on(async {
+        let c = served.connect(&root).await;
+        // 8 million groups in no order (range's own order would let the
+        // aggregate stream): well over 64 MiB of hash table.
+        let greedy = "SELECT count(*) FROM (SELECT (value * 2654435761) % 1000000007 AS k, count(*) \
+                      FROM range(8000000) GROUP BY k)";
+        let result = c.simple_query(greedy).await;
+        assert_eq!(outcome(&result), "53200", "{result:?}");
+        let message = result
+            .err()
+            .and_then(|e| e.as_db_error().map(|d| d.message().to_owned()))
+            .unwrap_or_default();
+        assert!(message.contains("--session-memory-limit"), "{message}");
+        // The session goes on, with statements that fit.
+        let rows = c
+            .simple_query("SELECT count(*) FROM (SELECT value % 1000 AS k, count(*) FROM range(8000000) GROUP BY k)")
+            .await
+            .expect("fits");
+        assert!(matches!(&rows[1], tokio_postgres::SimpleQueryMessage::Row(r) if r.get(0) == Some("1000")));
+        assert_alive(&mut served, &root, "the memory limit").await;
+    });
+}
+
+/// A query's rows are sent as they are computed: a result several times
+/// larger than the server's memory use goes through with the server's peak
+/// memory bounded; a statement timeout stops a stream midway; a SELECT
+/// before another statement in one query string sees the table as it was.
+#[test]
+fn results_stream_with_bounded_server_memory() {
+    let served = Served::start();
+    let root = served.account("9999");
+    runtime().block_on(async {
+        let c = served.connect(&root).await;
+        let before = served.peak_rss_kib();
+        // 3 million rows of ~110 bytes: about 330 MB as text.
+        let rows = 3_000_000_u64;
+        let stream = c
+            .query_raw(
+                &format!("SELECT value, repeat('x', 100) AS pad FROM range({rows})"),
+                std::iter::empty::<i64>(),
+            )
+            .await
+            .expect("query");
+        futures::pin_mut!(stream);
+        let (mut seen, mut sum) = (0_u64, 0_u64);
+        while let Some(row) = futures::StreamExt::next(&mut stream).await {
+            let row = row.expect("row");
+            sum += row.get::<_, i64>(0) as u64;
+            assert_eq!(row.get::<_, &str>(1).len(), 100);
+            seen += 1;
+        }
+        // Every row once, in whatever order the partitions gave them.
+        assert_eq!((seen, sum), (rows, rows * (rows - 1) / 2));
+        let peak = served.peak_rss_kib();
+        assert!(
+            peak < before + 200 * 1024,
+            "peak RSS went from {before} KiB to {peak} KiB for a streamed result"
+        );
+
+        c.batch_execute("SET statement_timeout = 500")
+            .await
+            .expect("set");
+        let e = c
+            .simple_query("SELECT value FROM range(2000000000)")
+            .await
+            .expect_err("times out while streaming");
+        assert_eq!(e.code().map(|c| c.code()), Some("57014"), "{e:?}");
+        c.batch_execute("SET statement_timeout = 0")
+            .await
+            .expect("reset");
+
+        c.batch_execute(
+            "CREATE PROJECT s; CREATE TABLE s.n (i BIGINT); INSERT INTO s.n VALUES (1), (2)",
+        )
+        .await
+        .expect("setup");
+        let replies = c
+            .simple_query(
+                "SELECT count(*) FROM s.n; INSERT INTO s.n VALUES (3); SELECT count(*) FROM s.n",
+            )
+            .await
+            .expect("three statements");
+        let counts: Vec<&str> = replies
+            .iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(counts, ["2", "3"]);
+    });
+}

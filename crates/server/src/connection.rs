@@ -15,12 +15,15 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use datafusion::common::ParamValues;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 use futures::FutureExt;
 use sealhouse_iam::{Iam, Principal};
 use sealhouse_sql::format::ResultSet;
-use sealhouse_sql::{IdentityServices, SqlError, StatementOutput, Warehouse};
+use sealhouse_sql::{
+    IdentityServices, PlanOutput, RowStream, SqlError, StatementOutput, Warehouse,
+};
 use sealhouse_storage::Catalog;
 use tokio::sync::Mutex;
 
@@ -28,6 +31,7 @@ use crate::command::Command;
 use crate::cursor::Cursor;
 use crate::error::ClientError;
 use crate::settings::{Reported, Settings};
+use crate::statement_log::StatementLog;
 
 /// What every connection of a server shares.
 pub(crate) struct Shared {
@@ -38,6 +42,8 @@ pub(crate) struct Shared {
     /// How many requests are running a session's work now; shutdown waits
     /// for none.
     pub(crate) running: tokio::sync::watch::Sender<usize>,
+    /// The most memory one session's statements may hold at once.
+    pub(crate) session_memory: Option<usize>,
 }
 
 impl Shared {
@@ -47,19 +53,20 @@ impl Shared {
 }
 
 /// Counts one running request in [`Shared::running`] while it lives
-/// (dropped on completion, panic or cancellation alike).
-struct Running<'a>(&'a tokio::sync::watch::Sender<usize>);
+/// (dropped on completion, panic or cancellation alike); a streamed query's
+/// rows carry one until they are sent.
+pub(crate) struct Running(Arc<Shared>);
 
-impl<'a> Running<'a> {
-    fn start(counter: &'a tokio::sync::watch::Sender<usize>) -> Self {
-        counter.send_modify(|n| *n += 1);
-        Self(counter)
+impl Running {
+    pub(crate) fn start(shared: &Arc<Shared>) -> Self {
+        shared.running.send_modify(|n| *n += 1);
+        Self(Arc::clone(shared))
     }
 }
 
-impl Drop for Running<'_> {
+impl Drop for Running {
     fn drop(&mut self) {
-        self.0.send_modify(|n| *n = n.saturating_sub(1));
+        self.0.running.send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 
@@ -73,6 +80,15 @@ pub(crate) struct Connection {
 pub(crate) enum Reply {
     /// Rows, and the command tag to finish them with.
     Rows { rows: ResultSet, tag: &'static str },
+    /// A query's rows, sent as they are computed, within the statement
+    /// timeout's deadline.
+    Stream {
+        rows: RowStream,
+        /// When the statement timeout runs out, and the timeout.
+        deadline: Option<(tokio::time::Instant, std::time::Duration)>,
+        /// The statement's log line, written when the rows are sent.
+        log: Option<StatementLog>,
+    },
     /// A command without rows: its tag and the row count it reports.
     Done { tag: String, rows: Option<u64> },
     /// BEGIN.
@@ -139,6 +155,11 @@ impl Connection {
         warehouse
             .enable_postgres_catalog()
             .map_err(ClientError::from_sql)?;
+        if let Some(bytes) = self.shared.session_memory {
+            warehouse
+                .limit_memory(bytes)
+                .map_err(ClientError::from_sql)?;
+        }
         // libpq names the database after the user when none is given;
         // "postgres" and "sealhouse" mean the default project too.
         if let Some(db) = database
@@ -172,7 +193,7 @@ impl Connection {
         let session = guard
             .as_mut()
             .ok_or_else(|| ClientError::new("08P01", "sign in before sending queries"))?;
-        let _running = Running::start(&self.shared.running);
+        let _running = Running::start(&self.shared);
         AssertUnwindSafe(f(session))
             .catch_unwind()
             .await
@@ -193,45 +214,30 @@ impl Session {
         params: Option<ParamValues>,
     ) -> Result<Outcome, ClientError> {
         let started = std::time::Instant::now();
-        let result = self.run_in_block(command, params).await;
+        let mut result = self.run_in_block(command, params).await;
         if result.is_err() && self.block == Block::Open {
             self.block = Block::Failed;
         }
-        self.log(command, &result, started.elapsed());
-        result
-    }
-
-    /// One line per statement in the server's log: who, what kind, how
-    /// long, how many rows, and the outcome. Never the statement's text or
-    /// any value: those can hold keysets and the data they protect.
-    fn log(
-        &self,
-        command: &Command,
-        result: &Result<Outcome, ClientError>,
-        took: std::time::Duration,
-    ) {
         let principal = self
             .warehouse
             .principal()
             .map(ToString::to_string)
             .unwrap_or_default();
-        let kind = command.kind();
-        let duration_ms = took.as_secs_f64() * 1000.0;
-        match result {
-            Ok(outcome) => {
-                let rows = match &outcome.reply {
-                    Reply::Rows { rows, .. } => {
-                        Some(rows.batches.iter().map(|b| b.num_rows() as u64).sum())
-                    }
-                    Reply::Done { rows, .. } => *rows,
-                    Reply::Began | Reply::Ended(_) => None,
-                };
-                tracing::info!(target: "sealhouse::statement", %principal, kind, duration_ms, rows, outcome = "ok", "statement");
-            }
-            Err(e) => {
-                tracing::info!(target: "sealhouse::statement", %principal, kind, duration_ms, outcome = e.code, "statement");
-            }
+        let mut log = StatementLog::new(principal, command.kind(), started);
+        match &mut result {
+            // Written once the rows are sent.
+            Ok(Outcome {
+                reply: Reply::Stream { log: slot, .. },
+                ..
+            }) => *slot = Some(log),
+            Ok(outcome) => match &outcome.reply {
+                Reply::Rows { rows, .. } => log.add_rows(rows.num_rows() as u64),
+                Reply::Done { rows: Some(n), .. } => log.add_rows(*n),
+                _ => {}
+            },
+            Err(e) => log.failed(e.code),
         }
+        result
     }
 
     async fn run_in_block(
@@ -377,8 +383,24 @@ impl Session {
                 Ok(sealhouse_outcome(text, output))
             }
             Command::Query { text, statement } => {
-                let output = self.query(text, statement, params).await?;
-                Ok(query_outcome(statement, output))
+                let timeout = self.settings.statement_timeout();
+                let started = tokio::time::Instant::now();
+                let run = async {
+                    let plan = self.bound_plan(statement, params).await?;
+                    self.warehouse
+                        .execute_plan_streaming(text, plan)
+                        .await
+                        .map_err(ClientError::from_sql)
+                };
+                match with_timeout(timeout, run).await? {
+                    PlanOutput::Rows(rows) => Ok(Reply::Stream {
+                        rows,
+                        deadline: timeout.map(|limit| (started + limit, limit)),
+                        log: None,
+                    }
+                    .into()),
+                    PlanOutput::Done(output) => Ok(query_outcome(statement, output)),
+                }
             }
         }
     }
@@ -391,7 +413,8 @@ impl Session {
     }
 
     /// Plans (again, so a prepared statement sees the catalog as it is now
-    /// and is authorised as of now), binds and runs a query.
+    /// and is authorised as of now), binds and runs a query to completion
+    /// (a cursor's rows).
     async fn query(
         &mut self,
         text: &str,
@@ -399,24 +422,33 @@ impl Session {
         params: Option<ParamValues>,
     ) -> Result<StatementOutput, ClientError> {
         let timeout = self.settings.statement_timeout();
-        let warehouse = &mut self.warehouse;
-        let run = async move {
-            let plan = warehouse
-                .plan_statement(statement.clone())
-                .await
-                .map_err(ClientError::from_sql)?;
-            let plan = match params {
-                Some(params) => plan
-                    .with_param_values(params)
-                    .map_err(|e| ClientError::from_sql(e.into()))?,
-                None => plan,
-            };
-            warehouse
+        let run = async {
+            let plan = self.bound_plan(statement, params).await?;
+            self.warehouse
                 .execute_plan(text, plan)
                 .await
                 .map_err(ClientError::from_sql)
         };
         with_timeout(timeout, run).await
+    }
+
+    /// A statement planned now, with its parameters bound.
+    async fn bound_plan(
+        &self,
+        statement: &Statement,
+        params: Option<ParamValues>,
+    ) -> Result<LogicalPlan, ClientError> {
+        let plan = self
+            .warehouse
+            .plan_statement(statement.clone())
+            .await
+            .map_err(ClientError::from_sql)?;
+        match params {
+            Some(params) => plan
+                .with_param_values(params)
+                .map_err(|e| ClientError::from_sql(e.into())),
+            None => Ok(plan),
+        }
     }
 
     /// The column descriptions of cursor `name`, if it exists (a DECLAREd
@@ -449,16 +481,21 @@ async fn with_timeout<T>(
 ) -> Result<T, ClientError> {
     match timeout {
         None => run.await,
-        Some(limit) => tokio::time::timeout(limit, run).await.map_err(|_| {
-            ClientError::new(
-                "57014",
-                format!(
-                    "canceling statement due to statement timeout ({} ms)",
-                    limit.as_millis()
-                ),
-            )
-        })?,
+        Some(limit) => tokio::time::timeout(limit, run)
+            .await
+            .map_err(|_| timed_out(limit))?,
     }
+}
+
+/// PostgreSQL's error for a statement past `statement_timeout`.
+pub(crate) fn timed_out(limit: std::time::Duration) -> ClientError {
+    ClientError::new(
+        "57014",
+        format!(
+            "canceling statement due to statement timeout ({} ms)",
+            limit.as_millis()
+        ),
+    )
 }
 
 fn done(tag: &str) -> Outcome {

@@ -7,13 +7,18 @@ use std::sync::Arc;
 use arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch};
 use datafusion::arrow::array::{RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use futures::stream;
+use futures::{Stream, StreamExt, TryStreamExt, stream};
 use pgwire::api::portal::Format;
 use pgwire::api::results::{FieldInfo, QueryResponse};
 use pgwire::error::PgWireResult;
+use pgwire::messages::data::DataRow;
+use sealhouse_sql::RowStream;
 use sealhouse_sql::format::ResultSet;
+use tokio::time::Instant;
 
+use crate::connection::{Running, timed_out};
 use crate::error::ClientError;
+use crate::statement_log::StatementLog;
 
 /// The column descriptions of `rows`, under the names the session shows.
 pub(crate) fn fields(
@@ -45,6 +50,84 @@ pub(crate) fn response(rows: ResultSet, format: &Format, tag: &str) -> PgWireRes
     let mut response = QueryResponse::new(fields, stream::iter(data));
     response.set_command_tag(tag);
     Ok(response)
+}
+
+/// A query response carrying a query's rows as they are computed: one
+/// batch is encoded at a time, so the server holds a few batches however
+/// large the result. Past `deadline` the rows end with the statement
+/// timeout's error. `running` is counted until the rows are sent.
+pub(crate) fn stream_response(
+    rows: RowStream,
+    deadline: Option<(Instant, std::time::Duration)>,
+    format: &Format,
+    running: Running,
+    mut log: Option<StatementLog>,
+) -> PgWireResult<QueryResponse> {
+    let fields = Arc::new(fields(&rows.schema, &rows.names, format)?);
+    let encoded = Arc::clone(&fields);
+    let batches = within(rows, deadline).map(move |batch| {
+        // Held by the stream, so dropped with it once the rows are sent.
+        let _running = &running;
+        let rows: Vec<PgWireResult<DataRow>> = match batch {
+            Ok(batch) => {
+                if let Some(log) = &mut log {
+                    log.add_rows(batch.num_rows() as u64);
+                }
+                encode_recordbatch(Arc::clone(&encoded), batch).collect()
+            }
+            Err(e) => {
+                if let Some(log) = &mut log {
+                    log.failed(e.code);
+                }
+                vec![Err(e.into_pgwire())]
+            }
+        };
+        stream::iter(rows)
+    });
+    Ok(QueryResponse::new(fields, batches.flatten()))
+}
+
+/// All of a query's rows (a statement of a multi-statement query string
+/// that is not its last: its rows are sent only after the next ran).
+pub(crate) async fn collect(
+    rows: RowStream,
+    deadline: Option<(Instant, std::time::Duration)>,
+) -> Result<ResultSet, ClientError> {
+    let names = rows.names.clone();
+    let schema = Arc::clone(&rows.schema);
+    let batches = within(rows, deadline).try_collect().await?;
+    Ok(ResultSet {
+        names,
+        schema,
+        batches,
+    })
+}
+
+/// The batches of `rows`, ending with the timeout's error past `deadline`.
+fn within(
+    rows: RowStream,
+    deadline: Option<(Instant, std::time::Duration)>,
+) -> impl Stream<Item = Result<RecordBatch, ClientError>> + Send {
+    stream::unfold(Some(rows), move |rows| async move {
+        let mut rows = rows?;
+        let next = match deadline {
+            None => rows.next().await,
+            // Checked before each batch too: a timeout polls its future
+            // first, and batches that are always ready would never see it.
+            Some((at, limit)) if Instant::now() >= at => {
+                return Some((Err(timed_out(limit)), None));
+            }
+            Some((at, limit)) => match tokio::time::timeout_at(at, rows.next()).await {
+                Ok(next) => next,
+                // The rows (and the query computing them) are dropped.
+                Err(_) => return Some((Err(timed_out(limit)), None)),
+            },
+        };
+        match next? {
+            Ok(batch) => Some((Ok(batch), Some(rows))),
+            Err(e) => Some((Err(ClientError::from_sql(e)), None)),
+        }
+    })
 }
 
 /// SHOW's rows: one column named after the parameter, or (SHOW ALL) name

@@ -38,6 +38,7 @@ impl ClientError {
             SqlError::Plan(m) if m.contains("table") && m.contains("not found") => "42P01",
             SqlError::Plan(_) => "42000",
             SqlError::TooComplex(_) => "54001",
+            SqlError::OutOfMemory(_) => "53200",
             SqlError::Storage(StorageError::ProjectNotFound(_)) => "3F000",
             SqlError::Storage(StorageError::TableNotFound { .. }) => "42P01",
             SqlError::Storage(

@@ -10,28 +10,35 @@ use arrow_pg::datatypes::into_pg_type;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::LogicalPlan;
+use futures::future::{Either, select};
 use futures::{Sink, SinkExt};
 use pgwire::api::auth::StartupHandler;
-use pgwire::api::portal::{Format, Portal};
-use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler, send_describe_response};
+use pgwire::api::portal::{Format, Portal, PortalExecutionState};
+use pgwire::api::query::{
+    ExtendedQueryHandler, SimpleQueryHandler, send_describe_response, send_execution_response,
+    send_partial_query_response,
+};
 use pgwire::api::results::{
-    DescribePortalResponse, DescribeStatementResponse, FieldInfo, Response, Tag,
+    DescribePortalResponse, DescribeStatementResponse, FieldInfo, QueryResponse, Response, Tag,
 };
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::PortalStore;
 use pgwire::api::{
-    ClientInfo, ClientPortalStore, DEFAULT_NAME, ErrorHandler, PgWireServerHandlers, Type,
+    ClientInfo, ClientPortalStore, ConnectionHandle, DEFAULT_NAME, ErrorHandler,
+    PgWireConnectionState, PgWireServerHandlers, Type,
 };
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
-use pgwire::messages::extendedquery::{Bind, BindComplete, Describe, TARGET_TYPE_BYTE_PORTAL};
+use pgwire::messages::extendedquery::{
+    Bind, BindComplete, Describe, Execute, TARGET_TYPE_BYTE_PORTAL,
+};
 use pgwire::messages::response::NoticeResponse;
 use pgwire::messages::startup::ParameterStatus;
 use tokio::sync::Mutex;
 
 use crate::auth::{PasswordStartup, ServerParameters};
 use crate::command::{self, Command};
-use crate::connection::{Connection, Outcome, Reply, Shared};
+use crate::connection::{Connection, Outcome, Reply, Running, Shared};
 use crate::encode;
 use crate::error::ClientError;
 use crate::parameters;
@@ -145,9 +152,24 @@ where
     Ok(())
 }
 
-fn into_response(outcome: Outcome, format: &Format) -> PgWireResult<Response> {
+fn into_response(
+    outcome: Outcome,
+    format: &Format,
+    shared: &Arc<Shared>,
+) -> PgWireResult<Response> {
     Ok(match outcome.reply {
         Reply::Rows { rows, tag } => Response::Query(encode::response(rows, format, tag)?),
+        Reply::Stream {
+            rows,
+            deadline,
+            log,
+        } => Response::Query(encode::stream_response(
+            rows,
+            deadline,
+            format,
+            Running::start(shared),
+            log,
+        )?),
         Reply::Done { tag, rows } => {
             let mut t = Tag::new(&tag);
             if tag == "INSERT" {
@@ -180,15 +202,55 @@ impl SimpleQueryHandler for Queries {
             return Ok(vec![Response::EmptyQuery]);
         }
         let mut responses = Vec::with_capacity(commands.len());
-        for command in commands {
-            let outcome = self
+        let count = commands.len();
+        for (i, command) in commands.into_iter().enumerate() {
+            let mut outcome = self
                 .connection
                 .with_session(async |s| s.run(&command, None).await)
                 .await;
+            // Responses go out after the last statement ran: only the last
+            // one's rows may still be computing then.
+            if i + 1 < count
+                && let Ok(Outcome {
+                    reply: reply @ Reply::Stream { .. },
+                    ..
+                }) = &mut outcome
+            {
+                let Reply::Stream {
+                    rows,
+                    deadline,
+                    log,
+                } = std::mem::replace(reply, Reply::Began)
+                else {
+                    unreachable!("matched above")
+                };
+                let mut log = log;
+                match encode::collect(rows, deadline).await {
+                    Ok(rows) => {
+                        if let Some(log) = &mut log {
+                            log.add_rows(rows.num_rows() as u64);
+                        }
+                        *reply = Reply::Rows {
+                            rows,
+                            tag: "SELECT",
+                        };
+                    }
+                    Err(e) => {
+                        if let Some(log) = &mut log {
+                            log.failed(e.code);
+                        }
+                        outcome = Err(e);
+                    }
+                }
+            }
             match outcome {
                 Ok(mut outcome) => {
                     send_extras(client, &mut outcome).await?;
-                    responses.push(into_response(outcome, &Format::UnifiedText)?);
+                    responses.push(into_response(
+                        outcome,
+                        &Format::UnifiedText,
+                        &self.connection.shared,
+                    )?);
                 }
                 Err(e) => {
                     // PostgreSQL stops a multi-statement query at its first error.
@@ -320,6 +382,80 @@ impl ExtendedQueryHandler for Queries {
         Ok(())
     }
 
+    /// A query's rows stream to the client. pgwire's own Execute keeps a
+    /// portal's rows to hand out `max_rows` at a time, which with 0 (all
+    /// rows: what drivers send) holds the whole result; that case is served
+    /// here, the rest (row limits, non-queries, a suspended portal) by
+    /// pgwire.
+    async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Prepared>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
+        let portal = match client.portal_store().get_portal(name) {
+            Some(portal)
+                if message.max_rows == 0
+                    && matches!(
+                        portal.statement.statement.command,
+                        Some(Command::Query { .. })
+                    )
+                    && !self.described.lock().await.contains_key(name)
+                    && matches!(*portal.state.lock().await, PortalExecutionState::Initial)
+                    && matches!(client.state(), PgWireConnectionState::ReadyForQuery) =>
+            {
+                portal
+            }
+            _ => return self._on_execute(client, message).await,
+        };
+        client.set_state(PgWireConnectionState::QueryInProgress);
+        let cancel = match client.session_extensions().get::<Arc<ConnectionHandle>>() {
+            Some(handle) => Some(handle.start_query().await),
+            None => None,
+        };
+        let ran = match cancel {
+            Some(cancel) => match select(
+                ExtendedQueryHandler::do_query(self, client, &portal, 0),
+                cancel,
+            )
+            .await
+            {
+                Either::Left((ran, _)) => ran,
+                Either::Right(_) => Err(PgWireError::QueryCanceled),
+            },
+            None => ExtendedQueryHandler::do_query(self, client, &portal, 0).await,
+        };
+        // A second Execute of this portal finds it finished, as pgwire's would.
+        portal
+            .start(QueryResponse::new(
+                Arc::new(Vec::new()),
+                futures::stream::empty(),
+            ))
+            .await;
+        portal.fetch(0).await?;
+        let sent = match ran {
+            Ok(Response::Query(mut rows)) => send_partial_query_response(client, &mut rows, 0)
+                .await
+                .map(drop),
+            Ok(Response::Execution(tag)) => send_execution_response(client, tag).await,
+            Ok(Response::Error(e)) => {
+                client.set_transaction_status(client.transaction_status().to_error_state());
+                client
+                    .send(PgWireBackendMessage::ErrorResponse((*e).into()))
+                    .await
+                    .map_err(PgWireError::from)
+            }
+            Ok(_) => {
+                Err(ClientError::new("XX000", "a query gave an unexpected reply").into_pgwire())
+            }
+            Err(e) => Err(e),
+        };
+        client.set_state(PgWireConnectionState::ReadyForQuery);
+        sent
+    }
+
     /// A DECLAREd cursor is a portal too (psycopg's server-side cursors
     /// describe it by name); other portals are pgwire's.
     async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
@@ -432,7 +568,7 @@ impl ExtendedQueryHandler for Queries {
         let format = &portal.result_column_format;
         if let Some(mut outcome) = self.described.lock().await.remove(&portal.name) {
             send_extras(client, &mut outcome).await?;
-            return into_response(outcome, format);
+            return into_response(outcome, format, &self.connection.shared);
         }
         let prepared = &portal.statement.statement;
         let Some(command) = &prepared.command else {
@@ -452,6 +588,6 @@ impl ExtendedQueryHandler for Queries {
             .await
             .map_err(ClientError::into_pgwire)?;
         send_extras(client, &mut outcome).await?;
-        into_response(outcome, format)
+        into_response(outcome, format, &self.connection.shared)
     }
 }

@@ -22,6 +22,7 @@ mod error;
 mod handlers;
 mod parameters;
 mod settings;
+mod statement_log;
 
 use std::io;
 use std::sync::Arc;
@@ -61,9 +62,20 @@ impl PostgresServer {
                 iam,
                 parser: PostgresCompatibilityParser::new(),
                 running: tokio::sync::watch::channel(0).0,
+                session_memory: None,
             }),
             tls: None,
         }
+    }
+
+    /// Bounds each session's memory (sorts, joins, aggregates): a
+    /// statement needing more than `bytes` fails with SQLSTATE 53200 and the
+    /// session and server go on. Set before serving.
+    pub fn with_session_memory_limit(mut self, bytes: usize) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.session_memory = Some(bytes);
+        }
+        self
     }
 
     /// Offers TLS with this configuration (clients that ask for it get it;

@@ -28,6 +28,14 @@ pub enum SqlError {
     /// "statement too complex"); says how to write it instead.
     #[error("{0}")]
     TooComplex(String),
+    /// The statement needed more memory than the session may use; names
+    /// the limit and how to need less.
+    #[error(
+        "the statement needs more memory than this session may use ({0}); filter or aggregate \
+         before sorting or joining, select fewer columns, or ask the operator for a higher \
+         limit (sealhouse serve --session-memory-limit)"
+    )]
+    OutOfMemory(String),
     /// Sealhouse itself failed (a panic, contained to the statement): a bug
     /// to report, not something the statement's author did wrong.
     #[error(
@@ -71,6 +79,7 @@ impl From<DataFusionError> for SqlError {
             DataFusionError::NotImplemented(m) => {
                 Self::Plan(format!("not supported: {}", clean(m)))
             }
+            DataFusionError::ResourcesExhausted(m) => Self::OutOfMemory(clean(m)),
             other => Self::Execution(clean(&other.to_string())),
         }
     }

@@ -22,5 +22,5 @@ mod tables;
 mod wrapped;
 
 pub use error::SqlError;
-pub use session::{ScriptError, StatementOutput, Warehouse};
+pub use session::{PlanOutput, RowStream, ScriptError, StatementOutput, Warehouse};
 pub use wrapped::{IdentityServices, KmsConnector};

@@ -9,6 +9,10 @@ use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::catalog::default_table_source::provider_as_source;
 use datafusion::common::{ScalarValue, TableReference};
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{CreateMemoryTable, DdlStatement, LogicalPlan, LogicalPlanBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -30,8 +34,10 @@ mod authorization;
 mod encryption_statements;
 mod output;
 mod postgres;
+mod streaming;
 
 pub use output::{ScriptError, StatementOutput};
+pub use streaming::{PlanOutput, RowStream};
 
 /// One user's session: the current project, script variables and settings,
 /// over a data directory shared with other sessions.
@@ -93,7 +99,16 @@ impl Warehouse {
         let options = config.options_mut();
         options.execution.parquet.schema_force_view_types = false;
         options.sql_parser.map_string_types_to_utf8view = false;
-        let ctx = SessionContext::new_with_config(config);
+        // Nothing a statement computes is ever written to a temporary file:
+        // it can hold decrypted values. An operator that would spill fails
+        // with the session's memory limit instead (see limit_memory).
+        let runtime = RuntimeEnvBuilder::new()
+            .with_disk_manager_builder(
+                DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
+            )
+            .build_arc()
+            .expect("a runtime without a disk manager or limits always builds");
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
         let leases = Arc::new(StatementLeases::default());
         ctx.register_catalog(
             CATALOG_NAME,
@@ -118,6 +133,27 @@ impl Warehouse {
             variables: BTreeMap::new(),
             settings: BTreeMap::new(),
         }
+    }
+
+    /// Bounds the memory this session's statements may hold at once in
+    /// sorts, joins, aggregates and the like (DataFusion's memory pool) to
+    /// `bytes`; a statement needing more fails with
+    /// [`SqlError::OutOfMemory`] and the session goes on. Call it before
+    /// the first statement.
+    pub fn limit_memory(&mut self, bytes: usize) -> Result<(), SqlError> {
+        let state = self.ctx.state();
+        let pool = TrackConsumersPool::new(
+            GreedyMemoryPool::new(bytes),
+            std::num::NonZeroUsize::new(3).unwrap_or(std::num::NonZeroUsize::MIN),
+        );
+        let runtime = RuntimeEnvBuilder::from_runtime_env(state.runtime_env())
+            .with_memory_pool(Arc::new(pool))
+            .build_arc()?;
+        let limited = SessionStateBuilder::new_from_existing(state)
+            .with_runtime_env(runtime)
+            .build();
+        *self.ctx.state_ref().write() = limited;
+        Ok(())
     }
 
     /// The project unqualified table names refer to.

@@ -48,6 +48,11 @@ fn field(out: &str, name: &str) -> String {
 impl Served {
     /// Starts the server over a new data directory.
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts the server over a new data directory with `extra` arguments.
+    pub fn start_with(extra: &[&str]) -> Self {
         let data = tempfile::tempdir().expect("tempdir");
         let config = tempfile::tempdir().expect("tempdir");
         let mut child = Command::new(binary())
@@ -58,12 +63,14 @@ impl Served {
                 "--kms-listen",
                 "127.0.0.1:0",
             ])
+            .args(extra)
             .env("SEALHOUSE_DATA_DIR", data.path())
             .env("SEALHOUSE_CONFIG_DIR", config.path())
             .env_remove("SEALHOUSE_KMS_ROOT_KEY")
             .env_remove("SEALHOUSE_KMS_ROOT_KEY_FILE")
             .env("HOME", data.path())
             .env_remove("SEALHOUSE_ACCESS_KEY_ID")
+            .env_remove("SEALHOUSE_SESSION_MEMORY_LIMIT")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -101,6 +108,17 @@ impl Served {
     /// Whether the server process is still running.
     pub fn running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The server's peak resident memory so far (Linux's VmHWM), in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("the server's /proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM in /proc status")
     }
 
     /// Sends the server SIGTERM, as a service manager stops it.

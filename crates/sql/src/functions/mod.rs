@@ -52,8 +52,29 @@ impl FunctionSet {
     /// Forgets the statement's keyset references and unwraps; called after
     /// every statement, successful or not.
     pub(crate) fn end_statement(&self) {
+        drop(self.statement_end());
+    }
+
+    /// What ends the statement when dropped: for a statement whose rows
+    /// are still being computed after it returned (a streamed query).
+    pub(crate) fn statement_end(&self) -> StatementEnd {
+        StatementEnd {
+            cache: Arc::clone(&self.cache),
+            wrapper: self.wrapper.0.clone(),
+        }
+    }
+}
+
+/// Ends a statement's keyset references and unwraps when dropped.
+pub(crate) struct StatementEnd {
+    cache: Arc<KeysetCache>,
+    wrapper: Option<Arc<KeysetWrapper>>,
+}
+
+impl Drop for StatementEnd {
+    fn drop(&mut self) {
         self.cache.handles.clear();
-        if let Some(w) = &self.wrapper.0 {
+        if let Some(w) = &self.wrapper {
             w.end_statement();
         }
     }

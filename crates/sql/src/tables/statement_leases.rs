@@ -21,9 +21,14 @@ impl StatementLeases {
 
     /// Ends the statement's leases (after it ran, successfully or not).
     pub(crate) fn release_all(&self) {
-        let leases = std::mem::take(&mut *self.leases());
         // Dropped outside the lock: releasing may delete retired files.
-        drop(leases);
+        drop(self.take_all());
+    }
+
+    /// The statement's leases, for what outlives the statement's call (a
+    /// streamed query's rows); dropping them ends them.
+    pub(crate) fn take_all(&self) -> Vec<SnapshotLease> {
+        std::mem::take(&mut *self.leases())
     }
 
     fn leases(&self) -> std::sync::MutexGuard<'_, Vec<SnapshotLease>> {
