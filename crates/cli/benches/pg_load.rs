@@ -5,8 +5,12 @@
 //! on the same server, so the figure reads as scaling, not as an absolute
 //! that depends on the machine's disk.
 //!
-//!   cargo bench -p sealhouse --bench pg_load
-//!   SEALHOUSE_LOAD_SECONDS=30 cargo bench -p sealhouse --bench pg_load
+//! Then a large result streamed to one client: its rows per second next to
+//! the same query counted inside the server (the reference: the rows made
+//! without being sent), and the server's peak memory before and after.
+//!
+//!   cargo bench --workspace --bench pg_load
+//!   SEALHOUSE_LOAD_SECONDS=30 SEALHOUSE_STREAM_ROWS=10000000 cargo bench --workspace --bench pg_load
 
 #[path = "../tests/serve/mod.rs"]
 mod serve;
@@ -19,10 +23,15 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(20);
     // `cargo test --benches` runs this once as a smoke test.
-    let seconds = if std::env::args().any(|a| a == "--bench") {
-        seconds
+    let bench = std::env::args().any(|a| a == "--bench");
+    let seconds = if bench { seconds } else { 1 };
+    let stream_rows: u64 = if bench {
+        std::env::var("SEALHOUSE_STREAM_ROWS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(10_000_000)
     } else {
-        1
+        100_000
     };
     let served = serve::Served::start();
     let root = served.account("5555");
@@ -70,4 +79,50 @@ fn main() {
             );
         }
     }
+    runtime.block_on(stream(&served, &root, stream_rows));
+}
+
+/// One client reads `rows` rows of a BIGINT and a 100-byte text (extended
+/// protocol, binary results), counting them as they arrive.
+async fn stream(served: &serve::Served, root: &serve::Key, rows: u64) {
+    let c = served.connect(root).await;
+    let query = format!("SELECT value, repeat('x', 100) AS pad FROM range({rows})");
+    let started = std::time::Instant::now();
+    let counted = c
+        .query_one(&format!("SELECT count(*) FROM ({query})"), &[])
+        .await
+        .expect("count")
+        .get::<_, i64>(0);
+    let reference = started.elapsed();
+    assert_eq!(counted as u64, rows);
+    let idle = served.peak_rss_kib();
+    let started = std::time::Instant::now();
+    let stream = c
+        .query_raw(&query, std::iter::empty::<i64>())
+        .await
+        .expect("query");
+    futures::pin_mut!(stream);
+    let (mut seen, mut bytes) = (0_u64, 0_u64);
+    while let Some(row) = futures::StreamExt::next(&mut stream).await {
+        let row = row.expect("row");
+        bytes += row.get::<_, &str>(1).len() as u64 + 8;
+        seen += 1;
+    }
+    let took = started.elapsed();
+    assert_eq!(seen, rows, "every row once");
+    let peak = served.peak_rss_kib();
+    println!(
+        "pg_load stream: {rows} rows ({:.0} MB of values) in {:.2} s = {:.2} M rows/s; \
+         counted in the server (reference) {:.2} s = {:.2} M rows/s",
+        bytes as f64 / 1e6,
+        took.as_secs_f64(),
+        rows as f64 / took.as_secs_f64() / 1e6,
+        reference.as_secs_f64(),
+        rows as f64 / reference.as_secs_f64() / 1e6,
+    );
+    println!(
+        "pg_load stream: server peak RSS {:.0} MiB before, {:.0} MiB after",
+        idle as f64 / 1024.0,
+        peak as f64 / 1024.0
+    );
 }

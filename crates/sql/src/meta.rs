@@ -30,6 +30,10 @@ pub(crate) enum Meta {
     Rewrite {
         target: RewriteTarget,
     },
+    /// `ALTER TABLE t MERGE SMALLFILES`: the table's small files into one.
+    MergeSmallFiles {
+        table: String,
+    },
     /// A statement of ours that does not parse: the message says why.
     Malformed(String),
     DropProject {
@@ -152,6 +156,12 @@ pub(crate) fn parse(statement: &str) -> Option<Meta> {
         ["REWRITE", "PROJECT", _] => Some(Meta::Rewrite {
             target: RewriteTarget::Project(ident(words[2])),
         }),
+        ["ALTER", "TABLE", _, "MERGE", "SMALLFILES"] => Some(Meta::MergeSmallFiles {
+            table: ident(words[2]),
+        }),
+        ["ALTER", "TABLE", _, "MERGE", ..] => Some(Meta::Malformed(
+            "ALTER TABLE t MERGE SMALLFILES is the only MERGE form".into(),
+        )),
         ["REWRITE", ..] => Some(Meta::Malformed(
             "REWRITE needs TABLE <table> or PROJECT <project>".into(),
         )),
@@ -312,5 +322,20 @@ mod tests {
                 target: RewriteTarget::Table("p.t".into())
             })
         );
+    }
+
+    #[test]
+    fn merge_smallfiles() {
+        assert_eq!(
+            parse("alter table p.t merge smallfiles;"),
+            Some(Meta::MergeSmallFiles {
+                table: "p.t".into()
+            })
+        );
+        assert!(matches!(
+            parse("ALTER TABLE t MERGE everything"),
+            Some(Meta::Malformed(_))
+        ));
+        assert_eq!(parse("ALTER TABLE t ADD COLUMNS (x BIGINT)"), None);
     }
 }

@@ -34,6 +34,7 @@ mod authorization;
 mod encryption_statements;
 mod output;
 mod postgres;
+mod small_files;
 mod streaming;
 
 pub use output::{ScriptError, StatementOutput};
@@ -246,6 +247,7 @@ impl Warehouse {
                 }
                 match meta::parse(sql) {
                     Some(Meta::Rewrite { target }) => self.rewrite(target).await,
+                    Some(Meta::MergeSmallFiles { table }) => self.merge_small_files(&table).await,
                     Some(meta) => self.run_meta(meta),
                     None => {
                         let (prepared, plan) = match self.plan(sql).await {
@@ -357,8 +359,15 @@ impl Warehouse {
             LogicalPlan::Copy(_) => Err(SqlError::plan(
                 "COPY is not supported; use INSERT INTO a table",
             )),
-            LogicalPlan::Dml(_) => {
-                let batches = self.ctx.execute_logical_plan(plan).await?.collect().await?;
+            LogicalPlan::Dml(dml) => {
+                let target = self.resolve(&dml.table_name)?;
+                let batches = self
+                    .ctx
+                    .execute_logical_plan(LogicalPlan::Dml(dml))
+                    .await?
+                    .collect()
+                    .await?;
+                self.merge_if_due(&target.0, &target.1).await;
                 Ok(StatementOutput::Written(count_of(&batches)))
             }
             query => {
@@ -465,8 +474,8 @@ impl Warehouse {
                 self.alter_encryption(&project, enable.as_ref())
             }
             Meta::DescribeProject { project } => self.describe_project(&project),
-            Meta::Rewrite { .. } => Err(SqlError::plan(
-                "REWRITE runs as a statement of its own, not inside another",
+            Meta::Rewrite { .. } | Meta::MergeSmallFiles { .. } => Err(SqlError::plan(
+                "REWRITE and MERGE SMALLFILES run as statements of their own, not inside another",
             )),
             Meta::Malformed(message) => Err(SqlError::syntax(message)),
             Meta::CreateProject {

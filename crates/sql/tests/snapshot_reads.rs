@@ -178,3 +178,99 @@ fn readers_see_one_whole_snapshot_whatever_commits_meanwhile() {
     }
     assert!(total >= 40, "the readers ran: {total}");
 }
+
+/// How many files `project.table` has now.
+fn file_count(world: &World, project: &str, table: &str) -> usize {
+    let info = world.catalog.table(project, table).expect("table");
+    world.catalog.files(&info).expect("files").len()
+}
+
+/// Issue 19, reproduction 7: every single-row INSERT left a file (with its
+/// own data key) that every later scan opened. `ALTER TABLE t MERGE
+/// SMALLFILES` makes them one, encrypted as the project says; the automatic
+/// policy does it after INSERTs once a table has 64 small files; rows
+/// committed by another session while a merge runs are kept. (A merge
+/// swaps files in as REWRITE does, so the readers above cover it too.)
+#[test]
+fn small_files_merge_explicitly_and_automatically_without_losing_rows() {
+    let world = Arc::new(World::new());
+    let rt = runtime();
+    let mut s = world.session();
+    run(&rt, &mut s, "CREATE PROJECT m ENCRYPTION ALGORITHM AES256");
+    run(&rt, &mut s, "USE m");
+    run(&rt, &mut s, "CREATE TABLE t (id BIGINT, v STRING)");
+    for i in 0..10 {
+        run(&rt, &mut s, &format!("INSERT INTO t VALUES ({i}, 'v{i}')"));
+    }
+    assert_eq!(file_count(&world, "m", "t"), 10);
+    let sums = "SELECT count(*) AS n, sum(id) AS s, min(v) AS lo, max(v) AS hi FROM t";
+    let before = match rt.block_on(s.execute(sums)).expect("sums") {
+        StatementOutput::Rows(rows) => (0..4).map(|c| text(&rows, 0, c)).collect::<Vec<_>>(),
+        other => panic!("{other:?}"),
+    };
+    let merged = rt
+        .block_on(s.execute("ALTER TABLE t MERGE SMALLFILES"))
+        .expect("merge");
+    assert!(
+        matches!(&merged, StatementOutput::Done(m) if m.contains("merged 10 small files")),
+        "{merged:?}"
+    );
+    assert_eq!(file_count(&world, "m", "t"), 1);
+    let info = world.catalog.table("m", "t").expect("table");
+    let files = world.catalog.files(&info).expect("files");
+    assert_eq!(
+        files[0].encryption,
+        Some(sealhouse_storage::StorageAlgorithm::Aes256),
+        "the merged file is encrypted as the project says"
+    );
+    let after = match rt.block_on(s.execute(sums)).expect("sums") {
+        StatementOutput::Rows(rows) => (0..4).map(|c| text(&rows, 0, c)).collect::<Vec<_>>(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(before, after);
+    let nothing = rt
+        .block_on(s.execute("ALTER TABLE t MERGE SMALLFILES"))
+        .expect("merge again");
+    assert!(
+        matches!(&nothing, StatementOutput::Done(m) if m.contains("nothing to merge")),
+        "{nothing:?}"
+    );
+
+    // The automatic policy, with another session inserting meanwhile.
+    let other_world = Arc::clone(&world);
+    let other = std::thread::spawn(move || {
+        let rt = runtime();
+        let mut o = other_world.session();
+        run(&rt, &mut o, "USE m");
+        for i in 0..100 {
+            run(
+                &rt,
+                &mut o,
+                &format!("INSERT INTO t VALUES ({}, 'o')", 1000 + i),
+            );
+        }
+    });
+    for i in 0..100 {
+        run(
+            &rt,
+            &mut s,
+            &format!("INSERT INTO t VALUES ({}, 's')", 2000 + i),
+        );
+    }
+    other.join().expect("other session");
+    let files = file_count(&world, "m", "t");
+    assert!(files < 64, "the automatic policy merged: {files} files");
+    let check = "SELECT count(*) AS n, count(DISTINCT id) AS d, sum(id) AS s FROM t";
+    match rt.block_on(s.execute(check)).expect("check") {
+        StatementOutput::Rows(rows) => {
+            let expected_sum: u64 =
+                (0..10).sum::<u64>() + (1000..1100).sum::<u64>() + (2000..2100).sum::<u64>();
+            assert_eq!(
+                (text(&rows, 0, 0), text(&rows, 0, 1), text(&rows, 0, 2)),
+                ("210".to_owned(), "210".to_owned(), expected_sum.to_string()),
+                "nothing lost, nothing twice"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -9,7 +9,7 @@ mod statement_leases;
 mod stored_table;
 mod verified_reader;
 
-pub(crate) use provider::{CATALOG_NAME, CatalogView};
+pub(crate) use provider::{CATALOG_NAME, CatalogView, project_keys};
 pub(crate) use sink::SinkTarget;
 pub(crate) use statement_leases::StatementLeases;
 pub(crate) use stored_table::StoredTable;

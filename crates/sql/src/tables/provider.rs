@@ -48,7 +48,7 @@ impl CatalogView {
 
 /// The keys of `project` if it is encrypted; `Err` says why they are out of
 /// reach.
-fn project_keys(
+pub(crate) fn project_keys(
     keys: Option<&StorageKeys>,
     project: &ProjectInfo,
 ) -> Result<Result<Option<Arc<ProjectKeys>>, String>> {
