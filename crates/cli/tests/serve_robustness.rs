@@ -296,9 +296,13 @@ fn generated_hostile_statements_never_take_the_server_down() {
             // Parameters of every type the protocol carries, some junk.
             let result = if n % 3 == 0 {
                 let text = String::from_utf8_lossy(&[cases.next(256) as u8, b'{', b'(']).into_owned();
-                c.query_opt("SELECT $1::text, $2::bigint", &[&text, &(cases.next(1 << 30) as i64)])
-                    .await
-                    .map(|_| ())
+                let number = cases.next(1 << 30) as i64 - (1 << 29);
+                let row = c.query_one("SELECT $1::text, $2::bigint", &[&text, &number]).await;
+                // Parameters come back exactly as bound.
+                if let Ok(row) = &row {
+                    assert_eq!((row.get::<_, String>(0), row.get::<_, i64>(1)), (text, number));
+                }
+                row.map(|_| ())
             } else {
                 c.simple_query(&sql).await.map(|_| ())
             };
