@@ -79,7 +79,80 @@ fn main() {
             );
         }
     }
+    runtime.block_on(small_files(
+        &served,
+        &root,
+        if bench { 10_000 } else { 200 },
+    ));
     runtime.block_on(stream(&served, &root, stream_rows));
+}
+
+/// `inserts` single-row INSERTs from 16 clients into an AES256 table (the
+/// automatic merge policy only), then the same aggregate over it and over
+/// the same rows written by one INSERT (the reference), best of three each.
+async fn small_files(served: &serve::Served, root: &serve::Key, inserts: u64) {
+    let c = served.connect(root).await;
+    c.batch_execute(
+        "CREATE PROJECT small ENCRYPTION ALGORITHM AES256; \
+         CREATE TABLE small.many (i BIGINT, v STRING)",
+    )
+    .await
+    .expect("setup");
+    let clients = 16_u64;
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let c = served.connect(root).await;
+        tasks.push(tokio::spawn(async move {
+            let insert = c
+                .prepare("INSERT INTO small.many VALUES ($1, $2)")
+                .await
+                .expect("prepare");
+            for i in (client..inserts).step_by(clients as usize) {
+                c.execute(&insert, &[&(i as i64), &format!("value {i}")])
+                    .await
+                    .expect("insert");
+            }
+        }));
+    }
+    let started = std::time::Instant::now();
+    for task in tasks {
+        task.await.expect("client");
+    }
+    let took = started.elapsed();
+    c.batch_execute("CREATE TABLE small.one AS SELECT * FROM small.many")
+        .await
+        .expect("one file");
+    let query = |t: &str| format!("SELECT count(*), sum(i), max(v) FROM small.{t}");
+    let best = |t: &'static str| {
+        let c = &c;
+        let sql = query(t);
+        async move {
+            let mut best = std::time::Duration::MAX;
+            let mut answer = String::new();
+            for _ in 0..3 {
+                let started = std::time::Instant::now();
+                let rows = c.simple_query(&sql).await.expect("scan");
+                best = best.min(started.elapsed());
+                if let Some(tokio_postgres::SimpleQueryMessage::Row(r)) = rows.get(1) {
+                    answer = format!("{:?} {:?}", r.get(0), r.get(1));
+                }
+            }
+            (best, answer)
+        }
+    };
+    let (many, many_answer) = best("many").await;
+    let (one, one_answer) = best("one").await;
+    assert_eq!(many_answer, one_answer, "the same rows");
+    println!(
+        "pg_load small files: {inserts} single-row INSERTs from {clients} clients in {:.2} s \
+         ({:.0}/s); scan of them {:.1} ms, of the same rows in one INSERT (reference) {:.1} ms: \
+         {:.2}x",
+        took.as_secs_f64(),
+        inserts as f64 / took.as_secs_f64(),
+        many.as_secs_f64() * 1000.0,
+        one.as_secs_f64() * 1000.0,
+        many.as_secs_f64() / one.as_secs_f64()
+    );
 }
 
 /// One client reads `rows` rows of a BIGINT and a 100-byte text (extended
