@@ -84,6 +84,10 @@ fn main() {
         &root,
         if bench { 10_000 } else { 200 },
     ));
+    drop(served);
+    // A server of its own, so that its peak memory is the stream's.
+    let served = serve::Served::start();
+    let root = served.account("5556");
     runtime.block_on(stream(&served, &root, stream_rows));
 }
 
@@ -161,8 +165,12 @@ async fn stream(served: &serve::Served, root: &serve::Key, rows: u64) {
     let c = served.connect(root).await;
     let query = format!("SELECT value, repeat('x', 100) AS pad FROM range({rows})");
     let started = std::time::Instant::now();
+    // Summing what the rows hold makes the server produce every one.
     let counted = c
-        .query_one(&format!("SELECT count(*) FROM ({query})"), &[])
+        .query_one(
+            &format!("SELECT count(*), sum(length(pad)) FROM ({query})"),
+            &[],
+        )
         .await
         .expect("count")
         .get::<_, i64>(0);
@@ -194,7 +202,7 @@ async fn stream(served: &serve::Served, root: &serve::Key, rows: u64) {
         rows as f64 / reference.as_secs_f64() / 1e6,
     );
     println!(
-        "pg_load stream: server peak RSS {:.0} MiB before, {:.0} MiB after",
+        "pg_load stream: server peak RSS {:.0} MiB before the stream, {:.0} MiB after",
         idle as f64 / 1024.0,
         peak as f64 / 1024.0
     );
