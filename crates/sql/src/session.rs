@@ -7,14 +7,8 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use datafusion::catalog::default_table_source::provider_as_source;
-use datafusion::common::{ScalarValue, TableReference};
-use datafusion::execution::SessionStateBuilder;
-use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
-use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::logical_expr::dml::InsertOp;
-use datafusion::logical_expr::{CreateMemoryTable, DdlStatement, LogicalPlan, LogicalPlanBuilder};
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::FutureExt;
 use sealhouse_iam::Principal;
@@ -31,7 +25,9 @@ use crate::wrapped::{IdentityServices, KeysetWrapper};
 use crate::{SqlError, column_names};
 
 mod authorization;
+mod create_table;
 mod encryption_statements;
+mod memory;
 mod output;
 mod postgres;
 mod small_files;
@@ -100,16 +96,7 @@ impl Warehouse {
         let options = config.options_mut();
         options.execution.parquet.schema_force_view_types = false;
         options.sql_parser.map_string_types_to_utf8view = false;
-        // Nothing a statement computes is ever written to a temporary file:
-        // it can hold decrypted values. An operator that would spill fails
-        // with the session's memory limit instead (see limit_memory).
-        let runtime = RuntimeEnvBuilder::new()
-            .with_disk_manager_builder(
-                DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
-            )
-            .build_arc()
-            .expect("a runtime without a disk manager or limits always builds");
-        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        let ctx = SessionContext::new_with_config_rt(config, memory::runtime());
         let leases = Arc::new(StatementLeases::default());
         ctx.register_catalog(
             CATALOG_NAME,
@@ -134,27 +121,6 @@ impl Warehouse {
             variables: BTreeMap::new(),
             settings: BTreeMap::new(),
         }
-    }
-
-    /// Bounds the memory this session's statements may hold at once in
-    /// sorts, joins, aggregates and the like (DataFusion's memory pool) to
-    /// `bytes`; a statement needing more fails with
-    /// [`SqlError::OutOfMemory`] and the session goes on. Call it before
-    /// the first statement.
-    pub fn limit_memory(&mut self, bytes: usize) -> Result<(), SqlError> {
-        let state = self.ctx.state();
-        let pool = TrackConsumersPool::new(
-            GreedyMemoryPool::new(bytes),
-            std::num::NonZeroUsize::new(3).unwrap_or(std::num::NonZeroUsize::MIN),
-        );
-        let runtime = RuntimeEnvBuilder::from_runtime_env(state.runtime_env())
-            .with_memory_pool(Arc::new(pool))
-            .build_arc()?;
-        let limited = SessionStateBuilder::new_from_existing(state)
-            .with_runtime_env(runtime)
-            .build();
-        *self.ctx.state_ref().write() = limited;
-        Ok(())
     }
 
     /// The project unqualified table names refer to.
@@ -382,71 +348,6 @@ impl Warehouse {
                 }))
             }
         }
-    }
-
-    /// CREATE TABLE, and CREATE TABLE AS SELECT: creates the table, then
-    /// streams the query's rows into it; if that fails the new table is
-    /// dropped again, so the statement has no effect.
-    async fn create_table(
-        &mut self,
-        sql: &str,
-        create: CreateMemoryTable,
-    ) -> Result<StatementOutput, SqlError> {
-        let (project, table) = self.resolve(&create.name)?;
-        if create.temporary {
-            return Err(SqlError::plan("temporary tables are not supported"));
-        }
-        let exists = self.catalog.table(&project, &table).is_ok();
-        if exists && create.or_replace {
-            self.catalog.drop_table(&project, &table, true)?;
-        } else if exists && create.if_not_exists {
-            return Ok(StatementOutput::Done(format!(
-                "OK: table {table} already exists"
-            )));
-        }
-        let input = Arc::unwrap_or_clone(create.input);
-        let input_schema = input.schema().as_arrow();
-        let names = column_names::display_names(sql, input_schema);
-        let fields: Vec<Field> = input_schema
-            .fields()
-            .iter()
-            .zip(&names)
-            .map(|(f, name)| Field::new(name, f.data_type().clone(), true))
-            .collect();
-        self.catalog
-            .create_table(&project, &table, &Schema::new(fields), false)?;
-        let is_query = !matches!(&input, LogicalPlan::EmptyRelation(e) if !e.produce_one_row);
-        if !is_query {
-            return Ok(StatementOutput::Done("OK".into()));
-        }
-        let written = self.insert_plan(&project, &table, input).await;
-        match written {
-            Ok(rows) => Ok(StatementOutput::Written(rows)),
-            Err(e) => {
-                // The statement as a whole failed: leave no half-made table behind.
-                let _ = self.catalog.drop_table(&project, &table, true);
-                Err(e)
-            }
-        }
-    }
-
-    async fn insert_plan(
-        &self,
-        project: &str,
-        table: &str,
-        input: LogicalPlan,
-    ) -> Result<u64, SqlError> {
-        let reference = TableReference::full(CATALOG_NAME, project, table);
-        let provider = self.ctx.table_provider(reference.clone()).await?;
-        let plan = LogicalPlanBuilder::insert_into(
-            input,
-            reference,
-            provider_as_source(provider),
-            InsertOp::Append,
-        )?
-        .build()?;
-        let batches = self.ctx.execute_logical_plan(plan).await?.collect().await?;
-        Ok(count_of(&batches))
     }
 
     /// Runs an access-control statement (which needs an identity).
