@@ -128,6 +128,11 @@ impl ProjectKeys {
         self.setting.algorithm
     }
 
+    /// The project's setting (appends encrypted alike share a file).
+    pub(crate) fn setting(&self) -> &ProjectEncryption {
+        &self.setting
+    }
+
     /// The id the Parquet encryption factory is registered under.
     fn factory_id(&self) -> String {
         format!("sealhouse-storage-{}", self.account)

@@ -3,6 +3,8 @@
 
 mod column_layout;
 mod file_check;
+mod group_commit;
+mod new_file;
 mod provider;
 mod sink;
 mod statement_leases;

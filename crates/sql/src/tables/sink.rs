@@ -1,4 +1,5 @@
-//! Writes an INSERT's rows into one new Parquet file and commits it. In an
+//! Writes an INSERT's rows into one new Parquet file and commits it (a
+//! small append is group-committed with others': group_commit.rs). In an
 //! encrypted project the file is encrypted as the project says: Parquet
 //! modular encryption (AES256), or the whole file in authenticated segments
 //! (AESCTR, RC4).
@@ -7,19 +8,17 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::datasource::sink::DataSink;
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType};
 use futures::StreamExt;
-use parquet::arrow::ArrowWriter;
-use sealhouse_storage::{Catalog, CommitMode, DataFile, StorageAlgorithm, TableInfo};
+use sealhouse_storage::{Catalog, CommitMode, DataFile, TableInfo};
 
-use super::column_layout::{base_properties, with_column_layouts};
-use crate::storage_encryption::{FileWriter, ProjectKeys};
+use super::group_commit::{self, GROUP_APPEND_BYTES};
+use super::new_file::{NewFile, conform, external, rows_bytes};
+use crate::storage_encryption::ProjectKeys;
 
 /// What a write's commit does to the table.
 #[derive(Debug, Clone)]
@@ -54,24 +53,6 @@ impl StoredTableSink {
             keys,
         }
     }
-
-    /// The batch with the table's column names and stored types.
-    fn conform(&self, batch: RecordBatch) -> Result<RecordBatch> {
-        let schema = &self.table.schema;
-        let columns = batch
-            .columns()
-            .iter()
-            .zip(schema.fields())
-            .map(|(column, field)| {
-                if column.data_type() == field.data_type() {
-                    Ok(Arc::clone(column))
-                } else {
-                    cast(column, field.data_type()).map_err(DataFusionError::from)
-                }
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
-    }
 }
 
 impl DisplayAs for StoredTableSink {
@@ -100,51 +81,59 @@ impl DataSink for StoredTableSink {
         mut data: SendableRecordBatchStream,
         _context: &Arc<TaskContext>,
     ) -> Result<u64> {
-        let external = |e: sealhouse_storage::StorageError| DataFusionError::External(Box::new(e));
-        let mut staged = self.catalog.stage().map_err(external)?;
-        // The first rows decide each column's encoding (column_layout.rs).
+        // Rows are held until the input ends or they outgrow a group
+        // commit's share: a small append is committed with others'.
         // Empty batches (joins emit them) say nothing: skip them.
-        let mut first = None;
+        let group = matches!(self.target, SinkTarget::Mode(CommitMode::Append));
+        let mut held = Vec::new();
+        let mut held_bytes = 0;
+        let mut ended = true;
         while let Some(batch) = data.next().await {
             let batch = batch?;
-            if batch.num_rows() > 0 {
-                first = Some(self.conform(batch)?);
+            if batch.num_rows() == 0 {
+                continue;
+            }
+            let batch = conform(&self.table, batch)?;
+            held_bytes += rows_bytes(&batch);
+            held.push(batch);
+            if !group || held_bytes > GROUP_APPEND_BYTES {
+                ended = false;
                 break;
             }
         }
-        let mut props = base_properties();
-        if let Some(sample) = &first {
-            props = with_column_layouts(props, sample);
+        if group && ended {
+            if held.is_empty() {
+                return Ok(0);
+            }
+            return group_commit::append(
+                Arc::clone(&self.catalog),
+                self.table.clone(),
+                self.keys.clone(),
+                held,
+            )
+            .await;
         }
-        let algorithm = self.keys.as_ref().map(|k| k.algorithm());
-        if let (Some(keys), Some(StorageAlgorithm::Aes256)) = (&self.keys, algorithm) {
-            let location = object_store::path::Path::from(staged.path().to_string_lossy().as_ref());
-            props = props.with_file_encryption_properties(
-                keys.parquet_encryption(&self.table.schema, &location)
-                    .await?,
-            );
-        }
-        // Any error below drops `staged`, which deletes the partial file:
+        // Any error below drops `file`, which deletes the partial file:
         // nothing reaches the table.
-        let file = FileWriter::create(&self.catalog, &staged, self.table.id, self.keys.as_deref())?;
-        let mut writer =
-            ArrowWriter::try_new(file, Arc::clone(&self.table.schema), Some(props.build()))?;
-        let mut rows = 0u64;
-        if let Some(batch) = first {
-            rows += batch.num_rows() as u64;
-            writer.write(&batch)?;
+        let mut file = NewFile::create(
+            &self.catalog,
+            &self.table,
+            self.keys.as_deref(),
+            held.first(),
+        )
+        .await?;
+        for batch in &held {
+            file.write(batch)?;
         }
         while let Some(batch) = data.next().await {
-            let batch = self.conform(batch?)?;
-            rows += batch.num_rows() as u64;
-            writer.write(&batch)?;
+            let batch = batch?;
+            if batch.num_rows() > 0 {
+                file.write(&conform(&self.table, batch)?)?;
+            }
         }
-        if let Some(tags) = writer.into_inner()?.finish()? {
-            staged.set_block_tags(tags);
-        }
-        staged.set_rows(rows);
-        staged.set_encryption(algorithm);
-        let files = if rows > 0 { vec![staged] } else { Vec::new() };
+        let staged = file.finish()?;
+        let rows = staged.as_ref().map_or(0, |s| s.rows());
+        let files = staged.into_iter().collect::<Vec<_>>();
         match &self.target {
             SinkTarget::Mode(CommitMode::Append) if files.is_empty() => {}
             SinkTarget::Mode(mode) => self

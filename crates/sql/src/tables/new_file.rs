@@ -1,0 +1,116 @@
+//! One new data file of a table, written from record batches and staged for
+//! a commit: its column layout decided from the first rows, encrypted as
+//! the project says (Parquet modular encryption for AES256, the segmented
+//! format for AESCTR and RC4, block tags for plain files). INSERTs and
+//! group commits write through it.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::compute::cast;
+use datafusion::error::{DataFusionError, Result};
+use parquet::arrow::ArrowWriter;
+use sealhouse_storage::{Catalog, StagedFile, StorageAlgorithm, TableInfo};
+
+use super::column_layout::{base_properties, with_column_layouts};
+use crate::storage_encryption::{FileWriter, ProjectKeys};
+
+pub(crate) struct NewFile {
+    staged: StagedFile,
+    writer: ArrowWriter<FileWriter>,
+    algorithm: Option<StorageAlgorithm>,
+    rows: u64,
+}
+
+impl NewFile {
+    /// Stages a file of `table`; `sample` (the first rows, if any) decides
+    /// each column's encoding (column_layout.rs). Dropping the result before
+    /// [`NewFile::finish`] deletes the partial file.
+    pub(crate) async fn create(
+        catalog: &Catalog,
+        table: &TableInfo,
+        keys: Option<&ProjectKeys>,
+        sample: Option<&RecordBatch>,
+    ) -> Result<Self> {
+        let staged = catalog.stage().map_err(external)?;
+        let mut props = base_properties();
+        if let Some(sample) = sample {
+            props = with_column_layouts(props, sample);
+        }
+        let algorithm = keys.map(ProjectKeys::algorithm);
+        if let (Some(keys), Some(StorageAlgorithm::Aes256)) = (keys, algorithm) {
+            let location = object_store::path::Path::from(staged.path().to_string_lossy().as_ref());
+            props = props.with_file_encryption_properties(
+                keys.parquet_encryption(&table.schema, &location).await?,
+            );
+        }
+        let file = FileWriter::create(catalog, &staged, table.id, keys)?;
+        let writer = ArrowWriter::try_new(file, Arc::clone(&table.schema), Some(props.build()))?;
+        Ok(Self {
+            staged,
+            writer,
+            algorithm,
+            rows: 0,
+        })
+    }
+
+    /// Appends `batch` (already in the table's schema: [`conform`]).
+    pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.rows += batch.num_rows() as u64;
+        self.writer.write(batch)?;
+        Ok(())
+    }
+
+    /// Ends the file; `None` when it holds no rows (nothing to commit).
+    pub(crate) fn finish(self) -> Result<Option<StagedFile>> {
+        let Self {
+            mut staged,
+            writer,
+            algorithm,
+            rows,
+        } = self;
+        if let Some(tags) = writer.into_inner()?.finish()? {
+            staged.set_block_tags(tags);
+        }
+        staged.set_rows(rows);
+        staged.set_encryption(algorithm);
+        Ok((rows > 0).then_some(staged))
+    }
+}
+
+/// `batch` with `table`'s column names and stored types.
+pub(crate) fn conform(table: &TableInfo, batch: RecordBatch) -> Result<RecordBatch> {
+    let schema = &table.schema;
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(column, field)| {
+            if column.data_type() == field.data_type() {
+                Ok(Arc::clone(column))
+            } else {
+                cast(column, field.data_type()).map_err(DataFusionError::from)
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
+}
+
+pub(crate) fn external(e: sealhouse_storage::StorageError) -> DataFusionError {
+    DataFusionError::External(Box::new(e))
+}
+
+/// The bytes `batch`'s rows take, not counting spare capacity: a function's
+/// output often sits in buffers allocated for many more rows than one
+/// INSERT's, which must not make a single-row append look large.
+pub(crate) fn rows_bytes(batch: &RecordBatch) -> usize {
+    batch
+        .columns()
+        .iter()
+        .map(|c| {
+            c.to_data()
+                .get_slice_memory_size()
+                .unwrap_or_else(|_| c.get_array_memory_size())
+        })
+        .sum()
+}
