@@ -1,12 +1,13 @@
 //! The catalog: projects, tables and their columns, in SQLite.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use crate::checked_tables::CheckedTables;
 use crate::column_type::table_schema;
 use crate::encryption::{self, ProjectEncryption};
 use crate::integrity::CatalogKey;
@@ -66,6 +67,9 @@ pub struct Catalog {
     staging: Mutex<Option<StagingDir>>,
     /// The files this process's queries are reading.
     leases: Leases,
+    /// Tables already checked against their MACs, while the catalog is
+    /// unchanged. Locked after `conn`, never before.
+    checked: Mutex<CheckedTables>,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -129,6 +133,7 @@ impl Catalog {
             key,
             staging: Mutex::new(None),
             leases: Leases::default(),
+            checked: Mutex::default(),
         });
         catalog.create_project(DEFAULT_PROJECT, true)?;
         catalog.collect_garbage()?;
@@ -426,7 +431,7 @@ impl Catalog {
         let name = normalize_name("table", name)?;
         let conn = self.conn();
         let found = match sealed::table_id(&conn, &project, &name)? {
-            Some(id) => sealed::checked_table(&conn, &self.key, id)?,
+            Some(id) => self.checked_table(&conn, id)?,
             None => None,
         };
         match found {
@@ -452,11 +457,25 @@ impl Catalog {
             .collect::<Result<_, _>>()?;
         let mut tables = Vec::with_capacity(ids.len());
         for id in ids {
-            if let Some((row, _)) = sealed::checked_table(&conn, &self.key, id)? {
+            if let Some((row, _)) = self.checked_table(&conn, id)? {
                 tables.push(table_info(row)?);
             }
         }
         Ok(tables)
+    }
+
+    /// Table `id` and its files, checked against the table's MAC (once
+    /// per change of the catalog: `checked_tables.rs`). `conn` is the
+    /// catalog's connection, locked by the caller.
+    pub(crate) fn checked_table(
+        &self,
+        conn: &Connection,
+        id: i64,
+    ) -> Result<Option<(sealed::TableRow, Vec<FileRow>)>, StorageError> {
+        self.checked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(conn, &self.key, id)
     }
 
     /// The catalog's key.

@@ -123,6 +123,11 @@ impl StagedFile {
         self.block_tags = Some(tags);
     }
 
+    /// How many rows were written to it (as recorded).
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
     /// Records how many rows were written to it.
     pub fn set_rows(&mut self, rows: u64) {
         self.rows = rows;
@@ -297,7 +302,7 @@ impl Catalog {
             project: table.project.clone(),
             table: table.name.clone(),
         };
-        let Some((_, current)) = sealed::checked_table(&tx, self.key(), table.id)? else {
+        let Some((_, current)) = self.checked_table(&tx, table.id)? else {
             return Err(changed());
         };
         let mut replaced = Vec::new();
@@ -348,7 +353,7 @@ impl Catalog {
     pub fn files(&self, table: &TableInfo) -> Result<Vec<DataFile>, StorageError> {
         let checked = {
             let conn = self.conn();
-            sealed::checked_table(&conn, self.key(), table.id)?
+            self.checked_table(&conn, table.id)?
         };
         let Some((row, files)) = checked else {
             return Err(StorageError::TableChanged {

@@ -30,6 +30,7 @@
 
 mod acl;
 mod catalog;
+mod checked_tables;
 mod column_type;
 mod encryption;
 mod error;

@@ -46,13 +46,23 @@ CREATE INDEX IF NOT EXISTS retired_by_time ON retired (retired_at);
 /// open deletes it.
 pub const RETIRED_GRACE: Duration = Duration::from_secs(600);
 
-/// The files (relative paths) this process's queries are reading, with how
-/// many leases hold each.
+/// The files (relative paths) this process's queries are reading.
 #[derive(Debug, Default)]
-pub(crate) struct Leases(Mutex<HashMap<String, usize>>);
+pub(crate) struct Leases(Mutex<LeaseState>);
+
+#[derive(Debug, Default)]
+struct LeaseState {
+    /// How many leases hold each file.
+    held: HashMap<String, usize>,
+    /// Files retired while held, to delete when their last lease ends. A
+    /// lease ending checks only these: most statements lease files nobody
+    /// retires, and looking each up in the catalog cost every statement a
+    /// query per file under the catalog lock.
+    waiting: HashSet<String>,
+}
 
 impl Leases {
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
+    fn map(&self) -> std::sync::MutexGuard<'_, LeaseState> {
         self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -72,16 +82,17 @@ impl Drop for SnapshotLease {
     fn drop(&mut self) {
         let released: Vec<String> = {
             let mut leases = self.catalog.leases().map();
+            let LeaseState { held, waiting } = &mut *leases;
             self.paths
                 .drain(..)
-                .filter(|path| match leases.get_mut(path) {
+                .filter(|path| match held.get_mut(path) {
                     Some(count) if *count > 1 => {
                         *count -= 1;
                         false
                     }
                     _ => {
-                        leases.remove(path);
-                        true
+                        held.remove(path);
+                        waiting.remove(path)
                     }
                 })
                 .collect()
@@ -112,7 +123,7 @@ impl Catalog {
         let paths: Vec<String> = files.iter().map(|f| self.relative(&f.path)).collect();
         let mut leases = self.leases().map();
         for path in &paths {
-            *leases.entry(path.clone()).or_default() += 1;
+            *leases.held.entry(path.clone()).or_default() += 1;
         }
         drop(leases);
         SnapshotLease {
@@ -131,11 +142,13 @@ impl Catalog {
         let due: Vec<String> = {
             // The catalog, then the leases: the order table_snapshot takes them.
             let conn = self.conn();
-            let leases = self.leases().map();
+            let mut leases = self.leases().map();
             let mut retired = conn.prepare_cached("SELECT 1 FROM retired WHERE path = ?1")?;
             let mut due = Vec::new();
             for path in paths {
-                if !leases.contains_key(path) && retired.exists([path])? {
+                if leases.held.contains_key(path) {
+                    leases.waiting.insert(path.clone());
+                } else if retired.exists([path])? {
                     due.push(path.clone());
                 }
             }

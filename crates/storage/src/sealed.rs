@@ -8,6 +8,7 @@ use crate::StorageError;
 use crate::integrity::{CatalogKey, FileRecord, TableState};
 
 /// A table's row.
+#[derive(Clone)]
 pub(crate) struct TableRow {
     pub(crate) id: i64,
     pub(crate) project: String,
@@ -62,20 +63,19 @@ pub(crate) fn table_mac(key: &CatalogKey, table: &TableRow, files: &[FileRow]) -
 /// The row of the table with `id`, if any (unchecked).
 pub(crate) fn table_row(conn: &Connection, id: i64) -> Result<Option<TableRow>, StorageError> {
     Ok(conn
-        .query_row(
+        .prepare_cached(
             "SELECT id, project, name, columns, created_at, mac FROM tables WHERE id = ?1",
-            [id],
-            |r| {
-                Ok(TableRow {
-                    id: r.get(0)?,
-                    project: r.get(1)?,
-                    name: r.get(2)?,
-                    columns: r.get(3)?,
-                    created_at: r.get(4)?,
-                    mac: r.get(5)?,
-                })
-            },
-        )
+        )?
+        .query_row([id], |r| {
+            Ok(TableRow {
+                id: r.get(0)?,
+                project: r.get(1)?,
+                name: r.get(2)?,
+                columns: r.get(3)?,
+                created_at: r.get(4)?,
+                mac: r.get(5)?,
+            })
+        })
         .optional()?)
 }
 
@@ -86,17 +86,14 @@ pub(crate) fn table_id(
     name: &str,
 ) -> Result<Option<i64>, StorageError> {
     Ok(conn
-        .query_row(
-            "SELECT id FROM tables WHERE project = ?1 AND name = ?2",
-            params![project, name],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT id FROM tables WHERE project = ?1 AND name = ?2")?
+        .query_row(params![project, name], |r| r.get(0))
         .optional()?)
 }
 
 /// The files of table `id` as stored (unchecked).
 pub(crate) fn file_rows(conn: &Connection, id: i64) -> Result<Vec<FileRow>, StorageError> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT path, rows, bytes, encryption, footer_sha256, block_tags FROM files \
          WHERE table_id = ?1 ORDER BY rowid",
     )?;
