@@ -18,7 +18,15 @@ fn sixteen_clients_insert_and_read_without_loss_or_errors() {
         .expect("runtime");
     let report = runtime.block_on(async {
         let keyset = serve::load::prepare(&served, &root, "load").await;
-        serve::load::run(&served, &root, "load", &keyset, 16, Duration::from_secs(4)).await
+        serve::load::run(
+            &served,
+            &root,
+            "load",
+            &keyset,
+            (16, serve::load::Mix::Mixed),
+            Duration::from_secs(4),
+        )
+        .await
     });
     assert!(report.inserts >= 16, "every client inserted: {report:?}");
     eprintln!(

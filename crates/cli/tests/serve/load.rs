@@ -10,6 +10,16 @@ use tokio_postgres::types::Type;
 
 use super::{Key, Served};
 
+/// What each client does in a loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mix {
+    /// An INSERT, a count of the client's rows, and every fourth time a
+    /// decryption of one of them.
+    Mixed,
+    /// Single-row INSERTs only (every row is checked at the end).
+    InsertsOnly,
+}
+
 /// What a load run did.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LoadReport {
@@ -51,14 +61,15 @@ fn plaintext(client: i64, seq: i64) -> String {
     format!("client {client} row {seq}: 13900001234")
 }
 
-/// Runs `clients` clients for `duration`, each inserting and checking its
-/// own rows; panics on any error or on a lost, duplicated or wrong row.
+/// Runs `clients` clients for `duration`, each inserting (and with
+/// [`Mix::Mixed`] checking) its own rows; panics on any error or on a lost,
+/// duplicated or wrong row.
 pub async fn run(
     served: &Served,
     key: &Key,
     project: &str,
     keyset: &[u8],
-    clients: usize,
+    (clients, mix): (usize, Mix),
     duration: Duration,
 ) -> LoadReport {
     let started = Instant::now();
@@ -106,6 +117,9 @@ pub async fn run(
                 assert_eq!(n, 1);
                 inserts += 1;
                 seq += 1;
+                if mix == Mix::InsertsOnly {
+                    continue;
+                }
                 // Every row this client wrote is there, once.
                 let seen: i64 = c
                     .query_one(&count, &[&client_id])
@@ -159,5 +173,23 @@ pub async fn run(
         .await
         .expect("duplicates");
     assert!(doubled.is_empty(), "{} duplicated rows", doubled.len());
+    // The last row of every client decrypts to what it wrote.
+    let last = c
+        .prepare_typed(
+            &format!(
+                "SELECT seq, CAST(ENHANCED_SYM_DECRYPT($1, payload) AS STRING) FROM \
+                 {project}.events WHERE client = $2 ORDER BY seq DESC LIMIT 1"
+            ),
+            &[Type::BYTEA, Type::INT8],
+        )
+        .await
+        .expect("prepare last row");
+    for client in 0..i64::try_from(clients).expect("small") {
+        let rows = c.query(&last, &[&keyset, &client]).await.expect("last row");
+        if let Some(row) = rows.first() {
+            let seq: i64 = row.get(0);
+            assert_eq!(row.get::<_, String>(1), plaintext(client, seq));
+        }
+    }
     report
 }
