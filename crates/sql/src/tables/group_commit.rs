@@ -255,6 +255,39 @@ mod tests {
         queues().get(key).map_or(0, |q| q.waiting.len())
     }
 
+    type Spawned = tokio::task::JoinHandle<datafusion::error::Result<u64>>;
+
+    /// One-row appends of `ids`, queued (behind [`hold`]) before this
+    /// returns.
+    fn queue(
+        rt: &tokio::runtime::Runtime,
+        (catalog, table): (&Arc<Catalog>, &TableInfo),
+        ids: std::ops::Range<i64>,
+    ) -> Vec<Spawned> {
+        let key = (catalog.root().to_path_buf(), table.id);
+        let before = waiting(&key);
+        let spawned: Vec<Spawned> = ids
+            .map(|i| {
+                rt.spawn(append(
+                    Arc::clone(catalog),
+                    table.clone(),
+                    None,
+                    vec![row(table, i)],
+                ))
+            })
+            .collect();
+        while waiting(&key) < before + spawned.len() {
+            std::thread::yield_now();
+        }
+        spawned
+    }
+
+    /// Starts the writer of `key`'s rounds, as a first append would.
+    fn start_writer(rt: &tokio::runtime::Runtime, key: &TableKey) {
+        let (handle, key) = (rt.handle().clone(), key.clone());
+        rt.spawn_blocking(move || write_rounds(&handle, &key));
+    }
+
     /// 64 appends that arrive while a round is under way are committed by
     /// the next round as one file, and each learns its own row count.
     #[test]
@@ -264,21 +297,8 @@ mod tests {
         let key = (catalog.root().to_path_buf(), table.id);
         let rt = tokio::runtime::Runtime::new().expect("runtime");
         hold(&key);
-        let appends: Vec<_> = (0..64)
-            .map(|i| {
-                rt.spawn(append(
-                    Arc::clone(&catalog),
-                    table.clone(),
-                    None,
-                    vec![row(&table, i)],
-                ))
-            })
-            .collect();
-        while waiting(&key) < 64 {
-            std::thread::yield_now();
-        }
-        let handle = rt.handle().clone();
-        rt.spawn_blocking(move || write_rounds(&handle, &key));
+        let appends = queue(&rt, (&catalog, &table), 0..64);
+        start_writer(&rt, &key);
         for a in appends {
             assert_eq!(rt.block_on(a).expect("task").expect("append"), 1);
         }
@@ -296,25 +316,11 @@ mod tests {
         let key = (catalog.root().to_path_buf(), table.id);
         let rt = tokio::runtime::Runtime::new().expect("runtime");
         hold(&key);
-        let kept = rt.spawn(append(
-            Arc::clone(&catalog),
-            table.clone(),
-            None,
-            vec![row(&table, 1)],
-        ));
-        let cancelled = rt.spawn(append(
-            Arc::clone(&catalog),
-            table.clone(),
-            None,
-            vec![row(&table, 2)],
-        ));
-        while waiting(&key) < 2 {
-            std::thread::yield_now();
-        }
+        let kept = queue(&rt, (&catalog, &table), 1..2).remove(0);
+        let cancelled = queue(&rt, (&catalog, &table), 2..3).remove(0);
         cancelled.abort();
         assert!(rt.block_on(cancelled).expect_err("aborted").is_cancelled());
-        let handle = rt.handle().clone();
-        rt.spawn_blocking(move || write_rounds(&handle, &key));
+        start_writer(&rt, &key);
         assert_eq!(rt.block_on(kept).expect("task").expect("append"), 1);
         let files = catalog.files(&table).expect("files");
         assert_eq!(files.iter().map(|f| f.rows).sum::<u64>(), 1);
@@ -329,23 +335,9 @@ mod tests {
         let key = (catalog.root().to_path_buf(), table.id);
         let rt = tokio::runtime::Runtime::new().expect("runtime");
         hold(&key);
-        let appends: Vec<_> = (0..3)
-            .map(|i| {
-                rt.spawn(append(
-                    Arc::clone(&catalog),
-                    table.clone(),
-                    None,
-                    vec![row(&table, i)],
-                ))
-            })
-            .collect();
-        while waiting(&key) < 3 {
-            std::thread::yield_now();
-        }
+        let appends = queue(&rt, (&catalog, &table), 0..3);
         assert!(catalog.drop_table("p", "t", false).expect("drop"));
-        let handle = rt.handle().clone();
-        let writer = key.clone();
-        rt.spawn_blocking(move || write_rounds(&handle, &writer));
+        start_writer(&rt, &key);
         for a in appends {
             let e = rt.block_on(a).expect("task").expect_err("dropped table");
             assert!(e.to_string().contains("p.t"), "{e}");
