@@ -12,6 +12,9 @@
 //! - [`Kms`]: the interface, one method per operation, bound to one caller.
 //!   The embedded [`KmsHandle`] and the HTTP client implement it;
 //!   [`CachingKms`] wraps either with a Decrypt cache (24-hour TTL by default).
+//! - [`KmsGateway`]: the KMS as any principal through a [`KmsConnector`], with
+//!   one [`CachingKms`] per principal chain (what sessions and storage
+//!   encryption call through).
 //! - [`KmsService`]: the service over a data directory (`kms.db`, `audit.db`
 //!   in SQLite), authorising every call through [`sealhouse_iam::Iam`].
 //!   [`KmsService::as_principal`] gives a [`KmsHandle`].
@@ -59,6 +62,7 @@ mod cache;
 mod call;
 mod crypto_ops;
 mod error;
+mod gateway;
 mod handle;
 mod ids;
 mod keys;
@@ -77,6 +81,7 @@ pub use blob::{BLOB_FORMAT_V1, MAX_CONTEXT_BYTES};
 pub use byok::IMPORT_TOKEN_LIFETIME_SECONDS;
 pub use cache::{CachingKms, DEFAULT_CACHE_ENTRIES, DEFAULT_CACHE_TTL};
 pub use error::{ErrorCode, KmsError, OpenError};
+pub use gateway::{KmsConnector, KmsGateway};
 pub use keys::MAX_DESCRIPTION_CHARS;
 pub use kms::Kms;
 pub use maintenance::MaintenanceReport;

@@ -2,6 +2,7 @@
 
 use datafusion::error::DataFusionError;
 use sealhouse_storage::StorageError;
+use sealhouse_storage::encryption::setup::SetupError;
 
 /// Why a statement failed.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +62,16 @@ impl SqlError {
             .or_else(|| payload.downcast_ref::<&str>().copied())
             .unwrap_or("a panic without a message");
         Self::Internal(clean(message))
+    }
+}
+
+impl From<SetupError> for SqlError {
+    fn from(error: SetupError) -> Self {
+        match error {
+            SetupError::Invalid(m) => Self::Plan(m),
+            SetupError::Denied(m) => Self::AccessDenied(m),
+            SetupError::Failed(m) => Self::Execution(m),
+        }
     }
 }
 

@@ -14,13 +14,11 @@ pub mod format;
 mod functions;
 mod meta;
 pub mod nesting;
-mod read_only_store;
 pub mod script;
 mod session;
-mod storage_encryption;
 mod tables;
 mod wrapped;
 
 pub use error::SqlError;
 pub use session::{PlanOutput, RowStream, ScriptError, StatementOutput, Warehouse};
-pub use wrapped::{IdentityServices, KmsConnector};
+pub use wrapped::IdentityServices;

@@ -5,7 +5,7 @@
 
 use sealhouse_storage::StorageAlgorithm;
 
-use crate::storage_encryption::setup::{EncryptionRequest, KeyChoice};
+use sealhouse_storage::encryption::setup::{EncryptionRequest, KeyChoice};
 
 /// A statement handled outside DataFusion.
 #[derive(Debug, PartialEq, Eq)]

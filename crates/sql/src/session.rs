@@ -19,10 +19,10 @@ use crate::format::ResultSet;
 use crate::functions::{self, FunctionSet};
 use crate::meta::{self, Meta};
 use crate::script::{self, ScriptLine, ScriptStatement};
-use crate::storage_encryption::StorageKeys;
 use crate::tables::{CATALOG_NAME, CatalogView, StatementLeases};
 use crate::wrapped::{IdentityServices, KeysetWrapper};
 use crate::{SqlError, column_names};
+use sealhouse_storage::encryption::StorageKeys;
 
 mod authorization;
 mod create_table;
@@ -76,7 +76,7 @@ impl Warehouse {
         keys: Arc<IdentityServices>,
     ) -> Self {
         let wrapper = Arc::new(KeysetWrapper::new(Arc::clone(&keys), principal.clone()));
-        let storage_keys = Arc::new(StorageKeys::new(Arc::clone(&keys)));
+        let storage_keys = Arc::new(StorageKeys::new(Arc::clone(keys.gateway())));
         let authorizer = Authorizer::new(keys, principal);
         Self::build(catalog, Some(authorizer), Some(wrapper), Some(storage_keys))
     }

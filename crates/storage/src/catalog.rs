@@ -9,7 +9,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::checked_tables::CheckedTables;
 use crate::column_type::table_schema;
-use crate::encryption::{self, ProjectEncryption};
+use crate::encryption::ProjectEncryption;
+use crate::encryption::setting as encryption;
 use crate::integrity::CatalogKey;
 use crate::names::{new_project_name, normalize_name};
 use crate::retired::{self, Leases, SnapshotLease};

@@ -32,16 +32,18 @@ mod acl;
 mod catalog;
 mod checked_tables;
 mod column_type;
-mod encryption;
+pub mod encryption;
 mod error;
 mod files;
 pub mod integrity;
 mod names;
 mod retired;
+pub mod scan;
 mod schema;
 mod sealed;
 pub mod segmented;
 mod staging;
+pub mod write;
 
 pub use acl::{Grant, ProjectOwner, role_grantee, user_grantee};
 pub use catalog::{Catalog, DEFAULT_PROJECT, ProjectInfo, TableInfo};
@@ -54,3 +56,4 @@ pub use files::{
 pub use integrity::CatalogKey;
 pub use names::{RESERVED_PROJECT_NAMES, normalize_name};
 pub use retired::{RETIRED_GRACE, SnapshotLease};
+pub use scan::{ScanDescriptor, ScanKeys};

@@ -13,8 +13,8 @@ use super::{StatementOutput, Warehouse, text_rows};
 use crate::SqlError;
 use crate::access::Privilege;
 use crate::meta::RewriteTarget;
-use crate::storage_encryption::setup::{self, EncryptionRequest, RC4_WARNING};
 use crate::tables::{SinkTarget, StoredTable};
+use sealhouse_storage::encryption::setup::{self, EncryptionRequest, RC4_WARNING};
 
 impl Warehouse {
     /// `CREATE PROJECT p ENCRYPTION ...`.
@@ -35,7 +35,13 @@ impl Warehouse {
             }
             return Err(StorageError::ProjectExists(existing.name).into());
         }
-        let setting = setup::prepare(auth.services(), auth.principal(), name, request, unix_now())?;
+        let setting = setup::prepare(
+            auth.services().setup(),
+            auth.principal(),
+            name,
+            request,
+            unix_now(),
+        )?;
         self.catalog.create_encrypted_project(name, &setting)?;
         self.catalog.claim_project(name, &owner)?;
         Ok(StatementOutput::Done(done_message(
@@ -74,7 +80,7 @@ impl Warehouse {
             ))),
             (None, Some(request)) => {
                 let setting = setup::prepare(
-                    auth.services(),
+                    auth.services().setup(),
                     auth.principal(),
                     &info.name,
                     request,

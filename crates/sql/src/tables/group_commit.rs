@@ -26,8 +26,9 @@ use datafusion::error::{DataFusionError, Result};
 use sealhouse_storage::{Catalog, CommitMode, TableInfo};
 use tokio::sync::oneshot;
 
-use super::new_file::{NewFile, external, rows_bytes};
-use crate::storage_encryption::ProjectKeys;
+use super::external;
+use sealhouse_storage::encryption::ProjectKeys;
+use sealhouse_storage::write::{NewFile, rows_bytes};
 
 /// Appends whose rows take at most this much memory are group-committed;
 /// larger ones write a file of their own.

@@ -11,7 +11,7 @@ use sealhouse_storage::{Catalog, ProjectInfo, RESERVED_PROJECT_NAMES, StorageErr
 
 use super::statement_leases::StatementLeases;
 use super::stored_table::StoredTable;
-use crate::storage_encryption::{ProjectKeys, StorageKeys};
+use sealhouse_storage::encryption::{ProjectKeys, StorageKeys};
 
 /// The name of Sealhouse's catalog inside DataFusion.
 pub(crate) const CATALOG_NAME: &str = "sealhouse";

@@ -16,9 +16,10 @@ use datafusion::physical_plan::{DisplayAs, DisplayFormatType};
 use futures::StreamExt;
 use sealhouse_storage::{Catalog, CommitMode, DataFile, TableInfo};
 
+use super::external;
 use super::group_commit::{self, GROUP_APPEND_BYTES};
-use super::new_file::{NewFile, conform, external, rows_bytes};
-use crate::storage_encryption::ProjectKeys;
+use sealhouse_storage::encryption::ProjectKeys;
+use sealhouse_storage::write::{NewFile, conform, rows_bytes};
 
 /// What a write's commit does to the table.
 #[derive(Debug, Clone)]

@@ -3,12 +3,12 @@
 //! which the warehouse reaches the KMS on its behalf.
 //!
 //! - the wrapped keyset's bytes: `sealhouse_kms::wrapped_keyset`;
-//! - `services.rs`: [`IdentityServices`], the process-wide identity service, KMS
-//!   and unwrap cache;
+//! - `services.rs`: [`IdentityServices`], the process-wide identity service and
+//!   KMS gateway (`sealhouse_kms::KmsGateway`, which keeps the unwrap caches);
 //! - `wrapper.rs`: one session's wrap / unwrap through its role chain.
 
 mod services;
 mod wrapper;
 
-pub use services::{IdentityServices, KmsConnector};
+pub use services::IdentityServices;
 pub(crate) use wrapper::{KeysetWrapper, RoleArgs};

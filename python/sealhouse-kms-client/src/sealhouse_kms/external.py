@@ -47,7 +47,7 @@ __all__ = [
 DEFAULT_CACHE_LIFETIME_SECONDS = 86400.0
 
 #: The account that owns the warehouse's default storage keys (nobody can
-#: sign as it; ``crates/sql/src/storage_encryption/mod.rs``).
+#: sign as it; ``crates/storage/src/encryption/mod.rs``).
 SERVICE_ACCOUNT = "0000000000000000"
 
 _SEGMENTED_MAGIC = b"SHSEG\x00\x00"

@@ -2,7 +2,7 @@
 
 ``SealhouseKmsClient`` implements ``pyarrow.parquet.encryption.KmsClient``.
 The wrap format is a contract shared with Sealhouse's own Parquet writer
-(``crates/sql/src/storage_encryption/parquet_keys``, which writes 256-bit
+(``crates/storage/src/encryption/parquet_keys``, which writes 256-bit
 data keys and key-encryption keys), spelled out in the package README:
 
 - ``wrap_key(key_bytes, master_key_identifier)`` = KMS ``Encrypt`` with

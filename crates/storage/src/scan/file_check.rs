@@ -73,7 +73,7 @@ pub(crate) fn check_parquet_frame(
         )));
     }
     if let Some(expected) = footer_sha256
-        && sealhouse_storage::parquet_footer_sha256(path)?.as_ref() != Some(expected)
+        && crate::parquet_footer_sha256(path)?.as_ref() != Some(expected)
     {
         return Err(damaged(
             "its footer differs from the one committed (modified, or another file put in its place)"
@@ -98,7 +98,7 @@ mod tests {
         good.extend(b"PARE");
         write(&good);
         check_parquet_frame(&path, ParquetMagic::Encrypted, None).expect("good frame");
-        let digest = sealhouse_storage::parquet_footer_sha256(&path)
+        let digest = crate::parquet_footer_sha256(&path)
             .expect("read")
             .expect("parquet tail");
         check_parquet_frame(&path, ParquetMagic::Encrypted, Some(&digest)).expect("same footer");

@@ -25,7 +25,7 @@ macro_rules! read_only_object_store {
                 _payload: object_store::PutPayload,
                 _opts: object_store::PutOptions,
             ) -> object_store::Result<object_store::PutResult> {
-                Err($crate::read_only_store::refused($store, "put"))
+                Err($crate::scan::read_only_store::refused($store, "put"))
             }
 
             async fn put_multipart_opts(
@@ -33,7 +33,7 @@ macro_rules! read_only_object_store {
                 _location: &object_store::path::Path,
                 _opts: object_store::PutMultipartOptions,
             ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
-                Err($crate::read_only_store::refused($store, "multipart put"))
+                Err($crate::scan::read_only_store::refused($store, "multipart put"))
             }
 
             fn delete_stream(
@@ -46,7 +46,7 @@ macro_rules! read_only_object_store {
             {
                 use futures::StreamExt as _;
                 locations
-                    .map(|_| Err($crate::read_only_store::refused($store, "delete")))
+                    .map(|_| Err($crate::scan::read_only_store::refused($store, "delete")))
                     .boxed()
             }
 
@@ -56,7 +56,7 @@ macro_rules! read_only_object_store {
             ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>>
             {
                 use futures::StreamExt as _;
-                futures::stream::once(async { Err($crate::read_only_store::refused($store, "list")) })
+                futures::stream::once(async { Err($crate::scan::read_only_store::refused($store, "list")) })
                     .boxed()
             }
 
@@ -64,7 +64,7 @@ macro_rules! read_only_object_store {
                 &self,
                 _prefix: Option<&object_store::path::Path>,
             ) -> object_store::Result<object_store::ListResult> {
-                Err($crate::read_only_store::refused($store, "list"))
+                Err($crate::scan::read_only_store::refused($store, "list"))
             }
 
             async fn copy_opts(
@@ -73,7 +73,7 @@ macro_rules! read_only_object_store {
                 _to: &object_store::path::Path,
                 _options: object_store::CopyOptions,
             ) -> object_store::Result<()> {
-                Err($crate::read_only_store::refused($store, "copy"))
+                Err($crate::scan::read_only_store::refused($store, "copy"))
             }
         }
     };

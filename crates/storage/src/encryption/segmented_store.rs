@@ -12,17 +12,15 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
+use crate::segmented::{FileIdentity, MAX_HEADER_LEN, SegmentedHeader, SegmentedReader};
 use bytes::Bytes;
 use futures::stream::{self, StreamExt};
 use object_store::path::Path;
 use object_store::{GetOptions, GetResult, GetResultPayload, ObjectMeta};
 use sealhouse_kms::Kms;
-use sealhouse_storage::segmented::{
-    FileIdentity, MAX_HEADER_LEN, SegmentedHeader, SegmentedReader,
-};
 
-use super::project_keys::open_data_key;
-use crate::read_only_store::read_only_object_store;
+use super::keys::open_data_key;
+use crate::scan::read_only_store::read_only_object_store;
 
 const STORE: &str = "sealhouse-segmented";
 

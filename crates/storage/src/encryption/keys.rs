@@ -1,6 +1,7 @@
 //! The keys of encrypted projects at run time: the KMS each project's CMK is
-//! reached through, the Parquet encryption factory over it, and data keys
-//! for segmented files.
+//! reached through, the Parquet encryption factory over it, data keys for
+//! segmented files, and [`FileEncryption::for_new_file`], the one decision
+//! of how a new file is encrypted.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -15,13 +16,13 @@ use datafusion::execution::runtime_env::RuntimeEnv;
 use parquet::encryption::encrypt::FileEncryptionProperties;
 use sealhouse_crypto::SecretBytes;
 use sealhouse_iam::{AccountId, Arn, Principal};
-use sealhouse_kms::Kms;
 use sealhouse_kms::api::{DataKeySpec, DecryptRequest, EncryptionContext, GenerateDataKeyRequest};
-use sealhouse_storage::{ProjectEncryption, StorageAlgorithm};
+use sealhouse_kms::{Kms, KmsGateway};
 
 use super::parquet_keys::{ParquetKeyFactory, ParquetKeyOptions};
 use super::segmented_store::SegmentedStore;
-use crate::wrapped::IdentityServices;
+use super::{ProjectEncryption, StorageAlgorithm};
+use crate::segmented::SegmentCipher;
 
 /// The encryption context of every segmented file's data key: a data key
 /// blob cannot be passed off as anything else, nor anything else as one.
@@ -36,8 +37,8 @@ struct AccountKeys {
 }
 
 /// Keys of encrypted projects, shared by every session of a process.
-pub(crate) struct StorageKeys {
-    services: Arc<IdentityServices>,
+pub struct StorageKeys {
+    gateway: Arc<KmsGateway>,
     accounts: Mutex<HashMap<String, Arc<AccountKeys>>>,
 }
 
@@ -48,19 +49,17 @@ impl fmt::Debug for StorageKeys {
 }
 
 impl StorageKeys {
-    pub(crate) fn new(services: Arc<IdentityServices>) -> Self {
+    /// Keys reached through `gateway` (whose TTL their KMS answers are
+    /// cached for).
+    pub fn new(gateway: Arc<KmsGateway>) -> Self {
         Self {
-            services,
+            gateway,
             accounts: Mutex::new(HashMap::new()),
         }
     }
 
     /// The keys of `project`, encrypted as `setting`.
-    pub(crate) fn project(
-        &self,
-        project: &str,
-        setting: &ProjectEncryption,
-    ) -> Result<ProjectKeys> {
+    pub fn project(&self, project: &str, setting: &ProjectEncryption) -> Result<ProjectKeys> {
         let account = key_account(&setting.key_arn)?;
         let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
         let keys = accounts
@@ -68,7 +67,7 @@ impl StorageKeys {
             .or_insert_with(|| {
                 // One cache per account: a cached answer is only ever served
                 // to the principal it was given to.
-                let kms = self.services.kms_for(
+                let kms = self.gateway.cached(
                     &format!("storage-encryption:{account}"),
                     Principal::Root {
                         account: account.clone(),
@@ -105,7 +104,7 @@ fn key_account(arn: &str) -> Result<AccountId> {
 }
 
 /// One encrypted project's keys.
-pub(crate) struct ProjectKeys {
+pub struct ProjectKeys {
     project: String,
     setting: ProjectEncryption,
     account: String,
@@ -124,12 +123,12 @@ impl fmt::Debug for ProjectKeys {
 
 impl ProjectKeys {
     /// How new files are encrypted.
-    pub(crate) fn algorithm(&self) -> StorageAlgorithm {
+    pub fn algorithm(&self) -> StorageAlgorithm {
         self.setting.algorithm
     }
 
     /// The project's setting (appends encrypted alike share a file).
-    pub(crate) fn setting(&self) -> &ProjectEncryption {
+    pub fn setting(&self) -> &ProjectEncryption {
         &self.setting
     }
 
@@ -140,14 +139,14 @@ impl ProjectKeys {
 
     /// Where segmented files are read from: local paths through the
     /// decrypting store.
-    pub(crate) fn segmented_url(&self) -> Result<ObjectStoreUrl> {
+    pub fn segmented_url(&self) -> Result<ObjectStoreUrl> {
         ObjectStoreUrl::parse(format!("sealhouse-segmented://a{}", self.account))
     }
 
     /// Makes the project's encryption factory and segmented store known to
     /// `runtime` (idempotent; the same objects every time, so their caches
     /// survive between statements).
-    pub(crate) fn register(&self, runtime: &RuntimeEnv) -> Result<()> {
+    pub fn register(&self, runtime: &RuntimeEnv) -> Result<()> {
         runtime.register_parquet_encryption_factory(
             &self.factory_id(),
             Arc::clone(&self.keys.parquet) as Arc<dyn EncryptionFactory>,
@@ -162,10 +161,7 @@ impl ProjectKeys {
 
     /// Parquet options for reading the project's AES256 files (after
     /// [`ProjectKeys::register`]).
-    pub(crate) fn parquet_read_options(
-        &self,
-        mut options: TableParquetOptions,
-    ) -> TableParquetOptions {
+    pub fn parquet_read_options(&self, mut options: TableParquetOptions) -> TableParquetOptions {
         options
             .crypto
             .configure_factory(&self.factory_id(), &self.factory_options());
@@ -179,7 +175,7 @@ impl ProjectKeys {
     /// Encryption properties for one new AES256 file: a fresh 256-bit data
     /// key, wrapped through a fresh 256-bit key-encryption key by the
     /// project's CMK.
-    pub(crate) async fn parquet_encryption(
+    async fn parquet_encryption(
         &self,
         schema: &SchemaRef,
         path: &object_store::path::Path,
@@ -200,7 +196,7 @@ impl ProjectKeys {
     }
 
     /// A new data key for one segmented file: (plaintext, KMS blob).
-    pub(crate) fn new_data_key(&self) -> Result<(SecretBytes, Vec<u8>)> {
+    fn new_data_key(&self) -> Result<(SecretBytes, Vec<u8>)> {
         let mut request = GenerateDataKeyRequest::new(self.setting.key_arn.clone());
         request.key_spec = Some(DataKeySpec::Aes256);
         request.encryption_context = data_key_context();
@@ -219,7 +215,7 @@ impl ProjectKeys {
             self.project,
             self.setting.algorithm,
             self.setting.key_arn,
-            crate::SqlError::from(e)
+            e.find_root()
         ))
     }
 }
@@ -242,4 +238,78 @@ pub(crate) fn open_data_key(
     })
     .map(|r| r.plaintext)
     .map_err(|e| e.to_string())
+}
+
+/// How one new file is encrypted. Made only by
+/// [`FileEncryption::for_new_file`]; the writer and the staged file's
+/// record follow it.
+pub enum FileEncryption {
+    /// Plain Parquet (its blocks are tagged for the catalog).
+    None,
+    /// AES256: Parquet modular encryption under these properties (a fresh
+    /// data key, wrapped through a fresh KEK by the project's CMK).
+    Parquet(Arc<FileEncryptionProperties>),
+    /// AESCTR or RC4: the whole file in segments under a fresh data key.
+    Segmented {
+        /// The segment cipher.
+        cipher: SegmentCipher,
+        /// The file's data key.
+        data_key: SecretBytes,
+        /// The data key as the KMS wrapped it (stored in the header).
+        wrapped: Vec<u8>,
+    },
+}
+
+impl fmt::Debug for FileEncryption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::None => "FileEncryption::None",
+            Self::Parquet(_) => "FileEncryption::Parquet",
+            Self::Segmented { .. } => "FileEncryption::Segmented",
+        })
+    }
+}
+
+impl FileEncryption {
+    /// The encryption of a new file of a project with `keys` (`None`: a
+    /// plain project), holding `schema`, staged at `path`. Makes the file's
+    /// data key (one KMS call, never cached: a disabled key stops writes).
+    pub async fn for_new_file(
+        keys: Option<&ProjectKeys>,
+        schema: &SchemaRef,
+        path: &object_store::path::Path,
+    ) -> Result<Self> {
+        let Some(keys) = keys else {
+            return Ok(Self::None);
+        };
+        let cipher = match keys.algorithm() {
+            StorageAlgorithm::Aes256 => {
+                return Ok(Self::Parquet(keys.parquet_encryption(schema, path).await?));
+            }
+            StorageAlgorithm::AesCtr => SegmentCipher::AesCtr,
+            StorageAlgorithm::Rc4 => SegmentCipher::Rc4,
+        };
+        let (data_key, wrapped) = keys.new_data_key()?;
+        Ok(Self::Segmented {
+            cipher,
+            data_key,
+            wrapped,
+        })
+    }
+
+    /// The algorithm the catalog records for the file.
+    pub fn algorithm(&self) -> Option<StorageAlgorithm> {
+        match self {
+            Self::None => None,
+            Self::Parquet(_) => Some(StorageAlgorithm::Aes256),
+            Self::Segmented {
+                cipher: SegmentCipher::AesCtr,
+                ..
+            } => Some(StorageAlgorithm::AesCtr),
+            Self::Segmented {
+                cipher: SegmentCipher::Rc4,
+                ..
+            } => Some(StorageAlgorithm::Rc4),
+        }
+    }
 }

@@ -1,20 +1,17 @@
-//! Where an INSERT writes a new data file's bytes: to disk with block tags
-//! (plain Parquet), straight to disk (AES256 Parquet, which encrypts and
-//! authenticates inside the format), or through the segmented encryptor
-//! (AESCTR, RC4) with a fresh data key from the KMS and the file's place in
-//! its header.
+//! Where a new data file's bytes go, as its [`FileEncryption`] says: to
+//! disk with block tags (plain Parquet), straight to disk (AES256 Parquet,
+//! which encrypts and authenticates inside the format), or through the
+//! segmented encryptor (AESCTR, RC4) with the file's fresh data key and its
+//! place in its header.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 
+use crate::encryption::FileEncryption;
+use crate::integrity::block_tags::BlockTagWriter;
+use crate::segmented::{DEFAULT_SEGMENT_SIZE, FileIdentity, SegmentedWriter};
+use crate::{Catalog, StagedFile};
 use datafusion::error::{DataFusionError, Result};
-use sealhouse_storage::integrity::block_tags::BlockTagWriter;
-use sealhouse_storage::segmented::{
-    DEFAULT_SEGMENT_SIZE, FileIdentity, SegmentCipher, SegmentedWriter,
-};
-use sealhouse_storage::{Catalog, StagedFile, StorageAlgorithm};
-
-use super::ProjectKeys;
 
 /// A new data file being written.
 pub(crate) enum FileWriter {
@@ -28,30 +25,32 @@ pub(crate) enum FileWriter {
 }
 
 impl FileWriter {
-    /// Creates the staged file of table `table_id`, encrypting whole if
-    /// the project's algorithm says so.
+    /// Creates the staged file of table `table_id`, encrypted as
+    /// `encryption` says.
     pub(crate) fn create(
         catalog: &Catalog,
         staged: &StagedFile,
         table_id: i64,
-        keys: Option<&ProjectKeys>,
+        encryption: FileEncryption,
     ) -> Result<Self> {
         let file = BufWriter::with_capacity(1 << 20, File::create(staged.path())?);
-        let (keys, cipher) = match keys.map(|k| (k, k.algorithm())) {
-            None => {
+        let (cipher, data_key, wrapped) = match encryption {
+            FileEncryption::None => {
                 return Ok(Self::Tagged(Box::new(BlockTagWriter::new(
                     file,
                     catalog.block_tag_key(staged),
                 ))));
             }
-            Some((_, StorageAlgorithm::Aes256)) => return Ok(Self::Parquet(file)),
-            Some((keys, StorageAlgorithm::AesCtr)) => (keys, SegmentCipher::AesCtr),
-            Some((keys, StorageAlgorithm::Rc4)) => (keys, SegmentCipher::Rc4),
+            FileEncryption::Parquet(_) => return Ok(Self::Parquet(file)),
+            FileEncryption::Segmented {
+                cipher,
+                data_key,
+                wrapped,
+            } => (cipher, data_key, wrapped),
         };
         let identity = FileIdentity::new(table_id, staged.id()).ok_or_else(|| {
             DataFusionError::Internal(format!("staged file id '{}' is not a UUID", staged.id()))
         })?;
-        let (data_key, wrapped) = keys.new_data_key()?;
         let writer = SegmentedWriter::new(
             file,
             cipher,

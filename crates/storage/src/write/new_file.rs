@@ -10,12 +10,14 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::compute::cast;
 use datafusion::error::{DataFusionError, Result};
 use parquet::arrow::ArrowWriter;
-use sealhouse_storage::{Catalog, StagedFile, StorageAlgorithm, TableInfo};
 
 use super::column_layout::{base_properties, with_column_layouts};
-use crate::storage_encryption::{FileWriter, ProjectKeys};
+use super::file_writer::FileWriter;
+use crate::encryption::{FileEncryption, ProjectKeys, StorageAlgorithm};
+use crate::{Catalog, StagedFile, TableInfo};
 
-pub(crate) struct NewFile {
+/// A new data file being written.
+pub struct NewFile {
     staged: StagedFile,
     writer: ArrowWriter<FileWriter>,
     algorithm: Option<StorageAlgorithm>,
@@ -26,25 +28,26 @@ impl NewFile {
     /// Stages a file of `table`; `sample` (the first rows, if any) decides
     /// each column's encoding (column_layout.rs). Dropping the result before
     /// [`NewFile::finish`] deletes the partial file.
-    pub(crate) async fn create(
+    pub async fn create(
         catalog: &Catalog,
         table: &TableInfo,
         keys: Option<&ProjectKeys>,
         sample: Option<&RecordBatch>,
     ) -> Result<Self> {
-        let staged = catalog.stage().map_err(external)?;
+        let staged = catalog
+            .stage()
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
         let mut props = base_properties();
         if let Some(sample) = sample {
             props = with_column_layouts(props, sample);
         }
-        let algorithm = keys.map(ProjectKeys::algorithm);
-        if let (Some(keys), Some(StorageAlgorithm::Aes256)) = (keys, algorithm) {
-            let location = object_store::path::Path::from(staged.path().to_string_lossy().as_ref());
-            props = props.with_file_encryption_properties(
-                keys.parquet_encryption(&table.schema, &location).await?,
-            );
+        let location = object_store::path::Path::from(staged.path().to_string_lossy().as_ref());
+        let encryption = FileEncryption::for_new_file(keys, &table.schema, &location).await?;
+        let algorithm = encryption.algorithm();
+        if let FileEncryption::Parquet(properties) = &encryption {
+            props = props.with_file_encryption_properties(Arc::clone(properties));
         }
-        let file = FileWriter::create(catalog, &staged, table.id, keys)?;
+        let file = FileWriter::create(catalog, &staged, table.id, encryption)?;
         let writer = ArrowWriter::try_new(file, Arc::clone(&table.schema), Some(props.build()))?;
         Ok(Self {
             staged,
@@ -55,14 +58,14 @@ impl NewFile {
     }
 
     /// Appends `batch` (already in the table's schema: [`conform`]).
-    pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         self.rows += batch.num_rows() as u64;
         self.writer.write(batch)?;
         Ok(())
     }
 
     /// Ends the file; `None` when it holds no rows (nothing to commit).
-    pub(crate) fn finish(self) -> Result<Option<StagedFile>> {
+    pub fn finish(self) -> Result<Option<StagedFile>> {
         let Self {
             mut staged,
             writer,
@@ -79,7 +82,7 @@ impl NewFile {
 }
 
 /// `batch` with `table`'s column names and stored types.
-pub(crate) fn conform(table: &TableInfo, batch: RecordBatch) -> Result<RecordBatch> {
+pub fn conform(table: &TableInfo, batch: RecordBatch) -> Result<RecordBatch> {
     let schema = &table.schema;
     let columns = batch
         .columns()
@@ -96,14 +99,10 @@ pub(crate) fn conform(table: &TableInfo, batch: RecordBatch) -> Result<RecordBat
     Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
 }
 
-pub(crate) fn external(e: sealhouse_storage::StorageError) -> DataFusionError {
-    DataFusionError::External(Box::new(e))
-}
-
 /// The bytes `batch`'s rows take, not counting spare capacity: a function's
 /// output often sits in buffers allocated for many more rows than one
 /// INSERT's, which must not make a single-row append look large.
-pub(crate) fn rows_bytes(batch: &RecordBatch) -> usize {
+pub fn rows_bytes(batch: &RecordBatch) -> usize {
     batch
         .columns()
         .iter()

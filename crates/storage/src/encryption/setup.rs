@@ -4,22 +4,44 @@
 //! and usable by the caller for everything storage encryption will do.
 
 use sealhouse_crypto::SecretBytes;
-use sealhouse_iam::{AccountId, Arn, Principal};
-use sealhouse_kms::Kms;
+use sealhouse_iam::{AccountId, Arn, Iam, Principal};
 use sealhouse_kms::api::{
     CreateKeyRequest, DataKeySpec, DecryptRequest, EncryptRequest, EncryptionContext,
     GenerateDataKeyRequest, KeyRequest, KeySpec, KeyState,
 };
-use sealhouse_storage::{KeySource, ProjectEncryption, StorageAlgorithm};
+use sealhouse_kms::{Kms, KmsGateway};
 
-use super::SERVICE_ACCOUNT;
-use super::project_keys::data_key_context;
-use crate::SqlError;
-use crate::wrapped::IdentityServices;
+use super::keys::data_key_context;
+use super::{KeySource, ProjectEncryption, SERVICE_ACCOUNT, StorageAlgorithm};
+
+/// Why storage encryption cannot be set up as asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SetupError {
+    /// The request names something that is not a usable key.
+    #[error("{0}")]
+    Invalid(String),
+    /// The caller may not use the key for storage encryption.
+    #[error("access denied: {0}")]
+    Denied(String),
+    /// The KMS or the identity service failed, or the key is not enabled.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Where setup reaches the identity service and the KMS.
+#[derive(Debug, Clone, Copy)]
+pub struct SetupServices<'a> {
+    /// The identity service (the warehouse service account is made here).
+    pub iam: &'a Iam,
+    /// The KMS as any principal.
+    pub gateway: &'a KmsGateway,
+    /// The KMS's region (named in errors' example ARNs).
+    pub region: &'a str,
+}
 
 /// The key a statement asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum KeyChoice {
+pub enum KeyChoice {
     /// The service's default key for the project.
     Default,
     /// The caller's CMK, by ARN.
@@ -28,26 +50,28 @@ pub(crate) enum KeyChoice {
 
 /// What `ENCRYPTION ...` asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct EncryptionRequest {
-    pub(crate) algorithm: StorageAlgorithm,
-    pub(crate) key: KeyChoice,
+pub struct EncryptionRequest {
+    /// The algorithm.
+    pub algorithm: StorageAlgorithm,
+    /// The key.
+    pub key: KeyChoice,
 }
 
 /// What the RC4 algorithm is told, wherever it is chosen or shown.
-pub(crate) const RC4_WARNING: &str = "warning: RC4 is insecure (biased keystream, no integrity of \
+pub const RC4_WARNING: &str = "warning: RC4 is insecure (biased keystream, no integrity of \
      its own); it is accepted only for compatibility. Sealhouse adds an HMAC-SHA256 per segment \
      so tampering is detected, but confidentiality is weak: prefer AES256 or AESCTR";
 
 /// The setting for `project` as `caller` asks it: creates the default key,
 /// or checks the BYOK key. Nothing is recorded here; the caller stores the
 /// setting (and a failure to store it leaves at most an unused default key).
-pub(crate) fn prepare(
-    services: &IdentityServices,
+pub fn prepare(
+    services: SetupServices<'_>,
     caller: &Principal,
     project: &str,
     request: &EncryptionRequest,
     now: i64,
-) -> Result<ProjectEncryption, SqlError> {
+) -> Result<ProjectEncryption, SetupError> {
     let enabled_by = caller
         .arn()
         .map(|a| a.to_string())
@@ -72,20 +96,20 @@ pub(crate) fn prepare(
 }
 
 fn create_default_key(
-    services: &IdentityServices,
+    services: SetupServices<'_>,
     project: &str,
     caller: &Principal,
-) -> Result<String, SqlError> {
+) -> Result<String, SetupError> {
     let account = AccountId::new(SERVICE_ACCOUNT)
-        .map_err(|e| SqlError::Execution(format!("the service account id is invalid: {e}")))?;
+        .map_err(|e| SetupError::Failed(format!("the service account id is invalid: {e}")))?;
     services.iam.ensure_service_account(&account).map_err(|e| {
-        SqlError::Execution(format!("cannot set up the warehouse service account: {e}"))
+        SetupError::Failed(format!("cannot set up the warehouse service account: {e}"))
     })?;
     let owner = caller
         .account()
         .map(|a| a.to_string())
         .unwrap_or_else(|| "-".to_owned());
-    let kms = services.kms_as(Principal::Root { account });
+    let kms = services.gateway.connect(Principal::Root { account });
     let created = kms
         .create_key(&CreateKeyRequest {
             description: format!(
@@ -95,7 +119,7 @@ fn create_default_key(
             ..CreateKeyRequest::default()
         })
         .map_err(|e| {
-            SqlError::Execution(format!(
+            SetupError::Failed(format!(
                 "cannot create the default storage key of project '{project}': {e}"
             ))
         })?;
@@ -103,48 +127,48 @@ fn create_default_key(
 }
 
 fn check_byok_key(
-    services: &IdentityServices,
+    services: SetupServices<'_>,
     caller: &Principal,
     project: &str,
     arn: &str,
-) -> Result<String, SqlError> {
+) -> Result<String, SetupError> {
     let parsed = Arn::parse(arn).ok().filter(|a| {
         a.service() == "kms" && a.to_string().contains(":key/") && a.account().is_some()
     });
     let Some(parsed) = parsed else {
-        return Err(SqlError::plan(format!(
+        return Err(SetupError::Invalid(format!(
             "'{arn}' is not a KMS key ARN; use KEY 'DEFAULT' or a key ARN such as \
              acs:kms:{}:<your account>:key/<key id> (sealhouse kms describe-key shows it)",
             services.region
         )));
     };
     if parsed.account() != caller.account() {
-        return Err(SqlError::AccessDenied(format!(
+        return Err(SetupError::Denied(format!(
             "{caller} may not use {arn} for storage encryption of project '{project}': a \
              bring-your-own key must belong to the caller's own account"
         )));
     }
     let fail = |what: &str, e: sealhouse_kms::KmsError| {
-        SqlError::AccessDenied(format!(
+        SetupError::Denied(format!(
             "cannot use {arn} for storage encryption of project '{project}': {what} failed: {e}. \
              Whoever enables storage encryption with a key of theirs must be allowed \
              kms:DescribeKey, kms:GenerateDataKey, kms:Encrypt and kms:Decrypt on it"
         ))
     };
-    let kms = services.kms_as(caller.clone());
+    let kms = services.gateway.connect(caller.clone());
     let described = kms
         .describe_key(&KeyRequest::new(arn.to_owned()))
         .map_err(|e| fail("DescribeKey", e))?
         .key_metadata;
     if described.key_state != KeyState::Enabled {
-        return Err(SqlError::Execution(format!(
+        return Err(SetupError::Failed(format!(
             "cannot use {arn} for storage encryption of project '{project}': the key is {}; \
              enable it first (sealhouse kms enable-key)",
             described.key_state
         )));
     }
     if described.key_spec != KeySpec::Aes256 {
-        return Err(SqlError::plan(format!(
+        return Err(SetupError::Invalid(format!(
             "cannot use {arn} for storage encryption: its key spec is {}, storage encryption \
              needs a symmetric {} key",
             described.key_spec,

@@ -1,5 +1,5 @@
 //! Reading plain data files with their block tags checked
-//! (`sealhouse_storage::integrity::block_tags`): every byte DataFusion's
+//! (`crate::integrity::block_tags`): every byte DataFusion's
 //! Parquet reader gets from a plain file was checked first, so a flipped
 //! bit is an error rather than another value.
 //!
@@ -13,7 +13,8 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
-use crate::read_only_store::read_only_object_store;
+use crate::integrity::block_tags::BlockVerifier;
+use crate::scan::read_only_store::read_only_object_store;
 use bytes::Bytes;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::parquet::{
@@ -27,7 +28,6 @@ use object_store::{
     GetOptions, GetResult, GetResultPayload, ObjectMeta, ObjectStore, ObjectStoreExt,
 };
 use parquet::arrow::async_reader::{AsyncFileReader, ParquetObjectReader};
-use sealhouse_storage::integrity::block_tags::BlockVerifier;
 
 const STORE: &str = "sealhouse-verified";
 

@@ -1,0 +1,254 @@
+//! A [`ScanDescriptor`] as a DataFusion plan: one Parquet scan per kind of
+//! file (plain, AES256, segmented) under a union, each file checked before
+//! DataFusion reads it.
+
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use datafusion::catalog::Session;
+use datafusion::common::Statistics;
+use datafusion::common::stats::Precision;
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::datasource::table_schema::TableSchema;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::union::UnionExec;
+
+use super::ScanDescriptor;
+use super::file_check::{ParquetMagic, check_parquet_frame};
+use super::verified_reader::{BlockCheck, VerifiedReaderFactory};
+use crate::encryption::{ProjectKeys, StorageAlgorithm, segmented_plaintext_len};
+use crate::{Catalog, DataFile};
+
+/// What reading a descriptor's files takes besides the descriptor.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanKeys<'a> {
+    /// The project's keys, for its encrypted files (`Err`: why this process
+    /// has none, reported when a file needs them).
+    pub project: std::result::Result<Option<&'a ProjectKeys>, &'a str>,
+    /// The catalog whose key checks plain files' block tags. Without it, a
+    /// plain file with block tags is refused, never read unchecked.
+    pub block_tags: Option<&'a Catalog>,
+}
+
+impl ScanDescriptor {
+    /// The plan reading this snapshot's rows (projected and limited as the
+    /// descriptor says).
+    pub async fn plan(
+        &self,
+        state: &dyn Session,
+        keys: ScanKeys<'_>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.check().map_err(external)?;
+        let schema = self.schema().map_err(external)?;
+        let files = self.data_files().map_err(external)?;
+        if files.is_empty() {
+            let schema = match &self.projection {
+                Some(p) => Arc::new(schema.project(p)?),
+                None => schema,
+            };
+            return Ok(Arc::new(EmptyExec::new(schema)));
+        }
+        let scan = Scan {
+            descriptor: self,
+            schema,
+            keys,
+        };
+        let mut plans = Vec::new();
+        for kind in [FileKind::Plain, FileKind::Aes256, FileKind::Segmented] {
+            let of_kind: Vec<&DataFile> =
+                files.iter().filter(|f| FileKind::of(f) == kind).collect();
+            if !of_kind.is_empty() {
+                plans.push(scan.files(state, &of_kind, kind).await?);
+            }
+        }
+        UnionExec::try_new(plans)
+    }
+}
+
+fn external(e: crate::StorageError) -> DataFusionError {
+    DataFusionError::External(Box::new(e))
+}
+
+struct Scan<'a> {
+    descriptor: &'a ScanDescriptor,
+    schema: SchemaRef,
+    keys: ScanKeys<'a>,
+}
+
+impl Scan<'_> {
+    /// The project's keys, for a file that needs them.
+    fn keys(&self) -> Result<&ProjectKeys> {
+        match self.keys.project {
+            Ok(Some(keys)) => Ok(keys),
+            Ok(None) => Err(DataFusionError::Execution(format!(
+                "table {}.{} holds encrypted files but its project has no storage encryption \
+                 setting: the catalog is damaged",
+                self.descriptor.project, self.descriptor.table
+            ))),
+            Err(why) => Err(DataFusionError::Execution(why.to_owned())),
+        }
+    }
+
+    fn failure(&self, file: &DataFile, what: String) -> DataFusionError {
+        DataFusionError::Execution(format!(
+            "data file {} of table {}.{} {what}",
+            file.path.display(),
+            self.descriptor.project,
+            self.descriptor.table
+        ))
+    }
+
+    /// A scan of `files` (all of one kind: plain, AES256, or segmented).
+    async fn files(
+        &self,
+        state: &dyn Session,
+        files: &[&DataFile],
+        kind: FileKind,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let mut options = state.table_options().parquet.clone();
+        let mut url = ObjectStoreUrl::local_filesystem();
+        match kind {
+            FileKind::Plain => {}
+            FileKind::Aes256 => {
+                let keys = self.keys()?;
+                keys.register(state.runtime_env())?;
+                options = keys.parquet_read_options(options);
+            }
+            FileKind::Segmented => {
+                let keys = self.keys()?;
+                keys.register(state.runtime_env())?;
+                url = keys.segmented_url()?;
+            }
+        }
+        let format = ParquetFormat::default().with_options(options);
+        let source = format.file_source(TableSchema::from_file_schema(Arc::clone(&self.schema)));
+        // Row counts recorded at commit give the optimiser exact sizes, so a
+        // join with a one-row keyset table builds on the small side and
+        // streams the large one.
+        let mut group = Vec::with_capacity(files.len());
+        for f in files {
+            if let Err(e) = std::fs::metadata(&f.path) {
+                let what = if e.kind() == std::io::ErrorKind::NotFound {
+                    "is missing".to_owned()
+                } else {
+                    format!("cannot be read ({e})")
+                };
+                return Err(self.failure(
+                    f,
+                    format!("{what}, though the catalog lists it; restore it from a backup"),
+                ));
+            }
+            let stats = Statistics::new_unknown(&self.schema)
+                .with_num_rows(Precision::Exact(f.rows as usize))
+                .with_total_byte_size(Precision::Inexact(f.bytes as usize));
+            // The reader sees a segmented file's plaintext, so its size.
+            let size = match kind {
+                FileKind::Segmented => segmented_plaintext_len(&f.path, f.pinned_sha256.as_ref())?,
+                FileKind::Aes256 => {
+                    check_parquet_frame(
+                        &f.path,
+                        ParquetMagic::Encrypted,
+                        f.pinned_sha256.as_ref(),
+                    )?;
+                    f.bytes
+                }
+                FileKind::Plain => {
+                    check_parquet_frame(&f.path, ParquetMagic::Plain, f.pinned_sha256.as_ref())?;
+                    f.bytes
+                }
+            };
+            // Object store paths are absolute paths without the leading '/'.
+            let path = f.path.to_string_lossy();
+            let mut file = PartitionedFile::new(path.trim_start_matches('/'), size)
+                .with_statistics(Arc::new(stats));
+            if kind == FileKind::Plain && f.block_tags.is_some() {
+                let Some(catalog) = self.keys.block_tags else {
+                    return Err(self.failure(
+                        f,
+                        "is checked with the catalog's key, which this process does not hold"
+                            .into(),
+                    ));
+                };
+                let verifier = catalog.block_verifier(f).map_err(|e| {
+                    DataFusionError::Execution(format!(
+                        "data file {} of table {}.{}: {e}; restore the data directory from a \
+                         backup",
+                        f.path.display(),
+                        self.descriptor.project,
+                        self.descriptor.table
+                    ))
+                })?;
+                if let Some(verifier) = verifier {
+                    file = file.with_extension(BlockCheck(Arc::new(verifier)));
+                }
+            }
+            group.push(file);
+        }
+        let rows: u64 = files.iter().map(|f| f.rows).sum();
+        let bytes: u64 = files.iter().map(|f| f.bytes).sum();
+        let stats = Statistics::new_unknown(&self.schema)
+            .with_num_rows(Precision::Exact(rows as usize))
+            .with_total_byte_size(Precision::Inexact(bytes as usize));
+        let source = match kind {
+            // Plain files are read through their block checks: the source
+            // gets its reader factory here, as ParquetFormat would give it
+            // DataFusion's own (which it cannot be told not to).
+            FileKind::Plain => {
+                let runtime = state.runtime_env();
+                let factory = VerifiedReaderFactory::new(
+                    runtime.object_store(&url)?,
+                    runtime.cache_manager.get_file_metadata_cache(),
+                );
+                let mut source =
+                    ParquetSource::new(TableSchema::from_file_schema(Arc::clone(&self.schema)))
+                        .with_table_parquet_options(format.options().clone())
+                        .with_parquet_file_reader_factory(Arc::new(factory));
+                if let Some(hint) = format.metadata_size_hint() {
+                    source = source.with_metadata_size_hint(hint);
+                }
+                Arc::new(source)
+            }
+            FileKind::Aes256 | FileKind::Segmented => source,
+        };
+        let config = FileScanConfigBuilder::new(url, source)
+            .with_file_groups(vec![FileGroup::new(group)])
+            .with_statistics(stats)
+            .with_projection_indices(self.descriptor.projection.clone())?
+            .with_limit(self.descriptor.limit)
+            .build();
+        match kind {
+            FileKind::Plain => Ok(DataSourceExec::from_data_source(config)),
+            FileKind::Aes256 | FileKind::Segmented => {
+                format.create_physical_plan(state, config).await
+            }
+        }
+    }
+}
+
+/// How a data file must be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FileKind {
+    /// Plain Parquet.
+    Plain,
+    /// Parquet modular encryption.
+    Aes256,
+    /// Parquet inside a segmented file (AESCTR or RC4).
+    Segmented,
+}
+
+impl FileKind {
+    fn of(file: &DataFile) -> Self {
+        match file.encryption {
+            None => Self::Plain,
+            Some(StorageAlgorithm::Aes256) => Self::Aes256,
+            Some(StorageAlgorithm::AesCtr | StorageAlgorithm::Rc4) => Self::Segmented,
+        }
+    }
+}
