@@ -343,6 +343,12 @@ mod tests {
             let e = rt.block_on(a).expect("task").expect_err("dropped table");
             assert!(e.to_string().contains("p.t"), "{e}");
         }
+        // The writer replies, then finds nothing waiting and marks the
+        // table's rounds finished: wait for that (bounded) before looking.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while queues().get(&key).is_some() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         assert!(queues().get(&key).is_none(), "no round left under way");
     }
 }

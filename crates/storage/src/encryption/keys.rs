@@ -39,6 +39,8 @@ struct AccountKeys {
 /// Keys of encrypted projects, shared by every session of a process.
 pub struct StorageKeys {
     gateway: Arc<KmsGateway>,
+    /// Where table files are read from (the segmented stores read through it).
+    files: Arc<dyn object_store::ObjectStore>,
     accounts: Mutex<HashMap<String, Arc<AccountKeys>>>,
 }
 
@@ -54,6 +56,7 @@ impl StorageKeys {
     pub fn new(gateway: Arc<KmsGateway>) -> Self {
         Self {
             gateway,
+            files: Arc::new(object_store::local::LocalFileSystem::new()),
             accounts: Mutex::new(HashMap::new()),
         }
     }
@@ -77,7 +80,10 @@ impl StorageKeys {
                 // KEKs are the KMS cache's Decrypt answers, whose TTL is the
                 // one the KMS issue configures.
                 Arc::new(AccountKeys {
-                    segmented: Arc::new(SegmentedStore::new(Arc::clone(&kms))),
+                    segmented: Arc::new(SegmentedStore::new(
+                        Arc::clone(&kms),
+                        Arc::clone(&self.files),
+                    )),
                     parquet: Arc::new(ParquetKeyFactory::new(Arc::clone(&kms))),
                     kms,
                 })

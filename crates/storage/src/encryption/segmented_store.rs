@@ -1,37 +1,36 @@
-//! An object store over the local data directory that serves segmented
-//! files (AESCTR, RC4) as the Parquet files they hold: a range read fetches
-//! and authenticates only the segments it touches, so DataFusion reads
-//! footers and column chunks as it does from plain files, without
-//! decrypting whole files. Read-only: writes go through `FileWriter`.
+//! An object store over the table files' store (the local disk today) that
+//! serves segmented files (AESCTR, RC4) as the Parquet files they hold: a
+//! range read fetches and authenticates only the segments it touches, so
+//! DataFusion reads footers and column chunks as it does from plain files,
+//! without decrypting whole files. Read-only: writes go through `NewFile`.
 
 use std::fmt;
-use std::fs::File;
-use std::io::Read as _;
 use std::ops::Range;
-use std::os::unix::fs::FileExt;
-use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
-use crate::segmented::{FileIdentity, MAX_HEADER_LEN, SegmentedHeader, SegmentedReader};
 use bytes::Bytes;
 use futures::stream::{self, StreamExt};
 use object_store::path::Path;
-use object_store::{GetOptions, GetResult, GetResultPayload, ObjectMeta};
+use object_store::{
+    GetOptions, GetResult, GetResultPayload, ObjectMeta, ObjectStore, ObjectStoreExt,
+};
 use sealhouse_kms::Kms;
 
 use super::keys::open_data_key;
 use crate::scan::read_only_store::read_only_object_store;
+use crate::segmented::{FileIdentity, MAX_HEADER_LEN, SegmentedHeader, SegmentedReader};
 
 const STORE: &str = "sealhouse-segmented";
 
-/// The decrypting store of one account's keys.
+/// The decrypting store of one account's keys over the files' store.
 pub(crate) struct SegmentedStore {
     kms: Arc<dyn Kms>,
+    files: Arc<dyn ObjectStore>,
 }
 
 impl SegmentedStore {
-    pub(crate) fn new(kms: Arc<dyn Kms>) -> Self {
-        Self { kms }
+    pub(crate) fn new(kms: Arc<dyn Kms>, files: Arc<dyn ObjectStore>) -> Self {
+        Self { kms, files }
     }
 }
 
@@ -47,42 +46,44 @@ impl fmt::Display for SegmentedStore {
     }
 }
 
-fn generic(path: &FsPath, message: String) -> object_store::Error {
+fn generic(location: &Path, message: impl fmt::Display) -> object_store::Error {
     object_store::Error::Generic {
         store: STORE,
-        source: format!("{}: {message}", path.display()).into(),
+        source: format!("/{location}: {message}").into(),
     }
 }
 
-/// A segmented file's header and the file's length, read without any key.
-fn read_header(file: &File, path: &FsPath) -> object_store::Result<(SegmentedHeader, u64)> {
-    let len = file
-        .metadata()
-        .map_err(|e| generic(path, e.to_string()))?
-        .len();
-    let mut prefix = Vec::with_capacity(MAX_HEADER_LEN);
-    file.take(MAX_HEADER_LEN as u64)
-        .read_to_end(&mut prefix)
-        .map_err(|e| generic(path, e.to_string()))?;
-    let header = SegmentedHeader::parse(&prefix).map_err(|e| generic(path, e.to_string()))?;
-    Ok((header, len))
+/// The header of the segmented file at `location` (`len` bytes long), read
+/// without any key.
+async fn read_header(
+    files: &dyn ObjectStore,
+    location: &Path,
+    len: u64,
+) -> object_store::Result<SegmentedHeader> {
+    let prefix = files
+        .get_range(location, 0..len.min(MAX_HEADER_LEN as u64))
+        .await?;
+    SegmentedHeader::parse(&prefix).map_err(|e| generic(location, e))
 }
 
-/// The plaintext length of the segmented file at `path` (no key needed: it
-/// follows from the header and the file's length), after checking that its
-/// header is the one pinned at commit, if one was.
-pub(crate) fn segmented_plaintext_len(
-    path: &FsPath,
+/// The plaintext length of the segmented file at `location` in `files`
+/// (`len` bytes long; no key needed: it follows from the header and the
+/// length), after checking that its header is the one pinned at commit, if
+/// one was.
+pub(crate) async fn segmented_plaintext_len(
+    files: &dyn ObjectStore,
+    location: &Path,
+    len: u64,
     pinned: Option<&[u8; 32]>,
 ) -> datafusion::error::Result<u64> {
     let failed = |e: String| {
         datafusion::error::DataFusionError::Execution(format!(
-            "cannot read encrypted file {}: {e}",
-            path.display()
+            "cannot read encrypted file /{location}: {e}"
         ))
     };
-    let file = File::open(path)?;
-    let (header, len) = read_header(&file, path).map_err(|e| failed(e.to_string()))?;
+    let header = read_header(files, location, len)
+        .await
+        .map_err(|e| failed(e.to_string()))?;
     if pinned.is_some_and(|p| *p != header.sha256()) {
         return Err(failed(
             "its header differs from the one committed (another file, or another version of it, \
@@ -94,55 +95,54 @@ pub(crate) fn segmented_plaintext_len(
 }
 
 /// What one read gives: the bytes and plaintext range read (`None` for a
-/// metadata-only read), the plaintext size, and the file's modification time.
-type Read = (Option<(Bytes, Range<u64>)>, u64, std::time::SystemTime);
+/// metadata-only read), the plaintext size, and the file's metadata.
+type Read = (Option<(Bytes, Range<u64>)>, u64, ObjectMeta);
 
 impl SegmentedStore {
-    /// Reads `range` of the plaintext of the file at `path` (`None`: the
-    /// object's metadata only).
-    fn read(&self, path: &FsPath, options: &GetOptions) -> object_store::Result<Read> {
-        let file = File::open(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => object_store::Error::NotFound {
-                path: path.display().to_string(),
-                source: e.into(),
-            },
-            _ => generic(path, e.to_string()),
-        })?;
-        let modified = file
-            .metadata()
-            .and_then(|m| m.modified())
-            .map_err(|e| generic(path, e.to_string()))?;
-        let (header, file_len) = read_header(&file, path)?;
-        let place = FileIdentity::of_path(path)
-            .ok_or_else(|| generic(path, "is not where the warehouse keeps data files".into()))?;
-        let data_key = open_data_key(self.kms.as_ref(), header.wrapped_key())
-            .map_err(|e| generic(path, format!("cannot open the file's data key: {e}")))?;
-        let reader = SegmentedReader::new(header, &data_key, file_len)
-            .map_err(|e| generic(path, e.to_string()))?;
+    /// Reads `range` of the plaintext of the file at `location` (`None`:
+    /// the object's metadata only).
+    async fn read(&self, location: &Path, options: &GetOptions) -> object_store::Result<Read> {
+        let meta = self.files.head(location).await?;
+        let header = read_header(self.files.as_ref(), location, meta.size).await?;
+        let place = FileIdentity::of_path(std::path::Path::new(location.as_ref()))
+            .ok_or_else(|| generic(location, "is not where the warehouse keeps data files"))?;
+        // The KMS may be a network call: off the runtime's threads.
+        let kms = Arc::clone(&self.kms);
+        let blob = header.wrapped_key().to_vec();
+        let data_key = tokio::task::spawn_blocking(move || open_data_key(kms.as_ref(), &blob))
+            .await
+            .map_err(|e| generic(location, e))?
+            .map_err(|e| generic(location, format!("cannot open the file's data key: {e}")))?;
+        let reader =
+            SegmentedReader::new(header, &data_key, meta.size).map_err(|e| generic(location, e))?;
         // Authenticated now: a file copied here from another place under
         // the same key says where it belongs.
         reader
             .header()
             .check_identity(&place)
-            .map_err(|e| generic(path, e.to_string()))?;
+            .map_err(|e| generic(location, e))?;
         let size = reader.plaintext_len();
         if options.head {
-            return Ok((None, size, modified));
+            return Ok((None, size, meta));
         }
         let range = match &options.range {
             None => 0..size,
-            Some(r) => r.as_range(size).map_err(|e| generic(path, e.to_string()))?,
+            Some(r) => r.as_range(size).map_err(|e| generic(location, e))?,
         };
         let needed = reader
             .ciphertext_range_for(range.clone())
-            .map_err(|e| generic(path, e.to_string()))?;
-        let mut fetched = vec![0u8; (needed.end - needed.start) as usize];
-        file.read_exact_at(&mut fetched, needed.start)
-            .map_err(|e| generic(path, format!("reading bytes {needed:?}: {e}")))?;
+            .map_err(|e| generic(location, e))?;
+        let fetched = self.files.get_range(location, needed.clone()).await?;
+        if fetched.len() as u64 != needed.end - needed.start {
+            return Err(generic(
+                location,
+                format!("reading bytes {needed:?} gave {} bytes", fetched.len()),
+            ));
+        }
         let plaintext = reader
             .read_range(range.clone(), &fetched)
-            .map_err(|e| generic(path, e.to_string()))?;
-        Ok((Some((Bytes::from(plaintext), range)), size, modified))
+            .map_err(|e| generic(location, e))?;
+        Ok((Some((Bytes::from(plaintext), range)), size, meta))
     }
 }
 
@@ -152,18 +152,11 @@ read_only_object_store!(SegmentedStore, STORE, {
         location: &Path,
         options: GetOptions,
     ) -> object_store::Result<GetResult> {
-        let path = PathBuf::from(format!("/{location}"));
-        let kms = Arc::clone(&self.kms);
         let head = options.head;
-        let (read, size, modified) = tokio::task::spawn_blocking({
-            let path = path.clone();
-            move || SegmentedStore { kms }.read(&path, &options)
-        })
-        .await
-        .map_err(|e| generic(&path, e.to_string()))??;
+        let (read, size, stored) = self.read(location, &options).await?;
         let meta = ObjectMeta {
             location: location.clone(),
-            last_modified: chrono::DateTime::<chrono::Utc>::from(modified),
+            last_modified: stored.last_modified,
             size,
             e_tag: None,
             version: None,

@@ -5,8 +5,10 @@
 //! check the warehouse makes: each file's frame and pinned digest
 //! (`file_check`), plain files' block tags (`verified_reader`), AES256
 //! files through Parquet modular encryption, segmented files through their
-//! decrypting store. The warehouse's own scans go through it, and any
-//! process holding a KMS connection can read a descriptor it was given.
+//! decrypting store. Every byte a scan reads comes through the table
+//! files' object store (the local file system today). The warehouse's own
+//! scans go through it, and any process holding a KMS connection can read a
+//! descriptor it was given.
 
 mod descriptor;
 mod file_check;

@@ -19,6 +19,7 @@ use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::union::UnionExec;
+use object_store::ObjectStoreExt;
 
 use super::ScanDescriptor;
 use super::file_check::{ParquetMagic, check_parquet_frame};
@@ -113,7 +114,11 @@ impl Scan<'_> {
         kind: FileKind,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let mut options = state.table_options().parquet.clone();
-        let mut url = ObjectStoreUrl::local_filesystem();
+        // Where the files are read from; each is checked through it before
+        // DataFusion reads it.
+        let files_url = ObjectStoreUrl::local_filesystem();
+        let store = state.runtime_env().object_store(&files_url)?;
+        let mut url = files_url;
         match kind {
             FileKind::Plain => {}
             FileKind::Aes256 => {
@@ -134,38 +139,42 @@ impl Scan<'_> {
         // streams the large one.
         let mut group = Vec::with_capacity(files.len());
         for f in files {
-            if let Err(e) = std::fs::metadata(&f.path) {
-                let what = if e.kind() == std::io::ErrorKind::NotFound {
-                    "is missing".to_owned()
-                } else {
-                    format!("cannot be read ({e})")
-                };
-                return Err(self.failure(
-                    f,
-                    format!("{what}, though the catalog lists it; restore it from a backup"),
-                ));
-            }
+            // Object store paths are absolute paths without the leading '/'.
+            let path = f.path.to_string_lossy();
+            let location = object_store::path::Path::from(path.trim_start_matches('/'));
+            let len = match store.head(&location).await {
+                Ok(meta) => meta.size,
+                Err(e) => {
+                    let what = if matches!(e, object_store::Error::NotFound { .. }) {
+                        "is missing".to_owned()
+                    } else {
+                        format!("cannot be read ({e})")
+                    };
+                    return Err(self.failure(
+                        f,
+                        format!("{what}, though the catalog lists it; restore it from a backup"),
+                    ));
+                }
+            };
             let stats = Statistics::new_unknown(&self.schema)
                 .with_num_rows(Precision::Exact(f.rows as usize))
                 .with_total_byte_size(Precision::Inexact(f.bytes as usize));
             // The reader sees a segmented file's plaintext, so its size.
+            let pinned = f.pinned_sha256.as_ref();
             let size = match kind {
-                FileKind::Segmented => segmented_plaintext_len(&f.path, f.pinned_sha256.as_ref())?,
-                FileKind::Aes256 => {
-                    check_parquet_frame(
-                        &f.path,
-                        ParquetMagic::Encrypted,
-                        f.pinned_sha256.as_ref(),
-                    )?;
-                    f.bytes
+                FileKind::Segmented => {
+                    segmented_plaintext_len(store.as_ref(), &location, len, pinned).await?
                 }
-                FileKind::Plain => {
-                    check_parquet_frame(&f.path, ParquetMagic::Plain, f.pinned_sha256.as_ref())?;
+                FileKind::Aes256 | FileKind::Plain => {
+                    let magic = if kind == FileKind::Plain {
+                        ParquetMagic::Plain
+                    } else {
+                        ParquetMagic::Encrypted
+                    };
+                    check_parquet_frame(store.as_ref(), &location, len, magic, pinned).await?;
                     f.bytes
                 }
             };
-            // Object store paths are absolute paths without the leading '/'.
-            let path = f.path.to_string_lossy();
             let mut file = PartitionedFile::new(path.trim_start_matches('/'), size)
                 .with_statistics(Arc::new(stats));
             if kind == FileKind::Plain && f.block_tags.is_some() {
@@ -203,7 +212,7 @@ impl Scan<'_> {
             FileKind::Plain => {
                 let runtime = state.runtime_env();
                 let factory = VerifiedReaderFactory::new(
-                    runtime.object_store(&url)?,
+                    Arc::clone(&store),
                     runtime.cache_manager.get_file_metadata_cache(),
                 );
                 let mut source =
