@@ -152,12 +152,14 @@ fn print_output(
         StatementOutput::Rows(rows) => write_rows(&rows, format, out),
         done => {
             let message = done.message().unwrap_or_default();
-            // Warnings (RC4 chosen or shown) also go where they are seen
-            // when results are redirected.
-            for line in message.lines().filter(|l| l.starts_with("warning:")) {
+            // Warnings (RC4 chosen) go to stderr only: seen once on a
+            // terminal, and still seen when results are redirected.
+            let (warnings, said): (Vec<&str>, Vec<&str>) =
+                message.lines().partition(|l| l.starts_with("warning:"));
+            for line in warnings {
                 eprintln!("{line}");
             }
-            writeln!(out, "{message}")
+            writeln!(out, "{}", said.join("\n"))
         }
     }
 }

@@ -165,6 +165,46 @@ fn a_reader_that_stops_early_ends_the_command_quietly() {
 }
 
 #[test]
+fn binary_values_for_a_string_column_name_the_column_and_the_fix() {
+    // Issue 21: a ciphertext stored into a STRING column failed with Arrow's
+    // "Encountered non UTF-8 data", naming neither the column nor the fix.
+    let data = Sandbox::new();
+    run(sealhouse(&data).args(["sql", "-e", "CREATE TABLE s (id BIGINT, note STRING)"]));
+    for sql in [
+        "INSERT INTO s SELECT 1, UNHEX('ff00fe')",
+        "INSERT INTO s VALUES (1, UNHEX('c3'))",
+    ] {
+        let out = sealhouse(&data)
+            .args(["sql", "-e", sql])
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{sql}");
+        assert!(
+            stderr.contains("STRING column note of table default.s")
+                && stderr.contains("store it in a BINARY column"),
+            "{sql}: {stderr}"
+        );
+        assert!(!stderr.contains("Arrow error"), "{stderr}");
+    }
+    // Nothing was stored, and binary that is UTF-8 text still goes in.
+    run(sealhouse(&data).args(["sql", "-e", "INSERT INTO s VALUES (2, UNHEX('6f6b'))"]));
+    let out = run(sealhouse(&data).args(["sql", "--format", "csv", "-e", "SELECT * FROM s"]));
+    assert_eq!(out, "id,note\n2,ok\n");
+}
+
+#[test]
+fn help_says_what_sealhouse_is() {
+    let data = Sandbox::new();
+    let out = run(sealhouse(&data).arg("--help"));
+    assert!(
+        out.contains("SQL warehouse built around data encryption"),
+        "{out}"
+    );
+    assert!(!out.contains("(later)"), "{out}");
+}
+
+#[test]
 fn a_deeply_nested_statement_is_an_error_not_an_abort() {
     // Issue 19: the CLI aborted (stack overflow) at 1,500-2,000 `+` terms.
     let data = Sandbox::new();

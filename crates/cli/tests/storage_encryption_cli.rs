@@ -47,10 +47,24 @@ fn project_commands_create_describe_enable_and_rewrite() {
     let d = &data;
     let (out, err) = run(sealhouse(d).args(["project", "create", "legacy", "--encryption", "RC4"]));
     assert!(out.contains("RC4 with the project's default key"), "{out}");
+    // The warning is said once, on stderr (both go to a terminal: it was
+    // said twice, issue 21).
+    assert_eq!(err.matches("RC4 is insecure").count(), 1, "{err}");
     assert!(err.contains("warning: RC4 is insecure"), "{err}");
+    assert!(!out.contains("warning"), "{out}");
     let (out, _) = run(sealhouse(d).args(["project", "describe", "legacy"]));
     assert_eq!(property(&out, "algorithm"), "RC4");
     assert_eq!(property(&out, "key_type"), "DEFAULT");
+    let warning = property(&out, "warning");
+    assert!(warning.starts_with("RC4 is insecure"), "{warning}");
+    // When it was enabled, in RFC 3339 (it was epoch seconds).
+    let enabled_at = property(&out, "enabled_at");
+    let shape: String = enabled_at
+        .chars()
+        .map(|c| if c.is_ascii_digit() { '9' } else { c })
+        .collect();
+    assert_eq!(shape, "9999-99-99T99:99:99Z", "{enabled_at}");
+    assert!(enabled_at.starts_with("20"), "{enabled_at}");
 
     // An unencrypted project with data, encrypted later, then rewritten.
     run(sealhouse(d).args(["project", "create", "sales"]));

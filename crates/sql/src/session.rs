@@ -27,6 +27,7 @@ use sealhouse_storage::encryption::StorageKeys;
 mod authorization;
 mod create_table;
 mod encryption_statements;
+mod insert_types;
 mod memory;
 mod output;
 mod postgres;
@@ -327,12 +328,17 @@ impl Warehouse {
             )),
             LogicalPlan::Dml(dml) => {
                 let target = self.resolve(&dml.table_name)?;
-                let batches = self
-                    .ctx
-                    .execute_logical_plan(LogicalPlan::Dml(dml))
-                    .await?
-                    .collect()
-                    .await?;
+                let binary_as_text = insert_types::binary_into_string(&dml);
+                let written = async {
+                    self.ctx
+                        .execute_logical_plan(LogicalPlan::Dml(dml))
+                        .await?
+                        .collect()
+                        .await
+                };
+                let batches = written
+                    .await
+                    .map_err(|e| insert_types::explain(e, &binary_as_text, &target))?;
                 self.merge_if_due(&target.0, &target.1).await;
                 Ok(StatementOutput::Written(count_of(&batches)))
             }

@@ -131,10 +131,11 @@ impl Warehouse {
                 rows.push(vec!["algorithm".into(), s.algorithm.name().into()]);
                 rows.push(vec!["key_type".into(), s.key_source.name().into()]);
                 rows.push(vec!["key_arn".into(), s.key_arn.clone()]);
-                rows.push(vec!["enabled_at".into(), s.enabled_at.to_string()]);
+                rows.push(vec!["enabled_at".into(), rfc3339(s.enabled_at)]);
                 rows.push(vec!["enabled_by".into(), s.enabled_by.clone()]);
                 if s.algorithm == StorageAlgorithm::Rc4 {
-                    rows.push(vec!["warning".into(), RC4_WARNING.into()]);
+                    let text = RC4_WARNING.trim_start_matches("warning: ");
+                    rows.push(vec!["warning".into(), text.into()]);
                 }
             }
         }
@@ -231,6 +232,13 @@ impl Warehouse {
             setting.algorithm
         )))
     }
+}
+
+/// Seconds since the Unix epoch as RFC 3339 UTC (`2026-12-03T17:05:54Z`).
+fn rfc3339(seconds: i64) -> String {
+    datafusion::arrow::temporal_conversions::timestamp_s_to_datetime(seconds)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|| seconds.to_string())
 }
 
 fn no_identity() -> SqlError {
