@@ -348,6 +348,29 @@ fn user_b_uses_user_a_wrapped_keyset_in_sql_through_the_role_chain() {
     let out =
         x.w.ok(Some(&x.user_b), &["sql", "--format", "csv", "-e", &script]);
     assert!(out.contains("1,13900001234\n2,13900001111"), "{out}");
+    // The same with the role and the chain spelled as spec 001 writes them
+    // ('acs:ram:${<UserId>}:role/${<roleName>}', one colon after ram).
+    let spec_ks = format!(
+        "USE_WRAPPED_KEYSET('{}', 'acs:ram:{A}:role/mf-secr', UNHEX('{hex}'), \
+         'acs:ram:{B}:role/b-secr,acs:ram:{A}:role/mf-secr2b')",
+        x.key_arn
+    );
+    let out = x.w.ok(
+        Some(&x.user_b),
+        &[
+            "sql",
+            "--project",
+            "b_work",
+            "--format",
+            "csv",
+            "-e",
+            &format!(
+                "SELECT id, CAST(ENHANCED_SYM_DECRYPT({spec_ks}, tel) AS STRING) AS tel \
+                 FROM b_enc ORDER BY id"
+            ),
+        ],
+    );
+    assert!(out.contains("1,13900001234\n2,13900001111"), "{out}");
     let stored = x.w.ok(
         Some(&x.user_b),
         &[

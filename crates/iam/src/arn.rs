@@ -92,7 +92,16 @@ impl Arn {
             arn: text.to_owned(),
             problem,
         };
-        let fields: Vec<&str> = text.splitn(5, ':').collect();
+        let mut fields: Vec<&str> = text.splitn(5, ':').collect();
+        // Spec 001 writes RAM ARNs with one colon after `ram`
+        // (`acs:ram:<uid>:role/<name>`): the same ARN, its empty region left
+        // out. Read as the canonical form, which is what is printed.
+        if let ["acs", "ram", account, resource] = fields[..]
+            && !account.is_empty()
+            && account.bytes().all(|b| b.is_ascii_digit())
+        {
+            fields = vec!["acs", "ram", "", account, resource];
+        }
         let [prefix, service, region, account, resource] = fields[..] else {
             return Err(fail(
                 "an ARN has five fields, acs:<service>:<region>:<account>:<resource>".into(),
@@ -324,6 +333,32 @@ mod tests {
             assert_eq!(arn.to_string(), text);
             assert_eq!(text.parse::<Arn>().unwrap(), arn);
         }
+    }
+
+    #[test]
+    fn the_spec_s_one_colon_ram_spelling_reads_as_the_canonical_arn() {
+        // Spec 001: 'acs:ram:${<UserId>}:role/${<roleName>}'.
+        for (spec, canonical) in [
+            (
+                "acs:ram:1892732288741234:role/mf-secr",
+                "acs:ram::1892732288741234:role/mf-secr",
+            ),
+            (
+                "acs:ram:1885386054511234:user/alice",
+                "acs:ram::1885386054511234:user/alice",
+            ),
+            (
+                "acs:ram:1892732288741234:root",
+                "acs:ram::1892732288741234:root",
+            ),
+        ] {
+            let arn = Arn::parse(spec).unwrap();
+            assert_eq!(arn, Arn::parse(canonical).unwrap());
+            assert_eq!(arn.to_string(), canonical);
+        }
+        // Only RAM, and only with an account where the region would be.
+        assert!(Arn::parse("acs:kms:1892732288741234:key/k").is_err());
+        assert!(Arn::parse("acs:ram:cn-beijing:role/r").is_err());
     }
 
     #[test]
