@@ -58,9 +58,10 @@ struct EncryptionArgs {
     /// encrypted Parquet), AESCTR, or RC4 (insecure; compatibility only).
     #[arg(long, value_name = "ALGORITHM")]
     encryption: Option<String>,
-    /// The key: DEFAULT (the project's own key, owned by the service) or the
-    /// ARN of a CMK of yours (BYOK). Implies --encryption AES256 if that is not given.
-    #[arg(long, value_name = "DEFAULT|ARN")]
+    /// The key: DEFAULT (the project's own key, owned by the service) or a
+    /// CMK of yours (BYOK) by key id, alias/<name> or ARN. Implies
+    /// --encryption AES256 if that is not given.
+    #[arg(long, value_name = "DEFAULT|KEY")]
     key: Option<String>,
 }
 

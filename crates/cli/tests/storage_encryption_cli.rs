@@ -106,6 +106,69 @@ fn project_commands_create_describe_enable_and_rewrite() {
     assert!(err.contains("AES256, AESCTR or RC4"), "{err}");
 }
 
+/// The `key: value` line `name` of a `sealhouse kms` answer.
+fn field(out: &str, name: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+        .unwrap_or_else(|| panic!("no {name} in {out}"))
+        .to_owned()
+}
+
+#[test]
+fn a_byok_key_is_named_by_id_alias_or_arn() {
+    // Issue 21, item 5: KEY took only a full ARN.
+    let data = Sandbox::new();
+    let d = &data;
+    let (key, _) = run(sealhouse(d).args(["kms", "create-key"]));
+    let (id, arn) = (field(&key, "key_id"), field(&key, "arn"));
+    run(sealhouse(d).args([
+        "kms",
+        "create-alias",
+        "--alias-name",
+        "alias/warehouse",
+        "--key-id",
+        &id,
+    ]));
+    run(sealhouse(d).args(["project", "create", "by_id", "--key", &id]));
+    run(sealhouse(d).args(["project", "create", "by_alias", "--key", "alias/warehouse"]));
+    run(sealhouse(d).args([
+        "sql",
+        "-e",
+        &format!("CREATE PROJECT by_arn ENCRYPTION ALGORITHM AESCTR KEY '{arn}'"),
+    ]));
+    for project in ["by_id", "by_alias", "by_arn"] {
+        let (out, _) = run(sealhouse(d).args(["project", "describe", project]));
+        assert_eq!(property(&out, "key_type"), "BYOK", "{project}");
+        // The project records the key's ARN, however it was named.
+        assert_eq!(property(&out, "key_arn"), arn, "{project}");
+    }
+    run(sealhouse(d).args([
+        "sql",
+        "--project",
+        "by_alias",
+        "-e",
+        "CREATE TABLE t (v STRING); INSERT INTO t VALUES ('kept');",
+    ]));
+    let (out, _) = run(sealhouse(d).args([
+        "sql",
+        "--project",
+        "by_alias",
+        "--format",
+        "csv",
+        "-e",
+        "SELECT v FROM t",
+    ]));
+    assert_eq!(out, "v\nkept\n");
+    // A name that is no key of the caller's is refused, saying what is taken.
+    let err = fails(sealhouse(d).args(["project", "create", "nokey", "--key", "alias/nothing"]));
+    assert!(
+        err.contains("nor the id or alias of one of your keys"),
+        "{err}"
+    );
+    let err = fails(sealhouse(d).args(["project", "create", "bad", "--key", "acs:kms:x"]));
+    assert!(err.contains("a key id, alias/<name>"), "{err}");
+}
+
 #[test]
 fn an_insert_killed_mid_write_leaves_an_encrypted_table_as_it_was() {
     let data = Sandbox::new();

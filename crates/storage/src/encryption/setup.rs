@@ -9,7 +9,7 @@ use sealhouse_kms::api::{
     CreateKeyRequest, DataKeySpec, DecryptRequest, EncryptRequest, EncryptionContext,
     GenerateDataKeyRequest, KeyRequest, KeySpec, KeyState,
 };
-use sealhouse_kms::{Kms, KmsGateway};
+use sealhouse_kms::{ErrorCode, Kms, KmsGateway};
 
 use super::keys::data_key_context;
 use super::{KeySource, ProjectEncryption, SERVICE_ACCOUNT, StorageAlgorithm};
@@ -130,36 +130,64 @@ fn check_byok_key(
     services: SetupServices<'_>,
     caller: &Principal,
     project: &str,
-    arn: &str,
+    requested: &str,
 ) -> Result<String, SetupError> {
-    let parsed = Arn::parse(arn).ok().filter(|a| {
-        a.service() == "kms" && a.to_string().contains(":key/") && a.account().is_some()
-    });
-    let Some(parsed) = parsed else {
-        return Err(SetupError::Invalid(format!(
-            "'{arn}' is not a KMS key ARN; use KEY 'DEFAULT' or a key ARN such as \
-             acs:kms:{}:<your account>:key/<key id> (sealhouse kms describe-key shows it)",
-            services.region
-        )));
+    // An ARN must name a key (or alias) of the caller's own account; a key
+    // id or alias/<name> is looked up as the caller, so it can only name
+    // one of the caller's keys in this region.
+    if requested.starts_with("acs:") {
+        let parsed = Arn::parse(requested).ok().filter(|a| {
+            let text = a.to_string();
+            a.service() == "kms"
+                && (text.contains(":key/") || text.contains(":alias/"))
+                && a.account().is_some()
+        });
+        let Some(parsed) = parsed else {
+            return Err(SetupError::Invalid(format!(
+                "'{requested}' is not a KMS key ARN; use KEY 'DEFAULT', a key id, alias/<name>, \
+                 or a key ARN such as acs:kms:{}:<your account>:key/<key id> (sealhouse kms \
+                 list-keys shows them)",
+                services.region
+            )));
+        };
+        if parsed.account() != caller.account() {
+            return Err(SetupError::Denied(format!(
+                "{caller} may not use {requested} for storage encryption of project \
+                 '{project}': a bring-your-own key must belong to the caller's own account"
+            )));
+        }
+    }
+    let fail = |what: &str, name: &str, e: sealhouse_kms::KmsError| {
+        SetupError::Denied(format!(
+            "cannot use {name} for storage encryption of project '{project}': {what} failed: \
+             {e}. Whoever enables storage encryption with a key of theirs must be allowed \
+             kms:DescribeKey, kms:GenerateDataKey, kms:Encrypt and kms:Decrypt on it"
+        ))
     };
+    let kms = services.gateway.connect(caller.clone());
+    let described = kms
+        .describe_key(&KeyRequest::new(requested.to_owned()))
+        .map_err(|e| match e.code() {
+            ErrorCode::KeyNotFound | ErrorCode::AliasNotFound => SetupError::Invalid(format!(
+                "'{requested}' is not a KMS key ARN, nor the id or alias of one of your keys in \
+                 {}: use KEY 'DEFAULT', a key id, alias/<name>, or a key ARN (sealhouse kms \
+                 list-keys shows them) ({e})",
+                services.region
+            )),
+            _ => fail("DescribeKey", requested, e),
+        })?
+        .key_metadata;
+    // What the project records and every later call names: the key's ARN.
+    let arn = described.arn.clone();
+    let parsed = Arn::parse(&arn)
+        .map_err(|e| SetupError::Failed(format!("the KMS described {requested} as {e}")))?;
     if parsed.account() != caller.account() {
         return Err(SetupError::Denied(format!(
             "{caller} may not use {arn} for storage encryption of project '{project}': a \
              bring-your-own key must belong to the caller's own account"
         )));
     }
-    let fail = |what: &str, e: sealhouse_kms::KmsError| {
-        SetupError::Denied(format!(
-            "cannot use {arn} for storage encryption of project '{project}': {what} failed: {e}. \
-             Whoever enables storage encryption with a key of theirs must be allowed \
-             kms:DescribeKey, kms:GenerateDataKey, kms:Encrypt and kms:Decrypt on it"
-        ))
-    };
-    let kms = services.gateway.connect(caller.clone());
-    let described = kms
-        .describe_key(&KeyRequest::new(arn.to_owned()))
-        .map_err(|e| fail("DescribeKey", e))?
-        .key_metadata;
+    let fail = |what: &str, e: sealhouse_kms::KmsError| fail(what, &arn, e);
     if described.key_state != KeyState::Enabled {
         return Err(SetupError::Failed(format!(
             "cannot use {arn} for storage encryption of project '{project}': the key is {}; \
@@ -194,5 +222,5 @@ fn check_byok_key(
         encryption_context: EncryptionContext::new(),
     })
     .map_err(|e| fail("Encrypt", e))?;
-    Ok(parsed.to_string())
+    Ok(arn)
 }
