@@ -15,10 +15,11 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use clap::{Args, Subcommand};
 use sealhouse_crypto::SecretBytes;
 use sealhouse_kms::api::{
-    CreateAliasRequest, CreateKeyRequest, DataKeySpec, DecryptRequest, EncryptRequest,
-    EncryptionContext, GenerateDataKeyRequest, KeyMetadata, KeyRequest, ListAliasesRequest,
-    ListAuditEventsRequest, ListKeyVersionsRequest, ListKeysRequest, Origin, OutcomeFilter,
-    RotationInterval, ScheduleKeyDeletionRequest,
+    CreateAliasRequest, CreateKeyRequest, DataKeySpec, DecryptRequest, DeleteAliasRequest,
+    EncryptRequest, EncryptionContext, GenerateDataKeyRequest, KeyMetadata, KeyRequest,
+    ListAliasesRequest, ListAuditEventsRequest, ListKeyVersionsRequest, ListKeysRequest, Origin,
+    OutcomeFilter, ReEncryptRequest, RotationInterval, ScheduleKeyDeletionRequest,
+    UpdateRotationPolicyRequest,
 };
 use sealhouse_kms::{DEFAULT_CACHE_TTL, ErrorCode, Kms, KmsError};
 
@@ -81,6 +82,27 @@ enum KmsCommand {
     },
     /// ListAliases: the caller's aliases in this region.
     ListAliases(PageArgs),
+    /// DeleteAlias: the alias goes; its key stays.
+    DeleteAlias {
+        /// alias/<name>.
+        #[arg(long)]
+        alias_name: String,
+    },
+    /// UpdateRotationPolicy: automatic rotation on (with an interval) or off.
+    UpdateRotationPolicy {
+        #[command(flatten)]
+        key: KeyArg,
+        /// Rotate automatically at this interval (7d to 365d, or seconds such as 604800s).
+        #[arg(long, required_unless_present = "disable")]
+        rotation_interval: Option<String>,
+        /// Turn automatic rotation off.
+        #[arg(long, conflicts_with = "rotation_interval")]
+        disable: bool,
+    },
+    /// GetParametersForImport: the RSA public key and import token for an EXTERNAL key.
+    GetParametersForImport(crate::kms_byok_cmd::ParametersArgs),
+    /// ImportKeyMaterial: your wrapped key material; PendingImport -> Enabled.
+    ImportKeyMaterial(crate::kms_byok_cmd::ImportArgs),
     /// Encrypt: prints the ciphertext blob in base64.
     Encrypt {
         #[command(flatten)]
@@ -102,6 +124,21 @@ enum KmsCommand {
         /// Print the plaintext as base64 (binary plaintexts, data keys).
         #[arg(long)]
         base64: bool,
+    },
+    /// ReEncrypt: a ciphertext blob under another key (or context), inside the KMS.
+    ReEncrypt {
+        /// The blob, base64.
+        #[arg(long)]
+        ciphertext_blob: String,
+        /// The key to encrypt under (id, ARN or alias).
+        #[arg(long)]
+        destination_key_id: String,
+        /// The blob's encryption context (JSON object of strings).
+        #[arg(long)]
+        source_context: Option<String>,
+        /// The new blob's encryption context.
+        #[arg(long)]
+        destination_context: Option<String>,
     },
     /// GenerateDataKey: prints the data key (base64) and its ciphertext blob.
     GenerateDataKey {
@@ -291,6 +328,56 @@ fn run_command(kms: &dyn Kms, command: KmsCommand) -> Result<()> {
                 println!("{}\t{}\t{}", a.alias_name, a.key_id, a.alias_arn);
             }
         }
+        KmsCommand::DeleteAlias { alias_name } => {
+            kms.delete_alias(&DeleteAliasRequest {
+                alias_name: alias_name.clone(),
+            })
+            .map_err(kms_err("DeleteAlias"))?;
+            println!("{alias_name}: deleted");
+        }
+        KmsCommand::UpdateRotationPolicy {
+            key,
+            rotation_interval,
+            disable,
+        } => {
+            let rotation_interval = match rotation_interval {
+                Some(i) if !disable => {
+                    Some(RotationInterval::parse(&i).map_err(kms_err("--rotation-interval"))?)
+                }
+                _ => None,
+            };
+            kms.update_rotation_policy(&UpdateRotationPolicyRequest {
+                key_id: key.key_id.clone(),
+                enable_automatic_rotation: !disable,
+                rotation_interval,
+            })
+            .map_err(kms_err("UpdateRotationPolicy"))?;
+            let response = kms
+                .describe_key(&KeyRequest::new(key.key_id))
+                .map_err(kms_err("DescribeKey"))?;
+            print_metadata(&response.key_metadata);
+        }
+        KmsCommand::GetParametersForImport(args) => crate::kms_byok_cmd::parameters(kms, args)?,
+        KmsCommand::ImportKeyMaterial(args) => crate::kms_byok_cmd::import(kms, args)?,
+        KmsCommand::ReEncrypt {
+            ciphertext_blob,
+            destination_key_id,
+            source_context,
+            destination_context,
+        } => {
+            let blob = BASE64
+                .decode(ciphertext_blob.trim())
+                .context("--ciphertext-blob is not base64")?;
+            let response = kms
+                .re_encrypt(&ReEncryptRequest {
+                    ciphertext_blob: blob,
+                    source_encryption_context: parse_context(source_context.as_deref())?,
+                    destination_key_id,
+                    destination_encryption_context: parse_context(destination_context.as_deref())?,
+                })
+                .map_err(kms_err("ReEncrypt"))?;
+            println!("{}", BASE64.encode(&response.ciphertext_blob));
+        }
         KmsCommand::Encrypt {
             key,
             plaintext,
@@ -406,7 +493,7 @@ fn run_command(kms: &dyn Kms, command: KmsCommand) -> Result<()> {
 }
 
 /// Wraps a KMS error with the operation: `Decrypt: Rejected.Disabled: ...`.
-fn kms_err(what: &'static str) -> impl Fn(KmsError) -> anyhow::Error {
+pub(crate) fn kms_err(what: &'static str) -> impl Fn(KmsError) -> anyhow::Error {
     move |e| anyhow::Error::new(e).context(what)
 }
 
@@ -442,7 +529,7 @@ fn print_metadata(m: &KeyMetadata) {
     }
 }
 
-fn date(t: time::OffsetDateTime) -> String {
+pub(crate) fn date(t: time::OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| t.to_string())
 }

@@ -13,6 +13,7 @@ mod iam_cmd;
 mod identity;
 mod keyset_cmd;
 mod keyset_io;
+mod kms_byok_cmd;
 mod kms_cmd;
 mod kms_serve;
 mod local;

@@ -230,3 +230,166 @@ fn kms_serve_listens_on_loopback_only_unless_told() {
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.ends_with("ok"), "{response}");
 }
+
+/// Issue 21, item 6: bring your own key material as a user would, with
+/// openssl wrapping it; then ReEncrypt, UpdateRotationPolicy and DeleteAlias.
+#[test]
+fn byok_import_with_openssl_and_the_remaining_key_commands() {
+    let w = World::new();
+    let external = fields(&w.ok(None, &["kms", "create-key", "--origin", "EXTERNAL"]));
+    let key_id = external["key_id"].as_str();
+    assert_eq!(external["key_state"], "PendingImport");
+
+    let dir = tempfile::tempdir().unwrap();
+    let public_key = dir.path().join("public.der");
+    let params = fields(&w.ok(
+        None,
+        &[
+            "kms",
+            "get-parameters-for-import",
+            "--key-id",
+            key_id,
+            "--public-key-out",
+            public_key.to_str().unwrap(),
+        ],
+    ));
+    // 32 bytes of key material of our own, wrapped by openssl.
+    let material = dir.path().join("key.bin");
+    std::fs::write(&material, [0x42u8; 32]).unwrap();
+    let wrapped = dir.path().join("key.wrapped");
+    let openssl = std::process::Command::new("openssl")
+        .args(["pkeyutl", "-encrypt", "-pubin", "-keyform", "DER", "-inkey"])
+        .arg(&public_key)
+        .args([
+            "-pkeyopt",
+            "rsa_padding_mode:oaep",
+            "-pkeyopt",
+            "rsa_oaep_md:sha256",
+            "-pkeyopt",
+            "rsa_mgf1_md:sha256",
+            "-in",
+        ])
+        .arg(&material)
+        .arg("-out")
+        .arg(&wrapped)
+        .output()
+        .expect("openssl runs (.ci/run installs it)");
+    assert!(
+        openssl.status.success(),
+        "{}",
+        String::from_utf8_lossy(&openssl.stderr)
+    );
+    w.ok(
+        None,
+        &[
+            "kms",
+            "import-key-material",
+            "--key-id",
+            key_id,
+            "--import-token",
+            &params["import_token"],
+            "--encrypted-key-material-file",
+            wrapped.to_str().unwrap(),
+        ],
+    );
+    let described = fields(&w.ok(None, &["kms", "describe-key", "--key-id", key_id]));
+    assert_eq!(described["key_state"], "Enabled");
+    // The token is used once.
+    let err = w.fails(
+        None,
+        &[
+            "kms",
+            "import-key-material",
+            "--key-id",
+            key_id,
+            "--import-token",
+            &params["import_token"],
+            "--encrypted-key-material-file",
+            wrapped.to_str().unwrap(),
+        ],
+    );
+    assert!(err.contains("ImportKeyMaterial"), "{err}");
+
+    // Encrypt under the imported key, ReEncrypt to another key with a new
+    // context, and decrypt there.
+    let blob = w.ok(
+        None,
+        &["kms", "encrypt", "--key-id", key_id, "--plaintext", "moved"],
+    );
+    let other = fields(&w.ok(None, &["kms", "create-key"]));
+    let moved = w.ok(
+        None,
+        &[
+            "kms",
+            "re-encrypt",
+            "--ciphertext-blob",
+            blob.trim(),
+            "--destination-key-id",
+            &other["arn"],
+            "--destination-context",
+            r#"{"table":"t1"}"#,
+        ],
+    );
+    assert_ne!(moved.trim(), blob.trim());
+    let plain = w.ok(
+        None,
+        &[
+            "kms",
+            "decrypt",
+            "--ciphertext-blob",
+            moved.trim(),
+            "--context",
+            r#"{"table":"t1"}"#,
+        ],
+    );
+    assert_eq!(plain, "moved\n");
+    let err = w.fails(None, &["kms", "decrypt", "--ciphertext-blob", moved.trim()]);
+    assert!(err.contains("Decrypt"), "{err}");
+
+    // Automatic rotation on, then off.
+    let on = fields(&w.ok(
+        None,
+        &[
+            "kms",
+            "update-rotation-policy",
+            "--key-id",
+            &other["key_id"],
+            "--rotation-interval",
+            "30d",
+        ],
+    ));
+    assert_eq!(on["automatic_rotation"], "Enabled", "{on:?}");
+    assert!(on.contains_key("rotation_interval"), "{on:?}");
+    let off = fields(&w.ok(
+        None,
+        &[
+            "kms",
+            "update-rotation-policy",
+            "--key-id",
+            &other["key_id"],
+            "--disable",
+        ],
+    ));
+    assert_eq!(off["automatic_rotation"], "Disabled", "{off:?}");
+
+    // An alias deleted no longer names its key; the key stays.
+    w.ok(
+        None,
+        &[
+            "kms",
+            "create-alias",
+            "--alias-name",
+            "alias/moving",
+            "--key-id",
+            &other["key_id"],
+        ],
+    );
+    w.ok(None, &["kms", "describe-key", "--key-id", "alias/moving"]);
+    w.ok(
+        None,
+        &["kms", "delete-alias", "--alias-name", "alias/moving"],
+    );
+    let err = w.fails(None, &["kms", "describe-key", "--key-id", "alias/moving"]);
+    assert!(err.contains("AliasNotFound"), "{err}");
+    w.ok(None, &["kms", "describe-key", "--key-id", &other["key_id"]]);
+}
