@@ -19,7 +19,8 @@ use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::union::UnionExec;
-use object_store::ObjectStoreExt;
+use futures::{StreamExt, TryStreamExt};
+use object_store::{ObjectStore, ObjectStoreExt};
 
 use super::ScanDescriptor;
 use super::file_check::{ParquetMagic, check_parquet_frame};
@@ -97,9 +98,10 @@ impl Scan<'_> {
         }
     }
 
+    /// `what` follows the table's name: it starts with a space or a colon.
     fn failure(&self, file: &DataFile, what: String) -> DataFusionError {
         DataFusionError::Execution(format!(
-            "data file {} of table {}.{} {what}",
+            "data file {} of table {}.{}{what}",
             file.path.display(),
             self.descriptor.project,
             self.descriptor.table
@@ -137,69 +139,20 @@ impl Scan<'_> {
         // Row counts recorded at commit give the optimiser exact sizes, so a
         // join with a one-row keyset table builds on the small side and
         // streams the large one.
-        let mut group = Vec::with_capacity(files.len());
-        for f in files {
-            // Object store paths are absolute paths without the leading '/'.
-            let path = f.path.to_string_lossy();
-            let location = object_store::path::Path::from(path.trim_start_matches('/'));
-            let len = match store.head(&location).await {
-                Ok(meta) => meta.size,
-                Err(e) => {
-                    let what = if matches!(e, object_store::Error::NotFound { .. }) {
-                        "is missing".to_owned()
-                    } else {
-                        format!("cannot be read ({e})")
-                    };
-                    return Err(self.failure(
-                        f,
-                        format!("{what}, though the catalog lists it; restore it from a backup"),
-                    ));
-                }
-            };
-            let stats = Statistics::new_unknown(&self.schema)
-                .with_num_rows(Precision::Exact(f.rows as usize))
-                .with_total_byte_size(Precision::Inexact(f.bytes as usize));
-            // The reader sees a segmented file's plaintext, so its size.
-            let pinned = f.pinned_sha256.as_ref();
-            let size = match kind {
-                FileKind::Segmented => {
-                    segmented_plaintext_len(store.as_ref(), &location, len, pinned).await?
-                }
-                FileKind::Aes256 | FileKind::Plain => {
-                    let magic = if kind == FileKind::Plain {
-                        ParquetMagic::Plain
-                    } else {
-                        ParquetMagic::Encrypted
-                    };
-                    check_parquet_frame(store.as_ref(), &location, len, magic, pinned).await?;
-                    f.bytes
-                }
-            };
-            let mut file = PartitionedFile::new(path.trim_start_matches('/'), size)
-                .with_statistics(Arc::new(stats));
-            if kind == FileKind::Plain && f.block_tags.is_some() {
-                let Some(catalog) = self.keys.block_tags else {
-                    return Err(self.failure(
-                        f,
-                        "is checked with the catalog's key, which this process does not hold"
-                            .into(),
-                    ));
-                };
-                let verifier = catalog.block_verifier(f).map_err(|e| {
-                    DataFusionError::Execution(format!(
-                        "data file {} of table {}.{}: {e}; restore the data directory from a \
-                         backup",
-                        f.path.display(),
-                        self.descriptor.project,
-                        self.descriptor.table
-                    ))
-                })?;
-                if let Some(verifier) = verifier {
-                    file = file.with_extension(BlockCheck(Arc::new(verifier)));
-                }
-            }
-            group.push(file);
-        }
+        // Each file is checked before DataFusion reads it; the checks are a
+        // few small reads each, run side by side so a table of many files
+        // does not pay their round trips one after another (an automatic
+        // merge scans every small file of a table inside an INSERT).
+        // (The futures are made first: a closure inside the stream would
+        // not be general enough over lifetimes for a Send future.)
+        let checks: Vec<_> = files
+            .iter()
+            .map(|f| self.checked_file(store.as_ref(), f, kind))
+            .collect();
+        let group: Vec<PartitionedFile> = futures::stream::iter(checks)
+            .buffered(CHECKS_IN_FLIGHT)
+            .try_collect()
+            .await?;
         let rows: u64 = files.iter().map(|f| f.rows).sum();
         let bytes: u64 = files.iter().map(|f| f.bytes).sum();
         let stats = Statistics::new_unknown(&self.schema)
@@ -239,7 +192,74 @@ impl Scan<'_> {
             }
         }
     }
+    /// `f` as DataFusion reads it, once its frame has been checked through
+    /// `store`: its size as the reader sees it, its committed row count, and
+    /// (plain files) its block check.
+    async fn checked_file(
+        &self,
+        store: &dyn ObjectStore,
+        f: &DataFile,
+        kind: FileKind,
+    ) -> Result<PartitionedFile> {
+        // Object store paths are absolute paths without the leading '/'.
+        let path = f.path.to_string_lossy();
+        let location = object_store::path::Path::from(path.trim_start_matches('/'));
+        let len = match store.head(&location).await {
+            Ok(meta) => meta.size,
+            Err(e) => {
+                let what = if matches!(e, object_store::Error::NotFound { .. }) {
+                    "is missing".to_owned()
+                } else {
+                    format!("cannot be read ({e})")
+                };
+                return Err(self.failure(
+                    f,
+                    format!(" {what}, though the catalog lists it; restore it from a backup"),
+                ));
+            }
+        };
+        let stats = Statistics::new_unknown(&self.schema)
+            .with_num_rows(Precision::Exact(f.rows as usize))
+            .with_total_byte_size(Precision::Inexact(f.bytes as usize));
+        // The reader sees a segmented file's plaintext, so its size.
+        let pinned = f.pinned_sha256.as_ref();
+        let size = match kind {
+            FileKind::Segmented => segmented_plaintext_len(store, &location, len, pinned).await?,
+            FileKind::Aes256 | FileKind::Plain => {
+                let magic = if kind == FileKind::Plain {
+                    ParquetMagic::Plain
+                } else {
+                    ParquetMagic::Encrypted
+                };
+                check_parquet_frame(store, &location, len, magic, pinned).await?;
+                f.bytes
+            }
+        };
+        let mut file = PartitionedFile::new(path.trim_start_matches('/'), size)
+            .with_statistics(Arc::new(stats));
+        if kind == FileKind::Plain && f.block_tags.is_some() {
+            let Some(catalog) = self.keys.block_tags else {
+                return Err(self.failure(
+                    f,
+                    " is checked with the catalog's key, which this process does not hold".into(),
+                ));
+            };
+            let verifier = catalog.block_verifier(f).map_err(|e| {
+                self.failure(
+                    f,
+                    format!(": {e}; restore the data directory from a backup"),
+                )
+            })?;
+            if let Some(verifier) = verifier {
+                file = file.with_extension(BlockCheck(Arc::new(verifier)));
+            }
+        }
+        Ok(file)
+    }
 }
+
+/// How many files' checks run at once.
+const CHECKS_IN_FLIGHT: usize = 16;
 
 /// How a data file must be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
