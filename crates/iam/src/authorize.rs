@@ -48,6 +48,22 @@ impl Iam {
         self.resource_consents(principal, action, resource, &ctx)
     }
 
+    /// Decides a request on a resource of another account whose owner has
+    /// consented to it outside the identity service (a KMS key naming the
+    /// caller's account as a viewer, for `kms:DescribeKey`): only the
+    /// principal's own policies are consulted. The caller of this function
+    /// vouches for the consent.
+    pub fn authorize_consented(
+        &self,
+        principal: &Principal,
+        action: &str,
+        resource: &Arn,
+        context: &RequestContext,
+    ) -> Result<(), AccessDenied> {
+        let ctx = self.with_current_time(context);
+        self.identity_allows(principal, action, resource, &ctx)
+    }
+
     pub(crate) fn with_current_time(&self, context: &RequestContext) -> RequestContext {
         let mut ctx = context.clone();
         if !ctx.contains(CURRENT_TIME) {

@@ -98,6 +98,15 @@ impl<'a> Call<'a> {
             .map_err(|denied| KmsError::denied(&denied))
     }
 
+    /// Authorises `action` on `resource` of another account that consented
+    /// to it outside the identity service (a key's viewer): the caller's own
+    /// policies decide.
+    pub(crate) fn authorize_consented(&self, action: &str, resource: &Arn) -> Result<(), KmsError> {
+        self.iam
+            .authorize_consented(self.principal, action, resource, self.context)
+            .map_err(|denied| KmsError::denied(&denied))
+    }
+
     /// Authorises `action` on the resource whose ARN is `resource`.
     pub(crate) fn authorize_text(&self, action: &str, resource: &str) -> Result<(), KmsError> {
         let arn = Arn::parse(resource).map_err(|e| {

@@ -87,6 +87,9 @@ impl Inner {
         call.note_key(&key);
         self.store.write(|tx| {
             tx.insert_key(&key)?;
+            if let Some(viewer) = &request.viewer_account {
+                tx.insert_viewer(&key.key_id, viewer)?;
+            }
             if key.origin == Origin::AliyunKms {
                 self.add_version(tx, &mut key, now)?;
             }

@@ -88,7 +88,7 @@ impl Inner {
             return Err(KmsError::key_not_found(&arn.to_string()));
         };
         call.note_key(&key);
-        call.authorize(action, &key.arn())?;
+        self.authorize_on_key(call, action, &key)?;
         if key.deleted_at.is_some() {
             return Err(KmsError::key_deleted(
                 &key.arn_text(),
@@ -96,6 +96,35 @@ impl Inner {
             ));
         }
         Ok(key)
+    }
+}
+
+impl Inner {
+    /// Authorises `action` on `key`. A key's own account may do what its
+    /// policies allow; another account only DescribeKey, and only when the
+    /// key names it a viewer (a project's default key, seen by the project's
+    /// owner) and its own policies allow it.
+    fn authorize_on_key(
+        &self,
+        call: &Call<'_>,
+        action: &str,
+        key: &KeyRecord,
+    ) -> Result<(), KmsError> {
+        let denied = match call.authorize(action, &key.arn()) {
+            Ok(()) => return Ok(()),
+            Err(denied) => denied,
+        };
+        let viewer = match call.caller_account() {
+            Ok(account) if account != key.account && action == "kms:DescribeKey" => {
+                self.store.read(|tx| tx.is_viewer(&key.key_id, &account))?
+            }
+            _ => false,
+        };
+        if viewer {
+            call.authorize_consented(action, &key.arn())
+        } else {
+            Err(denied)
+        }
     }
 }
 

@@ -722,11 +722,29 @@ fn the_default_key_belongs_to_the_service_and_cannot_be_granted() {
         "greedy",
         r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#,
     );
-    let greedy = w
+    // Seeing is not using: the owner account's principals whose policies
+    // allow DescribeKey see the key (spec 002: "view the details of this
+    // key in the KMS console"), and still cannot use it.
+    let greedy = w.kms.as_principal(user(A, "greedy"));
+    let described = greedy
+        .describe_key(&KeyRequest::new(arn.clone()))
+        .expect("the owner account's KMS administrator sees the default key");
+    assert_eq!(described.key_metadata.arn, arn);
+    let used = greedy.encrypt(&EncryptRequest {
+        key_id: arn.clone(),
+        plaintext: sealhouse_crypto::SecretBytes::new(b"x".to_vec()),
+        encryption_context: EncryptionContext::new(),
+    });
+    assert!(used.is_err(), "the default key was usable by a RAM user");
+    // Another account sees nothing.
+    let other = w
         .kms
-        .as_principal(user(A, "greedy"))
+        .as_principal(root(B))
         .describe_key(&KeyRequest::new(arn));
-    assert!(greedy.is_err(), "the default key was visible to a RAM user");
+    assert!(
+        other.is_err(),
+        "the default key was visible to another account"
+    );
 }
 
 #[test]

@@ -41,6 +41,8 @@ impl Wire for CreateKeyRequest {
             description: p.opt_string("Description")?.unwrap_or_default(),
             enable_automatic_rotation: p.opt_bool("EnableAutomaticRotation")?.unwrap_or(false),
             rotation_interval: p.opt_parsed("RotationInterval", RotationInterval::parse)?,
+            // Not a parameter of the API: only the warehouse sets it, in process.
+            viewer_account: None,
         })
     }
 }

@@ -27,6 +27,10 @@ pub struct CreateKeyRequest {
     pub enable_automatic_rotation: bool,
     /// `RotationInterval`; required when automatic rotation is enabled.
     pub rotation_interval: Option<RotationInterval>,
+    /// Another account that may DescribeKey the key, never use it (not a
+    /// parameter of the HTTP API): the warehouse creates a project's
+    /// default key in its service account, viewable by the project's owner.
+    pub viewer_account: Option<sealhouse_iam::AccountId>,
 }
 
 impl Default for CreateKeyRequest {
@@ -38,6 +42,7 @@ impl Default for CreateKeyRequest {
             description: String::new(),
             enable_automatic_rotation: false,
             rotation_interval: None,
+            viewer_account: None,
         }
     }
 }

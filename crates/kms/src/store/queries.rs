@@ -190,6 +190,30 @@ impl Tx<'_> {
             .map_err(db_error)
     }
 
+    /// Lets `account` describe the key `key_id` (never use it).
+    pub(crate) fn insert_viewer(&self, key_id: &str, account: &AccountId) -> Result<(), KmsError> {
+        self.tx
+            .execute(
+                "INSERT OR IGNORE INTO key_viewers (key_id, account) VALUES (?1, ?2)",
+                params![key_id, account.as_str()],
+            )
+            .map(drop)
+            .map_err(db_error)
+    }
+
+    /// Whether `account` may describe the key `key_id`.
+    pub(crate) fn is_viewer(&self, key_id: &str, account: &AccountId) -> Result<bool, KmsError> {
+        self.tx
+            .query_row(
+                "SELECT 1 FROM key_viewers WHERE key_id = ?1 AND account = ?2",
+                params![key_id, account.as_str()],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|found| found.is_some())
+            .map_err(db_error)
+    }
+
     /// Writes every mutable field of a key.
     pub(crate) fn update_key(&self, k: &KeyRecord) -> Result<(), KmsError> {
         self.tx

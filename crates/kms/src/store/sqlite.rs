@@ -8,8 +8,8 @@
 //!   left in free pages; after destroying material the service also
 //!   checkpoints and truncates the WAL ([`KeyStore::checkpoint`]), so no old
 //!   copy stays in it either.
-//! - Schema version in `PRAGMA user_version`; a newer database is refused,
-//!   not misread.
+//! - Schema version in `PRAGMA user_version`; an older database is upgraded
+//!   in the opening transaction, a newer one is refused, not misread.
 //! - One connection behind a mutex: operations are short, and SQLite
 //!   serialises writers anyway. Other processes on the same directory wait up
 //!   to five seconds for the lock.
@@ -21,8 +21,11 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::error::{KmsError, OpenError};
 
-const SCHEMA_VERSION: i64 = 1;
+/// Version 1, as a new store starts.
 const SCHEMA: &str = include_str!("schema.sql");
+/// What takes version N to N + 1, from 1.
+const UPGRADES: [&str; 1] = [include_str!("v2_key_viewers.sql")];
+const SCHEMA_VERSION: i64 = 1 + UPGRADES.len() as i64;
 
 /// The key store.
 pub(crate) struct KeyStore {
@@ -60,20 +63,22 @@ impl KeyStore {
         let version: i64 = tx
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(fail)?;
-        match version {
-            0 => {
-                tx.execute_batch(SCHEMA).map_err(fail)?;
-                tx.pragma_update(None, "user_version", SCHEMA_VERSION)
-                    .map_err(fail)?;
-            }
-            SCHEMA_VERSION => {}
-            found => {
-                return Err(OpenError::TooNew {
-                    path: path.to_owned(),
-                    found,
-                    supported: SCHEMA_VERSION,
-                });
-            }
+        if version > SCHEMA_VERSION {
+            return Err(OpenError::TooNew {
+                path: path.to_owned(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if version == 0 {
+            tx.execute_batch(SCHEMA).map_err(fail)?;
+        }
+        for upgrade in &UPGRADES[version.max(1) as usize - 1..] {
+            tx.execute_batch(upgrade).map_err(fail)?;
+        }
+        if version != SCHEMA_VERSION {
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+                .map_err(fail)?;
         }
         tx.commit().map_err(fail)?;
         Ok(Self {
@@ -153,6 +158,28 @@ mod tests {
         drop(conn);
         let err = KeyStore::open(&path).err().unwrap();
         assert!(err.to_string().contains("newer sealhouse"), "{err}");
+    }
+
+    #[test]
+    fn a_version_1_store_is_upgraded_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kms.db");
+        drop(KeyStore::open(&path).unwrap());
+        // What version 1 was: the same schema without key viewers.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("DROP TABLE key_viewers").unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        drop(conn);
+        drop(KeyStore::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let viewers: i64 = conn
+            .query_row("SELECT count(*) FROM key_viewers", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(viewers, 0);
     }
 
     #[test]

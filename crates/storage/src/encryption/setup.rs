@@ -116,6 +116,8 @@ fn create_default_key(
                 "Sealhouse default storage key of project {project} (account {owner}); \
                  owned by the warehouse service, not grantable"
             ),
+            // The project's owner may see the key (DescribeKey), never use it.
+            viewer_account: caller.account().cloned(),
             ..CreateKeyRequest::default()
         })
         .map_err(|e| {
