@@ -89,6 +89,9 @@ class Setup:
     def project(self, name: str, encryption: str, table_sql: str = INSERT) -> None:
         ok = self.world.inst.ok
         ok("sql", "-e", f"CREATE PROJECT {name} ENCRYPTION {encryption}")
+        # Spec 004, step 3: the database reads encrypted data on the engine's
+        # own key permissions, not on the direct path.
+        ok("sql", "-e", f"ALTER DATABASE {name} SET hg_experimental_enable_access_odps_orc_via_holo = false;")
         ok(
             "sql",
             "--project",

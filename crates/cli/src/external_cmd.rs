@@ -8,7 +8,9 @@
 //!   credentials are printed as JSON. The role must trust that service and
 //!   the caller must be allowed `ram:PassRole` on it (an account root is).
 //! - `manifest`: a table's committed data files and how they are encrypted,
-//!   as JSON, for a caller allowed to SELECT from the table.
+//!   as JSON, for a caller allowed to SELECT from the table. Encrypted files
+//!   are listed only once the project's database setting
+//!   `hg_experimental_enable_access_odps_orc_via_holo` is false (spec 004).
 //!
 //! Neither reads a key: which files an engine can decrypt is decided by the
 //! KMS when the engine's role asks it to unwrap their keys.
@@ -19,7 +21,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use sealhouse_iam::{Arn, DenyReason, Principal, RequestContext, ServiceName};
 use sealhouse_sql::{IdentityServices, Warehouse};
-use sealhouse_storage::{DataFile, KeySource, StorageAlgorithm};
+use sealhouse_storage::{DataFile, DatabaseSetting, KeySource, StorageAlgorithm};
 use serde_json::{Value, json};
 use time::UtcOffset;
 use time::format_description::well_known::Rfc3339;
@@ -148,8 +150,26 @@ fn manifest(local: &Local, caller: Principal, name: &str) -> Result<Value> {
     );
     let warehouse = Warehouse::with_identity(Arc::clone(&catalog), caller, services);
     let info = warehouse.table_for_reading(project, table)?;
-    let encryption = catalog.project(&info.project)?.encryption()?;
+    let project_info = catalog.project(&info.project)?;
+    let encryption = project_info.encryption()?;
     let files = catalog.files(&info)?;
+    // Spec 004: the direct read path cannot read encrypted data; the
+    // database setting chooses the path that reads it with the engine's own
+    // keys.
+    let setting = DatabaseSetting::ExternalDirectRead;
+    if files.iter().any(|f| f.encryption.is_some()) && project_info.setting(setting) == "true" {
+        bail!(
+            "table {}.{} holds storage-encrypted files, which an external engine's direct read \
+             path cannot read ({} is true, the default). Switch the database to the path that \
+             reads encrypted data with the engine's own key permissions: ALTER DATABASE {} SET \
+             {} = false; (needs the project's Super_Administrator), then ask again",
+            info.project,
+            info.name,
+            setting.name(),
+            info.project,
+            setting.name()
+        );
+    }
     let columns: Vec<Value> = info
         .columns
         .iter()

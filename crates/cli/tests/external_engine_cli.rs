@@ -163,6 +163,22 @@ fn manifest_lists_the_files_and_their_encryption_for_readers() {
             ),
         ],
     );
+    // Spec 004, step 3: the direct read path cannot read encrypted files.
+    let err = w.fails(None, &["external-engine", "manifest", "byok.t"]);
+    assert!(err.contains("ALTER DATABASE byok SET"), "{err}");
+    for project in ["byok", "dflt", "ctr"] {
+        w.ok(
+            None,
+            &[
+                "sql",
+                "-e",
+                &format!(
+                    "ALTER DATABASE {project} SET hg_experimental_enable_access_odps_orc_via_holo \
+                     = false;"
+                ),
+            ],
+        );
+    }
 
     let m = json(&w.ok(None, &["external-engine", "manifest", "BYOK.T"]));
     assert_eq!(m["project"], "byok");

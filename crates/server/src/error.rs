@@ -47,6 +47,8 @@ impl ClientError {
             SqlError::Storage(StorageError::InvalidName { .. } | StorageError::ReservedName(_)) => {
                 "42602"
             }
+            // PostgreSQL's unrecognized configuration parameter / invalid value.
+            SqlError::Storage(StorageError::InvalidSetting(_)) => "42704",
             _ => "XX000",
         };
         Self::new(code, error.to_string())

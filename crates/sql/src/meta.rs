@@ -1,9 +1,10 @@
 //! Statements Sealhouse handles itself rather than DataFusion: projects
 //! (CREATE / DROP / SHOW PROJECTS, USE, storage encryption: CREATE PROJECT
 //! ... ENCRYPTION, ALTER PROJECT ... ENCRYPTION, DESC PROJECT, REWRITE),
-//! SHOW TABLES, DESC and SET.
+//! database settings (ALTER DATABASE ... SET / RESET, SHOW name), SHOW
+//! TABLES, DESC and SET.
 
-use sealhouse_storage::StorageAlgorithm;
+use sealhouse_storage::{DatabaseSetting, StorageAlgorithm};
 
 use sealhouse_storage::encryption::setup::{EncryptionRequest, KeyChoice};
 
@@ -49,6 +50,17 @@ pub(crate) enum Meta {
     },
     Describe {
         table: String,
+    },
+    /// `ALTER DATABASE p SET name = value` (`Some`), `... RESET name` or
+    /// `... SET name TO DEFAULT` (`None`): a project's database setting.
+    AlterDatabase {
+        project: String,
+        setting: DatabaseSetting,
+        value: Option<String>,
+    },
+    /// `SHOW name` of a database setting: the current project's value.
+    ShowSetting {
+        setting: DatabaseSetting,
     },
     /// `SET key=value`; `SET` alone lists the settings.
     Set {
@@ -103,6 +115,46 @@ fn encryption_clause(words: &[&str]) -> Result<EncryptionRequest, String> {
         rest = tail;
     }
     Ok(request)
+}
+
+/// The usage of ALTER DATABASE, for errors.
+const ALTER_DATABASE_USAGE: &str =
+    "ALTER DATABASE <project> SET <name> = <value> | SET <name> TO DEFAULT | RESET <name>";
+
+/// `ALTER DATABASE <db> ...` from the words after the database name.
+fn alter_database(project: &str, words: &[&str]) -> Meta {
+    let malformed =
+        |why: String| Meta::Malformed(format!("ALTER DATABASE: {why} ({ALTER_DATABASE_USAGE})"));
+    let (name, value): (String, Option<String>) = match words {
+        [reset, name] if reset.eq_ignore_ascii_case("RESET") => ((*name).to_owned(), None),
+        [set, rest @ ..] if set.eq_ignore_ascii_case("SET") => {
+            // `name = value`, `name=value`, `name TO value`.
+            let text = rest.join(" ");
+            let split = text.split_once('=').or_else(|| {
+                let (name, value) = text.split_once(char::is_whitespace)?;
+                let (to, value) = value.trim_start().split_once(char::is_whitespace)?;
+                to.eq_ignore_ascii_case("TO").then_some((name, value))
+            });
+            let Some((name, value)) = split else {
+                return malformed("expected a setting and its value".into());
+            };
+            let value = value.trim().trim_matches(|c| c == '\'' || c == '"');
+            if value.is_empty() {
+                return malformed(format!("{} needs a value", name.trim()));
+            }
+            let value = (!value.eq_ignore_ascii_case("DEFAULT")).then(|| value.to_owned());
+            (name.trim().to_owned(), value)
+        }
+        _ => return malformed("expected SET or RESET".into()),
+    };
+    match DatabaseSetting::named(name.trim_matches('"')) {
+        Ok(setting) => Meta::AlterDatabase {
+            project: project.trim_matches(|c| c == '`' || c == '"').to_owned(),
+            setting,
+            value,
+        },
+        Err(e) => Meta::Malformed(format!("ALTER DATABASE: {e}")),
+    }
 }
 
 /// Recognises a meta statement; anything else is `None` and goes to DataFusion.
@@ -173,7 +225,11 @@ pub(crate) fn parse(statement: &str) -> Option<Meta> {
             name: ident(words[2]),
             if_exists: false,
         }),
+        ["ALTER", "DATABASE", _, ..] => Some(alter_database(words[2], &words[3..])),
         ["SHOW", "PROJECTS"] => Some(Meta::ShowProjects),
+        ["SHOW", _] if DatabaseSetting::named(words[1]).is_ok() => Some(Meta::ShowSetting {
+            setting: DatabaseSetting::named(words[1]).ok()?,
+        }),
         ["USE", _] => Some(Meta::Use {
             project: ident(words[1]),
         }),
@@ -205,6 +261,55 @@ pub(crate) fn parse(statement: &str) -> Option<Meta> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recognises_database_settings() {
+        let s = DatabaseSetting::ExternalDirectRead;
+        let alter = |project: &str, value: Option<&str>| Meta::AlterDatabase {
+            project: project.into(),
+            setting: s,
+            value: value.map(Into::into),
+        };
+        // Spec 004's statement, as written there.
+        assert_eq!(
+            parse(
+                "ALTER DATABASE sales SET hg_experimental_enable_access_odps_orc_via_holo = false;"
+            ),
+            Some(alter("sales", Some("false")))
+        );
+        assert_eq!(
+            parse(
+                "alter database sales set HG_EXPERIMENTAL_ENABLE_ACCESS_ODPS_ORC_VIA_HOLO to 'off'"
+            ),
+            Some(alter("sales", Some("off")))
+        );
+        assert_eq!(
+            parse("ALTER DATABASE sales SET hg_experimental_enable_access_odps_orc_via_holo=true"),
+            Some(alter("sales", Some("true")))
+        );
+        assert_eq!(
+            parse(
+                "ALTER DATABASE sales SET hg_experimental_enable_access_odps_orc_via_holo TO DEFAULT"
+            ),
+            Some(alter("sales", None))
+        );
+        assert_eq!(
+            parse("ALTER DATABASE \"sales\" RESET hg_experimental_enable_access_odps_orc_via_holo"),
+            Some(alter("sales", None))
+        );
+        assert_eq!(
+            parse("SHOW hg_experimental_enable_access_odps_orc_via_holo;"),
+            Some(Meta::ShowSetting { setting: s })
+        );
+        for bad in [
+            "ALTER DATABASE sales SET nothing_known = 1",
+            "ALTER DATABASE sales SET hg_experimental_enable_access_odps_orc_via_holo",
+            "ALTER DATABASE sales RENAME TO x",
+        ] {
+            assert!(matches!(parse(bad), Some(Meta::Malformed(_))), "{bad}");
+        }
+        assert_eq!(parse("SHOW search_path"), None, "other SHOWs are not ours");
+    }
 
     #[test]
     fn recognises_meta_statements() {

@@ -26,6 +26,7 @@ use sealhouse_storage::encryption::StorageKeys;
 
 mod authorization;
 mod create_table;
+mod database_settings;
 mod encryption_statements;
 mod insert_types;
 mod memory;
@@ -381,6 +382,12 @@ impl Warehouse {
                 self.alter_encryption(&project, enable.as_ref())
             }
             Meta::DescribeProject { project } => self.describe_project(&project),
+            Meta::AlterDatabase {
+                project,
+                setting,
+                value,
+            } => self.alter_database(&project, setting, value.as_deref()),
+            Meta::ShowSetting { setting } => self.show_setting(setting),
             Meta::Rewrite { .. } | Meta::MergeSmallFiles { .. } => Err(SqlError::plan(
                 "REWRITE and MERGE SMALLFILES run as statements of their own, not inside another",
             )),

@@ -63,7 +63,7 @@ pub struct TableInfo {
 pub struct Catalog {
     root: PathBuf,
     conn: Mutex<Connection>,
-    key: CatalogKey,
+    pub(crate) key: CatalogKey,
     /// This process's staging directory, made on the first write.
     staging: Mutex<Option<StagingDir>>,
     /// The files this process's queries are reading.
@@ -286,7 +286,7 @@ impl Catalog {
     }
 
     /// Project `name` checked against its MAC, if it exists.
-    fn checked_project(
+    pub(crate) fn checked_project(
         &self,
         conn: &Connection,
         name: &str,

@@ -16,6 +16,9 @@ pub enum StorageError {
         /// The name given.
         name: String,
     },
+    /// A database setting that does not exist, or a value it does not take.
+    #[error("{0}")]
+    InvalidSetting(String),
     /// A name kept for a system schema.
     #[error(
         "'{0}' is reserved for PostgreSQL's system schema and cannot name a project; choose another name"

@@ -37,6 +37,7 @@ mod error;
 mod files;
 pub mod integrity;
 mod names;
+mod project_settings;
 mod retired;
 pub mod scan;
 mod schema;
@@ -55,5 +56,6 @@ pub use files::{
 };
 pub use integrity::CatalogKey;
 pub use names::{RESERVED_PROJECT_NAMES, normalize_name};
+pub use project_settings::DatabaseSetting;
 pub use retired::{RETIRED_GRACE, SnapshotLease};
 pub use scan::{ScanDescriptor, ScanKeys};

@@ -156,6 +156,23 @@ impl Served {
     /// Runs the CLI on the same data directory, as `key` (or the local
     /// root); its stdout, or a panic with its stderr.
     pub fn cli(&self, key: Option<&Key>, args: &[&str]) -> String {
+        let out = self.cli_command(key, args).output().expect("runs");
+        assert!(
+            out.status.success(),
+            "sealhouse {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    }
+
+    /// Runs the CLI as [`Self::cli`] does, expecting it to fail; its stderr.
+    pub fn cli_fails(&self, key: Option<&Key>, args: &[&str]) -> String {
+        let out = self.cli_command(key, args).output().expect("runs");
+        assert!(!out.status.success(), "sealhouse {args:?} should fail");
+        String::from_utf8(out.stderr).expect("utf-8")
+    }
+
+    fn cli_command(&self, key: Option<&Key>, args: &[&str]) -> Command {
         let mut cmd = Command::new(binary());
         cmd.args(args)
             .env("SEALHOUSE_DATA_DIR", self.data.path())
@@ -168,13 +185,7 @@ impl Served {
             cmd.env("SEALHOUSE_ACCESS_KEY_ID", &key.id)
                 .env("SEALHOUSE_ACCESS_KEY_SECRET", &key.secret);
         }
-        let out = cmd.output().expect("runs");
-        assert!(
-            out.status.success(),
-            "sealhouse {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("utf-8")
+        cmd
     }
 
     /// A new account; its root's key.
