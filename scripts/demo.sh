@@ -50,7 +50,9 @@ sealhouse sql --echo -e "
 @role := '$role_arn';
 @wrapped := NEW_WRAPPED_KEYSET(@kms, @role, 'AES-GCM-256', 'demo');
 SELECT CAST(ENHANCED_SYM_DECRYPT(USE_WRAPPED_KEYSET(@kms, @role, @wrapped),
-         ENHANCED_SYM_ENCRYPT(USE_WRAPPED_KEYSET(@kms, @role, @wrapped), '13900001234')) AS STRING) AS round_trip;"
+         ENHANCED_SYM_ENCRYPT(USE_WRAPPED_KEYSET(@kms, @role, @wrapped), '13900001234')) AS STRING) AS round_trip;
+SELECT GET_JSON_OBJECT(USE_WRAPPED_KEYSET(@kms, @role, @wrapped).wrapped_keyset_info,
+         '\$.masked_keyset.key[0].key_meta_data.type') AS key_type;"
 
 printf '\n== An encrypted project: AES256 with your own key (spec 002)\n'
 project="demo_enc_$suffix"

@@ -10,6 +10,7 @@
 mod access;
 mod column_names;
 mod error;
+mod field_access;
 pub mod format;
 mod functions;
 mod meta;

@@ -244,7 +244,11 @@ impl Warehouse {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let plan = self.ctx.state().create_logical_plan(&prepared).await?;
+        let state = self.ctx.state();
+        let dialect = state.config().options().sql_parser.dialect;
+        let mut statement = state.sql_to_statement(&prepared, &dialect)?;
+        crate::field_access::quote_field_names(&mut statement);
+        let plan = state.statement_to_plan(statement).await?;
         let plan = if values.is_empty() {
             plan
         } else {

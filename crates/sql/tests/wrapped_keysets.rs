@@ -286,6 +286,40 @@ fn the_spec_kms_examples_run_as_written() {
         "{json}"
     );
     assert!(json.contains("\"description\": \"description\""), "{json}");
+
+    // The original's wrapped_keyset_info (issue 21, item 7): what was named
+    // and the keyset's metadata, read as scripts for it do; no key material.
+    let info = text(
+        &s.rows(&format!("SELECT {use_ks}.wrapped_keyset_info")),
+        0,
+        0,
+    );
+    let parsed: serde_json::Value = serde_json::from_str(&info).unwrap();
+    assert_eq!(parsed["kms_cmk_arn"], key.as_str(), "{info}");
+    assert_eq!(parsed["role_arn"], role.as_str(), "{info}");
+    assert_eq!(
+        parsed["masked_keyset"]["key"][0]["description"], "description",
+        "{info}"
+    );
+    assert!(!info.contains("\"value\""), "key material in {info}");
+    let key_type = s.rows(&format!(
+        "SELECT GET_JSON_OBJECT({use_ks}.wrapped_keyset_info, \
+         '$.masked_keyset.key[0].key_meta_data.type') AS t, \
+         GET_JSON_OBJECT({use_ks}['wrapped_keyset_info'], '$.masked_keyset.primary_key_id') AS p"
+    ));
+    assert_eq!(text(&key_type, 0, 0), "AES-GCM-256");
+    assert_eq!(
+        text(&key_type, 0, 1),
+        parsed["masked_keyset"]["key"][0]["key_id"]
+            .as_str()
+            .unwrap()
+    );
+    // The keyset field is what the ciphers take, whole or alone.
+    let round_trip = s.rows(&format!(
+        "SELECT CAST(ENHANCED_SYM_DECRYPT({use_ks}.keyset, \
+         ENHANCED_SYM_ENCRYPT({use_ks}, 'x')) AS STRING)"
+    ));
+    assert_eq!(text(&round_trip, 0, 0), "x");
 }
 
 #[test]
@@ -500,7 +534,7 @@ fn wrapped_keyset_mistakes_get_clear_errors() {
     let use_ks = s.use_keyset(&hex);
     let err = s.error(&format!("SELECT ROTATE_KEYSET({use_ks}, 'AES-GCM-256')"));
     assert!(err.contains("ROTATE_WRAPPED_KEYSET"), "{err}");
-    s.ok(&format!("CREATE TABLE refs AS SELECT {use_ks} AS r"));
+    s.ok(&format!("CREATE TABLE refs AS SELECT {use_ks}.keyset AS r"));
     let err = s.error("SELECT ENHANCED_SYM_ENCRYPT(r, 'x') FROM refs");
     assert!(err.contains("no longer valid"), "{err}");
 

@@ -14,7 +14,7 @@ use super::udf::SqlFunction;
 static SPEC: FunctionSpec = FunctionSpec {
     function: "ADD_KEY_TO_KEYSET",
     params: &[
-        ("keyset", Kind::Bytes),
+        ("keyset", Kind::Keyset),
         ("algorithm", Kind::Text),
         ("key_material", Kind::Bytes),
         ("description", Kind::Text),

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::builder::NullBufferBuilder;
-use datafusion::arrow::array::{Array, ArrayRef, BinaryArray, StringArray};
+use datafusion::arrow::array::{Array, ArrayRef, BinaryArray, StringArray, StructArray};
 use datafusion::arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
@@ -17,6 +17,9 @@ use datafusion::logical_expr::{ColumnarValue, Volatility};
 pub(crate) enum Kind {
     /// BINARY; STRING is accepted and used as its UTF-8 bytes.
     Bytes,
+    /// A keyset: BINARY (or STRING) as [`Kind::Bytes`], or what
+    /// USE_WRAPPED_KEYSET returns (a STRUCT whose `keyset` field is read).
+    Keyset,
     /// STRING; BINARY is not accepted.
     Text,
 }
@@ -80,15 +83,16 @@ impl FunctionSpec {
                     DataType::Binary | DataType::LargeBinary | DataType::BinaryView
                 );
                 match kind {
-                    Kind::Bytes if stringy || binary => Ok(DataType::Binary),
+                    Kind::Bytes | Kind::Keyset if stringy || binary => Ok(DataType::Binary),
+                    Kind::Keyset if keyset_field(given).is_some() => Ok(given.clone()),
                     Kind::Text if stringy => Ok(DataType::Utf8),
                     _ => Err(DataFusionError::Plan(format!(
                         "{}: argument {name} must be {}, not {}; {}",
                         self.function,
-                        if *kind == Kind::Bytes {
-                            "BINARY or STRING"
-                        } else {
-                            "STRING"
+                        match kind {
+                            Kind::Bytes => "BINARY or STRING",
+                            Kind::Keyset => "a keyset (BINARY, or USE_WRAPPED_KEYSET's result)",
+                            Kind::Text => "STRING",
                         },
                         sql_type_name(given),
                         self.usage()
@@ -97,6 +101,32 @@ impl FunctionSpec {
             })
             .collect()
     }
+}
+
+/// The field a keyset STRUCT (USE_WRAPPED_KEYSET's result) keeps the keyset
+/// in.
+pub(crate) const KEYSET_FIELD: &str = "keyset";
+
+/// The position of the BINARY `keyset` field of a STRUCT type.
+fn keyset_field(data_type: &DataType) -> Option<usize> {
+    let DataType::Struct(fields) = data_type else {
+        return None;
+    };
+    fields
+        .iter()
+        .position(|f| f.name() == KEYSET_FIELD && f.data_type() == &DataType::Binary)
+}
+
+/// The BINARY `keyset` column of a keyset STRUCT.
+fn keyset_column(value: &StructArray) -> Result<&BinaryArray> {
+    keyset_field(value.data_type())
+        .and_then(|i| value.column(i).as_any().downcast_ref::<BinaryArray>())
+        .ok_or_else(|| {
+            internal(format!(
+                "expected a keyset STRUCT, got {}",
+                value.data_type()
+            ))
+        })
 }
 
 /// A type as SQL users know it.
@@ -117,6 +147,20 @@ impl<'a> Bytes<'a> {
         match value {
             ColumnarValue::Scalar(ScalarValue::Binary(v)) => Ok(Self::Scalar(v.as_deref())),
             ColumnarValue::Scalar(ScalarValue::Null) => Ok(Self::Scalar(None)),
+            // A keyset STRUCT (USE_WRAPPED_KEYSET): its keyset field.
+            ColumnarValue::Scalar(ScalarValue::Struct(s)) => {
+                let keysets = keyset_column(s)?;
+                Ok(Self::Scalar(
+                    (s.is_valid(0) && keysets.is_valid(0)).then(|| keysets.value(0)),
+                ))
+            }
+            ColumnarValue::Array(a) if matches!(a.data_type(), DataType::Struct(_)) => {
+                let s = a
+                    .as_any()
+                    .downcast_ref::<StructArray>()
+                    .ok_or_else(|| internal(format!("expected STRUCT, got {}", a.data_type())))?;
+                keyset_column(s).map(Self::Array)
+            }
             ColumnarValue::Array(a) => a
                 .as_any()
                 .downcast_ref::<BinaryArray>()
@@ -329,7 +373,7 @@ mod tests {
         returns: DataType::Binary,
         volatility: Volatility::Volatile,
         params: &[
-            ("keyset", Kind::Bytes),
+            ("keyset", Kind::Keyset),
             ("plaintext", Kind::Bytes),
             ("aad", Kind::Text),
         ],

@@ -21,7 +21,7 @@ use super::udf::SqlFunction;
 static STRICT: FunctionSpec = FunctionSpec {
     function: "ENHANCED_SYM_DECRYPT",
     params: &[
-        ("keyset", Kind::Bytes),
+        ("keyset", Kind::Keyset),
         ("ciphertext", Kind::Bytes),
         ("aad", Kind::Text),
     ],
@@ -33,7 +33,7 @@ static STRICT: FunctionSpec = FunctionSpec {
 static TRY: FunctionSpec = FunctionSpec {
     function: "TRY_ENHANCED_SYM_DECRYPT",
     params: &[
-        ("keyset", Kind::Bytes),
+        ("keyset", Kind::Keyset),
         ("ciphertext", Kind::Bytes),
         ("aad", Kind::Text),
     ],

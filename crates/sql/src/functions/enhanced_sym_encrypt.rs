@@ -18,7 +18,7 @@ use super::udf::SqlFunction;
 static SPEC: FunctionSpec = FunctionSpec {
     function: "ENHANCED_SYM_ENCRYPT",
     params: &[
-        ("keyset", Kind::Bytes),
+        ("keyset", Kind::Keyset),
         ("plaintext", Kind::Bytes),
         ("aad", Kind::Text),
     ],

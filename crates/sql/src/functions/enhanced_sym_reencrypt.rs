@@ -21,7 +21,7 @@ use super::udf::SqlFunction;
 static SPEC: FunctionSpec = FunctionSpec {
     function: "ENHANCED_SYM_REENCRYPT",
     params: &[
-        ("keyset", Kind::Bytes),
+        ("keyset", Kind::Keyset),
         ("ciphertext", Kind::Bytes),
         ("aad", Kind::Text),
     ],

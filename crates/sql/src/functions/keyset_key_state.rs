@@ -19,7 +19,7 @@ use super::args::{Bytes, FunctionSpec, Kind, Text, all_scalar, exec, per_row};
 use super::keyset_arg::parse_keyset;
 use super::udf::SqlFunction;
 
-const PARAM_LIST: &[(&str, Kind)] = &[("keyset", Kind::Bytes), ("key_id", Kind::Text)];
+const PARAM_LIST: &[(&str, Kind)] = &[("keyset", Kind::Keyset), ("key_id", Kind::Text)];
 
 /// Which change.
 #[derive(Clone, Copy)]

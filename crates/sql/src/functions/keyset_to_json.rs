@@ -19,7 +19,7 @@ use super::udf::SqlFunction;
 
 static SPEC: FunctionSpec = FunctionSpec {
     function: "KEYSET_TO_JSON",
-    params: &[("keyset", Kind::Bytes)],
+    params: &[("keyset", Kind::Keyset)],
     required: 1,
     returns: DataType::Utf8,
     volatility: Volatility::Immutable,

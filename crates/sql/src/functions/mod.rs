@@ -9,6 +9,7 @@ mod constant_check;
 mod enhanced_sym_decrypt;
 mod enhanced_sym_encrypt;
 mod enhanced_sym_reencrypt;
+mod get_json_object;
 mod hex;
 mod keyset_arg;
 mod keyset_cache;
@@ -109,6 +110,7 @@ pub(crate) fn all(wrapper: Option<Arc<KeysetWrapper>>) -> FunctionSet {
         }),
         udf(sym_crypt::SymCrypt { encrypt: true }),
         udf(sym_crypt::SymCrypt { encrypt: false }),
+        udf(get_json_object::GetJsonObject),
         udf(hex::Hex),
         udf(hex::Unhex),
         udf(base64::Base64),

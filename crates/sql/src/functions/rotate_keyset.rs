@@ -13,7 +13,7 @@ use super::udf::SqlFunction;
 static SPEC: FunctionSpec = FunctionSpec {
     function: "ROTATE_KEYSET",
     params: &[
-        ("keyset", Kind::Bytes),
+        ("keyset", Kind::Keyset),
         ("algorithm", Kind::Text),
         ("description", Kind::Text),
     ],

@@ -20,6 +20,10 @@ pub(crate) trait SqlFunction: Send + Sync + 'static {
     /// Computes the result for `rows` rows; arguments arrive coerced to the
     /// types [`FunctionSpec::coerce`] asked for.
     fn invoke(&self, args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue>;
+    /// Its result type: the spec's, unless it is not one a static can hold.
+    fn return_type(&self) -> DataType {
+        self.spec().returns.clone()
+    }
 }
 
 /// Wraps a [`SqlFunction`] as a DataFusion UDF.
@@ -73,7 +77,7 @@ impl ScalarUDFImpl for Adapter {
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(self.function.spec().returns.clone())
+        Ok(self.function.return_type())
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {

@@ -85,7 +85,8 @@ impl Warehouse {
     /// [`Warehouse::execute_plan`].
     /// Planning errors are screened as [`Warehouse::execute`]'s are.
     pub async fn plan_statement(&self, statement: Statement) -> Result<LogicalPlan, SqlError> {
-        let statement = DfStatement::Statement(Box::new(statement));
+        let mut statement = DfStatement::Statement(Box::new(statement));
+        crate::field_access::quote_field_names(&mut statement);
         let plan = match self.ctx.state().statement_to_plan(statement.clone()).await {
             Ok(plan) => plan,
             Err(e) => return Err(self.screen_statement_error(&statement, e.into())),
