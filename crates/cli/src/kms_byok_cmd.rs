@@ -1,8 +1,9 @@
-//! `sealhouse kms get-parameters-for-import` and `import-key-material`:
-//! bringing your own key material as the cloud's KMS takes it. Create the
-//! key with `--origin EXTERNAL`, fetch the RSA public key and import token,
-//! wrap the 32-byte key with RSA-OAEP-SHA256 under it (openssl does this),
-//! import it with the token.
+//! `sealhouse kms get-parameters-for-import`, `import-key-material` and
+//! `delete-key-material`: bringing your own key material as the cloud's KMS
+//! takes it. Create the key with `--origin EXTERNAL`, fetch the RSA public
+//! key and import token, wrap the 32-byte key with RSA-OAEP-SHA256 under it
+//! (openssl does this), import it with the token; delete it to make the key
+//! unusable until the same material is imported again.
 
 use std::path::PathBuf;
 
@@ -11,7 +12,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use clap::Args;
 use sealhouse_kms::Kms;
-use sealhouse_kms::api::{GetParametersForImportRequest, ImportKeyMaterialRequest};
+use sealhouse_kms::api::{
+    DeleteKeyMaterialRequest, GetParametersForImportRequest, ImportKeyMaterialRequest,
+};
 
 use crate::kms_cmd::{date, kms_err};
 
@@ -86,5 +89,23 @@ pub(crate) fn import(kms: &dyn Kms, args: ImportArgs) -> Result<()> {
     })
     .map_err(kms_err("ImportKeyMaterial"))?;
     println!("{}: key material imported", args.key_id);
+    Ok(())
+}
+
+#[derive(Args)]
+pub(crate) struct DeleteArgs {
+    /// The EXTERNAL key (id, ARN or alias).
+    #[arg(long)]
+    key_id: String,
+}
+
+pub(crate) fn delete(kms: &dyn Kms, args: DeleteArgs) -> Result<()> {
+    kms.delete_key_material(&DeleteKeyMaterialRequest::new(args.key_id.clone()))
+        .map_err(kms_err("DeleteKeyMaterial"))?;
+    println!(
+        "{}: key material deleted; the key is PendingImport until the same material is \
+         imported again",
+        args.key_id
+    );
     Ok(())
 }

@@ -103,6 +103,8 @@ enum KmsCommand {
     GetParametersForImport(crate::kms_byok_cmd::ParametersArgs),
     /// ImportKeyMaterial: your wrapped key material; PendingImport -> Enabled.
     ImportKeyMaterial(crate::kms_byok_cmd::ImportArgs),
+    /// DeleteKeyMaterial: destroys an EXTERNAL key's material; Enabled/Disabled -> PendingImport.
+    DeleteKeyMaterial(crate::kms_byok_cmd::DeleteArgs),
     /// Encrypt: prints the ciphertext blob in base64.
     Encrypt {
         #[command(flatten)]
@@ -359,6 +361,7 @@ fn run_command(kms: &dyn Kms, command: KmsCommand) -> Result<()> {
         }
         KmsCommand::GetParametersForImport(args) => crate::kms_byok_cmd::parameters(kms, args)?,
         KmsCommand::ImportKeyMaterial(args) => crate::kms_byok_cmd::import(kms, args)?,
+        KmsCommand::DeleteKeyMaterial(args) => crate::kms_byok_cmd::delete(kms, args)?,
         KmsCommand::ReEncrypt {
             ciphertext_blob,
             destination_key_id,

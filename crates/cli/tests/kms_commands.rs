@@ -231,17 +231,16 @@ fn kms_serve_listens_on_loopback_only_unless_told() {
     assert!(response.ends_with("ok"), "{response}");
 }
 
-/// Issue 21, item 6: bring your own key material as a user would, with
-/// openssl wrapping it; then ReEncrypt, UpdateRotationPolicy and DeleteAlias.
-#[test]
-fn byok_import_with_openssl_and_the_remaining_key_commands() {
-    let w = World::new();
-    let external = fields(&w.ok(None, &["kms", "create-key", "--origin", "EXTERNAL"]));
-    let key_id = external["key_id"].as_str();
-    assert_eq!(external["key_state"], "PendingImport");
-
-    let dir = tempfile::tempdir().unwrap();
-    let public_key = dir.path().join("public.der");
+/// `material` ready for the EXTERNAL key `key_id`, as a user makes it:
+/// GetParametersForImport, then openssl wrapping it under the public key.
+/// The import token and the wrapped material's file.
+fn wrap_material(
+    w: &World,
+    key_id: &str,
+    material: &[u8],
+    dir: &std::path::Path,
+) -> (String, std::path::PathBuf) {
+    let public_key = dir.join("public.der");
     let params = fields(&w.ok(
         None,
         &[
@@ -253,10 +252,9 @@ fn byok_import_with_openssl_and_the_remaining_key_commands() {
             public_key.to_str().unwrap(),
         ],
     ));
-    // 32 bytes of key material of our own, wrapped by openssl.
-    let material = dir.path().join("key.bin");
-    std::fs::write(&material, [0x42u8; 32]).unwrap();
-    let wrapped = dir.path().join("key.wrapped");
+    let plain = dir.join("key.bin");
+    std::fs::write(&plain, material).unwrap();
+    let wrapped = dir.join("key.wrapped");
     let openssl = std::process::Command::new("openssl")
         .args(["pkeyutl", "-encrypt", "-pubin", "-keyform", "DER", "-inkey"])
         .arg(&public_key)
@@ -269,7 +267,7 @@ fn byok_import_with_openssl_and_the_remaining_key_commands() {
             "rsa_mgf1_md:sha256",
             "-in",
         ])
-        .arg(&material)
+        .arg(&plain)
         .arg("-out")
         .arg(&wrapped)
         .output()
@@ -279,19 +277,91 @@ fn byok_import_with_openssl_and_the_remaining_key_commands() {
         "{}",
         String::from_utf8_lossy(&openssl.stderr)
     );
-    w.ok(
+    (params["import_token"].clone(), wrapped)
+}
+
+/// `sealhouse kms import-key-material` of what [`wrap_material`] made.
+fn import_command<'a>(
+    key_id: &'a str,
+    token: &'a str,
+    wrapped: &'a std::path::Path,
+) -> [&'a str; 8] {
+    [
+        "kms",
+        "import-key-material",
+        "--key-id",
+        key_id,
+        "--import-token",
+        token,
+        "--encrypted-key-material-file",
+        wrapped.to_str().unwrap(),
+    ]
+}
+
+/// Imports `material` into the EXTERNAL key `key_id` as a user would.
+fn import_material(
+    w: &World,
+    key_id: &str,
+    material: &[u8],
+    dir: &std::path::Path,
+) -> (String, std::path::PathBuf) {
+    let (token, wrapped) = wrap_material(w, key_id, material, dir);
+    w.ok(None, &import_command(key_id, &token, &wrapped));
+    (token, wrapped)
+}
+
+/// Issue 21, item 6: DeleteKeyMaterial makes the key unusable until the
+/// same material is imported again; what it encrypted then decrypts.
+#[test]
+fn deleted_key_material_comes_back_only_as_the_same_material() {
+    let w = World::new();
+    let external = fields(&w.ok(None, &["kms", "create-key", "--origin", "EXTERNAL"]));
+    let key_id = external["key_id"].as_str();
+    let dir = tempfile::tempdir().unwrap();
+    import_material(&w, key_id, &[7; 32], dir.path());
+    let blob = w.ok(
         None,
-        &[
-            "kms",
-            "import-key-material",
-            "--key-id",
-            key_id,
-            "--import-token",
-            &params["import_token"],
-            "--encrypted-key-material-file",
-            wrapped.to_str().unwrap(),
-        ],
+        &["kms", "encrypt", "--key-id", key_id, "--plaintext", "kept"],
     );
+    let out = w.ok(None, &["kms", "delete-key-material", "--key-id", key_id]);
+    assert!(out.contains("PendingImport"), "{out}");
+    let described = fields(&w.ok(None, &["kms", "describe-key", "--key-id", key_id]));
+    assert_eq!(described["key_state"], "PendingImport");
+    let err = w.fails(None, &["kms", "decrypt", "--ciphertext-blob", blob.trim()]);
+    assert!(err.contains("PendingImport"), "{err}");
+    let err = w.fails(None, &["kms", "delete-key-material", "--key-id", key_id]);
+    assert!(err.contains("holds no material"), "{err}");
+    // Other material is refused; the same material brings the key back.
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    let (token, wrapped) = wrap_material(&w, key_id, &[8; 32], &other);
+    let err = w.fails(None, &import_command(key_id, &token, &wrapped));
+    assert!(err.contains("differs from the material imported"), "{err}");
+    let again = dir.path().join("again");
+    std::fs::create_dir(&again).unwrap();
+    import_material(&w, key_id, &[7; 32], &again);
+    let plain = w.ok(None, &["kms", "decrypt", "--ciphertext-blob", blob.trim()]);
+    assert_eq!(plain.trim(), "kept");
+    // A key whose material the KMS made has none to delete.
+    let made = fields(&w.ok(None, &["kms", "create-key"]));
+    let err = w.fails(
+        None,
+        &["kms", "delete-key-material", "--key-id", &made["key_id"]],
+    );
+    assert!(err.contains("Origin EXTERNAL"), "{err}");
+}
+
+/// Issue 21, item 6: bring your own key material as a user would, with
+/// openssl wrapping it; then ReEncrypt, UpdateRotationPolicy and DeleteAlias.
+#[test]
+fn byok_import_with_openssl_and_the_remaining_key_commands() {
+    let w = World::new();
+    let external = fields(&w.ok(None, &["kms", "create-key", "--origin", "EXTERNAL"]));
+    let key_id = external["key_id"].as_str();
+    assert_eq!(external["key_state"], "PendingImport");
+
+    let dir = tempfile::tempdir().unwrap();
+    let (token, wrapped) = import_material(&w, key_id, &[0x42; 32], dir.path());
     let described = fields(&w.ok(None, &["kms", "describe-key", "--key-id", key_id]));
     assert_eq!(described["key_state"], "Enabled");
     // The token is used once.
@@ -303,7 +373,7 @@ fn byok_import_with_openssl_and_the_remaining_key_commands() {
             "--key-id",
             key_id,
             "--import-token",
-            &params["import_token"],
+            &token,
             "--encrypted-key-material-file",
             wrapped.to_str().unwrap(),
         ],

@@ -15,13 +15,14 @@ use sealhouse_iam::signing::{Credentials, RequestToSign, Signer};
 use sealhouse_kms::api::{
     CancelKeyDeletionRequest, CancelKeyDeletionResponse, CreateAliasRequest, CreateKeyRequest,
     CreateKeyResponse, CreateKeyVersionRequest, CreateKeyVersionResponse, DecryptRequest,
-    DecryptResponse, DeleteAliasRequest, DescribeKeyRequest, DescribeKeyResponse,
-    DisableKeyRequest, EmptyResponse, EnableKeyRequest, EncryptRequest, EncryptResponse,
-    GenerateDataKeyRequest, GenerateDataKeyResponse, GenerateDataKeyWithoutPlaintextResponse,
-    GetParametersForImportRequest, GetParametersForImportResponse, ImportKeyMaterialRequest,
-    ListAliasesRequest, ListAliasesResponse, ListAuditEventsRequest, ListAuditEventsResponse,
-    ListKeyVersionsRequest, ListKeyVersionsResponse, ListKeysRequest, ListKeysResponse,
-    ReEncryptRequest, ReEncryptResponse, ScheduleKeyDeletionRequest, ScheduleKeyDeletionResponse,
+    DecryptResponse, DeleteAliasRequest, DeleteKeyMaterialRequest, DescribeKeyRequest,
+    DescribeKeyResponse, DisableKeyRequest, EmptyResponse, EnableKeyRequest, EncryptRequest,
+    EncryptResponse, GenerateDataKeyRequest, GenerateDataKeyResponse,
+    GenerateDataKeyWithoutPlaintextResponse, GetParametersForImportRequest,
+    GetParametersForImportResponse, ImportKeyMaterialRequest, ListAliasesRequest,
+    ListAliasesResponse, ListAuditEventsRequest, ListAuditEventsResponse, ListKeyVersionsRequest,
+    ListKeyVersionsResponse, ListKeysRequest, ListKeysResponse, ReEncryptRequest,
+    ReEncryptResponse, ScheduleKeyDeletionRequest, ScheduleKeyDeletionResponse,
     UpdateRotationPolicyRequest,
 };
 use sealhouse_kms::{ErrorCode, Kms, KmsError};
@@ -381,6 +382,13 @@ impl Kms for KmsClient {
         request: &ImportKeyMaterialRequest,
     ) -> Result<EmptyResponse, KmsError> {
         self.call(Action::ImportKeyMaterial, request)
+    }
+
+    fn delete_key_material(
+        &self,
+        request: &DeleteKeyMaterialRequest,
+    ) -> Result<EmptyResponse, KmsError> {
+        self.call(Action::DeleteKeyMaterial, request)
     }
 
     fn list_audit_events(

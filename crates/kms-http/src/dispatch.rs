@@ -40,6 +40,7 @@ pub(crate) fn dispatch(kms: &dyn Kms, action: Action, p: &Params) -> Result<Valu
         Action::ReEncrypt => run(p, |r| kms.re_encrypt(r)),
         Action::GetParametersForImport => run(p, |r| kms.get_parameters_for_import(r)),
         Action::ImportKeyMaterial => run(p, |r| kms.import_key_material(r)),
+        Action::DeleteKeyMaterial => run(p, |r| kms.delete_key_material(r)),
         Action::ListAuditEvents => run(p, |r| kms.list_audit_events(r)),
     }
 }

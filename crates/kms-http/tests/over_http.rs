@@ -320,6 +320,15 @@ fn byok_import_over_http() {
         }),
         ErrorCode::InvalidImportToken,
     );
+    // DeleteKeyMaterial over the wire: back to PendingImport.
+    kms.delete_key_material(&KeyRequest::new(&key.key_id))
+        .unwrap();
+    let described = kms.describe_key(&KeyRequest::new(&key.key_id)).unwrap();
+    assert_eq!(described.key_metadata.key_state, KeyState::PendingImport);
+    expect_code(
+        kms.decrypt(&decrypt_req(&blob, &EncryptionContext::new())),
+        ErrorCode::PendingImport,
+    );
 }
 
 #[test]

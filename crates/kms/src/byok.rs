@@ -1,4 +1,5 @@
-//! Bring your own key: GetParametersForImport and ImportKeyMaterial.
+//! Bring your own key: GetParametersForImport, ImportKeyMaterial and
+//! DeleteKeyMaterial.
 //!
 //! GetParametersForImport makes a fresh RSA-2048 key pair for each call and
 //! returns its public key (DER SubjectPublicKeyInfo) and an import token,
@@ -32,7 +33,7 @@ use zeroize::Zeroizing;
 
 use crate::api::{
     EmptyResponse, GetParametersForImportRequest, GetParametersForImportResponse,
-    ImportKeyMaterialRequest, KeyState, Origin, WrappingAlgorithm,
+    ImportKeyMaterialRequest, KeyRequest, KeyState, Origin, WrappingAlgorithm,
 };
 use crate::call::Call;
 use crate::error::{ErrorCode, KmsError};
@@ -157,6 +158,47 @@ impl Inner {
             }
             tx.update_key(&key)
         })?;
+        Ok(EmptyResponse {
+            request_id: call.request_id(),
+        })
+    }
+
+    /// DeleteKeyMaterial: the material of every version is destroyed (rows
+    /// overwritten, the WAL checkpointed) and the key returns to
+    /// PendingImport; its fingerprint stays, so only the same material can
+    /// be imported again, and what the key encrypted decrypts again then.
+    pub(crate) fn delete_key_material(
+        &self,
+        call: &mut Call<'_>,
+        request: &KeyRequest,
+    ) -> Result<EmptyResponse, KmsError> {
+        let key = self.resolve_key(call, &request.key_id)?;
+        require_external(&key)?;
+        self.store.write(|tx| {
+            let mut key = live_key(tx, &key)?;
+            match key.state {
+                KeyState::Enabled | KeyState::Disabled => {}
+                state => {
+                    return Err(KmsError::state_conflict(
+                        &key.arn_text(),
+                        state,
+                        "delete the material of",
+                        if state == KeyState::PendingImport {
+                            "it holds no material; import material first"
+                        } else {
+                            "cancel its deletion first"
+                        },
+                    ));
+                }
+            }
+            for v in tx.versions(&key.key_id)? {
+                tx.set_version_material(&key.key_id, v.version_id, None)?;
+            }
+            key.state = KeyState::PendingImport;
+            key.material_expire_time = None;
+            tx.update_key(&key)
+        })?;
+        self.store.checkpoint()?;
         Ok(EmptyResponse {
             request_id: call.request_id(),
         })

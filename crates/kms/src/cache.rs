@@ -35,13 +35,14 @@ use time::OffsetDateTime;
 use crate::api::{
     CancelKeyDeletionRequest, CancelKeyDeletionResponse, CreateAliasRequest, CreateKeyRequest,
     CreateKeyResponse, CreateKeyVersionRequest, CreateKeyVersionResponse, DecryptRequest,
-    DecryptResponse, DeleteAliasRequest, DescribeKeyRequest, DescribeKeyResponse,
-    DisableKeyRequest, EmptyResponse, EnableKeyRequest, EncryptRequest, EncryptResponse,
-    GenerateDataKeyRequest, GenerateDataKeyResponse, GenerateDataKeyWithoutPlaintextResponse,
-    GetParametersForImportRequest, GetParametersForImportResponse, ImportKeyMaterialRequest,
-    ListAliasesRequest, ListAliasesResponse, ListAuditEventsRequest, ListAuditEventsResponse,
-    ListKeyVersionsRequest, ListKeyVersionsResponse, ListKeysRequest, ListKeysResponse,
-    ReEncryptRequest, ReEncryptResponse, ScheduleKeyDeletionRequest, ScheduleKeyDeletionResponse,
+    DecryptResponse, DeleteAliasRequest, DeleteKeyMaterialRequest, DescribeKeyRequest,
+    DescribeKeyResponse, DisableKeyRequest, EmptyResponse, EnableKeyRequest, EncryptRequest,
+    EncryptResponse, GenerateDataKeyRequest, GenerateDataKeyResponse,
+    GenerateDataKeyWithoutPlaintextResponse, GetParametersForImportRequest,
+    GetParametersForImportResponse, ImportKeyMaterialRequest, ListAliasesRequest,
+    ListAliasesResponse, ListAuditEventsRequest, ListAuditEventsResponse, ListKeyVersionsRequest,
+    ListKeyVersionsResponse, ListKeysRequest, ListKeysResponse, ReEncryptRequest,
+    ReEncryptResponse, ScheduleKeyDeletionRequest, ScheduleKeyDeletionResponse,
     UpdateRotationPolicyRequest,
 };
 use crate::blob::canonical_context;
@@ -345,6 +346,13 @@ impl<K: Kms> Kms for CachingKms<K> {
         request: &ImportKeyMaterialRequest,
     ) -> Result<EmptyResponse, KmsError> {
         self.inner.import_key_material(request)
+    }
+
+    fn delete_key_material(
+        &self,
+        request: &DeleteKeyMaterialRequest,
+    ) -> Result<EmptyResponse, KmsError> {
+        self.inner.delete_key_material(request)
     }
 
     fn list_audit_events(

@@ -8,13 +8,14 @@ use sealhouse_iam::{Principal, RequestContext};
 use crate::api::{
     CancelKeyDeletionRequest, CancelKeyDeletionResponse, CreateAliasRequest, CreateKeyRequest,
     CreateKeyResponse, CreateKeyVersionRequest, CreateKeyVersionResponse, DecryptRequest,
-    DecryptResponse, DeleteAliasRequest, DescribeKeyRequest, DescribeKeyResponse,
-    DisableKeyRequest, EmptyResponse, EnableKeyRequest, EncryptRequest, EncryptResponse,
-    GenerateDataKeyRequest, GenerateDataKeyResponse, GenerateDataKeyWithoutPlaintextResponse,
-    GetParametersForImportRequest, GetParametersForImportResponse, ImportKeyMaterialRequest,
-    ListAliasesRequest, ListAliasesResponse, ListAuditEventsRequest, ListAuditEventsResponse,
-    ListKeyVersionsRequest, ListKeyVersionsResponse, ListKeysRequest, ListKeysResponse,
-    ReEncryptRequest, ReEncryptResponse, ScheduleKeyDeletionRequest, ScheduleKeyDeletionResponse,
+    DecryptResponse, DeleteAliasRequest, DeleteKeyMaterialRequest, DescribeKeyRequest,
+    DescribeKeyResponse, DisableKeyRequest, EmptyResponse, EnableKeyRequest, EncryptRequest,
+    EncryptResponse, GenerateDataKeyRequest, GenerateDataKeyResponse,
+    GenerateDataKeyWithoutPlaintextResponse, GetParametersForImportRequest,
+    GetParametersForImportResponse, ImportKeyMaterialRequest, ListAliasesRequest,
+    ListAliasesResponse, ListAuditEventsRequest, ListAuditEventsResponse, ListKeyVersionsRequest,
+    ListKeyVersionsResponse, ListKeysRequest, ListKeysResponse, ReEncryptRequest,
+    ReEncryptResponse, ScheduleKeyDeletionRequest, ScheduleKeyDeletionResponse,
     UpdateRotationPolicyRequest,
 };
 use crate::call::Call;
@@ -203,6 +204,15 @@ impl Kms for KmsHandle {
     ) -> Result<EmptyResponse, KmsError> {
         self.run("ImportKeyMaterial", |s, c| {
             s.import_key_material(c, request)
+        })
+    }
+
+    fn delete_key_material(
+        &self,
+        request: &DeleteKeyMaterialRequest,
+    ) -> Result<EmptyResponse, KmsError> {
+        self.run("DeleteKeyMaterial", |s, c| {
+            s.delete_key_material(c, request)
         })
     }
 

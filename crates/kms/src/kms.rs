@@ -14,13 +14,14 @@
 use crate::api::{
     CancelKeyDeletionRequest, CancelKeyDeletionResponse, CreateAliasRequest, CreateKeyRequest,
     CreateKeyResponse, CreateKeyVersionRequest, CreateKeyVersionResponse, DecryptRequest,
-    DecryptResponse, DeleteAliasRequest, DescribeKeyRequest, DescribeKeyResponse,
-    DisableKeyRequest, EmptyResponse, EnableKeyRequest, EncryptRequest, EncryptResponse,
-    GenerateDataKeyRequest, GenerateDataKeyResponse, GenerateDataKeyWithoutPlaintextResponse,
-    GetParametersForImportRequest, GetParametersForImportResponse, ImportKeyMaterialRequest,
-    ListAliasesRequest, ListAliasesResponse, ListAuditEventsRequest, ListAuditEventsResponse,
-    ListKeyVersionsRequest, ListKeyVersionsResponse, ListKeysRequest, ListKeysResponse,
-    ReEncryptRequest, ReEncryptResponse, ScheduleKeyDeletionRequest, ScheduleKeyDeletionResponse,
+    DecryptResponse, DeleteAliasRequest, DeleteKeyMaterialRequest, DescribeKeyRequest,
+    DescribeKeyResponse, DisableKeyRequest, EmptyResponse, EnableKeyRequest, EncryptRequest,
+    EncryptResponse, GenerateDataKeyRequest, GenerateDataKeyResponse,
+    GenerateDataKeyWithoutPlaintextResponse, GetParametersForImportRequest,
+    GetParametersForImportResponse, ImportKeyMaterialRequest, ListAliasesRequest,
+    ListAliasesResponse, ListAuditEventsRequest, ListAuditEventsResponse, ListKeyVersionsRequest,
+    ListKeyVersionsResponse, ListKeysRequest, ListKeysResponse, ReEncryptRequest,
+    ReEncryptResponse, ScheduleKeyDeletionRequest, ScheduleKeyDeletionResponse,
     UpdateRotationPolicyRequest,
 };
 use crate::error::KmsError;
@@ -115,6 +116,14 @@ pub trait Kms: Send + Sync {
     fn import_key_material(
         &self,
         request: &ImportKeyMaterialRequest,
+    ) -> Result<EmptyResponse, KmsError>;
+
+    /// DeleteKeyMaterial: an EXTERNAL key's imported material is destroyed
+    /// and the key returns to PendingImport until the same material is
+    /// imported again.
+    fn delete_key_material(
+        &self,
+        request: &DeleteKeyMaterialRequest,
     ) -> Result<EmptyResponse, KmsError>;
 
     /// ListAuditEvents: the audit log of the caller's account, filtered.
@@ -232,6 +241,13 @@ impl<K: Kms + ?Sized> Kms for Box<K> {
         request: &ImportKeyMaterialRequest,
     ) -> Result<EmptyResponse, KmsError> {
         (**self).import_key_material(request)
+    }
+
+    fn delete_key_material(
+        &self,
+        request: &DeleteKeyMaterialRequest,
+    ) -> Result<EmptyResponse, KmsError> {
+        (**self).delete_key_material(request)
     }
 
     fn list_audit_events(

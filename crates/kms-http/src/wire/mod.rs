@@ -97,6 +97,8 @@ actions! {
     GetParametersForImport,
     /// ImportKeyMaterial.
     ImportKeyMaterial,
+    /// DeleteKeyMaterial.
+    DeleteKeyMaterial,
     /// ListAuditEvents.
     ListAuditEvents,
 }
@@ -164,7 +166,7 @@ mod tests {
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(*a));
         }
-        assert_eq!(Action::ALL.len(), 21);
+        assert_eq!(Action::ALL.len(), 22);
         assert_eq!(Action::parse("decrypt"), None);
     }
 

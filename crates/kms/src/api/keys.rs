@@ -117,6 +117,8 @@ impl KeyRequest {
 pub type DescribeKeyRequest = KeyRequest;
 /// EnableKey: Disabled → Enabled.
 pub type EnableKeyRequest = KeyRequest;
+/// DeleteKeyMaterial: the key named.
+pub type DeleteKeyMaterialRequest = KeyRequest;
 /// DisableKey: Enabled → Disabled.
 pub type DisableKeyRequest = KeyRequest;
 /// CancelKeyDeletion: PendingDeletion → Enabled (PendingImport for a BYOK key

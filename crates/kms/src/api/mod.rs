@@ -25,9 +25,9 @@ pub use crypto::{
 };
 pub use keys::{
     CancelKeyDeletionRequest, CancelKeyDeletionResponse, CreateKeyRequest, CreateKeyResponse,
-    DescribeKeyRequest, DescribeKeyResponse, DisableKeyRequest, EmptyResponse, EnableKeyRequest,
-    KeyListEntry, KeyMetadata, KeyRequest, ListKeysRequest, ListKeysResponse,
-    ScheduleKeyDeletionRequest, ScheduleKeyDeletionResponse,
+    DeleteKeyMaterialRequest, DescribeKeyRequest, DescribeKeyResponse, DisableKeyRequest,
+    EmptyResponse, EnableKeyRequest, KeyListEntry, KeyMetadata, KeyRequest, ListKeysRequest,
+    ListKeysResponse, ScheduleKeyDeletionRequest, ScheduleKeyDeletionResponse,
 };
 pub use types::{
     AutomaticRotation, DataKeySpec, EncryptionContext, KeySpec, KeyState, KeyUsage, Origin,
