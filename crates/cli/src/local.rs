@@ -16,12 +16,12 @@
 //! of the directory alone decrypts nothing.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::{Context, Result};
 use sealhouse_crypto::SecretBytes;
 use sealhouse_iam::{AccountId, Iam, Principal, SqliteStore, SystemClock};
-use sealhouse_kms::KmsService;
+use sealhouse_kms::{KmsConfig, KmsService};
 use sealhouse_storage::{Catalog, CatalogKey};
 
 use crate::root_key_source::{self, RootKeySource};
@@ -52,6 +52,16 @@ pub(crate) struct Local {
     seal_legacy_catalog: bool,
 }
 
+/// The region asked for on the command line or in `$SEALHOUSE_REGION`,
+/// set once before any command runs.
+static REGION: OnceLock<Option<String>> = OnceLock::new();
+
+/// Records the region the command was run for (`None`: the data
+/// directory's own).
+pub(crate) fn choose_region(region: Option<String>) {
+    let _ = REGION.set(region.filter(|r| !r.trim().is_empty()));
+}
+
 impl Local {
     /// Opens (creating on first use) the installation in `dir`.
     ///
@@ -75,7 +85,11 @@ impl Local {
         let store = SqliteStore::open(&db)
             .with_context(|| format!("opening the identity store {}", db.display()))?;
         let iam = Arc::new(Iam::new(store, root.secret_sealer()));
-        let kms = KmsService::open(&kms_dir, Arc::clone(&iam), root, SystemClock)
+        let config = KmsConfig {
+            region: REGION.get().cloned().flatten(),
+            ..KmsConfig::default()
+        };
+        let kms = KmsService::open_with(&kms_dir, Arc::clone(&iam), root, SystemClock, config)
             .with_context(|| format!("opening the KMS in {}", kms_dir.display()))?;
         let default_account = local_account(&iam, &iam_dir)?;
         Ok(Self {

@@ -40,6 +40,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(name = "sealhouse", version, about, long_about = None)]
 struct Cli {
+    /// The region of the KMS and the warehouse (`acs:kms:<region>:...`, `acs:odps:<region>:...`),
+    /// such as cn-beijing. A data directory keeps the region it was first used in (default
+    /// cn-hangzhou); naming another is refused.
+    #[arg(long, global = true, env = "SEALHOUSE_REGION", value_name = "REGION")]
+    region: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -106,6 +111,7 @@ fn main() -> ExitCode {
 
 fn run() -> ExitCode {
     let cli = Cli::parse();
+    local::choose_region(cli.region);
     let result = match cli.command {
         Command::Sql(args) => sql_cmd::run(args),
         Command::Keyset(cmd) => keyset_cmd::run(cmd),

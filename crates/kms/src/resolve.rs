@@ -52,7 +52,32 @@ impl Inner {
         action: &str,
     ) -> Result<KeyRecord, KmsError> {
         let account = call.caller_account()?;
-        let (key_id, named) = match parse_key_ref(key_ref)? {
+        let target = parse_key_ref(key_ref)?;
+        if let KeyTarget::Id {
+            named: Some((region, _)),
+            ..
+        }
+        | KeyTarget::Alias {
+            named: Some((region, _)),
+            ..
+        } = &target
+            && *region != self.region
+        {
+            return Err(KmsError::new(
+                ErrorCode::KeyNotFound,
+                format!(
+                    "{} names region {}, but this KMS serves region {}: a key is used in its \
+                     own region; name a key of {}, or run Sealhouse for region {} (--region, \
+                     $SEALHOUSE_REGION)",
+                    printable(key_ref),
+                    printable(region),
+                    self.region,
+                    self.region,
+                    printable(region)
+                ),
+            ));
+        }
+        let (key_id, named) = match target {
             KeyTarget::Id { key_id, named } => (key_id, named),
             KeyTarget::Alias { named, name } => {
                 let (region, alias_account) =

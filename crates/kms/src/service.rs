@@ -31,8 +31,11 @@ pub const DEFAULT_REGION: &str = "cn-hangzhou";
 /// The service's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KmsConfig {
-    /// The region in key ARNs (`acs:kms:<region>:...`), such as `cn-beijing`.
-    pub region: String,
+    /// The region in key ARNs (`acs:kms:<region>:...`), such as
+    /// `cn-beijing`. A store keeps the region it was created in: `None`
+    /// opens it in that region ([`DEFAULT_REGION`] for a new store), and
+    /// another region than the store's is refused.
+    pub region: Option<String>,
     /// How durable each audit event is.
     pub audit_durability: AuditDurability,
 }
@@ -40,7 +43,7 @@ pub struct KmsConfig {
 impl Default for KmsConfig {
     fn default() -> Self {
         Self {
-            region: DEFAULT_REGION.to_owned(),
+            region: None,
             audit_durability: AuditDurability::Full,
         }
     }
@@ -73,6 +76,8 @@ impl std::fmt::Debug for KmsService {
 
 /// Name of the root key check value in the store's metadata.
 const ROOT_CHECK: &str = "root_key_check";
+/// The meta entry holding the store's region.
+const REGION: &str = "region";
 const ROOT_CHECK_PLAINTEXT: &[u8] = b"sealhouse-kms root key check";
 
 impl KmsService {
@@ -96,12 +101,15 @@ impl KmsService {
         clock: impl Clock + 'static,
         config: KmsConfig,
     ) -> Result<Self, OpenError> {
-        check_region(&config.region)?;
+        if let Some(region) = &config.region {
+            check_region(region)?;
+        }
         create_private_dir(data_dir)?;
         let store = KeyStore::open(&data_dir.join("kms.db"))?;
         let sealer = Sealer::new(&root);
         drop(root);
         check_root_key(&store, &sealer)?;
+        let region = store_region(&store, config.region.as_deref())?;
         let audit = AuditLog::open(&data_dir.join("audit.db"), config.audit_durability)?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -110,7 +118,7 @@ impl KmsService {
                 iam,
                 sealer,
                 clock: Box::new(clock),
-                region: config.region,
+                region,
             }),
         })
     }
@@ -181,6 +189,38 @@ fn create_private_dir(dir: &Path) -> Result<(), OpenError> {
 
 /// Stores a check value on first use; afterwards, refuses a root key that
 /// does not unseal it.
+/// The region of the store's keys: recorded when the store is first opened
+/// (`requested`, or [`DEFAULT_REGION`]); a store made before regions were
+/// recorded is in its keys' region. Another region asked for is refused:
+/// keys, and the data they protect, live in one region.
+fn store_region(store: &KeyStore, requested: Option<&str>) -> Result<String, OpenError> {
+    let failed = |e: KmsError| OpenError::Database {
+        path: store.path().to_owned(),
+        detail: e.message().to_owned(),
+    };
+    let region = store
+        .write(|tx| {
+            if let Some(stored) = tx.meta(REGION)? {
+                return Ok(String::from_utf8_lossy(&stored).into_owned());
+            }
+            let region = match tx.any_key_region()? {
+                Some(of_keys) => of_keys,
+                None => requested.unwrap_or(DEFAULT_REGION).to_owned(),
+            };
+            tx.set_meta(REGION, region.as_bytes())?;
+            Ok(region)
+        })
+        .map_err(failed)?;
+    match requested {
+        Some(asked) if asked != region => Err(OpenError::Config(format!(
+            "this KMS holds its keys in region {region}, not {}: keys stay in the region they              were made in; run with --region {region} (or $SEALHOUSE_REGION={region}), or use              another data directory for region {}",
+            crate::error::printable(asked),
+            crate::error::printable(asked)
+        ))),
+        _ => Ok(region),
+    }
+}
+
 fn check_root_key(store: &KeyStore, sealer: &Sealer) -> Result<(), OpenError> {
     let path = store.path().to_owned();
     let failed = |e: KmsError| OpenError::Database {

@@ -47,6 +47,7 @@ impl Sandbox {
             .env("SEALHOUSE_CONFIG_DIR", self.config())
             .env("HOME", self.dir.path())
             .env_remove("SEALHOUSE_KMS_ROOT_KEY")
+            .env_remove("SEALHOUSE_REGION")
             .env_remove("SEALHOUSE_KMS_ROOT_KEY_FILE")
     }
 }

@@ -67,6 +67,7 @@ impl Served {
             .env("SEALHOUSE_DATA_DIR", data.path())
             .env("SEALHOUSE_CONFIG_DIR", config.path())
             .env_remove("SEALHOUSE_KMS_ROOT_KEY")
+            .env_remove("SEALHOUSE_REGION")
             .env_remove("SEALHOUSE_KMS_ROOT_KEY_FILE")
             .env("HOME", data.path())
             .env_remove("SEALHOUSE_ACCESS_KEY_ID")
@@ -178,6 +179,7 @@ impl Served {
             .env("SEALHOUSE_DATA_DIR", self.data.path())
             .env("SEALHOUSE_CONFIG_DIR", self.config.path())
             .env_remove("SEALHOUSE_KMS_ROOT_KEY")
+            .env_remove("SEALHOUSE_REGION")
             .env_remove("SEALHOUSE_KMS_ROOT_KEY_FILE")
             .env("HOME", self.data.path())
             .env_remove("SEALHOUSE_ACCESS_KEY_ID");

@@ -56,6 +56,7 @@ impl World {
             .env_remove("SEALHOUSE_KMS_ROOT_KEY")
             .env_remove("SEALHOUSE_KMS_ROOT_KEY_FILE")
             .env_remove("SEALHOUSE_KMS_CACHE_TTL")
+            .env_remove("SEALHOUSE_REGION")
             .args(args);
         if let Some(c) = creds {
             cmd.env("SEALHOUSE_ACCESS_KEY_ID", &c.id)

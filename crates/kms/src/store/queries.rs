@@ -190,6 +190,14 @@ impl Tx<'_> {
             .map_err(db_error)
     }
 
+    /// The region of some key of the store (they are all in one), if any.
+    pub(crate) fn any_key_region(&self) -> Result<Option<String>, KmsError> {
+        self.tx
+            .query_row("SELECT region FROM keys LIMIT 1", [], |r| r.get(0))
+            .optional()
+            .map_err(db_error)
+    }
+
     /// Lets `account` describe the key `key_id` (never use it).
     pub(crate) fn insert_viewer(&self, key_id: &str, account: &AccountId) -> Result<(), KmsError> {
         self.tx

@@ -71,7 +71,7 @@ impl KeysetWrapper {
     ) -> Result<Arc<SecretBytes>> {
         let parsed = format::decode(wrapped).map_err(|e| exec(function, e))?;
         if let Some(arn) = cmk_arn {
-            let named = cmk_key_id(function, arn)?;
+            let named = cmk_key_id(function, arn, &self.services.region)?;
             if named != parsed.key_id {
                 return Err(exec(
                     function,
@@ -120,7 +120,7 @@ impl KeysetWrapper {
         roles: RoleArgs<'_>,
         keyset: &SecretBytes,
     ) -> Result<Vec<u8>> {
-        cmk_key_id(function, cmk_arn)?;
+        cmk_key_id(function, cmk_arn, &self.services.region)?;
         let (chain, session) = self.walk_chain(function, roles)?;
         let kms = self.services.kms_for(&chain, session.clone());
         let response = kms
@@ -175,8 +175,18 @@ impl KeysetWrapper {
 }
 
 /// The key id of a CMK ARN (`acs:kms:<region>:<uid>:key/<key-id>`).
-fn cmk_key_id(function: &str, arn: &str) -> Result<String> {
+/// The key id of the CMK ARN `arn`, which must name a key of `region` (the
+/// KMS's: a key is used in its own region, as in the original service).
+fn cmk_key_id(function: &str, arn: &str, region: &str) -> Result<String> {
     match Arn::parse(arn.trim()) {
+        Ok(Arn::KmsKey { region: named, .. }) if named != region => Err(exec(
+            function,
+            format!(
+                "kms_cmk_arn {arn} names region {named}, but this warehouse and its KMS are in \
+                 region {region}; use a CMK of {region}, or run Sealhouse for region {named} \
+                 (--region, $SEALHOUSE_REGION)"
+            ),
+        )),
         Ok(Arn::KmsKey { key_id, .. }) => Ok(key_id),
         Ok(_) => Err(exec(
             function,
