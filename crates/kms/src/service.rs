@@ -76,9 +76,9 @@ impl std::fmt::Debug for KmsService {
 
 /// Name of the root key check value in the store's metadata.
 const ROOT_CHECK: &str = "root_key_check";
-/// The meta entry holding the store's region.
-const REGION: &str = "region";
 const ROOT_CHECK_PLAINTEXT: &[u8] = b"sealhouse-kms root key check";
+/// Name of the store's region in its metadata.
+const REGION: &str = "region";
 
 impl KmsService {
     /// Opens (creating if needed) the KMS in `data_dir`, with the default
@@ -187,8 +187,6 @@ fn create_private_dir(dir: &Path) -> Result<(), OpenError> {
     builder.create(dir).map_err(fail)
 }
 
-/// Stores a check value on first use; afterwards, refuses a root key that
-/// does not unseal it.
 /// The region of the store's keys: recorded when the store is first opened
 /// (`requested`, or [`DEFAULT_REGION`]); a store made before regions were
 /// recorded is in its keys' region. Another region asked for is refused:
@@ -221,6 +219,8 @@ fn store_region(store: &KeyStore, requested: Option<&str>) -> Result<String, Ope
     }
 }
 
+/// Stores a check value on first use; afterwards, refuses a root key that
+/// does not unseal it.
 fn check_root_key(store: &KeyStore, sealer: &Sealer) -> Result<(), OpenError> {
     let path = store.path().to_owned();
     let failed = |e: KmsError| OpenError::Database {
