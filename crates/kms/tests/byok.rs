@@ -189,7 +189,17 @@ fn sha1_wrapping_works_too() {
     let p = params(&kms, &key.key_id, alg);
     import(&kms, &key.key_id, &p, wrap(&p, &KNOWN_KEY, alg), None).unwrap();
     let enc = encrypt(&kms, &key.key_id, b"x", &ctx(&[])).unwrap();
-    decrypt(&kms, &enc.ciphertext_blob, &ctx(&[])).unwrap();
+    let dec = decrypt(&kms, &enc.ciphertext_blob, &ctx(&[])).unwrap();
+    assert_eq!(dec.plaintext.expose(), b"x");
+    // The material unwrapped with SHA-1 is exactly the known key: it opens
+    // what the KMS sealed.
+    let known = AesGcm256::new(&SecretBytes::from_slice(&KNOWN_KEY)).unwrap();
+    let (header, sealed) = split_blob(&enc.ciphertext_blob);
+    let mut plain = Vec::new();
+    known
+        .open_append(&[header, b"{}"].concat(), sealed, &mut plain)
+        .unwrap();
+    assert_eq!(plain, b"x");
 }
 
 #[test]
