@@ -1,13 +1,15 @@
-//! Sealhouse storage: the catalog of projects and tables, and the Parquet
-//! data files behind each table.
+//! Sealhouse storage: the catalog of projects and tables, the data files
+//! behind each table, how they are encrypted and checked, and how a table
+//! snapshot is read.
 //!
 //! Layout of a data directory:
 //!
 //! ```text
-//! <data dir>/catalog.db                   SQLite: projects, tables, their columns, their files,
-//!                                         access control (owners, members, roles, grants), and
-//!                                         the MACs that authenticate them (integrity)
-//! <data dir>/tables/<table id>/<id>.parquet   committed data files
+//! <data dir>/catalog.db                   SQLite: projects (and their settings), tables, their
+//!                                         columns, their files, access control (owners, members,
+//!                                         roles, grants), and the MACs that authenticate them
+//! <data dir>/tables/<table id>/<id>.parquet   committed data files: plain or AES256 Parquet, or
+//!                                         a segmented encrypted file (AESCTR, RC4) holding one
 //! <data dir>/staging/<tag>/<id>.parquet.tmp   files a process is writing, not yet committed
 //! <data dir>/staging/<tag>.lock               held by that process while it lives
 //! ```
@@ -20,11 +22,19 @@
 //! process's staging directory at once, see `staging.rs`).
 //!
 //! Readers read the snapshot they planned on: files a commit replaces or a
-//! DROP removes are deleted at once unless a query of this process holds a
-//! [`SnapshotLease`] on them, then when the last one ends (`retired.rs`).
+//! DROP removes are deleted right after it unless a query of this process
+//! holds a [`SnapshotLease`] on them, then when the last one ends; what a
+//! process leaves behind is deleted by a later open after [`RETIRED_GRACE`]
+//! (`retired.rs`).
 //!
-//! This crate knows nothing of SQL; it is synchronous and safe to share
-//! between threads.
+//! The rest, by folder: `encryption/` (a project's storage encryption: its
+//! setting, the KMS calls that set it up, the keys of new and existing
+//! files), `segmented/` (the AESCTR/RC4 file format), `integrity/` (the
+//! catalog's MACs and plain files' block tags), `write/` (how a new file is
+//! laid out and written), `scan/` (a [`ScanDescriptor`] of a snapshot and
+//! the DataFusion plan that reads it, every file checked first). This crate
+//! knows nothing of SQL statements; the catalog is synchronous and safe to
+//! share between threads, scans are DataFusion's async plans.
 
 #![forbid(unsafe_code)]
 
