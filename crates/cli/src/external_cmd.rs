@@ -26,9 +26,9 @@ use serde_json::{Value, json};
 use time::UtcOffset;
 use time::format_description::well_known::Rfc3339;
 
+use crate::data_dir;
 use crate::identity::{self, IdentityArgs};
 use crate::local::Local;
-use crate::{data_dir, kms_cmd};
 
 /// The trusted-service name a role's trust policy gives the external engine.
 const TRUSTED_SERVICE: &str = "hologres.aliyuncs.com";
@@ -143,7 +143,7 @@ fn manifest(local: &Local, caller: Principal, name: &str) -> Result<Value> {
         IdentityServices::new(
             Arc::clone(&local.iam),
             Arc::new(local.kms.clone()),
-            kms_cmd::cache_ttl()?,
+            crate::cache_ttl::cache_ttl()?,
             local.default_account.clone(),
         )
         .with_region(local.kms.region()),

@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+mod cache_ttl;
 mod cipher_cmd;
 mod data_dir;
 mod external_cmd;

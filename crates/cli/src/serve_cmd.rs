@@ -10,7 +10,6 @@ use clap::Args;
 use sealhouse_server::PostgresServer;
 use sealhouse_sql::IdentityServices;
 
-use crate::kms_cmd;
 use crate::kms_serve::{bind, check_exposure, check_hosts, serve_kms, url};
 use crate::local::Local;
 use crate::shutdown::{GRACE, terminated};
@@ -104,7 +103,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
         IdentityServices::new(
             Arc::clone(&local.iam),
             Arc::new(local.kms.clone()),
-            kms_cmd::cache_ttl()?,
+            crate::cache_ttl::cache_ttl()?,
             local.default_account.clone(),
         )
         .with_region(local.kms.region()),

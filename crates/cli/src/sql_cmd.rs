@@ -11,7 +11,7 @@ use sealhouse_sql::{IdentityServices, StatementOutput, Warehouse};
 
 use crate::identity::IdentityArgs;
 use crate::local::Local;
-use crate::{data_dir, history, identity, kms_cmd};
+use crate::{data_dir, history, identity};
 
 #[derive(Args)]
 pub(crate) struct SqlArgs {
@@ -91,7 +91,7 @@ pub(crate) fn run_in_session(
         IdentityServices::new(
             Arc::clone(&local.iam),
             Arc::new(local.kms.clone()),
-            kms_cmd::cache_ttl()?,
+            crate::cache_ttl::cache_ttl()?,
             local.default_account.clone(),
         )
         .with_region(local.kms.region()),
