@@ -78,6 +78,10 @@ fn alter_database_set_show_and_the_external_read_path() {
     let (ok, _, err) = psql(&served, &clerk, "holo", &alter);
     assert!(!ok && err.contains("Super_Administrator"), "{err}");
 
+    // A session SET of it says where it is set.
+    let (ok, _, err) = psql(&served, &root, "holo", &format!("SET {SETTING} = false;"));
+    assert!(!ok && err.contains("ALTER DATABASE"), "{err}");
+
     // The guide's statement, then a new connection shows it.
     psql_ok(&served, &root, "holo", &alter);
     assert_eq!(psql_ok(&served, &root, "holo", &show), "false");

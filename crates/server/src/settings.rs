@@ -206,6 +206,17 @@ impl Settings {
         } else {
             name
         };
+        if let Ok(setting) = sealhouse_storage::DatabaseSetting::named(name) {
+            return Err(ClientError::new(
+                "55P02",
+                format!(
+                    "{} is a database setting, not a session one: ALTER DATABASE <database> SET \
+                     {} = <value>; (the project's Super_Administrator) sets it for the database",
+                    setting.name(),
+                    setting.name()
+                ),
+            ));
+        }
         let parameter = lookup(name).ok_or_else(|| {
             ClientError::new(
                 "42704",
@@ -328,6 +339,19 @@ mod tests {
         assert_eq!(s.show("time zone").expect("show").1, "UTC");
         s.set("search_path", None).expect("reset");
         assert_eq!(s.show("search_path").expect("show").1, "\"$user\", public");
+    }
+
+    #[test]
+    fn a_database_setting_is_not_set_per_session() {
+        let mut s = Settings::default();
+        let e = s
+            .set(
+                "HG_EXPERIMENTAL_ENABLE_ACCESS_ODPS_ORC_VIA_HOLO",
+                Some("false"),
+            )
+            .expect_err("database setting");
+        assert_eq!(e.code, "55P02");
+        assert!(e.message.contains("ALTER DATABASE"), "{}", e.message);
     }
 
     #[test]
