@@ -63,7 +63,7 @@ pub struct TableInfo {
 pub struct Catalog {
     root: PathBuf,
     conn: Mutex<Connection>,
-    pub(crate) key: CatalogKey,
+    key: CatalogKey,
     /// This process's staging directory, made on the first write.
     staging: Mutex<Option<StagingDir>>,
     /// The files this process's queries are reading.
@@ -199,36 +199,47 @@ impl Catalog {
         setting: &ProjectEncryption,
     ) -> Result<(), StorageError> {
         let name = new_project_name(name)?;
+        self.change_properties(&name, |properties| {
+            if let Some(current) =
+                encryption::from_properties(properties).map_err(StorageError::Corrupt)?
+            {
+                return Err(StorageError::EncryptionFixed {
+                    project: name.clone(),
+                    algorithm: current.algorithm.name(),
+                    key_arn: current.key_arn,
+                });
+            }
+            properties_object(&name, properties)?.insert(
+                encryption::PROPERTY.to_owned(),
+                serde_json::to_value(setting)
+                    .map_err(|e| StorageError::Corrupt(format!("cannot record setting: {e}")))?,
+            );
+            Ok(())
+        })
+    }
+
+    /// Changes the properties of project `name` (checked against its MAC
+    /// first) with `change`, then stores and reseals them, in one
+    /// transaction.
+    pub(crate) fn change_properties<T>(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut serde_json::Value) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let current = self
-            .checked_project(&tx, &name)?
-            .ok_or_else(|| StorageError::ProjectNotFound(name.clone()))?;
-        let mut properties = current.properties;
-        if let Some(current) =
-            encryption::from_properties(&properties).map_err(StorageError::Corrupt)?
-        {
-            return Err(StorageError::EncryptionFixed {
-                project: name,
-                algorithm: current.algorithm.name(),
-                key_arn: current.key_arn,
-            });
-        }
-        let object = properties.as_object_mut().ok_or_else(|| {
-            StorageError::Corrupt(format!("properties of project '{name}' are not an object"))
-        })?;
-        object.insert(
-            encryption::PROPERTY.to_owned(),
-            serde_json::to_value(setting)
-                .map_err(|e| StorageError::Corrupt(format!("cannot record setting: {e}")))?,
-        );
+        let mut properties = self
+            .checked_project(&tx, name)?
+            .ok_or_else(|| StorageError::ProjectNotFound(name.to_owned()))?
+            .properties;
+        let changed = change(&mut properties)?;
         tx.execute(
             "UPDATE projects SET properties = ?2 WHERE name = ?1",
             params![name, properties.to_string()],
         )?;
-        sealed::reseal_project(&tx, &self.key, &name)?;
+        sealed::reseal_project(&tx, &self.key, name)?;
         tx.commit()?;
-        Ok(())
+        Ok(changed)
     }
 
     /// Drops an empty project.
@@ -286,7 +297,7 @@ impl Catalog {
     }
 
     /// Project `name` checked against its MAC, if it exists.
-    pub(crate) fn checked_project(
+    fn checked_project(
         &self,
         conn: &Connection,
         name: &str,
@@ -547,6 +558,16 @@ fn table_info(row: sealed::TableRow) -> Result<TableInfo, StorageError> {
         columns,
         schema,
         created_at,
+    })
+}
+
+/// A project's properties as the JSON object they must be.
+pub(crate) fn properties_object<'a>(
+    name: &str,
+    properties: &'a mut serde_json::Value,
+) -> Result<&'a mut serde_json::Map<String, serde_json::Value>, StorageError> {
+    properties.as_object_mut().ok_or_else(|| {
+        StorageError::Corrupt(format!("properties of project '{name}' are not an object"))
     })
 }
 

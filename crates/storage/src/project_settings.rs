@@ -5,10 +5,9 @@
 //! Only settings Sealhouse knows are kept (a typo is an error, not a value
 //! that silently does nothing); each is normalised as it is stored.
 
-use rusqlite::{TransactionBehavior, params};
-
+use crate::catalog::properties_object;
 use crate::names::normalize_name;
-use crate::{Catalog, ProjectInfo, StorageError, sealed};
+use crate::{Catalog, ProjectInfo, StorageError};
 
 /// Where the settings live in a project's properties.
 const PROPERTY: &str = "database_settings";
@@ -92,33 +91,21 @@ impl Catalog {
     ) -> Result<String, StorageError> {
         let name = normalize_name("project", name)?;
         let value = value.map(|v| setting.normalize(v)).transpose()?;
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut properties = self
-            .checked_project(&tx, &name)?
-            .ok_or_else(|| StorageError::ProjectNotFound(name.clone()))?
-            .properties;
-        let object = properties.as_object_mut().ok_or_else(|| {
-            StorageError::Corrupt(format!("properties of project '{name}' are not an object"))
+        self.change_properties(&name, |properties| {
+            let settings = properties_object(&name, properties)?
+                .entry(PROPERTY)
+                .or_insert_with(|| serde_json::json!({}));
+            let settings = settings.as_object_mut().ok_or_else(|| {
+                StorageError::Corrupt(format!(
+                    "database settings of project '{name}' are not an object"
+                ))
+            })?;
+            match &value {
+                Some(v) => settings.insert(setting.name().to_owned(), v.clone().into()),
+                None => settings.remove(setting.name()),
+            };
+            Ok(())
         })?;
-        let settings = object
-            .entry(PROPERTY)
-            .or_insert_with(|| serde_json::json!({}));
-        let settings = settings.as_object_mut().ok_or_else(|| {
-            StorageError::Corrupt(format!(
-                "database settings of project '{name}' are not an object"
-            ))
-        })?;
-        match &value {
-            Some(v) => settings.insert(setting.name().to_owned(), v.clone().into()),
-            None => settings.remove(setting.name()),
-        };
-        tx.execute(
-            "UPDATE projects SET properties = ?2 WHERE name = ?1",
-            params![name, properties.to_string()],
-        )?;
-        sealed::reseal_project(&tx, &self.key, &name)?;
-        tx.commit()?;
         Ok(value.unwrap_or_else(|| setting.default_value().to_owned()))
     }
 }
