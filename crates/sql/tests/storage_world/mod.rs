@@ -1,0 +1,235 @@
+//! The world the storage encryption tests share: an identity service with
+//! accounts A and B, the embedded KMS on a manual clock, a warehouse catalog,
+//! a BYOK key of A, and sessions over them.
+
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
+
+pub use std::path::{Path, PathBuf};
+pub use std::sync::Arc;
+pub use std::time::Duration;
+
+pub use crate::common::text;
+pub use sealhouse_iam::{
+    AccountId, AttachTarget, Iam, ManualClock, NoSealing, PolicyRef, Principal, SqliteStore,
+};
+pub use sealhouse_kms::api::{CreateKeyRequest, EncryptionContext};
+pub use sealhouse_kms::{Kms, KmsService, RootKey};
+pub use sealhouse_sql::format::ResultSet;
+pub use sealhouse_sql::{IdentityServices, StatementOutput, Warehouse};
+pub use sealhouse_storage::{Catalog, StorageAlgorithm};
+pub use time::OffsetDateTime;
+
+pub const A: &str = "1892732288741234";
+pub const B: &str = "1885386054511234";
+/// What the tests insert and then look for in the files' bytes.
+pub const MARKER: &str = "sealhouse-plaintext-marker";
+
+pub fn account(uid: &str) -> AccountId {
+    AccountId::new(uid).unwrap()
+}
+
+pub fn user(uid: &str, name: &str) -> Principal {
+    Principal::User {
+        account: account(uid),
+        name: name.into(),
+    }
+}
+
+pub fn root(uid: &str) -> Principal {
+    Principal::Root {
+        account: account(uid),
+    }
+}
+
+pub struct World {
+    pub dir: tempfile::TempDir,
+    pub iam: Arc<Iam>,
+    pub kms: KmsService,
+    pub clock: Arc<ManualClock>,
+    pub catalog: Arc<Catalog>,
+    /// A CMK of account A (BYOK).
+    pub key_arn: String,
+    pub runtime: tokio::runtime::Runtime,
+}
+
+impl World {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
+        let iam = Arc::new(
+            Iam::new(SqliteStore::open_in_memory().unwrap(), NoSealing).with_clock(clock.clone()),
+        );
+        iam.create_account(&account(A)).unwrap();
+        iam.create_account(&account(B)).unwrap();
+        let kms = KmsService::open(
+            &dir.path().join("kms"),
+            Arc::clone(&iam),
+            RootKey::generate().unwrap(),
+            clock.clone(),
+        )
+        .unwrap();
+        let key_arn = kms
+            .as_principal(root(A))
+            .create_key(&CreateKeyRequest::default())
+            .unwrap()
+            .key_metadata
+            .arn;
+        let catalog =
+            Catalog::open(&dir.path().join("warehouse"), crate::common::catalog_key()).unwrap();
+        let runtime = crate::common::runtime();
+        Self {
+            dir,
+            iam,
+            kms,
+            clock,
+            catalog,
+            key_arn,
+            runtime,
+        }
+    }
+
+    /// A session of `principal` with a KMS cache of `ttl` on the test clock.
+    pub fn session(&self, principal: Principal, ttl: Duration) -> Session<'_> {
+        let services = IdentityServices::new(
+            Arc::clone(&self.iam),
+            Arc::new(self.kms.clone()),
+            ttl,
+            account(A),
+        )
+        .with_clock(self.clock.clone());
+        Session {
+            world: self,
+            warehouse: Warehouse::with_identity(
+                Arc::clone(&self.catalog),
+                principal,
+                Arc::new(services),
+            ),
+        }
+    }
+
+    pub fn root_session(&self) -> Session<'_> {
+        self.session(root(A), Duration::ZERO)
+    }
+
+    /// A RAM user of A with `policy` (JSON) attached.
+    pub fn add_user(&self, name: &str, policy: &str) {
+        self.iam.create_user(&account(A), name).unwrap();
+        self.iam
+            .create_policy(&account(A), &format!("{name}-policy"), policy, "")
+            .unwrap();
+        self.iam
+            .attach_policy(
+                &AttachTarget::User {
+                    account: account(A),
+                    name: name.into(),
+                },
+                &PolicyRef::Custom {
+                    account: account(A),
+                    name: format!("{name}-policy"),
+                },
+            )
+            .unwrap();
+    }
+
+    /// Every data file of the warehouse, with its bytes.
+    pub fn data_files(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        fn walk(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if path.extension().is_some_and(|e| e == "parquet") {
+                    out.push((path.clone(), std::fs::read(&path).unwrap()));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        let projects = self.dir.path().join("warehouse");
+        walk(&projects, &mut out);
+        out
+    }
+
+    /// The committed files of `project.table`.
+    pub fn table_files(&self, project: &str, table: &str) -> Vec<sealhouse_storage::DataFile> {
+        let info = self.catalog.table(project, table).unwrap();
+        self.catalog.files(&info).unwrap()
+    }
+}
+
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+pub struct Session<'w> {
+    pub world: &'w World,
+    pub warehouse: Warehouse,
+}
+
+impl Session<'_> {
+    pub fn try_sql(&mut self, sql: &str) -> Result<StatementOutput, String> {
+        self.world
+            .runtime
+            .block_on(self.warehouse.execute(sql))
+            .map_err(|e| e.to_string())
+    }
+
+    pub fn ok(&mut self, sql: &str) -> String {
+        match self.try_sql(sql) {
+            Ok(other) => other.message().unwrap_or_default(),
+            Err(e) => panic!("{sql}\nfailed: {e}"),
+        }
+    }
+
+    pub fn rows(&mut self, sql: &str) -> ResultSet {
+        match self.try_sql(sql) {
+            Ok(StatementOutput::Rows(r)) => r,
+            Ok(other) => panic!("{sql}: no rows: {:?}", other.message()),
+            Err(e) => panic!("{sql}\nfailed: {e}"),
+        }
+    }
+
+    pub fn error(&mut self, sql: &str) -> String {
+        match self.try_sql(sql) {
+            Ok(_) => panic!("{sql} unexpectedly succeeded"),
+            Err(e) => e,
+        }
+    }
+
+    /// `DESC PROJECT` as (property, value) pairs.
+    pub fn describe(&mut self, project: &str) -> Vec<(String, String)> {
+        let r = self.rows(&format!("DESC PROJECT {project}"));
+        (0..r.batches.iter().map(|b| b.num_rows()).sum::<usize>())
+            .map(|i| (text(&r, i, 0), text(&r, i, 1)))
+            .collect()
+    }
+
+    pub fn property(&mut self, project: &str, name: &str) -> String {
+        self.describe(project)
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+            .unwrap_or_else(|| panic!("DESC PROJECT {project} has no {name}"))
+    }
+
+    /// Inserts `n` rows whose text holds [`MARKER`], in one file.
+    pub fn insert_marked(&mut self, table: &str, from: usize, n: usize) {
+        self.ok(&format!(
+            "INSERT INTO {table} SELECT CAST(value AS BIGINT) AS id, \
+             concat('{MARKER}-', CAST(value AS STRING)) AS note \
+             FROM generate_series({from}, {}) AS t(value)",
+            from + n - 1
+        ));
+    }
+
+    /// (count, sum of ids, count of notes that are exactly what was inserted).
+    pub fn check(&mut self, table: &str) -> (String, String, String) {
+        let r = self.rows(&format!(
+            "SELECT count(*), sum(id), \
+             sum(CASE WHEN note = concat('{MARKER}-', CAST(id AS STRING)) THEN 1 ELSE 0 END) \
+             FROM {table}"
+        ));
+        (text(&r, 0, 0), text(&r, 0, 1), text(&r, 0, 2))
+    }
+}
+
+pub const CREATE_T: &str = "CREATE TABLE t (id BIGINT, note STRING)";
