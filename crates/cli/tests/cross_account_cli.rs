@@ -16,7 +16,6 @@ const ASSUME_MF_SECR2B: &str = r#"{ "Version": "1", "Statement": [ { "Effect": "
 const PASS_B_SECR: &str = r#"{ "Statement": [ { "Effect": "Allow", "Action": "ram:PassRole", "Resource": "acs:ram:*:*:role/b-secr" } ], "Version": "1" }"#;
 // The trust policies the console writes ("Alibaba Cloud Service: MaxCompute",
 // "Other Alibaba Cloud Account: USER_B").
-const TRUSTS_MAXCOMPUTE: &str = r#"{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"Service":["odps.aliyuncs.com"]}}],"Version":"1"}"#;
 const TRUSTS_B: &str = r#"{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"RAM":["acs:ram::1885386054511234:root"]}}],"Version":"1"}"#;
 const TRUSTS_HOLOGRES: &str = r#"{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"Service":["hologres.aliyuncs.com"]}}],"Version":"1"}"#;
 const TRUSTS_OTHER: &str = r#"{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"RAM":["acs:ram::1111222233334444:root"]}}],"Version":"1"}"#;
@@ -46,29 +45,7 @@ impl CrossAccount {
         );
 
         // USER_A: mf-secr trusts MaxCompute and may use KMS.
-        w.ok(
-            a_,
-            &[
-                "iam",
-                "create-role",
-                "--name",
-                "mf-secr",
-                "--trust-policy",
-                TRUSTS_MAXCOMPUTE,
-            ],
-        );
-        w.ok(
-            a_,
-            &[
-                "iam",
-                "attach-policy",
-                "--policy",
-                "AliyunKMSCryptoUserAccess",
-                "--system",
-                "--role",
-                "mf-secr",
-            ],
-        );
+        w.warehouse_kms_role(a_, "mf-secr");
         // USER_A: mf-secr2b trusts USER_B's account and may pass mf-secr.
         // (The document goes in as @file here, inline elsewhere.)
         let doc = w.dir.path().join("pass-mf-secr.json");

@@ -8,34 +8,10 @@
 mod world;
 use world::*;
 
-const TRUSTS_MAXCOMPUTE: &str = r#"{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"Service":["odps.aliyuncs.com"]}}],"Version":"1"}"#;
-
 #[test]
 fn scripts_read_key_types_from_the_wrapped_keyset_info() {
     let w = World::new();
-    w.ok(
-        None,
-        &[
-            "iam",
-            "create-role",
-            "--name",
-            "mf-secr",
-            "--trust-policy",
-            TRUSTS_MAXCOMPUTE,
-        ],
-    );
-    w.ok(
-        None,
-        &[
-            "iam",
-            "attach-policy",
-            "--policy",
-            "AliyunKMSCryptoUserAccess",
-            "--system",
-            "--role",
-            "mf-secr",
-        ],
-    );
+    w.warehouse_kms_role(None, "mf-secr");
     let key = fields(&w.ok(None, &["kms", "create-key"]))["arn"].clone();
     let account = w.ok(None, &["iam", "whoami"]);
     let account = account.trim().trim_start_matches("acs:ram::");

@@ -104,6 +104,41 @@ impl World {
     }
 }
 
+/// The trust policy the console writes for "Alibaba Cloud Service:
+/// MaxCompute": the warehouse may assume the role.
+pub const TRUSTS_MAXCOMPUTE: &str = r#"{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"Service":["odps.aliyuncs.com"]}}],"Version":"1"}"#;
+
+impl World {
+    /// Spec 001's role `name` in the account of `creds`: it trusts the
+    /// warehouse (MaxCompute) and may use the account's KMS keys
+    /// (AliyunKMSCryptoUserAccess).
+    pub fn warehouse_kms_role(&self, creds: Option<&Creds>, name: &str) {
+        self.ok(
+            creds,
+            &[
+                "iam",
+                "create-role",
+                "--name",
+                name,
+                "--trust-policy",
+                TRUSTS_MAXCOMPUTE,
+            ],
+        );
+        self.ok(
+            creds,
+            &[
+                "iam",
+                "attach-policy",
+                "--policy",
+                "AliyunKMSCryptoUserAccess",
+                "--system",
+                "--role",
+                name,
+            ],
+        );
+    }
+}
+
 /// `name: value` lines.
 pub fn fields(out: &str) -> HashMap<String, String> {
     out.lines()
