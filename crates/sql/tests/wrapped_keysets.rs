@@ -314,6 +314,16 @@ fn the_spec_kms_examples_run_as_written() {
             .as_str()
             .unwrap()
     );
+    // With the CMK from a column, per row: each row's info names it.
+    s.ok(&format!(
+        "CREATE TABLE cmks AS SELECT '{key}' AS cmk UNION ALL SELECT '{key}'"
+    ));
+    let per_row = s.rows(&format!(
+        "SELECT GET_JSON_OBJECT(USE_WRAPPED_KEYSET(cmk, '{role}', UNHEX('{hex}')).wrapped_keyset_info, \
+         '$.kms_cmk_arn') FROM cmks"
+    ));
+    assert_eq!(text(&per_row, 0, 0), key.as_str());
+    assert_eq!(text(&per_row, 1, 0), key.as_str());
     // The keyset field is what the ciphers take, whole or alone.
     let round_trip = s.rows(&format!(
         "SELECT CAST(ENHANCED_SYM_DECRYPT({use_ks}.keyset, \

@@ -54,6 +54,9 @@ pub(crate) static SPEC: FunctionSpec = FunctionSpec {
 /// The position of `wrapped_keyset`.
 pub(crate) const WRAPPED_ARG: usize = 2;
 
+/// What `wrapped_keyset_info` names: the CMK, the role and the chain.
+type Named<'a> = (&'a str, &'a str, Option<&'a str>);
+
 /// The field holding the JSON about the wrapped keyset.
 const INFO_FIELD: &str = "wrapped_keyset_info";
 
@@ -93,6 +96,7 @@ impl SqlFunction for UseWrappedKeyset {
         let mut keysets = ByteColumn::with_capacity(rows, rows * 48);
         let mut infos = ByteColumn::with_capacity(rows, rows * 512);
         let mut valid = Vec::with_capacity(rows);
+        let mut infos_made: Vec<(Named<'_>, String)> = Vec::new();
         for row in 0..rows {
             let (Some((cmk, roles)), Some(wrapped)) = (kms.row(row), wrapped.get(row)) else {
                 keysets.append_null()?;
@@ -101,7 +105,17 @@ impl SqlFunction for UseWrappedKeyset {
                 continue;
             };
             let keyset = wrapper.unwrap(SPEC.function, Some(cmk), roles, wrapped)?;
-            let info = info(cmk, roles, &keyset)?;
+            // Per row only when the KMS arguments are columns: the info is
+            // made once per distinct (CMK, role, chain), not parsed per row.
+            let named = (cmk, roles.role_arn, roles.role_chain);
+            let info = match infos_made.iter().find(|(n, _)| *n == named) {
+                Some((_, made)) => made.clone(),
+                None => {
+                    let made = info(cmk, roles, &keyset)?;
+                    infos_made.push((named, made.clone()));
+                    made
+                }
+            };
             let reference = self
                 .cache
                 .handles
