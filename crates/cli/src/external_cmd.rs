@@ -21,7 +21,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use sealhouse_iam::{Arn, DenyReason, Principal, RequestContext, ServiceName};
 use sealhouse_sql::{IdentityServices, Warehouse};
-use sealhouse_storage::{DataFile, DatabaseSetting, KeySource, StorageAlgorithm};
+use sealhouse_storage::{DataFile, DatabaseSetting, FileStore, KeySource, StorageAlgorithm};
 use serde_json::{Value, json};
 use time::UtcOffset;
 use time::format_description::well_known::Rfc3339;
@@ -185,10 +185,8 @@ fn manifest(local: &Local, caller: Principal, name: &str) -> Result<Value> {
             "key_arn": e.key_arn,
         })
     });
-    let files = files
-        .iter()
-        .map(file_entry)
-        .collect::<Result<Vec<Value>>>()?;
+    let file_store = catalog.file_store();
+    let files: Vec<Value> = files.iter().map(|f| file_entry(file_store, f)).collect();
     Ok(json!({
         "project": info.project,
         "table": info.name,
@@ -198,18 +196,19 @@ fn manifest(local: &Local, caller: Principal, name: &str) -> Result<Value> {
     }))
 }
 
-fn file_entry(file: &DataFile) -> Result<Value> {
-    let path = std::path::absolute(&file.path)
-        .with_context(|| format!("making {} absolute", file.path.display()))?;
+/// One file of a manifest: its absolute path on the local disk, or its
+/// `s3://bucket/prefix/...` URL, which the engine reads with its own
+/// credentials.
+fn file_entry(file_store: &FileStore, file: &DataFile) -> Value {
     let format = match file.encryption {
         Some(StorageAlgorithm::AesCtr | StorageAlgorithm::Rc4) => "segmented",
         Some(StorageAlgorithm::Aes256) | None => "parquet",
     };
-    Ok(json!({
-        "path": path.to_string_lossy(),
+    json!({
+        "path": file_store.external_url(&file.key),
         "size": file.bytes,
         "rows": file.rows,
         "format": format,
         "encryption": file.encryption.map(StorageAlgorithm::name),
-    }))
+    })
 }

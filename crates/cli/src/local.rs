@@ -22,7 +22,7 @@ use anyhow::{Context, Result};
 use sealhouse_crypto::SecretBytes;
 use sealhouse_iam::{AccountId, Iam, Principal, SqliteStore, SystemClock};
 use sealhouse_kms::{KmsConfig, KmsService};
-use sealhouse_storage::{Catalog, CatalogKey};
+use sealhouse_storage::{Catalog, CatalogKey, StorageLocation, StorageOptions};
 
 use crate::root_key_source::{self, RootKeySource};
 
@@ -60,6 +60,16 @@ static REGION: OnceLock<Option<String>> = OnceLock::new();
 /// directory's own).
 pub(crate) fn choose_region(region: Option<String>) {
     let _ = REGION.set(region.filter(|r| !r.trim().is_empty()));
+}
+
+/// The bucket asked for with `--storage-url` or `$SEALHOUSE_STORAGE_URL`,
+/// set once before any command runs.
+static STORAGE_URL: OnceLock<Option<String>> = OnceLock::new();
+
+/// Records where the command was asked to keep table files (`None`: where
+/// the data directory keeps them).
+pub(crate) fn choose_storage_url(url: Option<String>) {
+    let _ = STORAGE_URL.set(url.filter(|u| !u.trim().is_empty()));
 }
 
 impl Local {
@@ -108,10 +118,14 @@ impl Local {
     /// integrity key.
     pub(crate) fn catalog(&self) -> Result<Arc<Catalog>> {
         let key = CatalogKey::new(&self.catalog_key).context("deriving the catalog key")?;
-        let opened = if self.seal_legacy_catalog {
+        let mut options = StorageOptions::from_env();
+        if let Some(url) = STORAGE_URL.get().cloned().flatten() {
+            options.location = Some(StorageLocation::parse_url(&url)?);
+        }
+        let opened = if self.seal_legacy_catalog && options.location.is_none() {
             Catalog::open_sealing_legacy(&self.dir, key)
         } else {
-            Catalog::open(&self.dir, key)
+            Catalog::open_with_storage(&self.dir, key, &options)
         };
         match opened {
             Ok(catalog) => Ok(catalog),

@@ -46,6 +46,12 @@ struct Cli {
     /// cn-hangzhou); naming another is refused.
     #[arg(long, global = true, env = "SEALHOUSE_REGION", value_name = "REGION")]
     region: Option<String>,
+    /// Keep the warehouse's table files in an S3-compatible bucket, as s3://BUCKET[/PREFIX]; the
+    /// catalog stays in the data directory. Reached with the AWS_* environment S3 tools read
+    /// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL, AWS_ALLOW_HTTP). A
+    /// data directory records its bucket when first opened with one; naming another is refused.
+    #[arg(long, global = true, env = "SEALHOUSE_STORAGE_URL", value_name = "URL")]
+    storage_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -113,6 +119,7 @@ fn main() -> ExitCode {
 fn run() -> ExitCode {
     let cli = Cli::parse();
     local::choose_region(cli.region);
+    local::choose_storage_url(cli.storage_url);
     let result = match cli.command {
         Command::Sql(args) => sql_cmd::run(args),
         Command::Keyset(cmd) => keyset_cmd::run(cmd),

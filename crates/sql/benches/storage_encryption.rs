@@ -185,7 +185,16 @@ fn integrity_costs(
     let catalog = w.catalog();
     let plain = catalog.table("m0", "t").expect("table");
     let files = catalog.files(&plain).expect("files");
-    let dir = files[0].path.parent().expect("table directory").to_owned();
+    let local = |f: &sealhouse_storage::DataFile| {
+        catalog
+            .file_store()
+            .local_path(&f.key)
+            .expect("the bench's files are on the local disk")
+    };
+    let dir = local(&files[0])
+        .parent()
+        .expect("table directory")
+        .to_owned();
     let ctx = SessionContext::new();
     rt.block_on(ctx.register_parquet(
         "t",
@@ -204,7 +213,7 @@ fn integrity_costs(
     let (_, plain_insert, plain_scan, _) = results[0];
     let bytes: Vec<Vec<u8>> = files
         .iter()
-        .map(|f| std::fs::read(&f.path).expect("read"))
+        .map(|f| std::fs::read(local(f)).expect("read"))
         .collect();
     let mut tagging = Vec::new();
     let mut checking = Vec::new();
@@ -256,10 +265,10 @@ fn integrity_costs(
                         sealhouse_storage::StorageAlgorithm::AesCtr
                         | sealhouse_storage::StorageAlgorithm::Rc4,
                     ) => {
-                        sealhouse_storage::segmented_header_sha256(&f.path).expect("header");
+                        sealhouse_storage::segmented_header_sha256(&local(f)).expect("header");
                     }
                     _ => {
-                        sealhouse_storage::parquet_footer_sha256(&f.path).expect("footer");
+                        sealhouse_storage::parquet_footer_sha256(&local(f)).expect("footer");
                     }
                 }
             }

@@ -78,7 +78,10 @@ impl Warehouse {
         keys: Arc<IdentityServices>,
     ) -> Self {
         let wrapper = Arc::new(KeysetWrapper::new(Arc::clone(&keys), principal.clone()));
-        let storage_keys = Arc::new(StorageKeys::new(Arc::clone(keys.gateway())));
+        let storage_keys = Arc::new(StorageKeys::new(
+            Arc::clone(keys.gateway()),
+            catalog.file_store(),
+        ));
         let authorizer = Authorizer::new(keys, principal);
         Self::build(catalog, Some(authorizer), Some(wrapper), Some(storage_keys))
     }

@@ -12,6 +12,7 @@ use crate::column_type::table_schema;
 use crate::encryption::ProjectEncryption;
 use crate::encryption::setting as encryption;
 use crate::integrity::CatalogKey;
+use crate::location::{FileStore, S3Settings, StorageLocation, record_location, settle_location};
 use crate::names::{new_project_name, normalize_name};
 use crate::retired::{self, Leases, SnapshotLease};
 use crate::schema;
@@ -58,10 +59,32 @@ pub struct TableInfo {
     pub created_at: i64,
 }
 
+/// Where a data directory's table files go, and how to reach a bucket.
+#[derive(Debug, Clone, Default)]
+pub struct StorageOptions {
+    /// A bucket for the table files (`--storage-url`); `None`: where the
+    /// catalog recorded them, the data directory for a new one.
+    pub location: Option<StorageLocation>,
+    /// The `AWS_*` settings a bucket is reached with.
+    pub s3: S3Settings,
+}
+
+impl StorageOptions {
+    /// No location asked for; the process's `AWS_*` environment.
+    pub fn from_env() -> Self {
+        Self {
+            location: None,
+            s3: S3Settings::from_env(),
+        }
+    }
+}
+
 /// The catalog of one data directory. Cheap to share: one SQLite connection
 /// behind a mutex, held only for the length of each catalog operation.
 pub struct Catalog {
     root: PathBuf,
+    /// Where the table files are (the data directory, or a bucket).
+    files: FileStore,
     conn: Mutex<Connection>,
     key: CatalogKey,
     /// This process's staging directory, made on the first write.
@@ -77,6 +100,7 @@ impl std::fmt::Debug for Catalog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Catalog")
             .field("root", &self.root)
+            .field("files", &self.files)
             .finish_non_exhaustive()
     }
 }
@@ -91,8 +115,22 @@ impl Catalog {
     /// ([`StorageError::Unsealed`]): anyone who can write the data directory
     /// could make a sealed catalog look like one. [`Self::open_sealing_legacy`]
     /// seals it, for a caller that can vouch for it.
+    ///
+    /// The table files are where the catalog recorded them (the data
+    /// directory unless it was first opened with a bucket); a bucket is
+    /// reached with the process's `AWS_*` environment.
     pub fn open(root: &Path, key: CatalogKey) -> Result<Arc<Self>, StorageError> {
-        Self::open_with(root, key, false)
+        Self::open_with(root, key, false, &StorageOptions::from_env())
+    }
+
+    /// As [`Self::open`], with the table files where `options` say: a new
+    /// data directory records its location; an existing one must match it.
+    pub fn open_with_storage(
+        root: &Path,
+        key: CatalogKey,
+        options: &StorageOptions,
+    ) -> Result<Arc<Self>, StorageError> {
+        Self::open_with(root, key, false, options)
     }
 
     /// As [`Self::open`], but a catalog made before integrity protection is
@@ -100,13 +138,14 @@ impl Catalog {
     /// a caller that knows the data directory predates this version (the
     /// CLI, when it moves a legacy root key out of the data directory).
     pub fn open_sealing_legacy(root: &Path, key: CatalogKey) -> Result<Arc<Self>, StorageError> {
-        Self::open_with(root, key, true)
+        Self::open_with(root, key, true, &StorageOptions::from_env())
     }
 
     fn open_with(
         root: &Path,
         key: CatalogKey,
         seal_legacy: bool,
+        options: &StorageOptions,
     ) -> Result<Arc<Self>, StorageError> {
         // Readers address files by absolute path (DataFusion's object store
         // resolves a relative one from `/`), so keep the root absolute.
@@ -128,8 +167,14 @@ impl Catalog {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         schema::upgrade(&mut conn, &key, seal_legacy)?;
+        let (location, to_record) = settle_location(&mut conn, root, options.location.as_ref())?;
+        let files = FileStore::open(&location, &options.s3)?;
+        if to_record {
+            record_location(&mut conn, &key, root, &location)?;
+        }
         let catalog = Arc::new(Self {
             root: root.to_owned(),
+            files,
             conn: Mutex::new(conn),
             key,
             staging: Mutex::new(None),
@@ -144,6 +189,11 @@ impl Catalog {
     /// The data directory.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Where the table files are.
+    pub fn file_store(&self) -> &FileStore {
+        &self.files
     }
 
     pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -493,10 +543,6 @@ impl Catalog {
     /// The catalog's key.
     pub(crate) fn key(&self) -> &CatalogKey {
         &self.key
-    }
-
-    pub(crate) fn table_dir(&self, table_id: i64) -> PathBuf {
-        self.root.join("tables").join(table_id.to_string())
     }
 
     pub(crate) fn staging_dir(&self) -> PathBuf {

@@ -121,6 +121,14 @@ pub enum StorageError {
         "the catalog was sealed under another root key: this data directory belongs with another KMS root key (a copy of a data directory alone opens nothing). Point Sealhouse at the data directory's own root key"
     )]
     WrongCatalogKey,
+    /// The object store holding the table files failed or refused.
+    #[error("object storage {url}: {what}")]
+    ObjectStore {
+        /// The storage URL (`s3://bucket/prefix`), never credentials.
+        url: String,
+        /// What failed and what to do.
+        what: String,
+    },
     /// The catalog holds something this version cannot read.
     #[error("the catalog is corrupt or from a newer version: {0}")]
     Corrupt(String),

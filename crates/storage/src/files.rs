@@ -1,12 +1,13 @@
 //! Data files: staging, atomic commit, listing, and removal of what
 //! interrupted writes left behind.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use rusqlite::{TransactionBehavior, params};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use crate::catalog::{Catalog, TableInfo};
 use crate::integrity::block_tags::{BlockTagError, BlockTagKey, BlockVerifier};
@@ -19,8 +20,10 @@ use crate::{StorageAlgorithm, StorageError};
 /// A committed data file of a table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataFile {
-    /// Absolute path.
-    pub path: PathBuf,
+    /// Its key under the table files' location (the catalog's `files.path`):
+    /// `tables/<table id>/<file id>.parquet`. [`crate::FileStore`] says where
+    /// that is.
+    pub key: String,
     /// Rows it holds.
     pub rows: u64,
     /// Its size in bytes.
@@ -43,7 +46,7 @@ pub struct DataFile {
 impl DataFile {
     /// The file's id: the name it was committed under, without extension.
     pub fn file_id(&self) -> Option<&str> {
-        file_id_of(&self.path)
+        file_id_of(Path::new(&self.key))
     }
 }
 
@@ -92,8 +95,10 @@ pub fn parquet_footer_sha256(path: &Path) -> std::io::Result<Option<[u8; 32]>> {
     Ok(Some(out))
 }
 
-/// A file being written. Write it at [`StagedFile::path`], then hand it to
-/// [`Catalog::commit`]; dropped without commit, it is deleted.
+/// A file being written. Write it at [`StagedFile::path`] (always on the
+/// local disk, in the data directory's staging), then hand it to
+/// [`Catalog::commit`]; dropped, the staged file is deleted (a commit has
+/// moved or uploaded it by then).
 #[derive(Debug)]
 pub struct StagedFile {
     path: PathBuf,
@@ -101,7 +106,6 @@ pub struct StagedFile {
     rows: u64,
     encryption: Option<StorageAlgorithm>,
     block_tags: Option<Vec<u8>>,
-    committed: bool,
 }
 
 impl StagedFile {
@@ -141,9 +145,8 @@ impl StagedFile {
 
 impl Drop for StagedFile {
     fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_file(&self.path);
-        }
+        // Gone already when a commit moved it into the data directory.
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 
@@ -164,12 +167,6 @@ enum Replaced<'a> {
     Exactly(&'a [DataFile]),
 }
 
-/// A staged file moved into its table's directory, not yet recorded.
-struct Moved {
-    path: PathBuf,
-    row: FileRow,
-}
-
 /// Files in staging or unreferenced in table directories younger than this
 /// may belong to a write still in progress in another process.
 const GARBAGE_AGE: Duration = Duration::from_secs(3600);
@@ -184,7 +181,6 @@ impl Catalog {
             rows: 0,
             encryption: None,
             block_tags: None,
-            committed: false,
         })
     }
 
@@ -204,13 +200,14 @@ impl Catalog {
     /// Makes staged files part of `table`, atomically: afterwards the table
     /// holds all of them (and with [`CommitMode::Overwrite`] nothing else), or
     /// none of them if any step fails. Each file must be completely written.
-    pub fn commit(
+    pub async fn commit(
         &self,
         table: &TableInfo,
         staged: Vec<StagedFile>,
         mode: CommitMode,
     ) -> Result<(), StorageError> {
         self.commit_files(table, staged, Replaced::ByMode(mode))
+            .await
     }
 
     /// Replaces exactly the files `old` of `table` by `staged`, atomically:
@@ -218,72 +215,77 @@ impl Catalog {
     /// [`StorageError::TableChanged`] (committing nothing) if any file of
     /// `old` is no longer part of the table. This is how a table is
     /// rewritten in place without losing concurrent appends.
-    pub fn commit_replacing(
+    pub async fn commit_replacing(
         &self,
         table: &TableInfo,
         old: &[DataFile],
         staged: Vec<StagedFile>,
     ) -> Result<(), StorageError> {
         self.commit_files(table, staged, Replaced::Exactly(old))
+            .await
     }
 
-    fn commit_files(
+    async fn commit_files(
         &self,
         table: &TableInfo,
-        mut staged: Vec<StagedFile>,
+        staged: Vec<StagedFile>,
         replaced: Replaced<'_>,
     ) -> Result<(), StorageError> {
-        let dir = self.table_dir(table.id);
-        std::fs::create_dir_all(&dir)
-            .map_err(StorageError::io("cannot create table directory", &dir))?;
-        let mut moved = Vec::with_capacity(staged.len());
-        for file in &staged {
-            File::open(&file.path)
-                .and_then(|f| f.sync_all())
-                .map_err(StorageError::io("cannot flush staged file", &file.path))?;
-            let target = dir.join(format!("{}.parquet", file.id));
-            std::fs::rename(&file.path, &target)
-                .map_err(StorageError::io("cannot move staged file", &file.path))?;
-            let bytes = std::fs::metadata(&target)
-                .map_err(StorageError::io("cannot stat", &target))?
-                .len();
-            let pinned = match file.encryption {
-                Some(StorageAlgorithm::AesCtr | StorageAlgorithm::Rc4) => {
-                    segmented_header_sha256(&target)
-                        .map_err(StorageError::io("cannot read the header of", &target))?
-                }
-                None | Some(StorageAlgorithm::Aes256) => parquet_footer_sha256(&target)
-                    .map_err(StorageError::io("cannot read the footer of", &target))?,
-            };
-            moved.push(Moved {
-                row: FileRow {
-                    path: self.relative(&target),
-                    rows: file.rows,
-                    bytes,
-                    encryption: file.encryption.map(|a| a.name().to_owned()),
-                    pinned,
-                    block_tags: file.block_tags.clone(),
-                },
-                path: target,
-            });
-        }
-        sync_dir(&dir)?;
-        let replaced = match self.record(table, &moved, replaced) {
+        // Each file goes where the table files are (moved into the data
+        // directory, or uploaded as a new object) before the catalog names
+        // it: a write killed at any point leaves the table as it was.
+        let mut placed: Vec<FileRow> = Vec::with_capacity(staged.len());
+        let outcome = match self.place(table, &staged, &mut placed).await {
+            Ok(()) => self.record(table, &placed, replaced),
+            Err(e) => Err(e),
+        };
+        let replaced = match outcome {
             Ok(replaced) => replaced,
             Err(e) => {
-                for file in &moved {
-                    let _ = std::fs::remove_file(&file.path);
-                }
+                // Nothing names them; failing here leaves them for garbage
+                // collection.
+                let keys: Vec<String> = placed.iter().map(|f| f.path.clone()).collect();
+                let _ = self.file_store().delete(&keys);
                 return Err(e);
             }
         };
-        for file in &mut staged {
-            file.committed = true;
-        }
+        drop(staged);
         // The replaced files were retired in the same transaction: what no
         // query of this process reads goes now, the rest when its last
         // reader ends. Failing only leaves them for a later open.
         let _ = self.delete_retired(&replaced);
+        Ok(())
+    }
+
+    /// Places each staged file under its key, appending its catalog row to
+    /// `placed`.
+    async fn place(
+        &self,
+        table: &TableInfo,
+        staged: &[StagedFile],
+        placed: &mut Vec<FileRow>,
+    ) -> Result<(), StorageError> {
+        for file in staged {
+            // Pinned from the staged file, which is what is placed.
+            let pinned = match file.encryption {
+                Some(StorageAlgorithm::AesCtr | StorageAlgorithm::Rc4) => {
+                    segmented_header_sha256(&file.path)
+                        .map_err(StorageError::io("cannot read the header of", &file.path))?
+                }
+                None | Some(StorageAlgorithm::Aes256) => parquet_footer_sha256(&file.path)
+                    .map_err(StorageError::io("cannot read the footer of", &file.path))?,
+            };
+            let key = format!("tables/{}/{}.parquet", table.id, file.id);
+            let bytes = self.file_store().put_staged(&file.path, &key).await?;
+            placed.push(FileRow {
+                path: key,
+                rows: file.rows,
+                bytes,
+                encryption: file.encryption.map(|a| a.name().to_owned()),
+                pinned,
+                block_tags: file.block_tags.clone(),
+            });
+        }
         Ok(())
     }
 
@@ -293,7 +295,7 @@ impl Catalog {
     fn record(
         &self,
         table: &TableInfo,
-        moved: &[Moved],
+        placed: &[FileRow],
         replaced_files: Replaced<'_>,
     ) -> Result<Vec<String>, StorageError> {
         let mut conn = self.conn();
@@ -314,21 +316,19 @@ impl Catalog {
             }
             Replaced::Exactly(old) => {
                 for file in old {
-                    let relative = self.relative(&file.path);
                     let deleted = tx.execute(
                         "DELETE FROM files WHERE table_id = ?1 AND path = ?2",
-                        params![table.id, relative],
+                        params![table.id, file.key],
                     )?;
                     if deleted == 0 {
                         // Dropping `tx` rolls back what was deleted so far.
                         return Err(changed());
                     }
-                    replaced.push(relative);
+                    replaced.push(file.key.clone());
                 }
             }
         }
-        for file in moved {
-            let row = &file.row;
+        for row in placed {
             tx.execute(
                 "INSERT INTO files (table_id, path, rows, bytes, encryption, footer_sha256, block_tags) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -381,7 +381,7 @@ impl Catalog {
                     .transpose()
                     .map_err(|e| StorageError::Corrupt(format!("file {}: {e}", f.path)))?;
                 Ok(DataFile {
-                    path: self.root().join(&f.path),
+                    key: f.path,
                     rows: f.rows,
                     bytes: f.bytes,
                     encryption,
@@ -392,67 +392,104 @@ impl Catalog {
             .collect()
     }
 
-    /// A path as the catalog records it: relative to the data directory.
-    pub(crate) fn relative(&self, path: &Path) -> String {
-        path.strip_prefix(self.root())
-            .unwrap_or(path)
-            .to_string_lossy()
-            .into_owned()
-    }
-
     /// Removes what interrupted writes and drops left behind: staging of
     /// ended processes, files retired more than the grace period ago, and
-    /// files no table names (old ones in live tables' directories, where a
-    /// commit may be moving one in; any in dropped tables' directories but
-    /// those retired within the grace period).
+    /// files no table names (old ones of live tables, where a commit may be
+    /// placing one; any of dropped tables but those retired within the
+    /// grace period). A bucket is listed at most every [`BUCKET_GC_EVERY`].
     pub(crate) fn collect_garbage(&self) -> Result<(), StorageError> {
         staging::reclaim(&self.staging_dir());
         self.remove_retired(RETIRED_GRACE)?;
+        if !self.file_store().location().is_local() && !self.bucket_gc_due()? {
+            return Ok(());
+        }
         let cutoff = SystemTime::now() - GARBAGE_AGE;
-        let old = |path: &Path| {
-            std::fs::metadata(path)
-                .and_then(|m| m.modified())
-                .map(|t| t < cutoff)
-                .unwrap_or(false)
-        };
         let retired = self.recently_retired()?;
-        let (tables, referenced) = {
+        let (tables, referenced, highest) = {
             let conn = self.conn();
-            let tables: Vec<i64> = conn
+            let tables: HashSet<i64> = conn
                 .prepare("SELECT id FROM tables")?
                 .query_map([], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
-            let files: Vec<String> = conn
+            // Table ids are never reused: one above the highest allocated
+            // yet belongs to a table another process created since.
+            let highest: i64 = conn
+                .query_row(
+                    "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'tables'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .unwrap_or(0);
+            let files: HashSet<String> = conn
                 .prepare("SELECT path FROM files")?
                 .query_map([], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
-            (
-                tables,
-                files
-                    .into_iter()
-                    .map(|p| self.root().join(p))
-                    .collect::<std::collections::HashSet<_>>(),
-            )
+            (tables, files, highest)
         };
-        for dir in read_dir(&self.root().join("tables")) {
-            let id = dir
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.parse::<i64>().ok());
-            let Some(id) = id else { continue };
-            let live = tables.contains(&id);
-            for file in read_dir(&dir) {
-                let kept = referenced.contains(&file) || retired.contains(&file);
-                if !kept && (!live || old(&file)) {
-                    let _ = std::fs::remove_file(&file);
-                }
+        let dropped = |id: i64| id <= highest && !tables.contains(&id);
+        let mut doomed = Vec::new();
+        for (key, modified) in self.file_store().list_table_files()? {
+            let Some(id) = table_id_of_key(&key) else {
+                continue;
+            };
+            let kept = referenced.contains(&key) || retired.contains(&key);
+            if !kept && (dropped(id) || modified < cutoff) {
+                doomed.push(key);
             }
-            if !live {
-                // Only once empty: retired files wait for their time.
-                let _ = std::fs::remove_dir(&dir);
+        }
+        let _ = self.file_store().delete(&doomed);
+        if let Some(root) = self.file_store().location().local_root() {
+            // Directories of dropped tables, once empty (retired files wait
+            // for their time).
+            for dir in read_dir(&root.join("tables")) {
+                let id = dir
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| n.parse().ok());
+                if id.is_some_and(dropped) {
+                    let _ = std::fs::remove_dir(&dir);
+                }
             }
         }
         Ok(())
+    }
+
+    /// Whether a bucket's unreferenced objects are due to be looked for
+    /// (recording that they are being); one open in [`BUCKET_GC_EVERY`]
+    /// lists the bucket, not every command.
+    fn bucket_gc_due(&self) -> Result<bool, StorageError> {
+        let now = crate::catalog::now();
+        let conn = self.conn();
+        let last: Option<String> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'bucket_collected_at'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let last = last.and_then(|t| t.parse::<i64>().ok()).unwrap_or(0);
+        if (0..BUCKET_GC_EVERY.as_secs() as i64).contains(&(now - last)) {
+            return Ok(false);
+        }
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('bucket_collected_at', ?1) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [now.to_string()],
+        )?;
+        Ok(true)
+    }
+}
+
+/// How often an open lists a bucket for unreferenced objects.
+const BUCKET_GC_EVERY: Duration = Duration::from_secs(600);
+
+/// The table id in a key `tables/<id>/<name>`.
+pub(crate) fn table_id_of_key(key: &str) -> Option<i64> {
+    let mut parts = key.split('/');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("tables"), Some(id), Some(_), None) => id.parse().ok(),
+        _ => None,
     }
 }
 
@@ -460,10 +497,4 @@ fn read_dir(dir: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(dir)
         .map(|it| it.filter_map(|e| e.ok().map(|e| e.path())).collect())
         .unwrap_or_default()
-}
-
-fn sync_dir(dir: &Path) -> Result<(), StorageError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(StorageError::io("cannot flush directory", dir))
 }

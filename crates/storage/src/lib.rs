@@ -14,9 +14,14 @@
 //! <data dir>/staging/<tag>.lock               held by that process while it lives
 //! ```
 //!
+//! With `--storage-url s3://bucket/prefix` the committed files are objects
+//! `<prefix>/tables/<table id>/<id>.parquet` of the bucket instead, and the
+//! catalog records the bucket (`location/`); staging stays local.
+//!
 //! A table's contents are exactly the files the catalog lists for it. Writers
-//! stage a file, fsync it, move it into the table's directory, fsync that,
-//! and only then record it in one SQLite transaction ([`Catalog::commit`]): a
+//! stage a file, fsync it, move it into the table's directory, fsync that
+//! (or upload it as a new object), and only then record it in one SQLite
+//! transaction ([`Catalog::commit`]): a
 //! write killed at any point leaves the table as it was, with at most an
 //! unreferenced file that the next [`Catalog::open`] removes (a dead
 //! process's staging directory at once, see `staging.rs`).
@@ -27,7 +32,8 @@
 //! process leaves behind is deleted by a later open after [`RETIRED_GRACE`]
 //! (`retired.rs`).
 //!
-//! The rest, by folder: `encryption/` (a project's storage encryption: its
+//! The rest, by folder: `location/` (where table files live: the data
+//! directory or a bucket, and the object store over them), `encryption/` (a project's storage encryption: its
 //! setting, the KMS calls that set it up, the keys of new and existing
 //! files), `segmented/` (the AESCTR/RC4 file format), `integrity/` (the
 //! catalog's MACs and plain files' block tags), `write/` (how a new file is
@@ -46,6 +52,7 @@ pub mod encryption;
 mod error;
 mod files;
 pub mod integrity;
+pub mod location;
 mod names;
 mod project_settings;
 mod retired;
@@ -57,7 +64,7 @@ mod staging;
 pub mod write;
 
 pub use acl::{Grant, ProjectOwner, role_grantee, user_grantee};
-pub use catalog::{Catalog, DEFAULT_PROJECT, ProjectInfo, TableInfo};
+pub use catalog::{Catalog, DEFAULT_PROJECT, ProjectInfo, StorageOptions, TableInfo};
 pub use column_type::{ColumnType, table_schema};
 pub use encryption::{KeySource, ProjectEncryption, StorageAlgorithm};
 pub use error::StorageError;
@@ -65,6 +72,7 @@ pub use files::{
     CommitMode, DataFile, StagedFile, file_id_of, parquet_footer_sha256, segmented_header_sha256,
 };
 pub use integrity::CatalogKey;
+pub use location::{FileStore, S3Settings, StorageLocation};
 pub use names::{RESERVED_PROJECT_NAMES, normalize_name};
 pub use project_settings::DatabaseSetting;
 pub use retired::{RETIRED_GRACE, SnapshotLease};

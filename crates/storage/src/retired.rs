@@ -24,7 +24,7 @@
 //! other files.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -120,7 +120,7 @@ pub(crate) fn retire<'a>(
 impl Catalog {
     /// A lease on `files` (of this catalog) for a query reading them.
     pub fn lease(self: &Arc<Self>, files: &[crate::DataFile]) -> SnapshotLease {
-        let paths: Vec<String> = files.iter().map(|f| self.relative(&f.path)).collect();
+        let paths: Vec<String> = files.iter().map(|f| f.key.clone()).collect();
         let mut leases = self.leases().map();
         for path in &paths {
             *leases.held.entry(path.clone()).or_default() += 1;
@@ -192,26 +192,26 @@ impl Catalog {
                 .collect::<Result<_, _>>()?;
             (named, tables)
         };
-        let mut emptied = HashSet::new();
-        let mut gone = Vec::new();
-        for path in due {
-            let full = self.root().join(&path);
-            if !named.contains(&path) && is_table_file(&path) {
-                match std::fs::remove_file(&full) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    // Left retired: a later open tries again.
-                    Err(_) => continue,
-                }
-                if let Some(dir) = full.parent().filter(|d| !tables.contains(&table_id(d))) {
-                    emptied.insert(dir.to_owned());
-                }
+        // A path a table names again (a catalog edited by hand) stays, as
+        // does anything but a table's data file: it is forgotten unharmed.
+        let deletable: Vec<String> = due
+            .iter()
+            .filter(|path| !named.contains(*path) && is_table_file(path))
+            .cloned()
+            .collect();
+        // Those that could not be deleted stay retired: a later open tries again.
+        let failed: HashSet<String> = self.file_store().delete(&deletable).into_iter().collect();
+        let gone: Vec<String> = due.into_iter().filter(|p| !failed.contains(p)).collect();
+        if let Some(root) = self.file_store().location().local_root() {
+            let emptied: HashSet<i64> = gone
+                .iter()
+                .filter_map(|p| crate::files::table_id_of_key(p))
+                .filter(|id| !tables.contains(id))
+                .collect();
+            for id in emptied {
+                // Only if empty: anything else there is garbage collection's.
+                let _ = std::fs::remove_dir(root.join("tables").join(id.to_string()));
             }
-            gone.push(path);
-        }
-        for dir in emptied {
-            // Only if empty: anything else there is garbage collection's.
-            let _ = std::fs::remove_dir(dir);
         }
         let conn = self.conn();
         let mut delete = conn.prepare_cached("DELETE FROM retired WHERE path = ?1")?;
@@ -221,16 +221,16 @@ impl Catalog {
         Ok(())
     }
 
-    /// Paths (absolute) retired within the grace period: garbage collection
-    /// leaves them for [`Self::remove_retired`].
-    pub(crate) fn recently_retired(&self) -> Result<HashSet<PathBuf>, StorageError> {
+    /// Keys retired within the grace period: garbage collection leaves
+    /// them for [`Self::remove_retired`].
+    pub(crate) fn recently_retired(&self) -> Result<HashSet<String>, StorageError> {
         let cutoff = now() - RETIRED_GRACE.as_secs() as i64;
         let conn = self.conn();
         let paths: Vec<String> = conn
             .prepare_cached("SELECT path FROM retired WHERE retired_at > ?1")?
             .query_map([cutoff], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
-        Ok(paths.into_iter().map(|p| self.root().join(p)).collect())
+        Ok(paths.into_iter().collect())
     }
 }
 
@@ -251,14 +251,6 @@ fn is_table_file(path: &str) -> bool {
         }
         _ => false,
     }
-}
-
-/// The table id a table directory is named for (`-1` if it is not one).
-fn table_id(dir: &Path) -> i64 {
-    dir.file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(-1)
 }
 
 #[cfg(test)]
@@ -282,7 +274,12 @@ mod tests {
             .and_then(|mut f| f.write_all(bytes))
             .unwrap();
         staged.set_rows(1);
-        catalog.commit(table, vec![staged], mode).unwrap();
+        futures::executor::block_on(catalog.commit(table, vec![staged], mode)).unwrap();
+    }
+
+    /// Where a committed file of the catalog at `dir` is.
+    fn on_disk(dir: &Path, file: &crate::DataFile) -> std::path::PathBuf {
+        dir.join(&file.key)
     }
 
     fn table(catalog: &Catalog) -> crate::TableInfo {
@@ -300,12 +297,18 @@ mod tests {
         commit(&catalog, &t, b"one", CommitMode::Append);
         let first = catalog.files(&t).unwrap();
         commit(&catalog, &t, b"two", CommitMode::Overwrite);
-        assert!(!first[0].path.exists(), "replaced, unread: deleted");
+        assert!(
+            !on_disk(dir.path(), &first[0]).exists(),
+            "replaced, unread: deleted"
+        );
         let second = catalog.files(&t).unwrap();
         catalog.drop_table(DEFAULT_PROJECT, "t", false).unwrap();
-        assert!(!second[0].path.exists(), "dropped, unread: deleted");
         assert!(
-            !second[0].path.parent().unwrap().exists(),
+            !on_disk(dir.path(), &second[0]).exists(),
+            "dropped, unread: deleted"
+        );
+        assert!(
+            !on_disk(dir.path(), &second[0]).parent().unwrap().exists(),
             "and its directory"
         );
     }
@@ -319,25 +322,37 @@ mod tests {
         let (_, files, lease) = catalog.table_snapshot(DEFAULT_PROJECT, "t").unwrap();
         let (_, _, second_lease) = catalog.table_snapshot(DEFAULT_PROJECT, "t").unwrap();
         commit(&catalog, &t, b"two", CommitMode::Overwrite);
-        assert!(files[0].path.exists(), "a query still reads it");
+        assert!(
+            on_disk(dir.path(), &files[0]).exists(),
+            "a query still reads it"
+        );
         drop(lease);
-        assert!(files[0].path.exists(), "another query still reads it");
+        assert!(
+            on_disk(dir.path(), &files[0]).exists(),
+            "another query still reads it"
+        );
         drop(second_lease);
-        assert!(!files[0].path.exists(), "deleted when the last reader ends");
+        assert!(
+            !on_disk(dir.path(), &files[0]).exists(),
+            "deleted when the last reader ends"
+        );
 
         // A drop while read, and a process that ends before its reader:
         // the next open after the grace period deletes what it left.
         let (_, files, lease) = catalog.table_snapshot(DEFAULT_PROJECT, "t").unwrap();
         catalog.drop_table(DEFAULT_PROJECT, "t", false).unwrap();
-        assert!(files[0].path.exists());
+        assert!(on_disk(dir.path(), &files[0]).exists());
         std::mem::forget(lease);
         drop(catalog);
         let catalog = super::tests::catalog(dir.path());
-        assert!(files[0].path.exists(), "within the grace period");
-        catalog.remove_retired(Duration::ZERO).unwrap();
-        assert!(!files[0].path.exists());
         assert!(
-            !files[0].path.parent().unwrap().exists(),
+            on_disk(dir.path(), &files[0]).exists(),
+            "within the grace period"
+        );
+        catalog.remove_retired(Duration::ZERO).unwrap();
+        assert!(!on_disk(dir.path(), &files[0]).exists());
+        assert!(
+            !on_disk(dir.path(), &files[0]).parent().unwrap().exists(),
             "the dropped table's directory"
         );
     }
@@ -390,10 +405,10 @@ mod tests {
         {
             let mut conn = catalog.conn();
             let tx = conn.transaction().unwrap();
-            retire(&tx, [catalog.relative(&file.path).as_str()]).unwrap();
+            retire(&tx, [file.key.as_str()]).unwrap();
             tx.commit().unwrap();
         }
         catalog.remove_retired(Duration::ZERO).unwrap();
-        assert!(file.path.exists());
+        assert!(on_disk(dir.path(), &file).exists());
     }
 }

@@ -225,7 +225,8 @@ pub(crate) fn seal_all(conn: &Connection, key: &CatalogKey) -> Result<(), Storag
     conn.execute(
         "INSERT INTO meta (key, value) VALUES ('seal', ?1) \
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        [key.seal().as_slice()],
+        [key.seal_at(crate::location::recorded_url(conn)?.as_deref())
+            .as_slice()],
     )?;
     Ok(())
 }
@@ -237,8 +238,16 @@ pub(crate) fn check_seal(conn: &Connection, key: &CatalogKey) -> Result<(), Stor
             r.get(0)
         })
         .optional()?;
+    let storage_url = crate::location::recorded_url(conn)?;
     match seal {
-        Some(seal) if key.verify_seal(&seal) => Ok(()),
+        Some(seal) if key.verify_seal_at(&seal, storage_url.as_deref()) => Ok(()),
+        // The seal is bound to the storage URL (location/recorded.rs): a URL
+        // that fails it was added or changed outside Sealhouse, unless the
+        // key is another data directory's.
+        Some(_) if storage_url.is_some() => Err(tampered(
+            "the catalog's seal and storage location (or this is not the data directory's root key)"
+                .into(),
+        )),
         Some(_) => Err(StorageError::WrongCatalogKey),
         None => Err(tampered("the catalog's seal".into())),
     }

@@ -1,5 +1,6 @@
 //! The catalog and atomic commits, on a real data directory.
 
+use futures::executor::block_on;
 use std::io::Write;
 
 use arrow::datatypes::{DataType, Field, Schema};
@@ -87,38 +88,35 @@ fn commit_append_and_overwrite() {
     let t = catalog
         .create_table(DEFAULT_PROJECT, "t", &schema(), false)
         .expect("table");
-    catalog
-        .commit(
-            &t,
-            vec![stage_with(&catalog, b"one", 1)],
-            CommitMode::Append,
-        )
-        .expect("commit");
-    catalog
-        .commit(
-            &t,
-            vec![stage_with(&catalog, b"two", 2)],
-            CommitMode::Append,
-        )
-        .expect("commit");
+    block_on(catalog.commit(
+        &t,
+        vec![stage_with(&catalog, b"one", 1)],
+        CommitMode::Append,
+    ))
+    .expect("commit");
+    block_on(catalog.commit(
+        &t,
+        vec![stage_with(&catalog, b"two", 2)],
+        CommitMode::Append,
+    ))
+    .expect("commit");
     let files = catalog.files(&t).expect("files");
     assert_eq!(files.iter().map(|f| f.rows).collect::<Vec<_>>(), vec![1, 2]);
-    assert!(files.iter().all(|f| f.path.exists()));
+    assert!(files.iter().all(|f| dir.path().join(&f.key).exists()));
 
-    catalog
-        .commit(
-            &t,
-            vec![stage_with(&catalog, b"three", 3)],
-            CommitMode::Overwrite,
-        )
-        .expect("overwrite");
+    block_on(catalog.commit(
+        &t,
+        vec![stage_with(&catalog, b"three", 3)],
+        CommitMode::Overwrite,
+    ))
+    .expect("overwrite");
     let after = catalog.files(&t).expect("files");
     assert_eq!(after.len(), 1);
     assert_eq!(after[0].rows, 3);
     // No query reads them: the replaced files are gone at once (a query's
     // lease keeps them until it ends; storage's retired.rs tests that).
     assert!(
-        files.iter().all(|f| !f.path.exists()),
+        files.iter().all(|f| !dir.path().join(&f.key).exists()),
         "replaced files are deleted"
     );
 }
@@ -142,7 +140,7 @@ fn uncommitted_and_dropped_leave_nothing_visible() {
         .drop_table(DEFAULT_PROJECT, "t", false)
         .expect("drop");
     assert!(matches!(
-        catalog.commit(&t, vec![staged], CommitMode::Append),
+        block_on(catalog.commit(&t, vec![staged], CommitMode::Append)),
         Err(StorageError::TableChanged { .. })
     ));
     let again = catalog
@@ -176,13 +174,12 @@ fn a_missing_seal_is_tampering_and_legacy_catalogs_are_sealed_only_when_vouched_
         let t = catalog
             .create_table(DEFAULT_PROJECT, "t", &schema(), false)
             .expect("table");
-        catalog
-            .commit(
-                &t,
-                vec![stage_with(&catalog, b"PAR1 data PAR1", 3)],
-                CommitMode::Append,
-            )
-            .expect("commit");
+        block_on(catalog.commit(
+            &t,
+            vec![stage_with(&catalog, b"PAR1 data PAR1", 3)],
+            CommitMode::Append,
+        ))
+        .expect("commit");
     }
     let db = rusqlite::Connection::open(dir.path().join("catalog.db")).expect("db");
     // Deleting the seal does not make a catalog "new" or "legacy".
@@ -207,12 +204,11 @@ fn a_missing_seal_is_tampering_and_legacy_catalogs_are_sealed_only_when_vouched_
     db.execute("UPDATE files SET rows = 30", []).expect("edit");
     let err = catalog.files(&t).expect_err("edited");
     assert!(err.to_string().contains("table 'default.t'"), "{err}");
-    let err = catalog
-        .commit(
-            &t,
-            vec![stage_with(&catalog, b"PAR1 more PAR1", 1)],
-            CommitMode::Append,
-        )
-        .expect_err("no commit over an edited state");
+    let err = block_on(catalog.commit(
+        &t,
+        vec![stage_with(&catalog, b"PAR1 more PAR1", 1)],
+        CommitMode::Append,
+    ))
+    .expect_err("no commit over an edited state");
     assert!(matches!(err, StorageError::Tampered { .. }), "{err}");
 }

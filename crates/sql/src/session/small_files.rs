@@ -175,7 +175,7 @@ mod tests {
 
     fn file(bytes: u64) -> DataFile {
         DataFile {
-            path: std::path::PathBuf::from(format!("{bytes}.parquet")),
+            key: format!("tables/1/{bytes}.parquet"),
             rows: 1,
             bytes,
             encryption: None,

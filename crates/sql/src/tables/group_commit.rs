@@ -191,6 +191,7 @@ async fn commit_round(round: &[Append]) -> Result<()> {
         first
             .catalog
             .commit(&first.table, vec![staged], CommitMode::Append)
+            .await
             .map_err(external)?;
     }
     Ok(())

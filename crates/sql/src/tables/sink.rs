@@ -140,10 +140,12 @@ impl DataSink for StoredTableSink {
             SinkTarget::Mode(mode) => self
                 .catalog
                 .commit(&self.table, files, *mode)
+                .await
                 .map_err(external)?,
             SinkTarget::Replacing(old) => self
                 .catalog
                 .commit_replacing(&self.table, old, files)
+                .await
                 .map_err(external)?,
         }
         Ok(rows)

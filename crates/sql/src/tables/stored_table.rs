@@ -58,10 +58,12 @@ impl StoredTable {
             Ok(Some(keys)) => Some(keys.setting().clone()),
             _ => None,
         };
-        let descriptor = ScanDescriptor::new(self.catalog.root(), &self.info, encryption, files)
+        let file_store = self.catalog.file_store();
+        let descriptor = ScanDescriptor::new(file_store.location(), &self.info, encryption, files)
             .with_projection(projection.cloned())
             .with_limit(limit);
         let keys = ScanKeys {
+            file_store,
             project: match &self.keys {
                 Ok(keys) => Ok(keys.as_deref()),
                 Err(why) => Err(why.as_str()),

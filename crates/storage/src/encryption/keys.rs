@@ -52,11 +52,11 @@ impl fmt::Debug for StorageKeys {
 
 impl StorageKeys {
     /// Keys reached through `gateway` (whose TTL their KMS answers are
-    /// cached for).
-    pub fn new(gateway: Arc<KmsGateway>) -> Self {
+    /// cached for), for the table files of `files`.
+    pub fn new(gateway: Arc<KmsGateway>, files: &crate::FileStore) -> Self {
         Self {
             gateway,
-            files: Arc::new(object_store::local::LocalFileSystem::new()),
+            files: Arc::clone(files.object_store()),
             accounts: Mutex::new(HashMap::new()),
         }
     }

@@ -16,7 +16,8 @@
 //!                 file_i = relative path || rows || bytes || encryption || pinned digest || block tags
 //!                 (files in path order; every field length-prefixed)
 //! project_mac = HMAC-SHA256(K_project, "sealhouse project v1" || name || created_at || properties)
-//! seal        = HMAC-SHA256(K_seal, "sealhouse catalog sealed v1")
+//! seal        = HMAC-SHA256(K_seal, "sealhouse catalog sealed v1")             (files on local disk)
+//!             = HMAC-SHA256(K_seal, "sealhouse catalog sealed at v1" || storage URL) (in a bucket)
 //! ```
 //!
 //! `K_*` are HKDF-SHA256 expansions of the catalog key, one per purpose. The
@@ -96,12 +97,21 @@ impl CatalogKey {
         Self::new(&bytes)
     }
 
-    pub(crate) fn seal(&self) -> [u8; 32] {
-        sign(&self.seal, &[b"sealhouse catalog sealed v1"])
+    /// The seal of a catalog whose table files are at `storage_url` (`None`:
+    /// the local disk, the seal every catalog had before object storage).
+    pub(crate) fn seal_at(&self, storage_url: Option<&str>) -> [u8; 32] {
+        match storage_url {
+            None => sign(&self.seal, &[b"sealhouse catalog sealed v1"]),
+            Some(url) => {
+                let mut fields = Fields::new(b"sealhouse catalog sealed at v1");
+                fields.str(url);
+                sign(&self.seal, &[&fields.0])
+            }
+        }
     }
 
-    pub(crate) fn verify_seal(&self, seal: &[u8]) -> bool {
-        hmac::verify(&self.seal, b"sealhouse catalog sealed v1", seal).is_ok()
+    pub(crate) fn verify_seal_at(&self, seal: &[u8], storage_url: Option<&str>) -> bool {
+        bool::from(self.seal_at(storage_url).as_slice().ct_eq(seal))
     }
 
     pub(crate) fn table_mac(&self, state: &TableState<'_>) -> [u8; 32] {
@@ -275,9 +285,16 @@ mod tests {
 
     #[test]
     fn seal_is_per_key() {
-        assert!(key(1).verify_seal(&key(1).seal()));
-        assert!(!key(2).verify_seal(&key(1).seal()));
-        assert!(!key(1).verify_seal(&[0; 31]));
+        assert!(key(1).verify_seal_at(&key(1).seal_at(None), None));
+        assert!(!key(2).verify_seal_at(&key(1).seal_at(None), None));
+        assert!(!key(1).verify_seal_at(&[0; 31], None));
+        // A seal is bound to the storage URL: not valid for another, nor
+        // for the local disk.
+        let at = key(1).seal_at(Some("s3://bucket/a"));
+        assert!(key(1).verify_seal_at(&at, Some("s3://bucket/a")));
+        assert!(!key(1).verify_seal_at(&at, Some("s3://bucket/b")));
+        assert!(!key(1).verify_seal_at(&at, None));
+        assert!(!key(1).verify_seal_at(&key(1).seal_at(None), Some("s3://bucket/a")));
     }
 
     /// The block tags of a 300,000-byte file (two blocks) under catalog key

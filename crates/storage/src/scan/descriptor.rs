@@ -3,7 +3,7 @@
 //! it holds no key material and no secret (the block tags are MACs, the
 //! key ARN a name), so it can travel in a plan to another process.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow::datatypes::{Field, Schema, SchemaRef};
@@ -12,13 +12,14 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
 use crate::encryption::{ProjectEncryption, StorageAlgorithm};
-use crate::{ColumnType, DataFile, StorageError, TableInfo};
+use crate::{ColumnType, DataFile, StorageError, StorageLocation, TableInfo};
 
 /// A table snapshot to read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScanDescriptor {
-    /// Where the table's files live: the data directory.
-    pub root: PathBuf,
+    /// Where the table's files live: the data directory, or a bucket (the
+    /// reading process brings its own credentials).
+    pub location: StorageLocation,
     /// The table's id.
     pub table_id: i64,
     /// Its project (named in errors).
@@ -40,7 +41,8 @@ pub struct ScanDescriptor {
 /// One file of a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScanFile {
-    /// Its path under the descriptor's root.
+    /// Its key under the descriptor's location
+    /// (`tables/<table id>/<file id>.parquet`).
     pub path: String,
     /// Rows it holds (recorded at commit).
     pub rows: u64,
@@ -55,16 +57,16 @@ pub struct ScanFile {
 }
 
 impl ScanDescriptor {
-    /// A scan of all of `files` of `table` (under `root`), whose project is
-    /// encrypted as `encryption`.
+    /// A scan of all of `files` of `table` (at `location`), whose project
+    /// is encrypted as `encryption`.
     pub fn new(
-        root: &Path,
+        location: &StorageLocation,
         table: &TableInfo,
         encryption: Option<ProjectEncryption>,
         files: &[DataFile],
     ) -> Self {
         Self {
-            root: root.to_path_buf(),
+            location: location.clone(),
             table_id: table.id,
             project: table.project.clone(),
             table: table.name.clone(),
@@ -74,7 +76,7 @@ impl ScanDescriptor {
                 .map(|(name, ty)| (name.clone(), ty.to_string()))
                 .collect(),
             encryption,
-            files: files.iter().map(|f| ScanFile::of(root, f)).collect(),
+            files: files.iter().map(ScanFile::of).collect(),
             projection: None,
             limit: None,
         }
@@ -126,14 +128,18 @@ impl ScanDescriptor {
         Ok(Arc::new(Schema::new(fields)))
     }
 
-    /// The files as the catalog describes them (absolute paths).
+    /// The files as the catalog describes them.
     pub(crate) fn data_files(&self) -> Result<Vec<DataFile>, StorageError> {
-        self.files.iter().map(|f| f.data_file(&self.root)).collect()
+        self.files
+            .iter()
+            .map(|f| f.data_file(self.table_id))
+            .collect()
     }
 
     /// Checks what planning checks before any file is opened: the columns'
-    /// types, the projection, and that every file lies under the root with
-    /// a well-formed digest and tag list. (A descriptor from another
+    /// types, the projection, and that every file is one of the table's
+    /// (`tables/<table id>/<name>.parquet` under the location) with a
+    /// well-formed digest and tag list. (A descriptor from another
     /// process is checked again when planned.)
     pub fn check(&self) -> Result<(), StorageError> {
         let schema = self.schema()?;
@@ -155,14 +161,9 @@ impl ScanDescriptor {
 }
 
 impl ScanFile {
-    fn of(root: &Path, file: &DataFile) -> Self {
+    fn of(file: &DataFile) -> Self {
         Self {
-            path: file
-                .path
-                .strip_prefix(root)
-                .unwrap_or(&file.path)
-                .to_string_lossy()
-                .into_owned(),
+            path: file.key.clone(),
             rows: file.rows,
             bytes: file.bytes,
             encryption: file.encryption,
@@ -171,7 +172,7 @@ impl ScanFile {
         }
     }
 
-    fn data_file(&self, root: &Path) -> Result<DataFile, StorageError> {
+    fn data_file(&self, table_id: i64) -> Result<DataFile, StorageError> {
         let damaged = |what: &str| {
             StorageError::Corrupt(format!(
                 "the scan descriptor's file {} has {what}",
@@ -179,13 +180,20 @@ impl ScanFile {
             ))
         };
         let relative = Path::new(&self.path);
-        // A descriptor names files under its root, never elsewhere.
+        // A descriptor names its table's files, never anything else.
         if relative.is_absolute()
             || relative
                 .components()
                 .any(|c| !matches!(c, std::path::Component::Normal(_)))
         {
-            return Err(damaged("a path outside the data directory"));
+            return Err(damaged("a path outside the table's files"));
+        }
+        if crate::files::table_id_of_key(&self.path) != Some(table_id)
+            || !self.path.ends_with(".parquet")
+        {
+            return Err(damaged(&format!(
+                "a path that is not a file of table {table_id}"
+            )));
         }
         let pinned_sha256 = match &self.pinned_sha256 {
             None => None,
@@ -205,7 +213,7 @@ impl ScanFile {
             )),
         };
         Ok(DataFile {
-            path: root.join(relative),
+            key: self.path.clone(),
             rows: self.rows,
             bytes: self.bytes,
             encryption: self.encryption,
@@ -228,10 +236,14 @@ mod tests {
         .expect("parses");
         good.check().expect("a descriptor under its root");
         assert_eq!(good.schema().expect("schema").fields().len(), 3);
+        assert_eq!(
+            good.location,
+            StorageLocation::Local("/data/warehouse".into())
+        );
         let files = good.data_files().expect("files");
         assert_eq!(
-            files[0].path,
-            Path::new("/data/warehouse/tables/7/5f0c8e1e9c2b4c5a8b5e6f7a8b9c0d1e.parquet")
+            files[0].key,
+            "tables/7/5f0c8e1e9c2b4c5a8b5e6f7a8b9c0d1e.parquet"
         );
         assert_eq!(files[0].pinned_sha256.expect("digest")[1], 0x11);
 
@@ -244,7 +256,11 @@ mod tests {
         let mut escape = escape;
         escape.projection = None;
         let e = escape.check().expect_err("refused");
-        assert!(e.to_string().contains("outside the data directory"), "{e}");
+        assert!(e.to_string().contains("outside the table's files"), "{e}");
+        let mut other = good.clone();
+        other.files[0].path = "tables/8/5f0c8e1e9c2b4c5a8b5e6f7a8b9c0d1e.parquet".into();
+        let e = other.check().expect_err("another table's file");
+        assert!(e.to_string().contains("not a file of table 7"), "{e}");
     }
 
     fn data_file() -> impl Strategy<Value = DataFile> {
@@ -257,7 +273,7 @@ mod tests {
             prop::option::of(prop::collection::vec(any::<u8>(), 0..64)),
         )
             .prop_map(|(id, rows, bytes, encryption, pinned, tags)| DataFile {
-                path: PathBuf::from(format!("/data/tables/3/{id}.parquet")),
+                key: format!("tables/3/{id}.parquet"),
                 rows,
                 bytes,
                 encryption,
@@ -277,7 +293,8 @@ mod tests {
                 schema: Arc::new(Schema::new(vec![Field::new("id", arrow::datatypes::DataType::Int64, true)])),
                 created_at: 0,
             };
-            let descriptor = ScanDescriptor::new(Path::new("/data"), &table, None, &files)
+            let location = StorageLocation::S3 { bucket: "warehouse".into(), prefix: "a/b".into() };
+            let descriptor = ScanDescriptor::new(&location, &table, None, &files)
                 .with_projection(Some(vec![0]))
                 .with_limit(Some(5));
             let back = ScanDescriptor::from_bytes(&descriptor.to_bytes()).expect("parses");
@@ -286,7 +303,7 @@ mod tests {
             let again = back.data_files().expect("files");
             prop_assert_eq!(again.len(), files.len());
             for (a, b) in again.iter().zip(&files) {
-                prop_assert_eq!(&a.path, &b.path);
+                prop_assert_eq!(&a.key, &b.key);
                 prop_assert_eq!((a.rows, a.bytes, a.encryption), (b.rows, b.bytes, b.encryption));
                 prop_assert_eq!(a.pinned_sha256, b.pinned_sha256);
                 prop_assert_eq!(a.block_tags.as_deref(), b.block_tags.as_deref());

@@ -15,7 +15,6 @@ use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, Pa
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::union::UnionExec;
@@ -26,11 +25,14 @@ use super::ScanDescriptor;
 use super::file_check::{ParquetMagic, check_parquet_frame};
 use super::verified_reader::{BlockCheck, VerifiedReaderFactory};
 use crate::encryption::{ProjectKeys, StorageAlgorithm, segmented_plaintext_len};
-use crate::{Catalog, DataFile};
+use crate::{Catalog, DataFile, FileStore};
 
 /// What reading a descriptor's files takes besides the descriptor.
 #[derive(Debug, Clone, Copy)]
 pub struct ScanKeys<'a> {
+    /// The files' location, reached as this process may (it must be the
+    /// descriptor's).
+    pub file_store: &'a FileStore,
     /// The project's keys, for its encrypted files (`Err`: why this process
     /// has none, reported when a file needs them).
     pub project: std::result::Result<Option<&'a ProjectKeys>, &'a str>,
@@ -48,6 +50,15 @@ impl ScanDescriptor {
         keys: ScanKeys<'_>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         self.check().map_err(external)?;
+        if keys.file_store.location() != &self.location {
+            return Err(DataFusionError::Execution(format!(
+                "the scan of {}.{} reads files at {}, but this process reaches {}",
+                self.project,
+                self.table,
+                self.location,
+                keys.file_store.location()
+            )));
+        }
         let schema = self.schema().map_err(external)?;
         let files = self.data_files().map_err(external)?;
         if files.is_empty() {
@@ -102,7 +113,7 @@ impl Scan<'_> {
     fn failure(&self, file: &DataFile, what: String) -> DataFusionError {
         DataFusionError::Execution(format!(
             "data file {} of table {}.{}{what}",
-            file.path.display(),
+            self.keys.file_store.external_url(&file.key),
             self.descriptor.project,
             self.descriptor.table
         ))
@@ -118,9 +129,10 @@ impl Scan<'_> {
         let mut options = state.table_options().parquet.clone();
         // Where the files are read from; each is checked through it before
         // DataFusion reads it.
-        let files_url = ObjectStoreUrl::local_filesystem();
-        let store = state.runtime_env().object_store(&files_url)?;
-        let mut url = files_url;
+        let file_store = self.keys.file_store;
+        file_store.register(state.runtime_env());
+        let store = Arc::clone(file_store.object_store());
+        let mut url = file_store.url().clone();
         match kind {
             FileKind::Plain => {}
             FileKind::Aes256 => {
@@ -201,9 +213,7 @@ impl Scan<'_> {
         f: &DataFile,
         kind: FileKind,
     ) -> Result<PartitionedFile> {
-        // Object store paths are absolute paths without the leading '/'.
-        let path = f.path.to_string_lossy();
-        let location = object_store::path::Path::from(path.trim_start_matches('/'));
+        let location = self.keys.file_store.object_path(&f.key);
         let len = match store.head(&location).await {
             Ok(meta) => meta.size,
             Err(e) => {
@@ -235,8 +245,8 @@ impl Scan<'_> {
                 f.bytes
             }
         };
-        let mut file = PartitionedFile::new(path.trim_start_matches('/'), size)
-            .with_statistics(Arc::new(stats));
+        let mut file =
+            PartitionedFile::new(location.to_string(), size).with_statistics(Arc::new(stats));
         if kind == FileKind::Plain && f.block_tags.is_some() {
             let Some(catalog) = self.keys.block_tags else {
                 return Err(self.failure(
