@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::text;
+use common::{Backend, TableFiles};
 use sealhouse_iam::{
     AccountId, AttachTarget, Iam, NoSealing, PolicyRef, Principal, SqliteStore, SystemClock,
 };
@@ -25,6 +26,7 @@ const B: &str = "1885386054511234";
 
 struct World {
     _dir: tempfile::TempDir,
+    _files: TableFiles,
     iam: Arc<Iam>,
     services: Arc<IdentityServices>,
     catalog: Arc<Catalog>,
@@ -36,7 +38,7 @@ fn account(uid: &str) -> AccountId {
 }
 
 impl World {
-    fn new() -> Self {
+    fn on(backend: Backend) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let iam = Arc::new(Iam::new(SqliteStore::open_in_memory().unwrap(), NoSealing));
         iam.create_account(&account(A)).unwrap();
@@ -54,9 +56,11 @@ impl World {
             Duration::from_secs(60),
             account(A),
         ));
-        let catalog = Catalog::open(&dir.path().join("warehouse"), common::catalog_key()).unwrap();
+        let files = TableFiles::new(backend);
+        let catalog = files.open(&dir.path().join("warehouse"));
         Self {
             _dir: dir,
+            _files: files,
             iam,
             services,
             catalog,
@@ -165,9 +169,8 @@ fn snapshot(world: &World) -> Vec<String> {
     out
 }
 
-#[test]
-fn exactly_the_allowed_statements_succeed_and_refusals_change_nothing() {
-    let w = World::new();
+fn exactly_the_allowed_statements_succeed_and_refusals_change_nothing(backend: Backend) {
+    let w = World::on(backend);
     let sales = format!("acs:odps:*:{A}:projects/sales");
     let alice = w.user(
         A,
@@ -349,7 +352,7 @@ fn exactly_the_allowed_statements_succeed_and_refusals_change_nothing() {
 
 #[test]
 fn a_deny_policy_can_require_new_projects_to_be_encrypted() {
-    let w = World::new();
+    let w = World::on(Backend::Local);
     // The spec's custom RAM policy: creating an unencrypted project is denied.
     let require = r#"{"Version":"1","Statement":[
         {"Effect":"Allow","Action":"odps:*","Resource":"*"},
@@ -386,7 +389,7 @@ fn a_deny_policy_can_require_new_projects_to_be_encrypted() {
 
 #[test]
 fn only_a_super_administrator_hands_out_super_administrator() {
-    let w = World::new();
+    let w = World::on(Backend::Local);
     let carol = w.user(A, "carol", &[]);
     let sam = w.user(A, "sam", &[]);
     w.user(A, "bob", &[]);
@@ -419,9 +422,8 @@ fn only_a_super_administrator_hands_out_super_administrator() {
 
 /// Holes a review found, each closed: create-if-not-exists, create-or-
 /// replace, planning errors, SET, DESCRIBE forms, name case, CREATE SCHEMA.
-#[test]
-fn no_side_door_around_the_checks() {
-    let w = World::new();
+fn no_side_door_around_the_checks(backend: Backend) {
+    let w = World::on(backend);
     let sales = format!("acs:odps:*:{A}:projects/sales");
     let mallory = w.user(A, "mallory", &[]);
     let eve = w.user(
@@ -497,3 +499,8 @@ fn no_side_door_around_the_checks() {
         format!("acs:ram::{B}:root")
     );
 }
+
+on_both_backends!(
+    exactly_the_allowed_statements_succeed_and_refusals_change_nothing,
+    no_side_door_around_the_checks,
+);

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use common::{Backend, TableFiles};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::physical_plan::collect;
@@ -33,7 +34,7 @@ use sealhouse_kms::{Kms, KmsGateway, KmsService, RootKey};
 use sealhouse_sql::{IdentityServices, StatementOutput, Warehouse};
 use sealhouse_storage::encryption::{SERVICE_ACCOUNT, StorageKeys};
 use sealhouse_storage::segmented::{MAX_HEADER_LEN, SegmentedHeader};
-use sealhouse_storage::{Catalog, DataFile, ScanDescriptor, ScanKeys, StorageAlgorithm};
+use sealhouse_storage::{Catalog, DataFile, FileStore, ScanDescriptor, ScanKeys, StorageAlgorithm};
 
 const A: &str = "1892732288741234";
 
@@ -50,6 +51,7 @@ fn kms_service(dir: &Path, iam: &Arc<Iam>) -> KmsService {
 
 struct World {
     dir: tempfile::TempDir,
+    files: TableFiles,
     iam: Arc<Iam>,
     catalog: Arc<Catalog>,
     warehouse: Warehouse,
@@ -57,12 +59,13 @@ struct World {
 }
 
 impl World {
-    fn new() -> Self {
+    fn on(backend: Backend) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let iam = Arc::new(Iam::new(SqliteStore::open_in_memory().unwrap(), NoSealing));
         iam.create_account(&account(A)).unwrap();
         let kms = kms_service(dir.path(), &iam);
-        let catalog = Catalog::open(&dir.path().join("warehouse"), common::catalog_key()).unwrap();
+        let files = TableFiles::new(backend);
+        let catalog = files.open(&dir.path().join("warehouse"));
         let services = IdentityServices::new(
             Arc::clone(&iam),
             Arc::new(kms),
@@ -78,6 +81,7 @@ impl World {
         );
         Self {
             dir,
+            files,
             iam,
             catalog,
             warehouse,
@@ -99,13 +103,24 @@ impl World {
         }
     }
 
+    /// The local file holding `file` (on S3: the server's file of it).
+    fn path(&self, file: &DataFile) -> std::path::PathBuf {
+        self.files
+            .path_of(&self.dir.path().join("warehouse"), &file.key)
+    }
+
     /// The descriptor of `project.table`'s current snapshot.
     fn descriptor(&self, project: &str, table: &str) -> (ScanDescriptor, Vec<DataFile>) {
         let info = self.catalog.table(project, table).unwrap();
         let files = self.catalog.files(&info).unwrap();
         let encryption = self.catalog.project(project).unwrap().encryption().unwrap();
         (
-            ScanDescriptor::new(self.catalog.root(), &info, encryption, &files),
+            ScanDescriptor::new(
+                self.catalog.file_store().location(),
+                &info,
+                encryption,
+                &files,
+            ),
             files,
         )
     }
@@ -134,15 +149,17 @@ fn rows_of(batches: &[RecordBatch]) -> Vec<(i64, String)> {
 }
 
 /// Reads `bytes` (a serialised descriptor) in a runtime and DataFusion
-/// context of its own, through a new KMS service and gateway: nothing is
-/// shared with the session but the directories.
-fn read_elsewhere(dir: &Path, iam: &Arc<Iam>, bytes: &[u8]) -> Vec<(i64, String)> {
+/// context of its own, through a new KMS service and gateway and its own
+/// client of the files' location: nothing is shared with the session but
+/// the directories (and the S3 server).
+fn read_elsewhere(w: &World, bytes: &[u8]) -> Vec<(i64, String)> {
     let descriptor = ScanDescriptor::from_bytes(bytes).unwrap();
     let gateway = Arc::new(KmsGateway::new(
-        Arc::new(kms_service(dir, iam)),
+        Arc::new(kms_service(w.dir.path(), &w.iam)),
         Duration::from_secs(60),
     ));
-    let storage = StorageKeys::new(gateway);
+    let file_store = FileStore::open(&descriptor.location, &w.files.options().s3).unwrap();
+    let storage = StorageKeys::new(gateway, &file_store);
     let keys = descriptor
         .encryption
         .as_ref()
@@ -154,6 +171,7 @@ fn read_elsewhere(dir: &Path, iam: &Arc<Iam>, bytes: &[u8]) -> Vec<(i64, String)
             .plan(
                 &ctx.state(),
                 ScanKeys {
+                    file_store: &file_store,
                     project: Ok(keys.as_ref()),
                     block_tags: None,
                 },
@@ -206,7 +224,7 @@ impl KeyRetriever for KeyRecorder {
 
 /// Every key behind `files` (all of one project's default key, in the
 /// warehouse service's account).
-fn keys_of(kms: Box<dyn Kms>, files: &[DataFile]) -> Vec<Vec<u8>> {
+fn keys_of(w: &World, kms: Box<dyn Kms>, files: &[DataFile]) -> Vec<Vec<u8>> {
     let recorder = Arc::new(KeyRecorder {
         kms,
         keys: Mutex::new(Vec::new()),
@@ -220,7 +238,7 @@ fn keys_of(kms: Box<dyn Kms>, files: &[DataFile]) -> Vec<Vec<u8>> {
                         .unwrap();
                 let options = ArrowReaderOptions::new().with_file_decryption_properties(properties);
                 let reader = ParquetRecordBatchReaderBuilder::try_new_with_options(
-                    File::open(&file.path).unwrap(),
+                    File::open(w.path(file)).unwrap(),
                     options,
                 )
                 .unwrap()
@@ -230,7 +248,7 @@ fn keys_of(kms: Box<dyn Kms>, files: &[DataFile]) -> Vec<Vec<u8>> {
             }
             Some(StorageAlgorithm::AesCtr | StorageAlgorithm::Rc4) => {
                 let mut prefix = Vec::new();
-                File::open(&file.path)
+                File::open(w.path(file))
                     .unwrap()
                     .take(MAX_HEADER_LEN as u64)
                     .read_to_end(&mut prefix)
@@ -248,7 +266,7 @@ fn keys_of(kms: Box<dyn Kms>, files: &[DataFile]) -> Vec<Vec<u8>> {
                     .plaintext;
                 recorder.keys.lock().unwrap().push(key.expose().to_vec());
             }
-            None => panic!("{} is not encrypted", file.path.display()),
+            None => panic!("{} is not encrypted", file.key),
         }
     }
     recorder.keys.lock().unwrap().clone()
@@ -267,9 +285,8 @@ fn holds(haystack: &[u8], key: &[u8]) -> bool {
         )
 }
 
-#[test]
-fn a_serialised_snapshot_reads_the_same_rows_elsewhere_and_holds_no_key() {
-    let mut w = World::new();
+fn a_serialised_snapshot_reads_the_same_rows_elsewhere_and_holds_no_key(backend: Backend) {
+    let mut w = World::on(backend);
     let mut all_keys = Vec::new();
     for algorithm in ["AES256", "AESCTR", "RC4"] {
         let project = format!("p_{}", algorithm.to_lowercase());
@@ -291,14 +308,14 @@ fn a_serialised_snapshot_reads_the_same_rows_elsewhere_and_holds_no_key() {
         let (descriptor, files) = w.descriptor(&project, "t");
         assert_eq!(files.len(), 3, "{algorithm}: three files");
         let bytes = descriptor.to_bytes();
-        let read = read_elsewhere(w.dir.path(), &w.iam, &bytes);
+        let read = read_elsewhere(&w, &bytes);
         assert_eq!(read, expected, "{algorithm}: the same rows elsewhere");
 
         let service = kms_service(w.dir.path(), &w.iam);
         let kms = Box::new(service.as_principal(Principal::Root {
             account: account(SERVICE_ACCOUNT),
         }));
-        let keys = keys_of(kms, &files);
+        let keys = keys_of(&w, kms, &files);
         let distinct: BTreeSet<&Vec<u8>> = keys.iter().collect();
         let per_file = if algorithm == "AES256" { 2 } else { 1 };
         assert_eq!(
@@ -326,8 +343,8 @@ fn a_serialised_snapshot_reads_the_same_rows_elsewhere_and_holds_no_key() {
 }
 
 #[test]
-fn a_descriptor_reads_only_under_its_root_and_plain_tags_need_the_catalog() {
-    let mut w = World::new();
+fn a_descriptor_reads_only_its_tables_files_and_plain_tags_need_the_catalog() {
+    let mut w = World::on(Backend::Local);
     w.sql("CREATE TABLE plain_t (id BIGINT, v STRING)");
     w.sql("INSERT INTO plain_t VALUES (1, 'x'), (2, 'y')");
     let (descriptor, _) = w.descriptor("default", "plain_t");
@@ -339,6 +356,7 @@ fn a_descriptor_reads_only_under_its_root_and_plain_tags_need_the_catalog() {
             .plan(
                 &ctx.state(),
                 ScanKeys {
+                    file_store: w.catalog.file_store(),
                     project: Ok(None),
                     block_tags: Some(&w.catalog),
                 },
@@ -355,6 +373,7 @@ fn a_descriptor_reads_only_under_its_root_and_plain_tags_need_the_catalog() {
         .block_on(descriptor.plan(
             &ctx.state(),
             ScanKeys {
+                file_store: w.catalog.file_store(),
                 project: Ok(None),
                 block_tags: None,
             },
@@ -362,8 +381,15 @@ fn a_descriptor_reads_only_under_its_root_and_plain_tags_need_the_catalog() {
         .expect_err("refused");
     assert!(e.to_string().contains("catalog's key"), "{e}");
 
-    // A descriptor naming a file outside its root is refused before any read.
-    for path in ["../../etc/passwd", "/etc/passwd", "tables/../../x.parquet"] {
+    // A descriptor naming a file outside its table's is refused before any
+    // read.
+    for path in [
+        "../../etc/passwd",
+        "/etc/passwd",
+        "tables/../../x.parquet",
+        "tables/999/x.parquet",
+        "catalog.db",
+    ] {
         let mut bad = descriptor.clone();
         bad.files[0].path = path.into();
         let bad = ScanDescriptor::from_bytes(&bad.to_bytes()).unwrap();
@@ -372,16 +398,39 @@ fn a_descriptor_reads_only_under_its_root_and_plain_tags_need_the_catalog() {
             .block_on(bad.plan(
                 &ctx.state(),
                 ScanKeys {
+                    file_store: w.catalog.file_store(),
                     project: Ok(None),
                     block_tags: Some(&w.catalog),
                 },
             ))
             .expect_err("refused");
         assert!(
-            e.to_string().contains("outside the data directory"),
+            e.to_string().contains("outside the table's files")
+                || e.to_string().contains("not a file of table"),
             "{path}: {e}"
         );
     }
+    // A descriptor of files elsewhere is not read from this process's
+    // location.
+    let mut elsewhere = descriptor.clone();
+    elsewhere.location = sealhouse_storage::StorageLocation::S3 {
+        bucket: "another".into(),
+        prefix: String::new(),
+    };
+    let e = w
+        .runtime
+        .block_on(elsewhere.plan(
+            &ctx.state(),
+            ScanKeys {
+                file_store: w.catalog.file_store(),
+                project: Ok(None),
+                block_tags: Some(&w.catalog),
+            },
+        ))
+        .expect_err("refused");
+    assert!(e.to_string().contains("reads files at s3://another"), "{e}");
     // Garbage is an error, not a panic.
     assert!(ScanDescriptor::from_bytes(b"{\"root\": 1}").is_err());
 }
+
+on_both_backends!(a_serialised_snapshot_reads_the_same_rows_elsewhere_and_holds_no_key);

@@ -13,9 +13,8 @@ mod storage_world;
 
 use storage_world::*;
 
-#[test]
-fn every_algorithm_hides_the_values_on_disk_and_sql_returns_them_intact() {
-    let w = World::new();
+fn every_algorithm_hides_the_values_on_disk_and_sql_returns_them_intact(backend: Backend) {
+    let w = World::on(backend);
     let mut s = w.root_session();
     // Control: an unencrypted project's files do hold the values, so the
     // search below can find them.
@@ -183,7 +182,7 @@ fn aes256_files_have_256_bit_data_keys_and_key_encryption_keys() {
     assert_eq!(files.len(), 2);
     for file in files {
         // The DEK unwrapped by hand is the file's key: the file reads with it.
-        let (_, rows, sizes) = open_aes256_file(&w, &file.path, &w.key_arn);
+        let (_, rows, sizes) = open_aes256_file(&w, &w.file_path(&file), &w.key_arn);
         assert_eq!(rows, 500);
         assert!(!sizes.is_empty());
         for (kek, dek) in sizes {
@@ -191,7 +190,7 @@ fn aes256_files_have_256_bit_data_keys_and_key_encryption_keys() {
                 (kek * 8, dek * 8),
                 (256, 256),
                 "{}: KEK and DEK bits",
-                file.path.display()
+                w.file_path(&file).display()
             );
         }
     }
@@ -202,9 +201,8 @@ fn aes256_files_have_256_bit_data_keys_and_key_encryption_keys() {
     );
 }
 
-#[test]
-fn a_flipped_byte_in_any_encrypted_file_fails_the_read() {
-    let w = World::new();
+fn a_flipped_byte_in_any_encrypted_file_fails_the_read(backend: Backend) {
+    let w = World::on(backend);
     let mut s = w.root_session();
     for algorithm in StorageAlgorithm::ALL {
         let project = format!("flip_{}", algorithm.name().to_lowercase());
@@ -216,7 +214,7 @@ fn a_flipped_byte_in_any_encrypted_file_fails_the_read() {
         s.insert_marked("t", 1, 3000);
         let expected = s.check("t");
         let file = w.table_files(&project, "t").remove(0);
-        let original = std::fs::read(&file.path).unwrap();
+        let original = std::fs::read(w.file_path(&file)).unwrap();
         let len = original.len();
         // Where an AES256 file's offset indexes lie. Readers take page
         // indexes as optional (DataFusion asks parquet for
@@ -226,7 +224,7 @@ fn a_flipped_byte_in_any_encrypted_file_fails_the_read() {
         // detected, only harmless (docs/storage-encryption.md, "Integrity").
         let unread: Vec<std::ops::Range<usize>> = if algorithm == StorageAlgorithm::Aes256 {
             let key_arn = s.property(&project, "key_arn");
-            let (metadata, _, _) = open_aes256_file(&w, &file.path, &key_arn);
+            let (metadata, _, _) = open_aes256_file(&w, &w.file_path(&file), &key_arn);
             metadata
                 .row_groups()
                 .iter()
@@ -256,7 +254,7 @@ fn a_flipped_byte_in_any_encrypted_file_fails_the_read() {
         for &at in &positions {
             let mut bytes = original.clone();
             bytes[at] ^= 0x01;
-            std::fs::write(&file.path, &bytes).unwrap();
+            std::fs::write(w.file_path(&file), &bytes).unwrap();
             let mut detected = false;
             for (query, unmodified) in queries.iter().zip(&unmodified) {
                 match s.try_sql(query) {
@@ -277,14 +275,15 @@ fn a_flipped_byte_in_any_encrypted_file_fails_the_read() {
                 String::from_utf8_lossy(&original[at - 100..(at + 60).min(len)])
             );
         }
-        std::fs::write(&file.path, &original).unwrap();
+        std::fs::write(w.file_path(&file), &original).unwrap();
         assert_eq!(s.check("t"), expected, "{algorithm} after restoring");
     }
 }
 
-#[test]
-fn a_project_encrypted_after_it_held_data_reads_both_and_rewrite_encrypts_everything() {
-    let w = World::new();
+fn a_project_encrypted_after_it_held_data_reads_both_and_rewrite_encrypts_everything(
+    backend: Backend,
+) {
+    let w = World::on(backend);
     let mut s = w.root_session();
     s.ok("CREATE PROJECT later");
     s.ok("USE later");
@@ -386,3 +385,9 @@ fn storage_encryption_cannot_be_disabled_or_changed_once_set() {
     assert!(e.contains("is not a KMS key ARN"), "{e}");
     assert!(w.catalog.project("x").is_err());
 }
+
+on_both_backends!(
+    every_algorithm_hides_the_values_on_disk_and_sql_returns_them_intact,
+    a_flipped_byte_in_any_encrypted_file_fails_the_read,
+    a_project_encrypted_after_it_held_data_reads_both_and_rewrite_encrypts_everything,
+);

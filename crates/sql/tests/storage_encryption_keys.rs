@@ -15,9 +15,8 @@ use storage_world::*;
 const WAREHOUSE_ALL: &str =
     r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"odps:*","Resource":"*"}]}"#;
 
-#[test]
-fn only_a_super_administrator_changes_encryption_and_a_deny_policy_forces_it_on() {
-    let w = World::new();
+fn only_a_super_administrator_changes_encryption_and_a_deny_policy_forces_it_on(backend: Backend) {
+    let w = World::on(backend);
     let mut owner = w.root_session();
     owner.ok("CREATE PROJECT guarded");
     owner.ok("USE guarded");
@@ -144,9 +143,8 @@ fn the_default_key_belongs_to_the_service_and_cannot_be_granted() {
     );
 }
 
-#[test]
-fn a_disabled_byok_key_stops_reads_once_the_cache_ttl_has_passed() {
-    let w = World::new();
+fn a_disabled_byok_key_stops_reads_once_the_cache_ttl_has_passed(backend: Backend) {
+    let w = World::on(backend);
     let ttl = Duration::from_secs(600);
     for algorithm in StorageAlgorithm::ALL {
         let project = format!("ttl_{}", algorithm.name().to_lowercase());
@@ -207,3 +205,8 @@ fn a_disabled_byok_key_stops_reads_once_the_cache_ttl_has_passed() {
         assert_eq!(s.check("t").0, "101");
     }
 }
+
+on_both_backends!(
+    only_a_super_administrator_changes_encryption_and_a_deny_policy_forces_it_on,
+    a_disabled_byok_key_stops_reads_once_the_cache_ttl_has_passed,
+);

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::{Backend, TableFiles};
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use rusqlite::{Connection, params};
 use sealhouse_iam::{AccountId, Iam, NoSealing, Principal, SqliteStore};
@@ -37,6 +38,7 @@ fn root() -> Principal {
 /// with the same key for every session.
 struct World {
     dir: tempfile::TempDir,
+    files: TableFiles,
     iam: Arc<Iam>,
     kms: KmsService,
     catalog: Arc<Catalog>,
@@ -45,7 +47,7 @@ struct World {
 }
 
 impl World {
-    fn new() -> Self {
+    fn on(backend: Backend) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let iam = Arc::new(Iam::new(SqliteStore::open_in_memory().unwrap(), NoSealing));
         iam.create_account(&AccountId::new(A).unwrap()).unwrap();
@@ -62,10 +64,12 @@ impl World {
             .unwrap()
             .key_metadata
             .arn;
-        let catalog = Catalog::open(&dir.path().join("warehouse"), common::catalog_key()).unwrap();
+        let files = TableFiles::new(backend);
+        let catalog = files.open(&dir.path().join("warehouse"));
         let runtime = common::runtime();
         Self {
             dir,
+            files,
             iam,
             kms,
             catalog,
@@ -110,6 +114,17 @@ impl World {
     fn files(&self, project: &str, table: &str) -> Vec<DataFile> {
         let info = self.catalog.table(project, table).unwrap();
         self.catalog.files(&info).unwrap()
+    }
+
+    /// The local file holding `file` (on S3: the server's file of it).
+    fn path(&self, file: &DataFile) -> PathBuf {
+        self.files
+            .path_of(&self.dir.path().join("warehouse"), &file.key)
+    }
+
+    /// How errors name `file`.
+    fn named(&self, file: &DataFile) -> String {
+        self.catalog.file_store().external_url(&file.key)
     }
 
     fn db(&self) -> Connection {
@@ -195,7 +210,7 @@ fn populate(w: &World, name: &str, setting: Setting) -> Vec<u8> {
     }
     w.ok(&mut s, "INSERT INTO u VALUES (1, 'u-one'), (2, 'u-two')");
     w.ok(&mut s, "INSERT INTO r VALUES (1, 'old')");
-    let old = std::fs::read(&w.files(name, "r")[0].path).unwrap();
+    let old = std::fs::read(w.path(&w.files(name, "r")[0])).unwrap();
     w.ok(&mut s, "INSERT OVERWRITE r VALUES (1, 'new'), (2, 'new')");
     old
 }
@@ -204,9 +219,8 @@ fn replace_bytes(path: &Path, bytes: &[u8]) {
     std::fs::write(path, bytes).unwrap();
 }
 
-#[test]
-fn no_tampering_returns_other_rows() {
-    let w = World::new();
+fn no_tampering_returns_other_rows(backend: Backend) {
+    let w = World::on(backend);
     let mut olds = Vec::new();
     for s in SETTINGS {
         // `p_*` is attacked; `q_*` is another project of the same setting
@@ -243,24 +257,23 @@ fn no_tampering_returns_other_rows() {
         };
         let files = w.files(&project, "t");
         assert_eq!(files.len(), 3);
-        let victim = files[0].path.clone();
+        let victim = w.path(&files[0]);
+        let victim_named = w.named(&files[0]);
         let original = std::fs::read(&victim).unwrap();
         let restore = || replace_bytes(&victim, &original);
 
         // Swaps: a whole file from elsewhere put in the victim's place.
         let other_setting = SETTINGS[(i + 1) % SETTINGS.len()];
         let sources: [(&str, PathBuf); 4] = [
-            ("swap: same table", files[1].path.clone()),
-            ("swap: other table", w.files(&project, "u")[0].path.clone()),
+            ("swap: same table", w.path(&files[1])),
+            ("swap: other table", w.path(&w.files(&project, "u")[0])),
             (
                 "swap: other project, same key",
-                w.files(&format!("q_{}", s.name), "t")[0].path.clone(),
+                w.path(&w.files(&format!("q_{}", s.name), "t")[0]),
             ),
             (
                 "swap: other algorithm",
-                w.files(&format!("p_{}", other_setting.name), "t")[0]
-                    .path
-                    .clone(),
+                w.path(&w.files(&format!("p_{}", other_setting.name), "t")[0]),
             ),
         ];
         for (case, source) in sources {
@@ -274,7 +287,7 @@ fn no_tampering_returns_other_rows() {
             let r_scan = format!("SELECT id, v FROM {project}.r ORDER BY id");
             let r_count = format!("SELECT count(*) FROM {project}.r");
             let (bs, bc) = (w.query(&r_scan).unwrap(), w.query(&r_count).unwrap());
-            let current = w.files(&project, "r")[0].path.clone();
+            let current = w.path(&w.files(&project, "r")[0]);
             let kept = std::fs::read(&current).unwrap();
             replace_bytes(&current, &olds[i]);
             let (gs, gc) = (w.query(&r_scan), w.query(&r_count));
@@ -293,7 +306,7 @@ fn no_tampering_returns_other_rows() {
             std::fs::remove_file(&victim).unwrap();
             let err = w.query(&scan).expect_err("missing file");
             assert!(
-                err.contains(&victim.display().to_string())
+                err.contains(&victim_named)
                     && err.contains(&format!("table {project}.t"))
                     && err.contains("is missing"),
                 "{err}"
@@ -343,11 +356,7 @@ fn no_tampering_returns_other_rows() {
                 |r| r.get(0),
             )
             .unwrap();
-        let victim_rel = victim
-            .strip_prefix(w.dir.path().join("warehouse"))
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
+        let victim_rel = files[0].key.clone();
         let u_id: i64 = db
             .query_row(
                 "SELECT id FROM tables WHERE project = ?1 AND name = 'u'",
@@ -453,11 +462,7 @@ fn no_tampering_returns_other_rows() {
             let copy = victim.with_file_name("00000000000000000000000000000001.parquet");
             std::fs::copy(&victim, &copy).unwrap();
             let f = saved_files.iter().find(|f| f.0 == victim_rel).unwrap();
-            let copy_rel = copy
-                .strip_prefix(w.dir.path().join("warehouse"))
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
+            let copy_rel = format!("tables/{table_id}/00000000000000000000000000000001.parquet");
             db.execute(
                 "INSERT INTO files (table_id, path, rows, bytes, encryption, footer_sha256, block_tags) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -472,12 +477,8 @@ fn no_tampering_returns_other_rows() {
         {
             let plain = w.files("p_plain", "u")[0].clone();
             let copy = victim.with_file_name("00000000000000000000000000000002.parquet");
-            std::fs::copy(&plain.path, &copy).unwrap();
-            let copy_rel = copy
-                .strip_prefix(w.dir.path().join("warehouse"))
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
+            std::fs::copy(w.path(&plain), &copy).unwrap();
+            let copy_rel = format!("tables/{table_id}/00000000000000000000000000000002.parquet");
             let tags: Option<Vec<u8>> = plain.block_tags.as_ref().map(|t| t.to_vec());
             db.execute(
                 "INSERT INTO files (table_id, path, rows, bytes, encryption, footer_sha256, block_tags) \
@@ -576,3 +577,5 @@ fn no_tampering_returns_other_rows() {
     );
     assert!(report.refused > 0);
 }
+
+on_both_backends!(no_tampering_returns_other_rows);

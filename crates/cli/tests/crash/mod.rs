@@ -9,6 +9,15 @@ use std::time::{Duration, Instant};
 /// Starts a long INSERT into `t` (of `project`, else the default project)
 /// and kills it once its staged file has bytes in it.
 pub fn kill_an_insert_mid_write(sandbox: &crate::sandbox::Sandbox, project: Option<&str>) {
+    kill_an_insert_mid_write_with(sandbox, project, &[]);
+}
+
+/// As [`kill_an_insert_mid_write`], with `env` set for the INSERT.
+pub fn kill_an_insert_mid_write_with(
+    sandbox: &crate::sandbox::Sandbox,
+    project: Option<&str>,
+    env: &[(&str, String)],
+) {
     let staging = sandbox.data().join("staging");
     let mut args = vec!["sql"];
     if let Some(p) = project {
@@ -18,8 +27,11 @@ pub fn kill_an_insert_mid_write(sandbox: &crate::sandbox::Sandbox, project: Opti
         "-e",
         "INSERT INTO t SELECT value AS id, CAST(value AS STRING) AS tel FROM range(200000000)",
     ]);
-    let mut child = sandbox
-        .std_command()
+    let mut command = sandbox.std_command();
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command
         .args(&args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -3,12 +3,17 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+mod backend;
+
 use std::path::PathBuf;
 
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::DataType;
 use sealhouse_sql::format::ResultSet;
 use sealhouse_sql::{SqlError, StatementOutput, Warehouse};
+
+#[allow(unused_imports)]
+pub use backend::{Backend, TableFiles};
 
 /// The same catalog key on every open of a fixture's directory, as one KMS
 /// root key gives.

@@ -4,11 +4,12 @@
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+#[allow(unused_imports)]
 pub use std::path::{Path, PathBuf};
 pub use std::sync::Arc;
 pub use std::time::Duration;
 
-pub use crate::common::text;
+pub use crate::common::{Backend, TableFiles, text};
 pub use sealhouse_iam::{
     AccountId, AttachTarget, Iam, ManualClock, NoSealing, PolicyRef, Principal, SqliteStore,
 };
@@ -47,6 +48,8 @@ pub struct World {
     pub kms: KmsService,
     pub clock: Arc<ManualClock>,
     pub catalog: Arc<Catalog>,
+    /// Where the table files are.
+    pub files: TableFiles,
     /// A CMK of account A (BYOK).
     pub key_arn: String,
     pub runtime: tokio::runtime::Runtime,
@@ -54,6 +57,11 @@ pub struct World {
 
 impl World {
     pub fn new() -> Self {
+        Self::on(Backend::Local)
+    }
+
+    /// A world whose table files are on `backend`.
+    pub fn on(backend: Backend) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
         let iam = Arc::new(
@@ -74,8 +82,8 @@ impl World {
             .unwrap()
             .key_metadata
             .arn;
-        let catalog =
-            Catalog::open(&dir.path().join("warehouse"), crate::common::catalog_key()).unwrap();
+        let files = TableFiles::new(backend);
+        let catalog = files.open(&dir.path().join("warehouse"));
         let runtime = crate::common::runtime();
         Self {
             dir,
@@ -83,6 +91,7 @@ impl World {
             kms,
             clock,
             catalog,
+            files,
             key_arn,
             runtime,
         }
@@ -131,22 +140,16 @@ impl World {
             .unwrap();
     }
 
-    /// Every data file of the warehouse, with its bytes.
+    /// Every data file of the warehouse, with its bytes (on the disk, or
+    /// the S3 server's files of the objects).
     pub fn data_files(&self) -> Vec<(PathBuf, Vec<u8>)> {
-        fn walk(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
-            for entry in std::fs::read_dir(dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    walk(&path, out);
-                } else if path.extension().is_some_and(|e| e == "parquet") {
-                    out.push((path.clone(), std::fs::read(&path).unwrap()));
-                }
-            }
-        }
-        let mut out = Vec::new();
-        let projects = self.dir.path().join("warehouse");
-        walk(&projects, &mut out);
-        out
+        self.files.stored(&self.dir.path().join("warehouse"))
+    }
+
+    /// The local file holding `file` (on S3: the server's file of it).
+    pub fn file_path(&self, file: &sealhouse_storage::DataFile) -> PathBuf {
+        self.files
+            .path_of(&self.dir.path().join("warehouse"), &file.key)
     }
 
     /// The committed files of `project.table`.
