@@ -55,6 +55,7 @@ pub mod integrity;
 pub mod location;
 mod names;
 mod project_settings;
+mod projects;
 mod retired;
 pub mod scan;
 mod schema;
@@ -64,7 +65,7 @@ mod staging;
 pub mod write;
 
 pub use acl::{Grant, ProjectOwner, role_grantee, user_grantee};
-pub use catalog::{Catalog, DEFAULT_PROJECT, ProjectInfo, StorageOptions, TableInfo};
+pub use catalog::{Catalog, DEFAULT_PROJECT, ProjectInfo, TableInfo};
 pub use column_type::{ColumnType, table_schema};
 pub use encryption::{KeySource, ProjectEncryption, StorageAlgorithm};
 pub use error::StorageError;
@@ -72,7 +73,7 @@ pub use files::{
     CommitMode, DataFile, StagedFile, file_id_of, parquet_footer_sha256, segmented_header_sha256,
 };
 pub use integrity::CatalogKey;
-pub use location::{FileStore, S3Settings, StorageLocation};
+pub use location::{FileStore, S3Settings, StorageLocation, StorageOptions};
 pub use names::{RESERVED_PROJECT_NAMES, normalize_name};
 pub use project_settings::DatabaseSetting;
 pub use retired::{RETIRED_GRACE, SnapshotLease};

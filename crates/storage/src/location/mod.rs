@@ -117,6 +117,26 @@ impl fmt::Display for StorageLocation {
     }
 }
 
+/// Where a data directory's table files go, and how to reach a bucket.
+#[derive(Debug, Clone, Default)]
+pub struct StorageOptions {
+    /// A bucket for the table files (`--storage-url`); `None`: where the
+    /// catalog recorded them, the data directory for a new one.
+    pub location: Option<StorageLocation>,
+    /// The `AWS_*` settings a bucket is reached with.
+    pub s3: S3Settings,
+}
+
+impl StorageOptions {
+    /// No location asked for; the process's `AWS_*` environment.
+    pub fn from_env() -> Self {
+        Self {
+            location: None,
+            s3: S3Settings::from_env(),
+        }
+    }
+}
+
 /// `text` cut short and with control characters replaced, for messages
 /// about a URL a user typed.
 fn printable(text: &str) -> String {

@@ -49,13 +49,9 @@ pub(crate) fn settle_location(
             (StorageLocation::Local(root.to_owned()), false)
         }
         (None, Some(bucket)) => {
-            let tables: i64 = tx.query_row("SELECT count(*) FROM tables", [], |r| r.get(0))?;
-            if tables > 0 {
-                return Err(StorageError::InvalidSetting(format!(
-                    "the data directory {} keeps its tables on the local disk and cannot move them to {bucket}; give a new data directory for tables on {bucket}",
-                    root.display()
-                )));
-            }
+            // Checked again when recording (another process may create a
+            // table meanwhile); here it fails before any request.
+            refuse_if_tables(&tx, root, bucket)?;
             (bucket.clone(), true)
         }
     };
@@ -83,13 +79,7 @@ pub(crate) fn record_location(
         }
         None => {}
     }
-    let tables: i64 = tx.query_row("SELECT count(*) FROM tables", [], |r| r.get(0))?;
-    if tables > 0 {
-        return Err(StorageError::InvalidSetting(format!(
-            "the data directory {} keeps its tables on the local disk and cannot move them to {url}",
-            root.display()
-        )));
-    }
+    refuse_if_tables(&tx, root, bucket)?;
     tx.execute(
         "INSERT INTO meta (key, value) VALUES ('storage_url', ?1)",
         [&url],
@@ -99,6 +89,23 @@ pub(crate) fn record_location(
         [key.seal_at(Some(&url)).as_slice()],
     )?;
     tx.commit()?;
+    Ok(())
+}
+
+/// Refuses to record `bucket` for a catalog that already keeps tables on
+/// the local disk.
+fn refuse_if_tables(
+    conn: &Connection,
+    root: &Path,
+    bucket: &StorageLocation,
+) -> Result<(), StorageError> {
+    let tables: i64 = conn.query_row("SELECT count(*) FROM tables", [], |r| r.get(0))?;
+    if tables > 0 {
+        return Err(StorageError::InvalidSetting(format!(
+            "the data directory {} keeps its tables on the local disk and cannot move them to {bucket}; give a new data directory for tables on {bucket}",
+            root.display()
+        )));
+    }
     Ok(())
 }
 
