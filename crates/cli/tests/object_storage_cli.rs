@@ -285,3 +285,59 @@ fn wrong_credentials_a_missing_bucket_and_no_server_are_clear_errors_not_hangs()
     // None of them recorded anything: the bucket still opens.
     w.ok(&["sql", "-e", "SELECT 1"]);
 }
+
+#[test]
+fn the_recorded_bucket_cannot_be_changed_or_removed_without_the_catalog_key() {
+    let w = World::new();
+    w.ok(&[
+        "sql",
+        "-e",
+        "CREATE TABLE t (id BIGINT); INSERT INTO t VALUES (1)",
+    ]);
+    let db = rusqlite::Connection::open(w.sandbox.data().join("catalog.db")).unwrap();
+    let recorded: String = db
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'storage_url'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(recorded, format!("s3://{BUCKET}/{PREFIX}"));
+    // An attacker who can write the data directory points it at their
+    // bucket, or back at the local disk: every command refuses to open it.
+    for edit in [
+        "UPDATE meta SET value = 's3://attacker-bucket' WHERE key = 'storage_url'",
+        "DELETE FROM meta WHERE key = 'storage_url'",
+    ] {
+        db.execute_batch(edit).unwrap();
+        for env_url in [None, Some("s3://attacker-bucket")] {
+            let mut cmd = w.sealhouse();
+            match env_url {
+                Some(url) => cmd.env("SEALHOUSE_STORAGE_URL", url),
+                None => cmd.env_remove("SEALHOUSE_STORAGE_URL"),
+            };
+            let out = cmd
+                .args(["sql", "-e", "INSERT INTO t VALUES (2)"])
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{edit}: opened");
+            assert!(err.contains("fails its integrity check"), "{edit}: {err}");
+        }
+        db.execute_batch("DELETE FROM meta WHERE key = 'storage_url'")
+            .unwrap();
+        db.execute(
+            "INSERT INTO meta (key, value) VALUES ('storage_url', ?1)",
+            [&recorded],
+        )
+        .unwrap();
+    }
+    let out = w.ok(&[
+        "sql",
+        "--format",
+        "csv",
+        "-e",
+        "SELECT count(*) AS n FROM t",
+    ]);
+    assert_eq!(out, "n\n1\n");
+}

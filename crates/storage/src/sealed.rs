@@ -241,14 +241,34 @@ pub(crate) fn check_seal(conn: &Connection, key: &CatalogKey) -> Result<(), Stor
     let storage_url = crate::location::recorded_url(conn)?;
     match seal {
         Some(seal) if key.verify_seal_at(&seal, storage_url.as_deref()) => Ok(()),
-        // The seal is bound to the storage URL (location/recorded.rs): a URL
-        // that fails it was added or changed outside Sealhouse, unless the
-        // key is another data directory's.
-        Some(_) if storage_url.is_some() => Err(tampered(
-            "the catalog's seal and storage location (or this is not the data directory's root key)"
-                .into(),
+        // The seal is bound to the storage URL (location/recorded.rs). When
+        // it fails yet a project's MAC verifies, the key is this catalog's:
+        // the seal or the recorded URL was changed (or removed) outside
+        // Sealhouse. Otherwise the key is another data directory's.
+        Some(_) if any_project_verifies(conn, key)? => Err(tampered(
+            "the catalog's seal and its storage location (the bucket it keeps tables in)".into(),
         )),
         Some(_) => Err(StorageError::WrongCatalogKey),
         None => Err(tampered("the catalog's seal".into())),
     }
+}
+
+/// Whether some project's MAC verifies under `key`.
+fn any_project_verifies(conn: &Connection, key: &CatalogKey) -> Result<bool, StorageError> {
+    let mut rows = conn.prepare("SELECT name, created_at, properties, mac FROM projects")?;
+    let projects = rows.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, Option<Vec<u8>>>(3)?,
+        ))
+    })?;
+    for project in projects {
+        let (name, created_at, properties, mac) = project?;
+        if check_project(key, &name, created_at, &properties, mac.as_deref()).is_ok() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
