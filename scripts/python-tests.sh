@@ -74,7 +74,9 @@ if [[ -n "${SEALHOUSE_BIN:-}" ]]; then
 else
     # Always through cargo: a no-op when current, and never a stale binary.
     say "building $bin"
-    CARGO_TARGET_DIR=$target cargo build -p sealhouse --bin sealhouse --locked
+    # (and the tests' S3 server, which the object-storage tests start beside it)
+    CARGO_TARGET_DIR=$target cargo build -p sealhouse --bin sealhouse \
+        -p sealhouse-test-s3 --bin sealhouse-test-s3 --locked
     [[ -x "$bin" ]] || die "cargo build did not produce $bin"
 fi
 export SEALHOUSE_BIN=$bin
@@ -85,7 +87,9 @@ say "pyarrow $("$vpy" -c 'import pyarrow; print(pyarrow.__version__)'), binary $
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY \
     SEALHOUSE_ACCESS_KEY_ID SEALHOUSE_ACCESS_KEY_SECRET SEALHOUSE_SECURITY_TOKEN \
     SEALHOUSE_KMS_ENDPOINT SEALHOUSE_PROFILE SEALHOUSE_DATA_DIR SEALHOUSE_KMS_ROOT_KEY \
-    SEALHOUSE_KMS_ROOT_KEY_FILE SEALHOUSE_CONFIG_DIR \
+    SEALHOUSE_KMS_ROOT_KEY_FILE SEALHOUSE_CONFIG_DIR SEALHOUSE_STORAGE_URL \
+    AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_REGION AWS_DEFAULT_REGION \
+    AWS_ENDPOINT_URL AWS_ALLOW_HTTP AWS_PROFILE \
     PGHOST PGHOSTADDR PGPORT PGUSER PGPASSWORD PGPASSFILE PGDATABASE PGSERVICE PGSERVICEFILE \
     PGSSLMODE PGOPTIONS PGTZ PGCLIENTENCODING
 export PYTHONDONTWRITEBYTECODE=1

@@ -216,6 +216,12 @@ class ExternalEngine:
       and reused without asking the KMS (default 86400, 24 hours). After the
       CMK is disabled, files already read keep reading until it has passed.
     - ``clock``: monotonic seconds the lifetime is measured on (tests).
+    - ``filesystem``: the ``pyarrow.fs.FileSystem`` that ``s3://`` paths (a
+      table kept in a bucket, ``sealhouse --storage-url``) are read through,
+      with the engine's own storage credentials, e.g. ``pyarrow.fs.
+      S3FileSystem(access_key=..., secret_key=..., endpoint_override=...)``.
+      Without one, ``pyarrow.fs.FileSystem.from_uri`` makes one from the
+      AWS_* environment. Local paths are read from the local disk.
 
     One engine keeps one key cache: make one per role and reuse it.
     """
@@ -232,8 +238,10 @@ class ExternalEngine:
         region: Optional[str] = None,
         timeout: float = DEFAULT_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
+        filesystem: Any = None,
     ) -> None:
         self._pe = _require_pyarrow()
+        self._filesystem = filesystem
         if not cache_lifetime_seconds or cache_lifetime_seconds <= 0:
             raise ValueError("cache_lifetime_seconds must be a positive number of seconds")
         key_id, secret, token = _credentials(
@@ -297,7 +305,8 @@ class ExternalEngine:
         import pyarrow.parquet as pq
 
         path = str(path)
-        _check_file(path)
+        filesystem, where = self._locate(path)
+        _check_file(path, filesystem, where)
         props = self._factory.file_decryption_properties(
             self._pe.KmsConnectionConfig(),
             self._pe.DecryptionConfiguration(
@@ -305,7 +314,9 @@ class ExternalEngine:
             ),
         )
         try:
-            return pq.read_table(path, columns=columns, decryption_properties=props)
+            return pq.read_table(
+                where, columns=columns, decryption_properties=props, filesystem=filesystem
+            )
         except ExternalEngineError as e:
             if e.path is None:
                 e.path = path
@@ -315,16 +326,45 @@ class ExternalEngine:
             raise ExternalEngineError._from_kms(e, path) from e
 
 
-def _check_file(path: str) -> None:
+    def _locate(self, path: str) -> Any:
+        """The filesystem ``path`` is read through (``None``: the local disk)
+        and the path within it."""
+        if not path.startswith("s3://"):
+            return None, path
+        if self._filesystem is not None:
+            return self._filesystem, path[len("s3://") :]
+        from pyarrow import fs as pafs
+
+        try:
+            return pafs.FileSystem.from_uri(path)
+        except Exception as e:  # pyarrow raises ArrowInvalid/OSError here
+            raise ExternalEngineError(
+                "FileNotReadable",
+                f"cannot reach {path}: {e}; pass ExternalEngine(filesystem=pyarrow.fs.S3FileSystem(...)) "
+                "with the engine's storage credentials, or set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY "
+                "and AWS_ENDPOINT_URL",
+                path,
+            ) from e
+
+
+def _check_file(path: str, filesystem: Any = None, where: Optional[str] = None) -> None:
     """Sniffs the magic numbers: segmented files are refused by name,
-    anything else that is not Parquet is reported as such."""
+    anything else that is not Parquet is reported as such. ``where`` is
+    ``path`` within ``filesystem`` (``None``: the local disk)."""
     try:
-        with open(path, "rb") as f:
-            head = f.read(9)
-            f.seek(0, 2)
-            size = f.tell()
-            f.seek(max(0, size - 4))
-            tail = f.read(4)
+        if filesystem is None:
+            with open(path, "rb") as f:
+                head = f.read(9)
+                f.seek(0, 2)
+                size = f.tell()
+                f.seek(max(0, size - 4))
+                tail = f.read(4)
+        else:
+            with filesystem.open_input_file(where or path) as f:
+                size = f.size()
+                head = f.read(9)
+                f.seek(max(0, size - 4))
+                tail = f.read(4)
     except OSError as e:
         raise ExternalEngineError(
             "FileNotReadable",
