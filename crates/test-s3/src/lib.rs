@@ -2,7 +2,8 @@
 //! a directory) behind `s3s`'s SigV4 authentication, on its own runtime
 //! thread. It honours conditional writes (`If-None-Match: *`, `If-Match`),
 //! multipart uploads and range reads, which is what the warehouse's object
-//! storage relies on; it is not a mock of `object_store`.
+//! storage relies on; it is not a mock of `object_store`. (GET bodies are
+//! read in 1 MiB blocks rather than s3s-fs's 4 KiB: see `objects.rs`.)
 //!
 //! A bucket is a directory under the server's root, and an object the file
 //! at `<root>/<bucket>/<key>`: tests that play an attacker with write access
@@ -20,6 +21,8 @@ use s3s::service::S3ServiceBuilder;
 use s3s_fs::FileSystem;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
+
+mod objects;
 
 /// The access key id the server accepts.
 pub const ACCESS_KEY_ID: &str = "sealhouse-test-s3";
@@ -44,8 +47,11 @@ impl TestS3 {
         for bucket in buckets {
             std::fs::create_dir_all(root.join(bucket))?;
         }
-        let fs = FileSystem::new(root).map_err(|e| io::Error::other(format!("{e:?}")))?;
-        let mut builder = S3ServiceBuilder::new(fs);
+        let files = FileSystem::new(root).map_err(|e| io::Error::other(format!("{e:?}")))?;
+        let mut builder = S3ServiceBuilder::new(objects::Objects {
+            root: root.to_owned(),
+            files,
+        });
         builder.set_auth(SimpleAuth::from_single(ACCESS_KEY_ID, SECRET_ACCESS_KEY));
         let service = builder.build();
         let runtime = tokio::runtime::Builder::new_multi_thread()
