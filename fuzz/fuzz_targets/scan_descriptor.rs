@@ -2,7 +2,9 @@
 //! Scan descriptors (`sealhouse_storage::ScanDescriptor`), which travel
 //! between processes: nothing may panic, a descriptor that parses
 //! serialises back to one equal to it, and one that passes `check` names
-//! only files under its root.
+//! only files under its root (`check` also turns the predicate into an
+//! expression over the table's columns; nesting is bounded by the JSON
+//! parser's depth limit).
 
 use libfuzzer_sys::fuzz_target;
 use sealhouse_storage::ScanDescriptor;

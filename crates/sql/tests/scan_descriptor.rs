@@ -4,7 +4,8 @@
 //! directory), gives the session's rows for AES256, AESCTR and RC4 tables;
 //! and the serialised bytes hold none of the keys involved (each file's
 //! data key, the AES256 files' key-encryption keys, the catalog key), in
-//! any encoding.
+//! any encoding. The query's condition travels with it and the reader
+//! skips the files it rules out.
 
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
@@ -34,7 +35,10 @@ use sealhouse_kms::{Kms, KmsGateway, KmsService, RootKey};
 use sealhouse_sql::{IdentityServices, StatementOutput, Warehouse};
 use sealhouse_storage::encryption::{SERVICE_ACCOUNT, StorageKeys};
 use sealhouse_storage::segmented::{MAX_HEADER_LEN, SegmentedHeader};
-use sealhouse_storage::{Catalog, DataFile, FileStore, ScanDescriptor, ScanKeys, StorageAlgorithm};
+use sealhouse_storage::{
+    Catalog, Comparison, DataFile, FileStore, ScanDescriptor, ScanKeys, ScanPredicate,
+    StorageAlgorithm,
+};
 
 const A: &str = "1892732288741234";
 
@@ -310,6 +314,24 @@ fn a_serialised_snapshot_reads_the_same_rows_elsewhere_and_holds_no_key(backend:
         let bytes = descriptor.to_bytes();
         let read = read_elsewhere(&w, &bytes);
         assert_eq!(read, expected, "{algorithm}: the same rows elsewhere");
+
+        // The query's condition travels with the descriptor, and the reader
+        // skips by it: with no filter above the scan, `id < 3` still reads
+        // only the first file's rows (the others' statistics rule them out,
+        // read through each algorithm's decryption).
+        let pruned = descriptor
+            .clone()
+            .with_predicate(Some(ScanPredicate::Compare {
+                column: "id".into(),
+                op: Comparison::Lt,
+                value: "3".into(),
+            }));
+        let read = read_elsewhere(&w, &pruned.to_bytes());
+        assert_eq!(
+            read,
+            vec![(1, "one".to_owned()), (2, "two".to_owned())],
+            "{algorithm}: row groups ruled out by the predicate are skipped"
+        );
 
         let service = kms_service(w.dir.path(), &w.iam);
         let kms = Box::new(service.as_principal(Principal::Root {

@@ -1,6 +1,6 @@
 //! A table of the storage catalog as a DataFusion table: scans read the
 //! snapshot its name resolved to (through the storage crate's scan
-//! descriptor), inserts write one new file and commit it.
+//! descriptor, which carries the query's conditions on its columns), inserts write one new file and commit it.
 
 use std::sync::Arc;
 
@@ -10,11 +10,13 @@ use datafusion::catalog::{Session, TableProvider};
 use datafusion::datasource::TableType;
 use datafusion::datasource::sink::DataSinkExec;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::logical_expr::Expr;
 use datafusion::logical_expr::dml::InsertOp;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use sealhouse_storage::encryption::ProjectKeys;
-use sealhouse_storage::{Catalog, CommitMode, DataFile, ScanDescriptor, ScanKeys, TableInfo};
+use sealhouse_storage::{
+    Catalog, CommitMode, DataFile, ScanDescriptor, ScanKeys, ScanPredicate, TableInfo,
+};
 
 use super::sink::{SinkTarget, StoredTableSink};
 
@@ -52,6 +54,7 @@ impl StoredTable {
         state: &dyn Session,
         files: &[DataFile],
         projection: Option<&Vec<usize>>,
+        filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let encryption = match &self.keys {
@@ -61,6 +64,7 @@ impl StoredTable {
         let file_store = self.catalog.file_store();
         let descriptor = ScanDescriptor::new(file_store.location(), &self.info, encryption, files)
             .with_projection(projection.cloned())
+            .with_predicate(ScanPredicate::all_of(filters, &self.info.schema))
             .with_limit(limit);
         let keys = ScanKeys {
             file_store,
@@ -99,7 +103,7 @@ impl StoredTable {
         state: &dyn Session,
         files: &[DataFile],
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.scan_all(state, files, None, None).await
+        self.scan_all(state, files, None, &[], None).await
     }
 
     /// The table (access control reads its project and name).
@@ -122,11 +126,27 @@ impl TableProvider for StoredTable {
         &self,
         state: &dyn Session,
         projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
+        filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.scan_all(state, &self.snapshot, projection, limit)
+        self.scan_all(state, &self.snapshot, projection, filters, limit)
             .await
+    }
+
+    /// Conditions on the table's columns travel in the scan descriptor for
+    /// the reader to skip row groups and pages with; the query still
+    /// filters every row (inexact), and every other condition stays with it.
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        Ok(filters
+            .iter()
+            .map(|f| match ScanPredicate::from_filter(f, &self.info.schema) {
+                Some(_) => TableProviderFilterPushDown::Inexact,
+                None => TableProviderFilterPushDown::Unsupported,
+            })
+            .collect())
     }
 
     async fn insert_into(

@@ -11,6 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
+use super::ScanPredicate;
 use crate::encryption::{ProjectEncryption, StorageAlgorithm};
 use crate::{ColumnType, DataFile, StorageError, StorageLocation, TableInfo};
 
@@ -36,6 +37,10 @@ pub struct ScanDescriptor {
     pub projection: Option<Vec<usize>>,
     /// At most this many rows are needed.
     pub limit: Option<usize>,
+    /// What the query keeps of the rows, for skipping row groups and pages
+    /// (the query still filters every row read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicate: Option<ScanPredicate>,
 }
 
 /// One file of a snapshot.
@@ -79,6 +84,7 @@ impl ScanDescriptor {
             files: files.iter().map(ScanFile::of).collect(),
             projection: None,
             limit: None,
+            predicate: None,
         }
     }
 
@@ -93,6 +99,13 @@ impl ScanDescriptor {
     #[must_use]
     pub fn with_limit(mut self, limit: Option<usize>) -> Self {
         self.limit = limit;
+        self
+    }
+
+    /// The same scan, whose reader may skip what `predicate` rules out.
+    #[must_use]
+    pub fn with_predicate(mut self, predicate: Option<ScanPredicate>) -> Self {
+        self.predicate = predicate;
         self
     }
 
@@ -137,7 +150,7 @@ impl ScanDescriptor {
     }
 
     /// Checks what planning checks before any file is opened: the columns'
-    /// types, the projection, and that every file is one of the table's
+    /// types, the projection, the predicate's columns and constants, and that every file is one of the table's
     /// (`tables/<table id>/<name>.parquet` under the location) with a
     /// well-formed digest and tag list. (A descriptor from another
     /// process is checked again when planned.)
@@ -155,6 +168,9 @@ impl ScanDescriptor {
                 self.table,
                 schema.fields().len()
             )));
+        }
+        if let Some(predicate) = &self.predicate {
+            predicate.to_expr(&schema)?;
         }
         self.data_files().map(|_| ())
     }
@@ -257,6 +273,33 @@ mod tests {
         escape.projection = None;
         let e = escape.check().expect_err("refused");
         assert!(e.to_string().contains("outside the table's files"), "{e}");
+        let filtered = ScanDescriptor::from_bytes(include_bytes!(
+            "../../../../fuzz/seeds/scan_descriptor/predicate"
+        ))
+        .expect("parses");
+        filtered
+            .check()
+            .expect("a predicate on the table's columns");
+        let text = filtered
+            .predicate
+            .as_ref()
+            .expect("a predicate")
+            .to_expr(&filtered.schema().expect("schema"))
+            .expect("an expression")
+            .to_string();
+        assert!(text.contains("id >= Int64(100)"), "{text}");
+        assert!(
+            text.contains("NOT IN ([Utf8(\"a\"), Utf8(\"b\")])"),
+            "{text}"
+        );
+        let mut unknown = filtered.clone();
+        unknown.predicate = Some(ScanPredicate::IsNull {
+            column: "nope".into(),
+            negated: false,
+        });
+        let e = unknown.check().expect_err("refused");
+        assert!(e.to_string().contains("column nope"), "{e}");
+
         let mut other = good.clone();
         other.files[0].path = "tables/8/5f0c8e1e9c2b4c5a8b5e6f7a8b9c0d1e.parquet".into();
         let e = other.check().expect_err("another table's file");
@@ -296,7 +339,12 @@ mod tests {
             let location = StorageLocation::S3 { bucket: "warehouse".into(), prefix: "a/b".into() };
             let descriptor = ScanDescriptor::new(&location, &table, None, &files)
                 .with_projection(Some(vec![0]))
-                .with_limit(Some(5));
+                .with_limit(Some(5))
+                .with_predicate(Some(ScanPredicate::Compare {
+                    column: "id".into(),
+                    op: super::super::Comparison::Lt,
+                    value: "10".into(),
+                }));
             let back = ScanDescriptor::from_bytes(&descriptor.to_bytes()).expect("parses");
             prop_assert_eq!(&back, &descriptor);
             back.check().expect("checks");

@@ -1,20 +1,24 @@
 //! Reading a table snapshot: a [`ScanDescriptor`] says what to read (the
 //! table, its files with their encryption and pinned digests, the
-//! projection and limit) and holds no key; [`ScanDescriptor::plan`] turns
+//! projection, limit and predicate) and holds no key; [`ScanDescriptor::plan`] turns
 //! it into a DataFusion plan that reads the files with every integrity
 //! check the warehouse makes: each file's frame and pinned digest
 //! (`file_check`), plain files' block tags (`verified_reader`), AES256
 //! files through Parquet modular encryption, segmented files through their
 //! decrypting store. Every byte a scan reads comes through the table
-//! files' object store (the local file system today). The warehouse's own
+//! files' object store (the data directory or a bucket). The warehouse's own
 //! scans go through it, and any process holding a KMS connection can read a
 //! descriptor it was given.
 
 mod descriptor;
 mod file_check;
 mod plan;
+mod predicate;
+mod read_ahead;
 pub(crate) mod read_only_store;
+mod reader_factory;
 mod verified_reader;
 
 pub use descriptor::{ScanDescriptor, ScanFile};
 pub use plan::ScanKeys;
+pub use predicate::{Comparison, ScanPredicate};

@@ -8,13 +8,13 @@ use arrow::datatypes::SchemaRef;
 use datafusion::catalog::Session;
 use datafusion::common::Statistics;
 use datafusion::common::stats::Precision;
-use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::error::{DataFusionError, Result};
+use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::union::UnionExec;
@@ -23,9 +23,10 @@ use object_store::{ObjectStore, ObjectStoreExt};
 
 use super::ScanDescriptor;
 use super::file_check::{ParquetMagic, check_parquet_frame};
-use super::verified_reader::{BlockCheck, VerifiedReaderFactory};
+use super::reader_factory::ReaderFactory;
+use super::verified_reader::BlockCheck;
 use crate::encryption::{ProjectKeys, StorageAlgorithm, segmented_plaintext_len};
-use crate::{Catalog, DataFile, FileStore};
+use crate::{Catalog, DataFile, FileStore, StorageLocation};
 
 /// What reading a descriptor's files takes besides the descriptor.
 #[derive(Debug, Clone, Copy)]
@@ -68,10 +69,17 @@ impl ScanDescriptor {
             };
             return Ok(Arc::new(EmptyExec::new(schema)));
         }
+        // The predicate prunes row groups and pages; the query above still
+        // filters every row.
+        let predicate = match &self.predicate {
+            Some(p) => Some(p.to_physical(state, &schema)?),
+            None => None,
+        };
         let scan = Scan {
             descriptor: self,
             schema,
             keys,
+            predicate,
         };
         let mut plans = Vec::new();
         for kind in [FileKind::Plain, FileKind::Aes256, FileKind::Segmented] {
@@ -93,6 +101,7 @@ struct Scan<'a> {
     descriptor: &'a ScanDescriptor,
     schema: SchemaRef,
     keys: ScanKeys<'a>,
+    predicate: Option<Arc<dyn PhysicalExpr>>,
 }
 
 impl Scan<'_> {
@@ -147,7 +156,28 @@ impl Scan<'_> {
             }
         }
         let format = ParquetFormat::default().with_options(options);
-        let source = format.file_source(TableSchema::from_file_schema(Arc::clone(&self.schema)));
+        // One reader factory for every kind (block checks for plain files,
+        // read-ahead from a bucket); the decryption of AES256 files is the
+        // encryption factory the project's keys registered.
+        let runtime = state.runtime_env();
+        let factory = ReaderFactory::new(
+            runtime.object_store(&url)?,
+            runtime.cache_manager.get_file_metadata_cache(),
+            matches!(file_store.location(), StorageLocation::S3 { .. }),
+        );
+        let mut parquet =
+            ParquetSource::new(TableSchema::from_file_schema(Arc::clone(&self.schema)))
+                .with_table_parquet_options(format.options().clone())
+                .with_parquet_file_reader_factory(Arc::new(factory));
+        if let Some(hint) = format.metadata_size_hint() {
+            parquet = parquet.with_metadata_size_hint(hint);
+        }
+        if let Some(id) = &format.options().crypto.factory_id {
+            parquet = parquet.with_encryption_factory(runtime.parquet_encryption_factory(id)?);
+        }
+        if let Some(predicate) = &self.predicate {
+            parquet = parquet.with_predicate(Arc::clone(predicate));
+        }
         // Row counts recorded at commit give the optimiser exact sizes, so a
         // join with a one-row keyset table builds on the small side and
         // streams the large one.
@@ -170,40 +200,15 @@ impl Scan<'_> {
         let stats = Statistics::new_unknown(&self.schema)
             .with_num_rows(Precision::Exact(rows as usize))
             .with_total_byte_size(Precision::Inexact(bytes as usize));
-        let source = match kind {
-            // Plain files are read through their block checks: the source
-            // gets its reader factory here, as ParquetFormat would give it
-            // DataFusion's own (which it cannot be told not to).
-            FileKind::Plain => {
-                let runtime = state.runtime_env();
-                let factory = VerifiedReaderFactory::new(
-                    Arc::clone(&store),
-                    runtime.cache_manager.get_file_metadata_cache(),
-                );
-                let mut source =
-                    ParquetSource::new(TableSchema::from_file_schema(Arc::clone(&self.schema)))
-                        .with_table_parquet_options(format.options().clone())
-                        .with_parquet_file_reader_factory(Arc::new(factory));
-                if let Some(hint) = format.metadata_size_hint() {
-                    source = source.with_metadata_size_hint(hint);
-                }
-                Arc::new(source)
-            }
-            FileKind::Aes256 | FileKind::Segmented => source,
-        };
-        let config = FileScanConfigBuilder::new(url, source)
+        let config = FileScanConfigBuilder::new(url, Arc::new(parquet))
             .with_file_groups(vec![FileGroup::new(group)])
             .with_statistics(stats)
             .with_projection_indices(self.descriptor.projection.clone())?
             .with_limit(self.descriptor.limit)
             .build();
-        match kind {
-            FileKind::Plain => Ok(DataSourceExec::from_data_source(config)),
-            FileKind::Aes256 | FileKind::Segmented => {
-                format.create_physical_plan(state, config).await
-            }
-        }
+        Ok(DataSourceExec::from_data_source(config))
     }
+
     /// `f` as DataFusion reads it, once its frame has been checked through
     /// `store`: its size as the reader sees it, its committed row count, and
     /// (plain files) its block check.

@@ -4,30 +4,24 @@
 //! bit is an error rather than another value.
 //!
 //! The check rides on DataFusion's extension point for file access: each
-//! plain file's [`PartitionedFile`] carries its [`BlockCheck`], and
-//! [`VerifiedReaderFactory`] (a `ParquetFileReaderFactory`) reads such files
-//! through a one-file object store that fetches whole blocks and checks
-//! them. Footer metadata is still cached by DataFusion's metadata cache.
+//! plain file's `PartitionedFile` carries its [`BlockCheck`], and the
+//! scan's reader factory (`reader_factory.rs`) reads such files through
+//! [`VerifiedFileStore`], a one-file object store that fetches whole blocks
+//! and checks them.
 
 use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
-use crate::integrity::block_tags::BlockVerifier;
-use crate::scan::read_only_store::read_only_object_store;
 use bytes::Bytes;
-use datafusion::datasource::listing::PartitionedFile;
-use datafusion::datasource::physical_plan::parquet::{
-    CachedParquetFileReader, ParquetFileMetrics, ParquetFileReaderFactory,
-};
-use datafusion::execution::cache::cache_manager::FileMetadataCache;
-use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use futures::stream::{self, StreamExt};
 use object_store::path::Path;
 use object_store::{
     GetOptions, GetResult, GetResultPayload, ObjectMeta, ObjectStore, ObjectStoreExt,
 };
-use parquet::arrow::async_reader::{AsyncFileReader, ParquetObjectReader};
+
+use crate::integrity::block_tags::BlockVerifier;
+use crate::scan::read_only_store::read_only_object_store;
 
 const STORE: &str = "sealhouse-verified";
 
@@ -35,62 +29,8 @@ const STORE: &str = "sealhouse-verified";
 #[derive(Debug)]
 pub(crate) struct BlockCheck(pub(crate) Arc<BlockVerifier>);
 
-/// Opens files through [`VerifiedFileStore`] when they carry a
-/// [`BlockCheck`], otherwise as DataFusion's cached factory does.
-#[derive(Debug)]
-pub(crate) struct VerifiedReaderFactory {
-    store: Arc<dyn ObjectStore>,
-    metadata_cache: Arc<dyn FileMetadataCache>,
-}
-
-impl VerifiedReaderFactory {
-    pub(crate) fn new(
-        store: Arc<dyn ObjectStore>,
-        metadata_cache: Arc<dyn FileMetadataCache>,
-    ) -> Self {
-        Self {
-            store,
-            metadata_cache,
-        }
-    }
-}
-
-impl ParquetFileReaderFactory for VerifiedReaderFactory {
-    fn create_reader(
-        &self,
-        partition_index: usize,
-        file: PartitionedFile,
-        metadata_size_hint: Option<usize>,
-        metrics: &ExecutionPlanMetricsSet,
-    ) -> datafusion::error::Result<Box<dyn AsyncFileReader + Send>> {
-        let store: Arc<dyn ObjectStore> = match file.extension::<BlockCheck>() {
-            Some(check) => Arc::new(VerifiedFileStore {
-                inner: Arc::clone(&self.store),
-                verifier: Arc::clone(&check.0),
-            }),
-            None => Arc::clone(&self.store),
-        };
-        let file_metrics =
-            ParquetFileMetrics::new(partition_index, file.object_meta.location.as_ref(), metrics);
-        let mut inner =
-            ParquetObjectReader::new(Arc::clone(&store), file.object_meta.location.clone())
-                .with_file_size(file.object_meta.size);
-        if let Some(hint) = metadata_size_hint {
-            inner = inner.with_footer_size_hint(hint);
-        }
-        Ok(Box::new(CachedParquetFileReader::new(
-            file_metrics,
-            store,
-            inner,
-            file,
-            Arc::clone(&self.metadata_cache),
-            metadata_size_hint,
-        )))
-    }
-}
-
 /// One plain file, read in whole checked blocks.
-struct VerifiedFileStore {
+pub(crate) struct VerifiedFileStore {
     inner: Arc<dyn ObjectStore>,
     verifier: Arc<BlockVerifier>,
 }
@@ -118,20 +58,31 @@ fn damaged(location: &Path, what: impl fmt::Display) -> object_store::Error {
 }
 
 impl VerifiedFileStore {
-    /// The object's metadata (its length checked against the committed one)
-    /// and the bytes of each range: the whole blocks every range touches,
-    /// fetched in one call to the inner store (one file open for a row
-    /// group's column chunks, as without the check) and checked before any
-    /// byte is handed out.
-    async fn checked_ranges(
-        &self,
-        location: &Path,
-        ranges: &[Range<u64>],
-    ) -> object_store::Result<(ObjectMeta, Vec<Bytes>)> {
+    /// `inner`'s file checked by `verifier`.
+    pub(crate) fn new(inner: Arc<dyn ObjectStore>, verifier: Arc<BlockVerifier>) -> Self {
+        Self { inner, verifier }
+    }
+
+    /// The object's metadata, its length checked against the committed one.
+    async fn checked_head(&self, location: &Path) -> object_store::Result<ObjectMeta> {
         let meta = self.inner.head(location).await?;
         self.verifier
             .check_len(meta.size)
             .map_err(|e| damaged(location, e))?;
+        Ok(meta)
+    }
+
+    /// The bytes of each range: the whole blocks every range touches,
+    /// fetched in one call to the inner store (one request for a row
+    /// group's column chunks, as without the check) and checked before any
+    /// byte is handed out. (No HEAD first: that would be a round trip per
+    /// row group on object storage, and a file that changed length fails
+    /// its blocks' tags or the range read anyway.)
+    async fn checked_ranges(
+        &self,
+        location: &Path,
+        ranges: &[Range<u64>],
+    ) -> object_store::Result<Vec<Bytes>> {
         let blocks = ranges
             .iter()
             .map(|r| self.verifier.blocks_for(r))
@@ -154,7 +105,7 @@ impl VerifiedFileStore {
             let from = (range.start - blocks.start) as usize;
             out.push(bytes.slice(from..from + (range.end - range.start) as usize));
         }
-        Ok((meta, out))
+        Ok(out)
     }
 }
 
@@ -174,7 +125,8 @@ read_only_object_store!(VerifiedFileStore, STORE, {
         } else {
             vec![range.clone()]
         };
-        let (meta, mut bytes) = self.checked_ranges(location, &wanted).await?;
+        let meta = self.checked_head(location).await?;
+        let mut bytes = self.checked_ranges(location, &wanted).await?;
         let payload = match bytes.pop() {
             Some(bytes) => stream::once(async move { Ok(bytes) }).boxed(),
             None => stream::empty().boxed(),
@@ -192,6 +144,6 @@ read_only_object_store!(VerifiedFileStore, STORE, {
         location: &Path,
         ranges: &[Range<u64>],
     ) -> object_store::Result<Vec<Bytes>> {
-        Ok(self.checked_ranges(location, ranges).await?.1)
+        self.checked_ranges(location, ranges).await
     }
 });

@@ -1,0 +1,83 @@
+//! How a scan opens each Parquet file: through its block check if it is a
+//! plain file with block tags (`verified_reader.rs`), one row group ahead if
+//! it is in a bucket (`read_ahead.rs`), and with DataFusion's metadata cache
+//! and metrics either way. (One factory for every kind of file, so that
+//! DataFusion's own cannot be substituted for it.)
+
+use std::sync::Arc;
+
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::parquet::{
+    CachedParquetFileReader, ParquetFileMetrics, ParquetFileReaderFactory,
+};
+use datafusion::execution::cache::cache_manager::FileMetadataCache;
+use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
+use object_store::ObjectStore;
+use parquet::arrow::async_reader::{AsyncFileReader, ParquetObjectReader};
+
+use super::read_ahead::ReadAhead;
+use super::verified_reader::{BlockCheck, VerifiedFileStore};
+
+/// Opens the files of one scan of one kind.
+#[derive(Debug)]
+pub(crate) struct ReaderFactory {
+    /// Where the files are read from (the location's store, or the
+    /// decrypting store of segmented files).
+    store: Arc<dyn ObjectStore>,
+    metadata_cache: Arc<dyn FileMetadataCache>,
+    /// Fetch the next row group while one is decoded (object storage).
+    read_ahead: bool,
+}
+
+impl ReaderFactory {
+    pub(crate) fn new(
+        store: Arc<dyn ObjectStore>,
+        metadata_cache: Arc<dyn FileMetadataCache>,
+        read_ahead: bool,
+    ) -> Self {
+        Self {
+            store,
+            metadata_cache,
+            read_ahead,
+        }
+    }
+}
+
+impl ParquetFileReaderFactory for ReaderFactory {
+    fn create_reader(
+        &self,
+        partition_index: usize,
+        file: PartitionedFile,
+        metadata_size_hint: Option<usize>,
+        metrics: &ExecutionPlanMetricsSet,
+    ) -> datafusion::error::Result<Box<dyn AsyncFileReader + Send>> {
+        let store: Arc<dyn ObjectStore> = match file.extension::<BlockCheck>() {
+            Some(check) => Arc::new(VerifiedFileStore::new(
+                Arc::clone(&self.store),
+                Arc::clone(&check.0),
+            )),
+            None => Arc::clone(&self.store),
+        };
+        let location = file.object_meta.location.clone();
+        let range = file.range.clone();
+        let file_metrics = ParquetFileMetrics::new(partition_index, location.as_ref(), metrics);
+        let mut inner = ParquetObjectReader::new(Arc::clone(&store), location.clone())
+            .with_file_size(file.object_meta.size);
+        if let Some(hint) = metadata_size_hint {
+            inner = inner.with_footer_size_hint(hint);
+        }
+        let reader = Box::new(CachedParquetFileReader::new(
+            file_metrics,
+            Arc::clone(&store),
+            inner,
+            file,
+            Arc::clone(&self.metadata_cache),
+            metadata_size_hint,
+        ));
+        Ok(if self.read_ahead {
+            Box::new(ReadAhead::new(reader, store, location, range))
+        } else {
+            reader
+        })
+    }
+}
