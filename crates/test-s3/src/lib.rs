@@ -76,6 +76,10 @@ impl TestS3 {
                             },
                             () = stopped.notified() => break,
                         };
+                        // As S3 services do: without it, Nagle's algorithm
+                        // holds a response's last small segment until the
+                        // client's delayed ACK, 40 ms per request.
+                        let _ = socket.set_nodelay(true);
                         let conn = http
                             .serve_connection(TokioIo::new(socket), service.clone())
                             .into_owned();

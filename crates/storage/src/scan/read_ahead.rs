@@ -1,19 +1,21 @@
-//! Reading a bucket's Parquet file one row group ahead.
+//! Reading a bucket's Parquet file row groups ahead.
 //!
 //! DataFusion's Parquet reader fetches a row group's column chunks, decodes
 //! them, and only then asks for the next row group's: on a local disk the
 //! fetch is a copy from the page cache, but from an object store it is a
 //! request whose whole transfer the scan waits for, once per row group.
 //! [`ReadAhead`] overlaps the two: when the reader asks for exactly the
-//! column chunks of one row group, the same columns of the next row group
-//! of the file's range are fetched in the background, and handed out if
-//! they are what the reader asks for next. At most one row group per open
-//! file is in flight; a guess the reader does not take (a row group pruned
-//! by statistics, pages selected by the page index) is dropped, costing one
-//! wasted request, never other bytes. Every byte still comes through the
+//! column chunks of one row group, the same columns of the next
+//! [`DEPTH`] row groups of the file's range are fetched in the background,
+//! and handed out if they are what the reader asks for next. A guess the
+//! reader does not take (a row group pruned by statistics, pages selected
+//! by the page index) drops the guesses, costing wasted requests, never
+//! other bytes; memory holds at most `DEPTH` row groups' chunks per open
+//! file beyond what the reader holds. Every byte still comes through the
 //! same object store, so the file's checks (block tags, segment MACs) hold
 //! for fetched-ahead bytes exactly as for the others.
 
+use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -30,7 +32,18 @@ use parquet::errors::{ParquetError, Result};
 use parquet::file::metadata::ParquetMetaData;
 use tokio::task::JoinHandle;
 
-/// `inner`, with the next row group fetched while one is decoded.
+/// How many row groups are fetched ahead of the one being read: two, so
+/// that one is in flight while the next arrives (measured on the loopback
+/// S3 server: see BENCHMARKS.md, "Tables in an S3 bucket").
+const DEPTH: usize = 2;
+
+/// A row group's chunks being fetched ahead.
+struct Fetch {
+    ranges: Vec<Range<u64>>,
+    task: JoinHandle<object_store::Result<Vec<Bytes>>>,
+}
+
+/// `inner`, with the next row groups fetched while one is decoded.
 pub(crate) struct ReadAhead {
     inner: Box<dyn AsyncFileReader + Send>,
     store: Arc<dyn ObjectStore>,
@@ -39,11 +52,8 @@ pub(crate) struct ReadAhead {
     /// large file between partitions by byte range).
     range: Option<FileRange>,
     metadata: Option<Arc<ParquetMetaData>>,
-    /// The ranges being fetched ahead, and the fetch.
-    ahead: Option<(
-        Vec<Range<u64>>,
-        JoinHandle<object_store::Result<Vec<Bytes>>>,
-    )>,
+    /// The row groups being fetched ahead, in file order.
+    ahead: VecDeque<Fetch>,
     /// How many fetches ahead the reader used.
     taken: Arc<AtomicUsize>,
 }
@@ -61,50 +71,54 @@ impl ReadAhead {
             location,
             range,
             metadata: None,
-            ahead: None,
+            ahead: VecDeque::new(),
             taken: Arc::default(),
         }
     }
 
-    /// The ranges fetched ahead, if they are exactly `ranges`.
-    async fn take_ahead(&mut self, ranges: &[Range<u64>]) -> Result<Option<Vec<Bytes>>> {
-        let Some((fetching, task)) = self.ahead.take() else {
-            return Ok(None);
-        };
-        if fetching != ranges {
-            task.abort();
-            return Ok(None);
+    /// The fetch ahead of exactly `ranges`, if one is; the guesses before
+    /// it (row groups the reader skipped) are dropped, and all of them if
+    /// none is.
+    fn take_ahead(&mut self, ranges: &[Range<u64>]) -> Option<Fetch> {
+        while let Some(fetch) = self.ahead.pop_front() {
+            if fetch.ranges == ranges {
+                self.taken.fetch_add(1, Ordering::Relaxed);
+                return Some(fetch);
+            }
+            fetch.task.abort();
         }
-        self.taken.fetch_add(1, Ordering::Relaxed);
-        match task.await {
-            Ok(fetched) => fetched
-                .map(Some)
-                .map_err(|e| ParquetError::External(Box::new(e))),
-            Err(e) => Err(ParquetError::External(Box::new(e))),
+        None
+    }
+
+    /// Starts fetching the row groups after `asked` (see
+    /// [`next_row_group`]) until `DEPTH` are in flight.
+    fn fetch_after(&mut self, asked: &[Range<u64>]) {
+        let Some(metadata) = self.metadata.clone() else {
+            return;
+        };
+        while self.ahead.len() < DEPTH {
+            let last = self.ahead.back().map_or(asked, |f| &f.ranges);
+            let Some(next) = next_row_group(&metadata, self.range.as_ref(), last) else {
+                return;
+            };
+            let store = Arc::clone(&self.store);
+            let location = self.location.clone();
+            let wanted = next.clone();
+            let task = tokio::spawn(async move { store.get_ranges(&location, &wanted).await });
+            self.ahead.push_back(Fetch { ranges: next, task });
         }
     }
 
-    /// Starts fetching what follows `ranges` (see [`next_row_group`]).
-    fn fetch_after(&mut self, ranges: &[Range<u64>]) {
-        let Some(metadata) = &self.metadata else {
-            return;
-        };
-        let Some(next) = next_row_group(metadata, self.range.as_ref(), ranges) else {
-            return;
-        };
-        let store = Arc::clone(&self.store);
-        let location = self.location.clone();
-        let wanted = next.clone();
-        let task = tokio::spawn(async move { store.get_ranges(&location, &wanted).await });
-        self.ahead = Some((next, task));
+    fn drop_ahead(&mut self) {
+        for fetch in self.ahead.drain(..) {
+            fetch.task.abort();
+        }
     }
 }
 
 impl Drop for ReadAhead {
     fn drop(&mut self) {
-        if let Some((_, task)) = self.ahead.take() {
-            task.abort();
-        }
+        self.drop_ahead();
     }
 }
 
@@ -115,12 +129,17 @@ impl AsyncFileReader for ReadAhead {
 
     fn get_byte_ranges(&mut self, ranges: Vec<Range<u64>>) -> BoxFuture<'_, Result<Vec<Bytes>>> {
         async move {
-            let fetched = match self.take_ahead(&ranges).await? {
-                Some(fetched) => fetched,
-                None => self.inner.get_byte_ranges(ranges.clone()).await?,
-            };
+            let ahead = self.take_ahead(&ranges);
+            // The next row groups go in flight before this one is waited
+            // for.
             self.fetch_after(&ranges);
-            Ok(fetched)
+            match ahead {
+                Some(fetch) => match fetch.task.await {
+                    Ok(fetched) => fetched.map_err(|e| ParquetError::External(Box::new(e))),
+                    Err(e) => Err(ParquetError::External(Box::new(e))),
+                },
+                None => self.inner.get_byte_ranges(ranges).await,
+            }
         }
         .boxed()
     }
@@ -317,16 +336,22 @@ mod tests {
             reader.get_byte_ranges(first.clone()).await.expect("read"),
             vec![slice(&first[0])]
         );
+        let guesses: Vec<_> = reader.ahead.iter().map(|f| f.ranges.clone()).collect();
+        assert_eq!(guesses, vec![vec![chunk(&m, 1, 0)], vec![chunk(&m, 2, 0)]]);
+        // Row group 1 pruned: the reader asks for row group 2's same
+        // column, fetched ahead; then for both its columns, not guessed.
+        let second = vec![chunk(&m, 2, 0)];
         assert_eq!(
-            reader.ahead.as_ref().map(|(r, _)| r.clone()),
-            Some(vec![chunk(&m, 1, 0)])
+            reader.get_byte_ranges(second.clone()).await.expect("read"),
+            vec![slice(&second[0])]
         );
-        // Row group 1 pruned: the reader asks for row group 2.
+        assert_eq!(reader.taken.load(Ordering::Relaxed), 1);
+        assert!(reader.ahead.is_empty(), "nothing after the last row group");
         let third = vec![chunk(&m, 2, 0), chunk(&m, 2, 1)];
         assert_eq!(
             reader.get_byte_ranges(third.clone()).await.expect("read"),
             third.iter().map(slice).collect::<Vec<_>>()
         );
-        assert!(reader.ahead.is_none(), "nothing after the last row group");
+        assert!(reader.ahead.is_empty(), "nothing after the last row group");
     }
 }
