@@ -25,8 +25,12 @@ URL = "s3://lake/warehouse"
 def lake(sealhouse_bin, tmp_path_factory):
     s3_bin = sealhouse_bin.parent / "sealhouse-test-s3"
     if not s3_bin.is_file():
-        # Built beside the sealhouse binary by `cargo test --workspace`.
-        pytest.fail(f"{s3_bin} is missing: build it with cargo build -p sealhouse-test-s3", pytrace=False)
+        # Built beside the sealhouse binary by `cargo test --workspace`
+        # (crates/test-s3/tests/binary.rs runs it).
+        pytest.fail(
+            f"{s3_bin} is missing: build it with cargo test --workspace --all-targets (or cargo build -p sealhouse-test-s3)",
+            pytrace=False,
+        )
     root = tmp_path_factory.mktemp("s3")
     s3 = subprocess.Popen(
         [str(s3_bin), "--root", str(root), "--bucket", "lake"],
