@@ -12,6 +12,9 @@
 //!
 //!   cargo bench --workspace --bench pg_load
 //!   SEALHOUSE_LOAD_SECONDS=30 SEALHOUSE_STREAM_ROWS=10000000 cargo bench --workspace --bench pg_load
+//!
+//! `SEALHOUSE_LOAD_PARTS` (comma-separated: mixed, inserts, small-files,
+//! stream) runs only those parts, e.g. to profile one.
 
 #[path = "../tests/serve/mod.rs"]
 mod serve;
@@ -34,6 +37,8 @@ fn main() {
     } else {
         100_000
     };
+    let parts = std::env::var("SEALHOUSE_LOAD_PARTS").unwrap_or_default();
+    let part = |name: &str| parts.is_empty() || parts.split(',').any(|p| p.trim() == name);
     let served = serve::Served::start();
     let root = served.account("5555");
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -48,7 +53,12 @@ fn main() {
         "clients", "inserts", "reads", "decrypts", "inserts/s", "statements/s"
     );
     let mut one = None;
-    for (round, clients) in [1usize, 16].into_iter().enumerate() {
+    let mixed = if part("mixed") {
+        vec![1usize, 16]
+    } else {
+        Vec::new()
+    };
+    for (round, clients) in mixed.into_iter().enumerate() {
         let project = format!("load{round}");
         let report = runtime.block_on(async {
             let keyset = serve::load::prepare(&served, &root, &project).await;
@@ -80,17 +90,23 @@ fn main() {
             );
         }
     }
-    runtime.block_on(inserts(&served, &root, seconds));
-    runtime.block_on(small_files(
-        &served,
-        &root,
-        if bench { 10_000 } else { 200 },
-    ));
+    if part("inserts") {
+        runtime.block_on(inserts(&served, &root, seconds));
+    }
+    if part("small-files") {
+        runtime.block_on(small_files(
+            &served,
+            &root,
+            if bench { 10_000 } else { 200 },
+        ));
+    }
     drop(served);
-    // A server of its own, so that its peak memory is the stream's.
-    let served = serve::Served::start();
-    let root = served.account("5556");
-    runtime.block_on(stream(&served, &root, stream_rows));
+    if part("stream") {
+        // A server of its own, so that its peak memory is the stream's.
+        let served = serve::Served::start();
+        let root = served.account("5556");
+        runtime.block_on(stream(&served, &root, stream_rows));
+    }
 }
 
 /// Single-row encrypting INSERTs only (ENHANCED_SYM_ENCRYPT into an AES256

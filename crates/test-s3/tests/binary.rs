@@ -30,7 +30,10 @@ fn prints_its_endpoint_refuses_unsigned_requests_and_stops_with_stdin() {
         .trim()
         .strip_prefix("endpoint=http://")
         .unwrap_or_else(|| panic!("first line is the endpoint: {first:?}"));
-    assert!(endpoint.starts_with("127.0.0.1:"), "loopback only: {endpoint}");
+    assert!(
+        endpoint.starts_with("127.0.0.1:"),
+        "loopback only: {endpoint}"
+    );
     assert!(root.join("lake").is_dir(), "the bucket was created");
 
     let mut http = TcpStream::connect(endpoint).expect("connect");
