@@ -21,6 +21,8 @@
 
 mod client;
 mod dispatch;
+#[doc(hidden)]
+pub mod fuzzing;
 mod server;
 pub mod wire;
 

@@ -62,6 +62,8 @@ mod cache;
 mod call;
 mod crypto_ops;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod gateway;
 mod handle;
 mod ids;
