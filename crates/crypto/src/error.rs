@@ -163,17 +163,11 @@ impl fmt::Display for KeysetProblem {
     }
 }
 
-/// Renders a caller-supplied name for an error message: quoted when it is short
-/// printable text, otherwise only its length. A misplaced argument (key bytes
+/// Renders a caller-supplied name for an error message ([`crate::printable()`]:
+/// algorithm names and key ids are short). A misplaced argument (key bytes
 /// passed where an algorithm name belongs) must not end up in a message or log.
 pub(crate) fn printable_name(name: &str) -> String {
-    let looks_like_a_name =
-        name.len() <= 40 && name.chars().all(|c| c.is_ascii_graphic() || c == ' ');
-    if looks_like_a_name {
-        format!("'{name}'")
-    } else {
-        format!("(a value of {} bytes, not shown)", name.len())
-    }
+    crate::printable(name, 40)
 }
 
 #[cfg(test)]

@@ -15,6 +15,8 @@
 //! - [`primitive`]: AES-GCM-256 and AES-SIV-CMAC, each behind a small type.
 //! - [`SecretBytes`]: key material that cannot be printed or cloned by accident
 //!   and is zeroed when dropped.
+//! - [`printable()`]: the one way every crate quotes a value it was sent in an
+//!   error or a log (a name is shown, anything that may be a secret is not).
 //!
 //! The formats are specified in `docs/formats.md` at the repository root.
 
@@ -28,6 +30,7 @@ mod derive;
 mod error;
 mod keyset;
 pub mod primitive;
+mod printable;
 mod random;
 mod secret;
 pub mod sym;
@@ -39,4 +42,5 @@ pub use algorithm::Algorithm;
 pub use cipher::{CipherSession, KeysetCipher};
 pub use error::{Error, KeysetProblem};
 pub use keyset::{Key, KeyId, KeyInfo, KeyOrigin, KeyStatus, Keyset};
+pub use printable::printable;
 pub use secret::SecretBytes;

@@ -121,17 +121,11 @@ pub(crate) fn canonical(name: &str) -> String {
     name.to_ascii_lowercase()
 }
 
-/// Renders an outside value for an error message: quoted when it is short
-/// printable text, otherwise only its length, so that a secret passed in the
-/// wrong argument does not end up in a message or a log.
+/// Renders an outside value for an error message ([`sealhouse_crypto::printable()`],
+/// long enough for an ARN), so that a secret passed in the wrong argument does
+/// not end up in a message or a log.
 pub(crate) fn printable(value: &str) -> String {
-    let looks_like_a_name =
-        value.len() <= 200 && value.chars().all(|c| c.is_ascii_graphic() || c == ' ');
-    if looks_like_a_name {
-        format!("'{value}'")
-    } else {
-        format!("(a value of {} bytes, not shown)", value.len())
-    }
+    sealhouse_crypto::printable(value, 200)
 }
 
 #[cfg(test)]

@@ -493,12 +493,8 @@ async fn run_action(
     }
 }
 
-/// A caller-supplied name for a message: quoted when it is short printable
-/// ASCII, otherwise only its length.
+/// A caller-supplied name (a header's value) for a message
+/// ([`sealhouse_crypto::printable()`]).
 fn printable(value: &str) -> String {
-    if value.len() <= 64 && value.bytes().all(|b| b.is_ascii_graphic()) {
-        format!("'{value}'")
-    } else {
-        format!("(a value of {} bytes, not shown)", value.len())
-    }
+    sealhouse_crypto::printable(value, 64)
 }

@@ -321,16 +321,11 @@ pub(crate) fn date(d: OffsetDateTime) -> String {
     )
 }
 
-/// A caller-supplied value for a message: quoted when it is short printable
-/// text, otherwise only its length, so that a secret passed in the wrong
-/// parameter does not reach a log.
+/// A caller-supplied value for a message ([`sealhouse_crypto::printable()`],
+/// long enough for a key ARN or alias ARN), so that a secret passed in the
+/// wrong parameter does not reach a log.
 pub(crate) fn printable(value: &str) -> String {
-    let looks_like_a_name = value.len() <= 300 && value.chars().all(|c| c.is_ascii_graphic());
-    if looks_like_a_name {
-        format!("'{value}'")
-    } else {
-        format!("(a value of {} bytes, not shown)", value.len())
-    }
+    sealhouse_crypto::printable(value, 300)
 }
 
 #[cfg(test)]

@@ -281,8 +281,9 @@ mod tests {
         // After the last row group, nothing.
         assert_eq!(next_row_group(&m, None, &[chunk(&m, 2, 0)]), None);
         // Part of a chunk (pages chosen by the page index): no guess.
-        let part = chunk(&m, 0, 1);
-        assert_eq!(next_row_group(&m, None, &[part.start..part.end - 1]), None);
+        let chunk_0 = chunk(&m, 0, 1);
+        let part = chunk_0.start..chunk_0.end - 1;
+        assert_eq!(next_row_group(&m, None, &[part]), None);
         // The next row group starts outside this reader's range.
         let range = FileRange {
             start: 0,
