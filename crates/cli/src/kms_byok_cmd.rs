@@ -36,8 +36,9 @@ pub(crate) struct ImportArgs {
     /// The EXTERNAL key (id, ARN or alias).
     #[arg(long)]
     key_id: String,
-    /// The token GetParametersForImport gave (used once).
-    #[arg(long)]
+    /// The token GetParametersForImport gave (used once). Base64url, so it
+    /// may start with '-': taken as a value, never as an option.
+    #[arg(long, allow_hyphen_values = true)]
     import_token: String,
     /// The wrapped key material, base64.
     #[arg(

@@ -463,3 +463,18 @@ fn byok_import_with_openssl_and_the_remaining_key_commands() {
     assert!(err.contains("AliasNotFound"), "{err}");
     w.ok(None, &["kms", "describe-key", "--key-id", &other["key_id"]]);
 }
+
+/// Import tokens are base64url and one in 64 starts with '-': such a token
+/// is the option's value, not a flag (it was a usage error, exit 2, which
+/// made the test above fail now and then).
+#[test]
+fn an_import_token_starting_with_a_dash_is_a_value() {
+    let w = World::new();
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-file");
+    let err = w.fails(
+        None,
+        &import_command("key-none", "-MhFNsNAX4Y4C6UKYK_Ae7d2ADMd4ECT", &missing),
+    );
+    assert!(!err.contains("unexpected argument"), "{err}");
+}
