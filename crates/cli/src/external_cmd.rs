@@ -20,7 +20,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use sealhouse_iam::{Arn, DenyReason, Principal, RequestContext, ServiceName};
-use sealhouse_sql::{IdentityServices, Warehouse};
+use sealhouse_sql::SqlSession;
 use sealhouse_storage::{DataFile, DatabaseSetting, FileStore, KeySource, StorageAlgorithm};
 use serde_json::{Value, json};
 use time::UtcOffset;
@@ -139,16 +139,8 @@ fn manifest(local: &Local, caller: Principal, name: &str) -> Result<Value> {
         bail!("'{name}' is not PROJECT.TABLE: name the table with its project, as sales.orders");
     };
     let catalog = local.catalog()?;
-    let services = Arc::new(
-        IdentityServices::new(
-            Arc::clone(&local.iam),
-            Arc::new(local.kms.clone()),
-            crate::cache_ttl::cache_ttl()?,
-            local.default_account.clone(),
-        )
-        .with_region(local.kms.region()),
-    );
-    let warehouse = Warehouse::with_identity(Arc::clone(&catalog), caller, services);
+    let services = local.identity_services()?;
+    let warehouse = SqlSession::with_identity(Arc::clone(&catalog), caller, services);
     let info = warehouse.table_for_reading(project, table)?;
     let project_info = catalog.project(&info.project)?;
     let encryption = project_info.encryption()?;

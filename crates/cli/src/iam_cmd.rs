@@ -2,21 +2,20 @@
 //! and role chains in the embedded identity store.
 //!
 //! Every command runs as the identity `identity.rs` resolves, in that
-//! principal's own account, and is authorised here with the cloud's RAM
-//! action names (`ram:CreateUser`, `ram:AttachPolicyToRole`, ...) on the ARN
-//! of what it changes, through `Iam::authorize`: an account root may do
-//! everything in its account; a RAM user or role session needs a policy
-//! allowing the action (for instance the system policy `AliyunRAMFullAccess`);
-//! nobody administers another account. `create-account` is reserved to the
+//! principal's own account, through the identity service's `RamAdmin`,
+//! which authorises it with the cloud's RAM action names on the ARN of what
+//! it changes (an account root may do everything in its account; a RAM user
+//! or role session needs a policy allowing the action; nobody administers
+//! another account). `create-account` is reserved to the
 //! root of the installation's local account (the default identity), which
 //! stands for whoever owns the data directory.
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use sealhouse_iam::{
-    AccountId, Arn, AttachTarget, Iam, PolicyRef, Principal, RequestContext, ServiceName,
+    AccountId, Arn, AttachTarget, Iam, PolicyRef, Principal, RamAdmin, RequestContext, ServiceName,
 };
 
 use crate::identity::{self, IdentityArgs};
@@ -161,10 +160,6 @@ pub(crate) fn run(args: IamArgs) -> Result<()> {
     let dir = crate::data_dir::resolve(args.who.data_dir.clone())?;
     let local = Local::open(&dir)?;
     let caller = identity::resolve(&local, &args.who)?;
-    let admin = Admin {
-        iam: &local.iam,
-        caller: &caller,
-    };
     match args.command {
         IamCommand::Whoami => {
             println!("{caller}");
@@ -191,9 +186,7 @@ pub(crate) fn run(args: IamArgs) -> Result<()> {
             show_new_key(&key.id, key.secret.expose(), write_profile.as_deref())
         }
         IamCommand::CreateUser { name } => {
-            let account = admin.account()?;
-            admin.require("ram:CreateUser", &Arn::user(account, &name))?;
-            let user = local.iam.create_user(account, &name)?;
+            let user = local.iam.admin(&caller)?.create_user(&name)?;
             println!("{}", user.arn());
             Ok(())
         }
@@ -201,19 +194,10 @@ pub(crate) fn run(args: IamArgs) -> Result<()> {
             user,
             write_profile,
         } => {
-            let account = admin.account()?;
-            let owner = match &user {
-                Some(name) => Principal::User {
-                    account: account.clone(),
-                    name: name.to_ascii_lowercase(),
-                },
-                None => Principal::Root {
-                    account: account.clone(),
-                },
-            };
-            let arn = owner.arn().ok_or_else(|| anyhow!("{owner} has no ARN"))?;
-            admin.require("ram:CreateAccessKey", &arn)?;
-            let key = local.iam.create_access_key(&owner)?;
+            let key = local
+                .iam
+                .admin(&caller)?
+                .create_access_key(user.as_deref())?;
             println!("owner: {}", key.owner);
             show_new_key(&key.id, key.secret.expose(), write_profile.as_deref())
         }
@@ -223,39 +207,29 @@ pub(crate) fn run(args: IamArgs) -> Result<()> {
             max_session_duration,
             description,
         } => {
-            let account = admin.account()?;
-            admin.require("ram:CreateRole", &Arn::role(account, &name))?;
             let text = document_arg(&trust_policy, "--trust-policy")?;
-            let role =
-                local
-                    .iam
-                    .create_role(account, &name, &text, max_session_duration, &description)?;
+            let role = local.iam.admin(&caller)?.create_role(
+                &name,
+                &text,
+                max_session_duration,
+                &description,
+            )?;
             println!("{}", role.arn());
             Ok(())
         }
         IamCommand::UpdateRole { name, trust_policy } => {
-            let account = admin.account()?;
-            let arn = Arn::role(account, &name);
-            admin.require("ram:UpdateRole", &arn)?;
             let text = document_arg(&trust_policy, "--trust-policy")?;
-            local.iam.set_role_trust_policy(&arn, &text)?;
+            let arn = local.iam.admin(&caller)?.update_role(&name, &text)?;
             println!("{arn}");
             Ok(())
         }
         IamCommand::GetRole { name } => {
-            let account = admin.account()?;
-            let arn = Arn::role(account, &name);
-            admin.require("ram:GetRole", &arn)?;
-            let role = local.iam.role(&arn)?;
+            let (role, policies) = local.iam.admin(&caller)?.get_role(&name)?;
             println!("arn: {}", role.arn());
             println!("max_session_duration: {}", role.max_session_duration);
             println!("description: {}", role.description);
             println!("trust_policy: {}", role.trust_policy);
-            let target = AttachTarget::Role {
-                account: account.clone(),
-                name,
-            };
-            for p in local.iam.attached_policies(&target)? {
+            for p in policies {
                 println!("policy: {}", policy_name(&p));
             }
             Ok(())
@@ -265,45 +239,31 @@ pub(crate) fn run(args: IamArgs) -> Result<()> {
             document,
             description,
         } => {
-            let account = admin.account()?;
-            admin.require("ram:CreatePolicy", &policy_arn(account, &name)?)?;
             let text = document_arg(&document, "--document")?;
             let policy = local
                 .iam
-                .create_policy(account, &name, &text, &description)?;
+                .admin(&caller)?
+                .create_policy(&name, &text, &description)?;
             println!("{}", policy_arn(&policy.account, &policy.name)?);
             Ok(())
         }
         IamCommand::AttachPolicy(a) => {
-            let (target, policy) = admin.attachment(&a)?;
-            let action = match target {
-                AttachTarget::User { .. } => "ram:AttachPolicyToUser",
-                AttachTarget::Role { .. } => "ram:AttachPolicyToRole",
-            };
-            admin.require(action, &target.arn())?;
-            local.iam.attach_policy(&target, &policy)?;
+            let admin = local.iam.admin(&caller)?;
+            let (target, policy) = attachment(&admin, &a)?;
+            admin.attach_policy(&target, &policy)?;
             println!("attached {} to {}", policy_name(&policy), target.arn());
             Ok(())
         }
         IamCommand::DetachPolicy(a) => {
-            let (target, policy) = admin.attachment(&a)?;
-            let action = match target {
-                AttachTarget::User { .. } => "ram:DetachPolicyFromUser",
-                AttachTarget::Role { .. } => "ram:DetachPolicyFromRole",
-            };
-            admin.require(action, &target.arn())?;
-            local.iam.detach_policy(&target, &policy)?;
+            let admin = local.iam.admin(&caller)?;
+            let (target, policy) = attachment(&admin, &a)?;
+            admin.detach_policy(&target, &policy)?;
             println!("detached {} from {}", policy_name(&policy), target.arn());
             Ok(())
         }
         IamCommand::ListPolicies(t) => {
-            let target = admin.target(&t)?;
-            let action = match target {
-                AttachTarget::User { .. } => "ram:ListPoliciesForUser",
-                AttachTarget::Role { .. } => "ram:ListPoliciesForRole",
-            };
-            admin.require(action, &target.arn())?;
-            for p in local.iam.attached_policies(&target)? {
+            let admin = local.iam.admin(&caller)?;
+            for p in admin.attached_policies(&target(&admin, &t)?)? {
                 println!("{}", policy_name(&p));
             }
             Ok(())
@@ -377,57 +337,17 @@ fn check_role_chain(iam: &Iam, caller: &Principal, c: &CheckArgs) -> Result<()> 
     Ok(())
 }
 
-/// The caller and the identity service, for the administration checks.
-struct Admin<'a> {
-    iam: &'a Iam,
-    caller: &'a Principal,
+/// The user or role `--user` / `--role` names, in the caller's account.
+fn target(admin: &RamAdmin<'_>, t: &TargetArgs) -> Result<AttachTarget> {
+    match (&t.user, &t.role) {
+        (Some(name), None) => Ok(admin.user_target(name)),
+        (None, Some(name)) => Ok(admin.role_target(name)),
+        _ => bail!("give exactly one of --user and --role"),
+    }
 }
 
-impl Admin<'_> {
-    /// The account the caller administers: its own.
-    fn account(&self) -> Result<&AccountId> {
-        match self.caller {
-            Principal::Service(_) => bail!("a service administers no account"),
-            p => p
-                .account()
-                .ok_or_else(|| anyhow!("{p} belongs to no account")),
-        }
-    }
-
-    /// Authorises `action` on `resource` for the caller.
-    fn require(&self, action: &str, resource: &Arn) -> Result<()> {
-        self.iam
-            .authorize(self.caller, action, resource, &RequestContext::new())
-            .map_err(anyhow::Error::from)
-    }
-
-    fn target(&self, t: &TargetArgs) -> Result<AttachTarget> {
-        let account = self.account()?.clone();
-        match (&t.user, &t.role) {
-            (Some(name), None) => Ok(AttachTarget::User {
-                account,
-                name: name.clone(),
-            }),
-            (None, Some(name)) => Ok(AttachTarget::Role {
-                account,
-                name: name.clone(),
-            }),
-            _ => bail!("give exactly one of --user and --role"),
-        }
-    }
-
-    fn attachment(&self, a: &AttachArgs) -> Result<(AttachTarget, PolicyRef)> {
-        let target = self.target(&a.target)?;
-        let policy = if a.system {
-            PolicyRef::System(a.policy.clone())
-        } else {
-            PolicyRef::Custom {
-                account: self.account()?.clone(),
-                name: a.policy.clone(),
-            }
-        };
-        Ok((target, policy))
-    }
+fn attachment(admin: &RamAdmin<'_>, a: &AttachArgs) -> Result<(AttachTarget, PolicyRef)> {
+    Ok((target(admin, &a.target)?, admin.policy(&a.policy, a.system)))
 }
 
 fn policy_arn(account: &AccountId, name: &str) -> Result<Arn> {

@@ -257,14 +257,9 @@ pub(crate) fn write_profile(
     } else if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         crate::local::create_private_dir(parent)?;
     }
-    let mut options = std::fs::OpenOptions::new();
-    options.append(true).create(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options
+    let mut f = sealhouse_crypto::private_fs::file_options()
+        .append(true)
+        .create(true)
         .open(&path)
         .with_context(|| format!("opening the credentials file {}", path.display()))?;
     let mut entry = format!("\n[{name}]\naccess_key_id = {id}\naccess_key_secret = {secret}\n");

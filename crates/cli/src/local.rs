@@ -19,9 +19,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use anyhow::{Context, Result};
-use sealhouse_crypto::SecretBytes;
+use sealhouse_crypto::{SecretBytes, private_fs};
 use sealhouse_iam::{AccountId, Iam, Principal, SqliteStore, SystemClock};
 use sealhouse_kms::{KmsConfig, KmsService};
+use sealhouse_sql::IdentityServices;
 use sealhouse_storage::{Catalog, CatalogKey, StorageLocation, StorageOptions};
 
 use crate::root_key_source::{self, RootKeySource};
@@ -140,6 +141,21 @@ impl Local {
         }
     }
 
+    /// The identity and KMS services warehouse sessions of this directory
+    /// use (wrapped keysets, storage encryption), with the KMS cache TTL of
+    /// the environment.
+    pub(crate) fn identity_services(&self) -> Result<Arc<IdentityServices>> {
+        Ok(Arc::new(
+            IdentityServices::new(
+                Arc::clone(&self.iam),
+                Arc::new(self.kms.clone()),
+                crate::cache_ttl::cache_ttl()?,
+                self.default_account.clone(),
+            )
+            .with_region(self.kms.region()),
+        ))
+    }
+
     /// The identity of a command run without credentials.
     pub(crate) fn default_principal(&self) -> Principal {
         Principal::Root {
@@ -179,7 +195,7 @@ fn local_account(iam: &Iam, iam_dir: &Path) -> Result<AccountId> {
     let uid = AccountId::new(&random_uid()?).context("making the local account uid")?;
     iam.create_account(&uid)
         .context("creating the local account")?;
-    match write_new_file(&file, format!("{uid}\n").as_bytes()) {
+    match private_fs::write_new(&file, format!("{uid}\n").as_bytes()) {
         Ok(()) => Ok(uid),
         // Another process created the local account first: use theirs (the
         // account made here stays, unused and without a usable key).
@@ -211,34 +227,7 @@ pub(crate) fn random_uid() -> Result<String> {
     Ok(digits)
 }
 
-/// Creates `dir` (and parents) with mode 0700 if missing.
+/// Creates `dir` (and parents), owner-only, if missing.
 pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder
-        .create(dir)
-        .with_context(|| format!("creating directory {}", dir.display()))
-}
-
-/// Writes a file that must not exist yet, mode 0600.
-fn write_new_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options.open(path)?;
-    f.write_all(contents)?;
-    f.sync_all()
+    private_fs::create_dir(dir).with_context(|| format!("creating directory {}", dir.display()))
 }

@@ -24,11 +24,10 @@
 //! before the old file is removed; a different key already there is refused),
 //! with one line on standard error.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use sealhouse_crypto::SecretBytes;
+use sealhouse_crypto::{SecretBytes, private_fs};
 use sealhouse_kms::{ROOT_KEY_ENV, RootKey, RootKeyError, RootKeyMove};
 
 use crate::data_dir::{self, CONFIG_DIR_ENV};
@@ -261,7 +260,7 @@ fn installation_id(data_dir: &Path) -> Result<String> {
     let random = SecretBytes::random(INSTALLATION_ID_BYTES)
         .context("the system random number generator failed")?;
     let id = hex::encode(random.expose());
-    match write_new_file_whole(&file, format!("{id}\n").as_bytes()) {
+    match private_fs::write_new_whole(&file, format!("{id}\n").as_bytes()) {
         Ok(()) => Ok(id),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read_installation_id(&file)?
             .with_context(|| format!("{} vanished while being read", file.display())),
@@ -294,33 +293,6 @@ fn is_installation_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
-/// Writes a file that must not exist yet (mode 0600) so that readers see it
-/// whole or not at all: a temporary file, fsynced, hard-linked into place
-/// (failing with `AlreadyExists` if `path` exists), the directory fsynced.
-fn write_new_file_whole(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let suffix = SecretBytes::random(8).map_err(std::io::Error::other)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", hex::encode(suffix.expose())));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let written = options
-        .open(&tmp)
-        .and_then(|mut f| f.write_all(contents).and_then(|()| f.sync_all()));
-    let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
-    let _ = std::fs::remove_file(&tmp);
-    linked?;
-    std::fs::File::open(dir).and_then(|d| d.sync_all())
 }
 
 #[cfg(test)]

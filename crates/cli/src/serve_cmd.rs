@@ -8,7 +8,6 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Args;
 use sealhouse_server::PostgresServer;
-use sealhouse_sql::IdentityServices;
 
 use crate::kms_serve::{bind, check_exposure, check_hosts, serve_kms, url};
 use crate::local::Local;
@@ -99,15 +98,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
     crate::logging::init();
     let dir = crate::data_dir::resolve(args.data_dir)?;
     let local = Local::open(&dir)?;
-    let services = Arc::new(
-        IdentityServices::new(
-            Arc::clone(&local.iam),
-            Arc::new(local.kms.clone()),
-            crate::cache_ttl::cache_ttl()?,
-            local.default_account.clone(),
-        )
-        .with_region(local.kms.region()),
-    );
+    let services = local.identity_services()?;
     let catalog = local.catalog()?;
     let mut server = PostgresServer::new(catalog, services, Arc::clone(&local.iam))
         .with_session_memory_limit(args.session_memory_limit);

@@ -2,12 +2,11 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use sealhouse_sql::format::{OutputFormat, write_rows};
-use sealhouse_sql::{IdentityServices, StatementOutput, Warehouse};
+use sealhouse_sql::{SqlSession, StatementOutput};
 
 use crate::identity::IdentityArgs;
 use crate::local::Local;
@@ -87,19 +86,11 @@ pub(crate) fn run_in_session(
     let dir = data_dir::resolve(who.data_dir.clone())?;
     let local = Local::open(&dir)?;
     let principal = identity::resolve(&local, who)?;
-    let keys = Arc::new(
-        IdentityServices::new(
-            Arc::clone(&local.iam),
-            Arc::new(local.kms.clone()),
-            crate::cache_ttl::cache_ttl()?,
-            local.default_account.clone(),
-        )
-        .with_region(local.kms.region()),
-    );
+    let keys = local.identity_services()?;
     let runtime = crate::runtime::build("query")?;
     runtime.block_on(async {
         let catalog = local.catalog()?;
-        let mut warehouse = Warehouse::with_identity(catalog, principal, keys);
+        let mut warehouse = SqlSession::with_identity(catalog, principal, keys);
         if let Some(project) = project {
             warehouse.execute(&format!("USE {project}")).await?;
         }
@@ -119,7 +110,7 @@ pub(crate) fn run_in_session(
 }
 
 async fn run_script(
-    warehouse: &mut Warehouse,
+    warehouse: &mut SqlSession,
     script: &str,
     format: OutputFormat,
     echo: bool,
@@ -168,7 +159,7 @@ fn print_output(
 /// without the statements that carry keys or values to encrypt (see
 /// `history.rs`). A statement runs once a line ends with `;`.
 async fn interactive(
-    warehouse: &mut Warehouse,
+    warehouse: &mut SqlSession,
     dir: &std::path::Path,
     format: OutputFormat,
 ) -> Result<()> {

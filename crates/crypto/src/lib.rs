@@ -31,6 +31,7 @@ mod error;
 mod keyset;
 pub mod primitive;
 mod printable;
+pub mod private_fs;
 mod random;
 mod secret;
 pub mod sym;

@@ -32,6 +32,7 @@ pub mod model;
 mod names;
 pub mod policy;
 mod principal;
+mod ram_admin;
 mod role_chain;
 mod secret;
 mod service;
@@ -50,6 +51,7 @@ pub use model::{AccessKeyStatus, AttachTarget, PolicyRef};
 pub use names::{AccountId, NameError};
 pub use policy::context::RequestContext;
 pub use principal::{Principal, ServiceName};
+pub use ram_admin::RamAdmin;
 pub use role_chain::{ChainStep, MAX_CHAIN_ROLES, RoleChainError};
 pub use secret::{NoSealing, SealError, SecretSealer, SecretText};
 pub use service::{

@@ -21,12 +21,12 @@
 //! Losing the root key loses every key in the KMS: there is no recovery.
 
 use std::fmt;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use ring::hkdf;
-use sealhouse_crypto::SecretBytes;
+use sealhouse_crypto::{SecretBytes, private_fs};
 use zeroize::Zeroizing;
 
 use crate::seal::RootKeySealer;
@@ -232,30 +232,19 @@ impl RootKey {
     /// fsynced, linked into place (so an existing file is never overwritten:
     /// [`RootKeyError::AlreadyExists`]), then the directory fsynced.
     pub fn write_new_file(&self, path: &Path) -> Result<(), RootKeyError> {
-        let io = |action, source| RootKeyError::Io {
-            action,
-            path: path.to_owned(),
-            source,
-        };
-        let tmp = temp_path(path)?;
-        let written = write_new_private_file(&tmp, self.key.expose());
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(io("write", e));
-        }
-        // hard_link fails if `path` appeared meanwhile: never overwrite a key.
-        let linked = std::fs::hard_link(&tmp, path);
-        let _ = std::fs::remove_file(&tmp);
-        match linked {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(RootKeyError::AlreadyExists {
+        private_fs::write_new_whole(path, self.key.expose()).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::AlreadyExists {
+                RootKeyError::AlreadyExists {
                     path: path.to_owned(),
-                });
+                }
+            } else {
+                RootKeyError::Io {
+                    action: "write",
+                    path: path.to_owned(),
+                    source,
+                }
             }
-            Err(e) => return Err(io("create", e)),
-        }
-        sync_parent(path).map_err(|e| io("sync the directory of", e))
+        })
     }
 
     /// Moves the root key file at `from` to `to`, never overwriting a key and
@@ -291,7 +280,7 @@ impl RootKey {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(io("remove", e)),
         }
-        sync_parent(from).map_err(|e| io("sync the directory of", e))?;
+        private_fs::sync_parent(from).map_err(|e| io("sync the directory of", e))?;
         Ok((key, outcome))
     }
 
@@ -391,42 +380,6 @@ impl fmt::Debug for RootKey {
     }
 }
 
-/// Fsyncs the directory holding `path` (so a link or unlink in it is durable).
-fn sync_parent(path: &Path) -> std::io::Result<()> {
-    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        Some(dir) => std::fs::File::open(dir).and_then(|d| d.sync_all()),
-        None => Ok(()),
-    }
-}
-
-fn temp_path(path: &Path) -> Result<PathBuf, RootKeyError> {
-    let mut suffix = [0u8; 8];
-    getrandom::fill(&mut suffix).map_err(|_| RootKeyError::RandomUnavailable)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "root-key".to_owned());
-    let tmp_name = format!(".{name}.tmp-{}", hex_lower(&suffix));
-    Ok(path.with_file_name(tmp_name))
-}
-
-fn hex_lower(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn write_new_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
-}
-
 #[cfg(unix)]
 fn check_private(path: &Path, meta: &std::fs::Metadata) -> Result<(), RootKeyError> {
     use std::os::unix::fs::PermissionsExt;
@@ -486,7 +439,7 @@ mod tests {
     fn wrong_lengths_and_missing_files_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("short.key");
-        write_new_private_file(&path, &[1; 31]).unwrap();
+        private_fs::write_new(&path, &[1; 31]).unwrap();
         assert!(matches!(
             RootKey::load_file(&path),
             Err(RootKeyError::WrongLength { len: 31, .. })

@@ -50,7 +50,7 @@ impl Default for KmsConfig {
 }
 
 /// The shared state of the service.
-pub(crate) struct Inner {
+pub(crate) struct ServiceState {
     pub(crate) store: KeyStore,
     pub(crate) audit: AuditLog,
     pub(crate) iam: Arc<Iam>,
@@ -62,7 +62,7 @@ pub(crate) struct Inner {
 /// The embedded key management service. Cheap to clone (shared state).
 #[derive(Clone)]
 pub struct KmsService {
-    inner: Arc<Inner>,
+    inner: Arc<ServiceState>,
 }
 
 impl std::fmt::Debug for KmsService {
@@ -112,7 +112,7 @@ impl KmsService {
         let region = store_region(&store, config.region.as_deref())?;
         let audit = AuditLog::open(&data_dir.join("audit.db"), config.audit_durability)?;
         Ok(Self {
-            inner: Arc::new(Inner {
+            inner: Arc::new(ServiceState {
                 store,
                 audit,
                 iam,
@@ -146,7 +146,7 @@ impl KmsService {
         &self.inner.region
     }
 
-    pub(crate) fn inner(&self) -> &Inner {
+    pub(crate) fn inner(&self) -> &ServiceState {
         &self.inner
     }
 }
@@ -168,23 +168,12 @@ fn check_region(region: &str) -> Result<(), OpenError> {
     }
 }
 
-/// Creates `dir` (mode 0700 on Unix) if it does not exist.
+/// Creates `dir` (owner-only) if it does not exist.
 fn create_private_dir(dir: &Path) -> Result<(), OpenError> {
-    let fail = |source| OpenError::DataDir {
+    sealhouse_crypto::private_fs::create_dir(dir).map_err(|source| OpenError::DataDir {
         path: dir.to_owned(),
         source,
-    };
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(dir).map_err(fail)
+    })
 }
 
 /// The region of the store's keys: recorded when the store is first opened
