@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use sealhouse_iam::signing::Credentials;
 use sealhouse_iam::{AccountId, Iam, NewAccessKey, Principal, SqliteStore, SystemClock};
 use sealhouse_kms::api::{CreateKeyRequest, DecryptRequest, GenerateDataKeyRequest};
-use sealhouse_kms::{AuditDurability, Kms, KmsConfig, KmsService, RootKey};
+use sealhouse_kms::{AuditDurability, Kms, KmsConfig, KmsData, KmsService, RootKey};
 use sealhouse_kms_http::KmsClient;
 
 const ACCOUNT: &str = "1892732288741234";

@@ -25,7 +25,7 @@ use sealhouse_kms::api::{
     ReEncryptResponse, ScheduleKeyDeletionRequest, ScheduleKeyDeletionResponse,
     UpdateRotationPolicyRequest,
 };
-use sealhouse_kms::{ErrorCode, Kms, KmsError};
+use sealhouse_kms::{ErrorCode, Kms, KmsData, KmsError};
 
 use crate::wire::{API_VERSION, Action, ErrorBody, Params, Wire};
 
@@ -276,13 +276,41 @@ impl KmsClient {
     }
 }
 
+impl KmsData for KmsClient {
+    fn describe_key(&self, request: &DescribeKeyRequest) -> Result<DescribeKeyResponse, KmsError> {
+        self.call(Action::DescribeKey, request)
+    }
+
+    fn encrypt(&self, request: &EncryptRequest) -> Result<EncryptResponse, KmsError> {
+        self.call(Action::Encrypt, request)
+    }
+
+    fn decrypt(&self, request: &DecryptRequest) -> Result<DecryptResponse, KmsError> {
+        self.call(Action::Decrypt, request)
+    }
+
+    fn generate_data_key(
+        &self,
+        request: &GenerateDataKeyRequest,
+    ) -> Result<GenerateDataKeyResponse, KmsError> {
+        self.call(Action::GenerateDataKey, request)
+    }
+
+    fn generate_data_key_without_plaintext(
+        &self,
+        request: &GenerateDataKeyRequest,
+    ) -> Result<GenerateDataKeyWithoutPlaintextResponse, KmsError> {
+        self.call(Action::GenerateDataKeyWithoutPlaintext, request)
+    }
+
+    fn re_encrypt(&self, request: &ReEncryptRequest) -> Result<ReEncryptResponse, KmsError> {
+        self.call(Action::ReEncrypt, request)
+    }
+}
+
 impl Kms for KmsClient {
     fn create_key(&self, request: &CreateKeyRequest) -> Result<CreateKeyResponse, KmsError> {
         self.call(Action::CreateKey, request)
-    }
-
-    fn describe_key(&self, request: &DescribeKeyRequest) -> Result<DescribeKeyResponse, KmsError> {
-        self.call(Action::DescribeKey, request)
     }
 
     fn list_keys(&self, request: &ListKeysRequest) -> Result<ListKeysResponse, KmsError> {
@@ -342,32 +370,6 @@ impl Kms for KmsClient {
 
     fn delete_alias(&self, request: &DeleteAliasRequest) -> Result<EmptyResponse, KmsError> {
         self.call(Action::DeleteAlias, request)
-    }
-
-    fn encrypt(&self, request: &EncryptRequest) -> Result<EncryptResponse, KmsError> {
-        self.call(Action::Encrypt, request)
-    }
-
-    fn decrypt(&self, request: &DecryptRequest) -> Result<DecryptResponse, KmsError> {
-        self.call(Action::Decrypt, request)
-    }
-
-    fn generate_data_key(
-        &self,
-        request: &GenerateDataKeyRequest,
-    ) -> Result<GenerateDataKeyResponse, KmsError> {
-        self.call(Action::GenerateDataKey, request)
-    }
-
-    fn generate_data_key_without_plaintext(
-        &self,
-        request: &GenerateDataKeyRequest,
-    ) -> Result<GenerateDataKeyWithoutPlaintextResponse, KmsError> {
-        self.call(Action::GenerateDataKeyWithoutPlaintext, request)
-    }
-
-    fn re_encrypt(&self, request: &ReEncryptRequest) -> Result<ReEncryptResponse, KmsError> {
-        self.call(Action::ReEncrypt, request)
     }
 
     fn get_parameters_for_import(

@@ -17,7 +17,7 @@ use sealhouse_kms::api::{
     ImportKeyMaterialRequest, KeyRequest, KeyState, ListAuditEventsRequest, ListKeyVersionsRequest,
     ListKeysRequest, Origin, ReEncryptRequest, ScheduleKeyDeletionRequest,
 };
-use sealhouse_kms::{CachingKms, ErrorCode, Kms};
+use sealhouse_kms::{CachingKms, ErrorCode, Kms, KmsData};
 
 fn ctx(pairs: &[(&str, &str)]) -> EncryptionContext {
     pairs

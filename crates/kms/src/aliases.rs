@@ -14,7 +14,7 @@ use crate::api::{
 use crate::call::Call;
 use crate::error::{ErrorCode, KmsError, printable};
 use crate::resolve::live_key;
-use crate::service::Inner;
+use crate::service::ServiceState;
 use crate::store::{AliasRecord, alias_arn};
 
 /// Checks an alias name: `alias/` then 1 to 249 letters, digits, `_`, `-` or
@@ -42,7 +42,7 @@ pub(crate) fn check_alias_name(name: &str) -> Result<(), KmsError> {
     Ok(())
 }
 
-impl Inner {
+impl ServiceState {
     /// CreateAlias.
     pub(crate) fn create_alias(
         &self,

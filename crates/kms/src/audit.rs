@@ -27,7 +27,7 @@ use crate::api::{
 };
 use crate::call::Call;
 use crate::error::{KmsError, OpenError};
-use crate::service::Inner;
+use crate::service::ServiceState;
 
 const SCHEMA_VERSION: i64 = 1;
 const MAX_PAGE_SIZE: u32 = 1000;
@@ -257,7 +257,7 @@ impl AuditLog {
     }
 }
 
-impl Inner {
+impl ServiceState {
     /// ListAuditEvents: authorised as `kms:ListAuditEvents` on
     /// `acs:kms:<region>:<account>:audit`.
     pub(crate) fn list_audit_events(

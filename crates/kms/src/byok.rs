@@ -40,7 +40,7 @@ use crate::error::{ErrorCode, KmsError};
 use crate::ids;
 use crate::resolve::live_key;
 use crate::seal::Purpose;
-use crate::service::Inner;
+use crate::service::ServiceState;
 use crate::store::{ImportParamsRecord, KeyRecord, to_time};
 
 /// How long import parameters are valid, in seconds (24 hours, as in the cloud).
@@ -50,7 +50,7 @@ const RSA_BITS: usize = 2048;
 /// Length of imported material: an AES-256 key.
 const MATERIAL_LEN: usize = 32;
 
-impl Inner {
+impl ServiceState {
     /// GetParametersForImport.
     pub(crate) fn get_parameters_for_import(
         &self,
@@ -118,11 +118,14 @@ impl Inner {
         require_external(&key)?;
         // Take the token in its own transaction, committed even when the
         // import then fails: each token gets one attempt.
-        let params = self.store.write(|tx| {
-            let key = live_key(tx, &key)?;
-            refuse_pending_deletion(&key)?;
-            take_token(tx, &key, &request.import_token, now)
-        })??;
+        let params = self
+            .store
+            .write(|tx| {
+                let key = live_key(tx, &key)?;
+                refuse_pending_deletion(&key)?;
+                take_token(tx, &key, &request.import_token, now)
+            })?
+            .into_result()?;
         let material = self.unwrap_material(&key, &params, &request.encrypted_key_material)?;
         let fingerprint = self.sealer.fingerprint(&key.key_id, &material);
         self.store.write(|tx| {
@@ -276,15 +279,32 @@ fn refuse_pending_deletion(key: &KeyRecord) -> Result<(), KmsError> {
     ))
 }
 
-/// Removes the token's parameters and checks them: the outer result fails
-/// the transaction; the inner one is the caller's error, with the removal
-/// committed.
+/// What an import token turned out to be, once its parameters are removed.
+enum TokenCheck {
+    /// Good: the parameters it was issued with.
+    Valid(ImportParamsRecord),
+    /// Unknown, used, for another key or expired: the caller's error. The
+    /// removal still commits (a token is good for one try).
+    Refused(KmsError),
+}
+
+impl TokenCheck {
+    fn into_result(self) -> Result<ImportParamsRecord, KmsError> {
+        match self {
+            Self::Valid(params) => Ok(params),
+            Self::Refused(e) => Err(e),
+        }
+    }
+}
+
+/// Removes the token's parameters and checks them; an `Err` fails the
+/// transaction, a refused token does not.
 fn take_token(
     tx: &crate::store::Tx<'_>,
     key: &KeyRecord,
     token: &str,
     now: i64,
-) -> Result<Result<ImportParamsRecord, KmsError>, KmsError> {
+) -> Result<TokenCheck, KmsError> {
     let invalid = || {
         KmsError::new(
             ErrorCode::InvalidImportToken,
@@ -301,17 +321,17 @@ fn take_token(
             .decode(token)
             .is_ok();
     if !well_formed {
-        return Ok(Err(invalid()));
+        return Ok(TokenCheck::Refused(invalid()));
     }
     let Some(params) = tx.import_params(token)? else {
-        return Ok(Err(invalid()));
+        return Ok(TokenCheck::Refused(invalid()));
     };
     if params.key_id != key.key_id {
-        return Ok(Err(invalid()));
+        return Ok(TokenCheck::Refused(invalid()));
     }
     tx.delete_import_params(token)?;
     if params.expires_at <= now {
-        return Ok(Err(KmsError::new(
+        return Ok(TokenCheck::Refused(KmsError::new(
             ErrorCode::ExpiredImportToken,
             format!(
                 "the import token expired at {}; get new parameters with GetParametersForImport",
@@ -319,5 +339,5 @@ fn take_token(
             ),
         )));
     }
-    Ok(Ok(params))
+    Ok(TokenCheck::Valid(params))
 }

@@ -33,21 +33,13 @@ use sealhouse_iam::{Clock, SystemClock};
 use time::OffsetDateTime;
 
 use crate::api::{
-    CancelKeyDeletionRequest, CancelKeyDeletionResponse, CreateAliasRequest, CreateKeyRequest,
-    CreateKeyResponse, CreateKeyVersionRequest, CreateKeyVersionResponse, DecryptRequest,
-    DecryptResponse, DeleteAliasRequest, DeleteKeyMaterialRequest, DescribeKeyRequest,
-    DescribeKeyResponse, DisableKeyRequest, EmptyResponse, EnableKeyRequest, EncryptRequest,
+    DecryptRequest, DecryptResponse, DescribeKeyRequest, DescribeKeyResponse, EncryptRequest,
     EncryptResponse, GenerateDataKeyRequest, GenerateDataKeyResponse,
-    GenerateDataKeyWithoutPlaintextResponse, GetParametersForImportRequest,
-    GetParametersForImportResponse, ImportKeyMaterialRequest, ListAliasesRequest,
-    ListAliasesResponse, ListAuditEventsRequest, ListAuditEventsResponse, ListKeyVersionsRequest,
-    ListKeyVersionsResponse, ListKeysRequest, ListKeysResponse, ReEncryptRequest,
-    ReEncryptResponse, ScheduleKeyDeletionRequest, ScheduleKeyDeletionResponse,
-    UpdateRotationPolicyRequest,
+    GenerateDataKeyWithoutPlaintextResponse, ReEncryptRequest, ReEncryptResponse,
 };
 use crate::blob::canonical_context;
 use crate::error::KmsError;
-use crate::kms::Kms;
+use crate::kms::KmsData;
 
 /// The default time to live: 24 hours, as in the spec.
 pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
@@ -111,7 +103,7 @@ pub struct CachingKms<K> {
     state: Mutex<State>,
 }
 
-impl<K: Kms> CachingKms<K> {
+impl<K: KmsData> CachingKms<K> {
     /// Caches `inner`'s Decrypt results for `ttl` (`Duration::ZERO`: not at
     /// all), on the system clock, at most [`DEFAULT_CACHE_ENTRIES`].
     pub fn new(inner: K, ttl: Duration) -> Self {
@@ -231,7 +223,7 @@ impl<K: Kms> CachingKms<K> {
     }
 }
 
-impl<K: Kms> Kms for CachingKms<K> {
+impl<K: KmsData> KmsData for CachingKms<K> {
     fn decrypt(&self, request: &DecryptRequest) -> Result<DecryptResponse, KmsError> {
         if self.ttl.is_zero() {
             return self.inner.decrypt(request);
@@ -245,71 +237,8 @@ impl<K: Kms> Kms for CachingKms<K> {
         Ok(response)
     }
 
-    fn create_key(&self, request: &CreateKeyRequest) -> Result<CreateKeyResponse, KmsError> {
-        self.inner.create_key(request)
-    }
-
     fn describe_key(&self, request: &DescribeKeyRequest) -> Result<DescribeKeyResponse, KmsError> {
         self.inner.describe_key(request)
-    }
-
-    fn list_keys(&self, request: &ListKeysRequest) -> Result<ListKeysResponse, KmsError> {
-        self.inner.list_keys(request)
-    }
-
-    fn enable_key(&self, request: &EnableKeyRequest) -> Result<EmptyResponse, KmsError> {
-        self.inner.enable_key(request)
-    }
-
-    fn disable_key(&self, request: &DisableKeyRequest) -> Result<EmptyResponse, KmsError> {
-        self.inner.disable_key(request)
-    }
-
-    fn schedule_key_deletion(
-        &self,
-        request: &ScheduleKeyDeletionRequest,
-    ) -> Result<ScheduleKeyDeletionResponse, KmsError> {
-        self.inner.schedule_key_deletion(request)
-    }
-
-    fn cancel_key_deletion(
-        &self,
-        request: &CancelKeyDeletionRequest,
-    ) -> Result<CancelKeyDeletionResponse, KmsError> {
-        self.inner.cancel_key_deletion(request)
-    }
-
-    fn create_key_version(
-        &self,
-        request: &CreateKeyVersionRequest,
-    ) -> Result<CreateKeyVersionResponse, KmsError> {
-        self.inner.create_key_version(request)
-    }
-
-    fn list_key_versions(
-        &self,
-        request: &ListKeyVersionsRequest,
-    ) -> Result<ListKeyVersionsResponse, KmsError> {
-        self.inner.list_key_versions(request)
-    }
-
-    fn update_rotation_policy(
-        &self,
-        request: &UpdateRotationPolicyRequest,
-    ) -> Result<EmptyResponse, KmsError> {
-        self.inner.update_rotation_policy(request)
-    }
-
-    fn create_alias(&self, request: &CreateAliasRequest) -> Result<EmptyResponse, KmsError> {
-        self.inner.create_alias(request)
-    }
-
-    fn list_aliases(&self, request: &ListAliasesRequest) -> Result<ListAliasesResponse, KmsError> {
-        self.inner.list_aliases(request)
-    }
-
-    fn delete_alias(&self, request: &DeleteAliasRequest) -> Result<EmptyResponse, KmsError> {
-        self.inner.delete_alias(request)
     }
 
     fn encrypt(&self, request: &EncryptRequest) -> Result<EncryptResponse, KmsError> {
@@ -332,34 +261,6 @@ impl<K: Kms> Kms for CachingKms<K> {
 
     fn re_encrypt(&self, request: &ReEncryptRequest) -> Result<ReEncryptResponse, KmsError> {
         self.inner.re_encrypt(request)
-    }
-
-    fn get_parameters_for_import(
-        &self,
-        request: &GetParametersForImportRequest,
-    ) -> Result<GetParametersForImportResponse, KmsError> {
-        self.inner.get_parameters_for_import(request)
-    }
-
-    fn import_key_material(
-        &self,
-        request: &ImportKeyMaterialRequest,
-    ) -> Result<EmptyResponse, KmsError> {
-        self.inner.import_key_material(request)
-    }
-
-    fn delete_key_material(
-        &self,
-        request: &DeleteKeyMaterialRequest,
-    ) -> Result<EmptyResponse, KmsError> {
-        self.inner.delete_key_material(request)
-    }
-
-    fn list_audit_events(
-        &self,
-        request: &ListAuditEventsRequest,
-    ) -> Result<ListAuditEventsResponse, KmsError> {
-        self.inner.list_audit_events(request)
     }
 }
 

@@ -25,10 +25,10 @@ use crate::call::Call;
 use crate::error::KmsError;
 use crate::ids;
 use crate::resolve::{live_key, require_enabled};
-use crate::service::Inner;
+use crate::service::ServiceState;
 use crate::store::{KeyRecord, to_time};
 
-impl Inner {
+impl ServiceState {
     /// Encrypt.
     pub(crate) fn encrypt(
         &self,

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use sealhouse_iam::{Clock, Principal, SystemClock};
 
-use crate::{CachingKms, Kms, KmsService};
+use crate::{CachingKms, Kms, KmsData, KmsService};
 
 /// A KMS as a given principal.
 pub trait KmsConnector: Send + Sync {
@@ -32,7 +32,7 @@ pub struct KmsGateway {
     connector: Arc<dyn KmsConnector>,
     ttl: Duration,
     clock: Arc<dyn Clock>,
-    chains: Mutex<HashMap<String, Arc<dyn Kms>>>,
+    chains: Mutex<HashMap<String, Arc<dyn KmsData>>>,
 }
 
 impl KmsGateway {
@@ -73,7 +73,7 @@ impl KmsGateway {
     /// The caching KMS of `chain` (a name for the caller and the roles it
     /// went through), acting as `principal` (the chain's last one). The
     /// same object every time, so its cache lives as long as the gateway.
-    pub fn cached(&self, chain: &str, principal: Principal) -> Arc<dyn Kms> {
+    pub fn cached(&self, chain: &str, principal: Principal) -> Arc<dyn KmsData> {
         let mut chains = self.chains.lock().unwrap_or_else(PoisonError::into_inner);
         let kms = chains.entry(chain.to_owned()).or_insert_with(|| {
             Arc::new(

@@ -20,13 +20,13 @@ use crate::api::{
 };
 use crate::call::Call;
 use crate::error::KmsError;
-use crate::kms::Kms;
-use crate::service::Inner;
+use crate::kms::{Kms, KmsData};
+use crate::service::ServiceState;
 
 /// The service bound to one principal: an implementation of [`Kms`].
 #[derive(Clone)]
 pub struct KmsHandle {
-    inner: Arc<Inner>,
+    inner: Arc<ServiceState>,
     principal: Principal,
     context: RequestContext,
 }
@@ -40,7 +40,11 @@ impl std::fmt::Debug for KmsHandle {
 }
 
 impl KmsHandle {
-    pub(crate) fn new(inner: Arc<Inner>, principal: Principal, context: RequestContext) -> Self {
+    pub(crate) fn new(
+        inner: Arc<ServiceState>,
+        principal: Principal,
+        context: RequestContext,
+    ) -> Self {
         Self {
             inner,
             principal,
@@ -57,7 +61,7 @@ impl KmsHandle {
     fn run<T>(
         &self,
         operation: &'static str,
-        f: impl FnOnce(&Inner, &mut Call<'_>) -> Result<T, KmsError>,
+        f: impl FnOnce(&ServiceState, &mut Call<'_>) -> Result<T, KmsError>,
     ) -> Result<T, KmsError> {
         let inner = &*self.inner;
         let mut call = Call::new(
@@ -87,13 +91,43 @@ impl KmsHandle {
     }
 }
 
+impl KmsData for KmsHandle {
+    fn describe_key(&self, request: &DescribeKeyRequest) -> Result<DescribeKeyResponse, KmsError> {
+        self.run("DescribeKey", |s, c| s.describe_key(c, request))
+    }
+
+    fn encrypt(&self, request: &EncryptRequest) -> Result<EncryptResponse, KmsError> {
+        self.run("Encrypt", |s, c| s.encrypt(c, request))
+    }
+
+    fn decrypt(&self, request: &DecryptRequest) -> Result<DecryptResponse, KmsError> {
+        self.run("Decrypt", |s, c| s.decrypt(c, request))
+    }
+
+    fn generate_data_key(
+        &self,
+        request: &GenerateDataKeyRequest,
+    ) -> Result<GenerateDataKeyResponse, KmsError> {
+        self.run("GenerateDataKey", |s, c| s.generate_data_key(c, request))
+    }
+
+    fn generate_data_key_without_plaintext(
+        &self,
+        request: &GenerateDataKeyRequest,
+    ) -> Result<GenerateDataKeyWithoutPlaintextResponse, KmsError> {
+        self.run("GenerateDataKeyWithoutPlaintext", |s, c| {
+            s.generate_data_key_without_plaintext(c, request)
+        })
+    }
+
+    fn re_encrypt(&self, request: &ReEncryptRequest) -> Result<ReEncryptResponse, KmsError> {
+        self.run("ReEncrypt", |s, c| s.re_encrypt(c, request))
+    }
+}
+
 impl Kms for KmsHandle {
     fn create_key(&self, request: &CreateKeyRequest) -> Result<CreateKeyResponse, KmsError> {
         self.run("CreateKey", |s, c| s.create_key(c, request))
-    }
-
-    fn describe_key(&self, request: &DescribeKeyRequest) -> Result<DescribeKeyResponse, KmsError> {
-        self.run("DescribeKey", |s, c| s.describe_key(c, request))
     }
 
     fn list_keys(&self, request: &ListKeysRequest) -> Result<ListKeysResponse, KmsError> {
@@ -159,34 +193,6 @@ impl Kms for KmsHandle {
 
     fn delete_alias(&self, request: &DeleteAliasRequest) -> Result<EmptyResponse, KmsError> {
         self.run("DeleteAlias", |s, c| s.delete_alias(c, request))
-    }
-
-    fn encrypt(&self, request: &EncryptRequest) -> Result<EncryptResponse, KmsError> {
-        self.run("Encrypt", |s, c| s.encrypt(c, request))
-    }
-
-    fn decrypt(&self, request: &DecryptRequest) -> Result<DecryptResponse, KmsError> {
-        self.run("Decrypt", |s, c| s.decrypt(c, request))
-    }
-
-    fn generate_data_key(
-        &self,
-        request: &GenerateDataKeyRequest,
-    ) -> Result<GenerateDataKeyResponse, KmsError> {
-        self.run("GenerateDataKey", |s, c| s.generate_data_key(c, request))
-    }
-
-    fn generate_data_key_without_plaintext(
-        &self,
-        request: &GenerateDataKeyRequest,
-    ) -> Result<GenerateDataKeyWithoutPlaintextResponse, KmsError> {
-        self.run("GenerateDataKeyWithoutPlaintext", |s, c| {
-            s.generate_data_key_without_plaintext(c, request)
-        })
-    }
-
-    fn re_encrypt(&self, request: &ReEncryptRequest) -> Result<ReEncryptResponse, KmsError> {
-        self.run("ReEncrypt", |s, c| s.re_encrypt(c, request))
     }
 
     fn get_parameters_for_import(

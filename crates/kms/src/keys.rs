@@ -23,13 +23,13 @@ use crate::call::Call;
 use crate::error::{ErrorCode, KmsError, date};
 use crate::ids;
 use crate::resolve::live_key;
-use crate::service::Inner;
+use crate::service::ServiceState;
 use crate::store::{KeyRecord, to_time};
 
 /// The longest description accepted, in characters (the cloud's limit).
 pub const MAX_DESCRIPTION_CHARS: usize = 8192;
 
-impl Inner {
+impl ServiceState {
     /// CreateKey.
     pub(crate) fn create_key(
         &self,

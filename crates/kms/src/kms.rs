@@ -1,11 +1,12 @@
-//! The `Kms` trait: every operation of the key management service, as one
-//! synchronous, object-safe interface.
+//! The KMS as traits: [`KmsData`], the data plane the warehouse uses, and
+//! [`Kms`], which adds the administration of keys; synchronous and
+//! object-safe (as tink separates a remote KMS client from key management).
 //!
 //! An implementation is bound to one caller: the embedded service's
 //! [`crate::KmsHandle`] (a principal chosen in-process) and the HTTP client
-//! (its credentials). Everything above the KMS (storage, SQL) takes a
-//! `&dyn Kms` or `Arc<dyn Kms>` and is indifferent to which one it has;
-//! [`crate::CachingKms`] wraps either.
+//! (its credentials). Everything above the KMS that only uses keys
+//! (storage, SQL) takes a `&dyn KmsData` or `Arc<dyn KmsData>` and is
+//! indifferent to which one it has; [`crate::CachingKms`] wraps either.
 //!
 //! Every method authorises the call (`kms:<Operation>` on the key's ARN) and
 //! records it in the audit log, allowed or not. Errors carry the cloud's codes
@@ -26,14 +27,43 @@ use crate::api::{
 };
 use crate::error::KmsError;
 
-/// The key management service, as seen by one caller.
-pub trait Kms: Send + Sync {
+/// The KMS's data plane, as seen by one caller: what the warehouse does
+/// with keys (wrap and unwrap keysets, make and open data keys, describe a
+/// key it is about to use). What [`crate::CachingKms`] wraps and storage and
+/// SQL hold.
+pub trait KmsData: Send + Sync {
+    /// DescribeKey: a key's metadata.
+    fn describe_key(&self, request: &DescribeKeyRequest) -> Result<DescribeKeyResponse, KmsError>;
+
+    /// Encrypt: up to 6 KiB under the key's primary version.
+    fn encrypt(&self, request: &EncryptRequest) -> Result<EncryptResponse, KmsError>;
+
+    /// Decrypt: the blob names its key and version.
+    fn decrypt(&self, request: &DecryptRequest) -> Result<DecryptResponse, KmsError>;
+
+    /// GenerateDataKey: a random data key, in the clear and encrypted.
+    fn generate_data_key(
+        &self,
+        request: &GenerateDataKeyRequest,
+    ) -> Result<GenerateDataKeyResponse, KmsError>;
+
+    /// GenerateDataKeyWithoutPlaintext: a random data key, encrypted only.
+    fn generate_data_key_without_plaintext(
+        &self,
+        request: &GenerateDataKeyRequest,
+    ) -> Result<GenerateDataKeyWithoutPlaintextResponse, KmsError>;
+
+    /// ReEncrypt: from one key and context to another, inside the KMS.
+    fn re_encrypt(&self, request: &ReEncryptRequest) -> Result<ReEncryptResponse, KmsError>;
+}
+
+/// The whole key management service, as seen by one caller: the data
+/// plane and the administration of keys, aliases, rotation, BYOK and the
+/// audit log.
+pub trait Kms: KmsData {
     /// CreateKey: a new key in the caller's account (PendingImport when its
     /// origin is EXTERNAL, otherwise Enabled with a first version).
     fn create_key(&self, request: &CreateKeyRequest) -> Result<CreateKeyResponse, KmsError>;
-
-    /// DescribeKey: a key's metadata.
-    fn describe_key(&self, request: &DescribeKeyRequest) -> Result<DescribeKeyResponse, KmsError>;
 
     /// ListKeys: the caller's keys in this region.
     fn list_keys(&self, request: &ListKeysRequest) -> Result<ListKeysResponse, KmsError>;
@@ -85,27 +115,6 @@ pub trait Kms: Send + Sync {
     /// DeleteAlias.
     fn delete_alias(&self, request: &DeleteAliasRequest) -> Result<EmptyResponse, KmsError>;
 
-    /// Encrypt: up to 6 KiB under the key's primary version.
-    fn encrypt(&self, request: &EncryptRequest) -> Result<EncryptResponse, KmsError>;
-
-    /// Decrypt: the blob names its key and version.
-    fn decrypt(&self, request: &DecryptRequest) -> Result<DecryptResponse, KmsError>;
-
-    /// GenerateDataKey: a random data key, in the clear and encrypted.
-    fn generate_data_key(
-        &self,
-        request: &GenerateDataKeyRequest,
-    ) -> Result<GenerateDataKeyResponse, KmsError>;
-
-    /// GenerateDataKeyWithoutPlaintext: a random data key, encrypted only.
-    fn generate_data_key_without_plaintext(
-        &self,
-        request: &GenerateDataKeyRequest,
-    ) -> Result<GenerateDataKeyWithoutPlaintextResponse, KmsError>;
-
-    /// ReEncrypt: from one key and context to another, inside the KMS.
-    fn re_encrypt(&self, request: &ReEncryptRequest) -> Result<ReEncryptResponse, KmsError>;
-
     /// GetParametersForImport: an RSA wrapping key and a 24-hour import token.
     fn get_parameters_for_import(
         &self,
@@ -135,13 +144,41 @@ pub trait Kms: Send + Sync {
 
 /// A boxed KMS is a KMS: lets wrappers such as [`crate::CachingKms`] take a
 /// `Box<dyn Kms>` chosen at run time.
+impl<K: KmsData + ?Sized> KmsData for Box<K> {
+    fn describe_key(&self, request: &DescribeKeyRequest) -> Result<DescribeKeyResponse, KmsError> {
+        (**self).describe_key(request)
+    }
+
+    fn encrypt(&self, request: &EncryptRequest) -> Result<EncryptResponse, KmsError> {
+        (**self).encrypt(request)
+    }
+
+    fn decrypt(&self, request: &DecryptRequest) -> Result<DecryptResponse, KmsError> {
+        (**self).decrypt(request)
+    }
+
+    fn generate_data_key(
+        &self,
+        request: &GenerateDataKeyRequest,
+    ) -> Result<GenerateDataKeyResponse, KmsError> {
+        (**self).generate_data_key(request)
+    }
+
+    fn generate_data_key_without_plaintext(
+        &self,
+        request: &GenerateDataKeyRequest,
+    ) -> Result<GenerateDataKeyWithoutPlaintextResponse, KmsError> {
+        (**self).generate_data_key_without_plaintext(request)
+    }
+
+    fn re_encrypt(&self, request: &ReEncryptRequest) -> Result<ReEncryptResponse, KmsError> {
+        (**self).re_encrypt(request)
+    }
+}
+
 impl<K: Kms + ?Sized> Kms for Box<K> {
     fn create_key(&self, request: &CreateKeyRequest) -> Result<CreateKeyResponse, KmsError> {
         (**self).create_key(request)
-    }
-
-    fn describe_key(&self, request: &DescribeKeyRequest) -> Result<DescribeKeyResponse, KmsError> {
-        (**self).describe_key(request)
     }
 
     fn list_keys(&self, request: &ListKeysRequest) -> Result<ListKeysResponse, KmsError> {
@@ -201,32 +238,6 @@ impl<K: Kms + ?Sized> Kms for Box<K> {
 
     fn delete_alias(&self, request: &DeleteAliasRequest) -> Result<EmptyResponse, KmsError> {
         (**self).delete_alias(request)
-    }
-
-    fn encrypt(&self, request: &EncryptRequest) -> Result<EncryptResponse, KmsError> {
-        (**self).encrypt(request)
-    }
-
-    fn decrypt(&self, request: &DecryptRequest) -> Result<DecryptResponse, KmsError> {
-        (**self).decrypt(request)
-    }
-
-    fn generate_data_key(
-        &self,
-        request: &GenerateDataKeyRequest,
-    ) -> Result<GenerateDataKeyResponse, KmsError> {
-        (**self).generate_data_key(request)
-    }
-
-    fn generate_data_key_without_plaintext(
-        &self,
-        request: &GenerateDataKeyRequest,
-    ) -> Result<GenerateDataKeyWithoutPlaintextResponse, KmsError> {
-        (**self).generate_data_key_without_plaintext(request)
-    }
-
-    fn re_encrypt(&self, request: &ReEncryptRequest) -> Result<ReEncryptResponse, KmsError> {
-        (**self).re_encrypt(request)
     }
 
     fn get_parameters_for_import(

@@ -9,9 +9,12 @@
 //!
 //! The pieces:
 //!
-//! - [`Kms`]: the interface, one method per operation, bound to one caller.
-//!   The embedded [`KmsHandle`] and the HTTP client implement it;
-//!   [`CachingKms`] wraps either with a Decrypt cache (24-hour TTL by default).
+//! - [`KmsData`] and [`Kms`]: the interface, one method per operation, bound
+//!   to one caller: the data plane (Encrypt, Decrypt, GenerateDataKey,
+//!   ReEncrypt, DescribeKey), and the whole service (administration too).
+//!   The embedded [`KmsHandle`] and the HTTP client implement both;
+//!   [`CachingKms`] wraps either's data plane with a Decrypt cache (24-hour
+//!   TTL by default).
 //! - [`KmsGateway`]: the KMS as any principal through a [`KmsConnector`], with
 //!   one [`CachingKms`] per principal chain (what sessions and storage
 //!   encryption call through).
@@ -28,7 +31,7 @@
 //! use std::sync::Arc;
 //! use sealhouse_iam::{AccountId, Iam, Principal, SqliteStore, SystemClock};
 //! use sealhouse_kms::api::{CreateKeyRequest, DecryptRequest, GenerateDataKeyRequest};
-//! use sealhouse_kms::{Kms, KmsService, RootKey};
+//! use sealhouse_kms::{Kms, KmsData, KmsService, RootKey};
 //!
 //! let root = RootKey::load_or_create_file("/secure/kms-root.key".as_ref())?;
 //! let iam = Iam::new(SqliteStore::open("/data/iam.db".as_ref())?, root.secret_sealer());
@@ -85,7 +88,7 @@ pub use cache::{CachingKms, DEFAULT_CACHE_ENTRIES, DEFAULT_CACHE_TTL};
 pub use error::{ErrorCode, KmsError, OpenError};
 pub use gateway::{KmsConnector, KmsGateway};
 pub use keys::MAX_DESCRIPTION_CHARS;
-pub use kms::Kms;
+pub use kms::{Kms, KmsData};
 pub use maintenance::MaintenanceReport;
 pub use root_key::{ROOT_KEY_ENV, ROOT_KEY_LEN, RootKey, RootKeyError, RootKeyMove};
 pub use seal::RootKeySealer;

@@ -22,7 +22,7 @@ use crate::api::{KeyState, Origin};
 use crate::audit::NewEvent;
 use crate::error::KmsError;
 use crate::ids;
-use crate::service::{Inner, KmsService};
+use crate::service::{KmsService, ServiceState};
 use crate::store::{KeyRecord, Tx};
 
 /// What [`KmsService::tick`] did.
@@ -83,7 +83,7 @@ impl KmsService {
     }
 }
 
-impl Inner {
+impl ServiceState {
     /// The key `key_id` after applying what is due at `now` (committed and
     /// audited); a tombstone if it was deleted; `None` if it never existed.
     pub(crate) fn maintain_key(

@@ -14,7 +14,7 @@ use crate::api::KeyState;
 use crate::call::Call;
 use crate::error::{ErrorCode, KmsError, printable};
 use crate::ids;
-use crate::service::Inner;
+use crate::service::ServiceState;
 use crate::store::{KeyRecord, Tx, alias_arn, to_time};
 
 /// What a `KeyId` names.
@@ -32,7 +32,7 @@ enum KeyTarget {
     },
 }
 
-impl Inner {
+impl ServiceState {
     /// The key `key_ref` names for the caller, with due maintenance applied,
     /// noted on the call, and `kms:<Operation>` authorised on it.
     pub(crate) fn resolve_key(
@@ -44,7 +44,7 @@ impl Inner {
         self.resolve_key_for(call, key_ref, &action)
     }
 
-    /// [`Inner::resolve_key`] authorising `action`.
+    /// [`ServiceState::resolve_key`] authorising `action`.
     pub(crate) fn resolve_key_for(
         &self,
         call: &mut Call<'_>,
@@ -124,7 +124,7 @@ impl Inner {
     }
 }
 
-impl Inner {
+impl ServiceState {
     /// Authorises `action` on `key`. A key's own account may do what its
     /// policies allow; another account only DescribeKey, and only when the
     /// key names it a viewer (a project's default key, seen by the project's

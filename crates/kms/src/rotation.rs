@@ -22,13 +22,13 @@ use crate::error::{ErrorCode, KmsError};
 use crate::ids;
 use crate::resolve::{live_key, require_enabled};
 use crate::seal::Purpose;
-use crate::service::Inner;
+use crate::service::ServiceState;
 use crate::store::{KeyRecord, Tx, VersionRecord, to_time};
 
 /// Length of a key version's AES key.
 const VERSION_KEY_LEN: usize = 32;
 
-impl Inner {
+impl ServiceState {
     /// Makes a new primary version of `key` from fresh random material and
     /// writes the key's rotation dates.
     pub(crate) fn add_version(

@@ -11,7 +11,7 @@ use sealhouse_kms::api::{
     AuditOutcome, CreateKeyRequest, KeyRequest, ListAuditEventsRequest, ListKeysRequest,
     OutcomeFilter,
 };
-use sealhouse_kms::{ErrorCode, Kms};
+use sealhouse_kms::{ErrorCode, Kms, KmsData};
 use time::Duration;
 
 #[test]

@@ -16,7 +16,7 @@ use sealhouse_kms::api::{
     ImportKeyMaterialRequest, KeyMetadata, KeyRequest, KeyState, Origin, RotationInterval,
     UpdateRotationPolicyRequest, WrappingAlgorithm,
 };
-use sealhouse_kms::{ErrorCode, Kms, KmsHandle};
+use sealhouse_kms::{ErrorCode, Kms, KmsData, KmsHandle};
 use time::Duration;
 
 const KNOWN_KEY: [u8; 32] = *b"my own 32-byte AES key, from HSM";

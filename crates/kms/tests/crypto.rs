@@ -11,7 +11,7 @@ use sealhouse_kms::api::{
     CreateAliasRequest, DataKeySpec, DeleteAliasRequest, EncryptRequest, GenerateDataKeyRequest,
     KeyRequest, ListAliasesRequest, ReEncryptRequest,
 };
-use sealhouse_kms::{ErrorCode, Kms};
+use sealhouse_kms::{ErrorCode, Kms, KmsData};
 
 #[test]
 fn encryption_context_must_match_exactly() {

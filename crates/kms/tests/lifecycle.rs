@@ -12,7 +12,7 @@ use sealhouse_kms::api::{
     KeyState, ListKeyVersionsRequest, ListKeysRequest, RotationInterval,
     ScheduleKeyDeletionRequest, UpdateRotationPolicyRequest,
 };
-use sealhouse_kms::{ErrorCode, Kms};
+use sealhouse_kms::{ErrorCode, Kms, KmsData};
 use time::Duration;
 
 #[test]

@@ -7,7 +7,7 @@ mod common;
 use common::{World, ctx, decrypt, encrypt, new_key};
 use sealhouse_crypto::SecretBytes;
 use sealhouse_kms::api::{EncryptRequest, GenerateDataKeyRequest};
-use sealhouse_kms::{CachingKms, DEFAULT_CACHE_TTL, Kms, RootKey};
+use sealhouse_kms::{CachingKms, DEFAULT_CACHE_TTL, KmsData, RootKey};
 
 /// Renderings of `secret` that a careless Debug would print.
 fn renderings(secret: &[u8]) -> Vec<String> {

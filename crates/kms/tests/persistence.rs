@@ -16,7 +16,7 @@ use sealhouse_kms::api::{
     ImportKeyMaterialRequest, KeyRequest, KeyState, ListAliasesRequest, ListAuditEventsRequest,
     ListKeyVersionsRequest, ListKeysRequest, Origin, RotationInterval, ScheduleKeyDeletionRequest,
 };
-use sealhouse_kms::{Kms, KmsService, OpenError, RootKey};
+use sealhouse_kms::{Kms, KmsData, KmsService, OpenError, RootKey};
 
 #[test]
 fn a_restart_loses_nothing() {

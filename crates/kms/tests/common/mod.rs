@@ -15,7 +15,7 @@ use sealhouse_kms::api::{
     CreateKeyRequest, DecryptRequest, DecryptResponse, EncryptRequest, EncryptResponse,
     EncryptionContext, KeyMetadata,
 };
-use sealhouse_kms::{ErrorCode, Kms, KmsError, KmsHandle, KmsService, RootKey};
+use sealhouse_kms::{ErrorCode, Kms, KmsData, KmsError, KmsHandle, KmsService, RootKey};
 use tempfile::TempDir;
 use time::OffsetDateTime;
 
@@ -149,7 +149,7 @@ pub fn new_key(kms: &dyn Kms) -> KeyMetadata {
 }
 
 pub fn encrypt(
-    kms: &dyn Kms,
+    kms: &dyn KmsData,
     key_id: &str,
     plaintext: &[u8],
     context: &EncryptionContext,
@@ -162,7 +162,7 @@ pub fn encrypt(
 }
 
 pub fn decrypt(
-    kms: &dyn Kms,
+    kms: &dyn KmsData,
     blob: &[u8],
     context: &EncryptionContext,
 ) -> Result<DecryptResponse, KmsError> {

@@ -17,11 +17,12 @@ use parquet::encryption::encrypt::FileEncryptionProperties;
 use sealhouse_crypto::SecretBytes;
 use sealhouse_iam::{AccountId, Arn, Principal};
 use sealhouse_kms::api::{DataKeySpec, DecryptRequest, EncryptionContext, GenerateDataKeyRequest};
-use sealhouse_kms::{Kms, KmsGateway};
+use sealhouse_kms::{KmsData, KmsError, KmsGateway};
 
 use super::parquet_keys::{ParquetKeyFactory, ParquetKeyOptions};
 use super::segmented_store::SegmentedStore;
 use super::{ProjectEncryption, StorageAlgorithm};
+use crate::StorageError;
 use crate::segmented::SegmentCipher;
 
 /// The encryption context of every segmented file's data key: a data key
@@ -31,7 +32,7 @@ const DATA_KEY_PURPOSE: (&str, &str) = ("sealhouse:purpose", "storage-data-key")
 /// One account's way to its keys: a caching KMS acting as the account, the
 /// Parquet encryption factory and the segmented-file store over it.
 struct AccountKeys {
-    kms: Arc<dyn Kms>,
+    kms: Arc<dyn KmsData>,
     parquet: Arc<ParquetKeyFactory>,
     segmented: Arc<SegmentedStore>,
 }
@@ -210,19 +211,19 @@ impl ProjectKeys {
             .keys
             .kms
             .generate_data_key(&request)
-            .map_err(|e| self.kms_failure("write", DataFusionError::External(Box::new(e))))?;
+            .map_err(|e| self.kms_failure("write", &e))?;
         Ok((response.plaintext, response.ciphertext_blob))
     }
 
     /// An error for a KMS refusal while reading or writing the project.
-    fn kms_failure(&self, what: &str, e: DataFusionError) -> DataFusionError {
-        DataFusionError::Execution(format!(
-            "cannot {what} encrypted project '{}' ({} with key {}): {}",
-            self.project,
-            self.setting.algorithm,
-            self.setting.key_arn,
-            e.find_root()
-        ))
+    fn kms_failure(&self, what: &str, e: &KmsError) -> DataFusionError {
+        DataFusionError::External(Box::new(StorageError::Kms {
+            code: e.code(),
+            message: format!(
+                "cannot {what} encrypted project '{}' ({} with key {}): {e}",
+                self.project, self.setting.algorithm, self.setting.key_arn,
+            ),
+        }))
     }
 }
 
@@ -235,15 +236,14 @@ pub(crate) fn data_key_context() -> EncryptionContext {
 
 /// Opens a segmented file's data key blob.
 pub(crate) fn open_data_key(
-    kms: &dyn Kms,
+    kms: &dyn KmsData,
     blob: &[u8],
-) -> std::result::Result<SecretBytes, String> {
+) -> std::result::Result<SecretBytes, KmsError> {
     kms.decrypt(&DecryptRequest {
         ciphertext_blob: blob.to_vec(),
         encryption_context: data_key_context(),
     })
     .map(|r| r.plaintext)
-    .map_err(|e| e.to_string())
 }
 
 /// How one new file is encrypted. Made only by

@@ -14,9 +14,10 @@ use object_store::path::Path;
 use object_store::{
     GetOptions, GetResult, GetResultPayload, ObjectMeta, ObjectStore, ObjectStoreExt,
 };
-use sealhouse_kms::Kms;
+use sealhouse_kms::KmsData;
 
 use super::keys::open_data_key;
+use crate::StorageError;
 use crate::scan::read_only_store::read_only_object_store;
 use crate::segmented::{FileIdentity, MAX_HEADER_LEN, SegmentedHeader, SegmentedReader};
 
@@ -24,12 +25,12 @@ const STORE: &str = "sealhouse-segmented";
 
 /// The decrypting store of one account's keys over the files' store.
 pub(crate) struct SegmentedStore {
-    kms: Arc<dyn Kms>,
+    kms: Arc<dyn KmsData>,
     files: Arc<dyn ObjectStore>,
 }
 
 impl SegmentedStore {
-    pub(crate) fn new(kms: Arc<dyn Kms>, files: Arc<dyn ObjectStore>) -> Self {
+    pub(crate) fn new(kms: Arc<dyn KmsData>, files: Arc<dyn ObjectStore>) -> Self {
         Self { kms, files }
     }
 }
@@ -53,6 +54,21 @@ fn generic(location: &Path, message: impl fmt::Display) -> object_store::Error {
     }
 }
 
+/// A file that fails to authenticate or is not where it belongs, as the
+/// storage error it is (it comes out of the query typed).
+fn damaged(location: &Path, message: impl fmt::Display) -> object_store::Error {
+    typed(StorageError::DamagedFile(format!(
+        "/{location}: {message}; restore it from a backup"
+    )))
+}
+
+fn typed(error: StorageError) -> object_store::Error {
+    object_store::Error::Generic {
+        store: STORE,
+        source: Box::new(error),
+    }
+}
+
 /// The header of the segmented file at `location` (`len` bytes long), read
 /// without any key.
 async fn read_header(
@@ -63,7 +79,7 @@ async fn read_header(
     let prefix = files
         .get_range(location, 0..len.min(MAX_HEADER_LEN as u64))
         .await?;
-    SegmentedHeader::parse(&prefix).map_err(|e| generic(location, e))
+    SegmentedHeader::parse(&prefix).map_err(|e| damaged(location, e))
 }
 
 /// The plaintext length of the segmented file at `location` in `files`
@@ -77,9 +93,9 @@ pub(crate) async fn segmented_plaintext_len(
     pinned: Option<&[u8; 32]>,
 ) -> datafusion::error::Result<u64> {
     let failed = |e: String| {
-        datafusion::error::DataFusionError::Execution(format!(
+        datafusion::error::DataFusionError::External(Box::new(StorageError::DamagedFile(format!(
             "cannot read encrypted file /{location}: {e}"
-        ))
+        ))))
     };
     let header = read_header(files, location, len)
         .await
@@ -112,15 +128,20 @@ impl SegmentedStore {
         let data_key = tokio::task::spawn_blocking(move || open_data_key(kms.as_ref(), &blob))
             .await
             .map_err(|e| generic(location, e))?
-            .map_err(|e| generic(location, format!("cannot open the file's data key: {e}")))?;
+            .map_err(|e| {
+                typed(StorageError::Kms {
+                    code: e.code(),
+                    message: format!("/{location}: cannot open the file's data key: {e}"),
+                })
+            })?;
         let reader =
-            SegmentedReader::new(header, &data_key, meta.size).map_err(|e| generic(location, e))?;
+            SegmentedReader::new(header, &data_key, meta.size).map_err(|e| damaged(location, e))?;
         // Authenticated now: a file copied here from another place under
         // the same key says where it belongs.
         reader
             .header()
             .check_identity(&place)
-            .map_err(|e| generic(location, e))?;
+            .map_err(|e| damaged(location, e))?;
         let size = reader.plaintext_len();
         if options.head {
             return Ok((None, size, meta));
@@ -134,14 +155,14 @@ impl SegmentedStore {
             .map_err(|e| generic(location, e))?;
         let fetched = self.files.get_range(location, needed.clone()).await?;
         if fetched.len() as u64 != needed.end - needed.start {
-            return Err(generic(
+            return Err(damaged(
                 location,
                 format!("reading bytes {needed:?} gave {} bytes", fetched.len()),
             ));
         }
         let plaintext = reader
             .read_range(range.clone(), &fetched)
-            .map_err(|e| generic(location, e))?;
+            .map_err(|e| damaged(location, e))?;
         Ok((Some((Bytes::from(plaintext), range)), size, meta))
     }
 }

@@ -15,14 +15,14 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sealhouse_crypto::SecretBytes;
-use sealhouse_kms::Kms;
+use sealhouse_kms::KmsData;
 use sealhouse_kms::api::{DecryptRequest, EncryptRequest, EncryptionContext};
 
 use super::error::ParquetKeyError;
 
 /// Wraps `key` with the KMS key `master_key_id`: the base64 ciphertext blob.
 pub(crate) fn wrap(
-    kms: &dyn Kms,
+    kms: &dyn KmsData,
     key: &SecretBytes,
     master_key_id: &str,
 ) -> Result<String, ParquetKeyError> {
@@ -37,7 +37,7 @@ pub(crate) fn wrap(
 /// Unwraps `wrapped` (a base64 ciphertext blob), which the key material says
 /// was wrapped with `master_key_id`.
 pub(crate) fn unwrap(
-    kms: &dyn Kms,
+    kms: &dyn KmsData,
     wrapped: &str,
     master_key_id: &str,
 ) -> Result<SecretBytes, ParquetKeyError> {

@@ -40,8 +40,9 @@ use datafusion::execution::parquet_encryption::EncryptionFactory;
 use parquet::encryption::decrypt::{FileDecryptionProperties, KeyRetriever};
 use parquet::encryption::encrypt::FileEncryptionProperties;
 use sealhouse_crypto::SecretBytes;
-use sealhouse_kms::Kms;
+use sealhouse_kms::KmsData;
 
+use crate::StorageError;
 pub(crate) use error::ParquetKeyError;
 use material::{KeyMaterial, Wrapping};
 
@@ -82,12 +83,24 @@ impl ParquetKeyOptions {
         }
     }
 
-    /// An error of reading or writing (`what`) the project's files.
-    fn failure(&self, what: &str, e: &ParquetKeyError) -> String {
-        format!(
+    /// An error of reading or writing (`what`) the project's files: a
+    /// KMS refusal keeps the KMS's code, damaged key material is a damaged
+    /// file (both come out of the query typed).
+    fn failure(&self, what: &str, e: &ParquetKeyError) -> Box<dyn std::error::Error + Send + Sync> {
+        let message = format!(
             "cannot {what} encrypted project '{}' (AES256 with key {}): {e}",
             self.project, self.master_key_id
-        )
+        );
+        match e {
+            ParquetKeyError::Kms(kms) => Box::new(StorageError::Kms {
+                code: kms.code(),
+                message,
+            }),
+            ParquetKeyError::Damaged(_) | ParquetKeyError::WrongMasterKey { .. } => {
+                Box::new(StorageError::DamagedFile(message))
+            }
+            ParquetKeyError::Unsupported(_) | ParquetKeyError::Random(_) => message.into(),
+        }
     }
 }
 
@@ -95,7 +108,7 @@ impl ParquetKeyOptions {
 /// through one account's (caching) KMS. DataFusion's
 /// [`EncryptionFactory`], registered per key account.
 pub(crate) struct ParquetKeyFactory {
-    kms: Arc<dyn Kms>,
+    kms: Arc<dyn KmsData>,
 }
 
 impl fmt::Debug for ParquetKeyFactory {
@@ -135,7 +148,7 @@ impl FileKey {
 }
 
 impl ParquetKeyFactory {
-    pub(crate) fn new(kms: Arc<dyn Kms>) -> Self {
+    pub(crate) fn new(kms: Arc<dyn KmsData>) -> Self {
         Self { kms }
     }
 
@@ -186,7 +199,7 @@ impl ParquetKeyFactory {
 }
 
 /// Unwraps a key's material to its data key.
-fn recover_key(kms: &dyn Kms, metadata: &[u8]) -> Result<SecretBytes, ParquetKeyError> {
+fn recover_key(kms: &dyn KmsData, metadata: &[u8]) -> Result<SecretBytes, ParquetKeyError> {
     let material = KeyMaterial::parse(metadata)?;
     let dek = match &material.wrapping {
         Wrapping::Single { wrapped_dek } => {
@@ -216,7 +229,7 @@ fn recover_key(kms: &dyn Kms, metadata: &[u8]) -> Result<SecretBytes, ParquetKey
 
 /// What parquet asks for each key metadata it meets in one file.
 struct FileKeyRetriever {
-    kms: Arc<dyn Kms>,
+    kms: Arc<dyn KmsData>,
     options: ParquetKeyOptions,
 }
 
@@ -224,7 +237,7 @@ impl KeyRetriever for FileKeyRetriever {
     fn retrieve_key(&self, key_metadata: &[u8]) -> parquet::errors::Result<Vec<u8>> {
         recover_key(self.kms.as_ref(), key_metadata)
             .map(|key| key.expose().to_vec())
-            .map_err(|e| parquet::errors::ParquetError::General(self.options.failure("read", &e)))
+            .map_err(|e| parquet::errors::ParquetError::External(self.options.failure("read", &e)))
     }
 }
 
@@ -244,7 +257,7 @@ impl EncryptionFactory for ParquetKeyFactory {
         }
         let key = self
             .new_file_key(&options.master_key_id)
-            .map_err(|e| DataFusionError::Execution(options.failure("write", &e)))?;
+            .map_err(|e| DataFusionError::External(options.failure("write", &e)))?;
         Ok(Some(key.into_properties()?))
     }
 
