@@ -469,3 +469,61 @@ fn parameters_round_trip_exactly() {
         assert_eq!(got, want);
     });
 }
+
+/// The SQLSTATE a driver sees comes from the kind of error, over both
+/// protocols: names that do not exist by their kind, a refused value, a
+/// failed decryption, an unsupported statement, a name taken, a refusal.
+#[test]
+fn sqlstates_tell_kinds_of_errors_apart() {
+    let served = Served::start();
+    let root = served.account("1111");
+    let bob = served.user(&root, "bob");
+    runtime().block_on(async {
+        let c = served.connect(&root).await;
+        c.batch_execute(
+            "CREATE PROJECT codes; CREATE TABLE codes.t (id BIGINT); \
+             CREATE TABLE codes.k AS SELECT NEW_KEYSET('AES-GCM-256') AS a, \
+             NEW_KEYSET('AES-GCM-256') AS b",
+        )
+        .await
+        .expect("create");
+        let cases = [
+            ("SELECT * FROM codes.nope", "42P01"),
+            ("SELECT nope FROM codes.t", "42703"),
+            ("SELECT no_such_fn(id) FROM codes.t", "42883"),
+            ("SELEC 1", "42601"),
+            ("SELECT NEW_KEYSET('DES')", "22023"),
+            (
+                "SELECT ENHANCED_SYM_DECRYPT(b, ENHANCED_SYM_ENCRYPT(a, 'x')) FROM codes.k",
+                "39000",
+            ),
+            ("CREATE VIEW codes.v AS SELECT 1", "0A000"),
+            ("CREATE TABLE codes.t (id BIGINT)", "42P07"),
+            ("USE nowhere", "3F000"),
+        ];
+        for (sql, expected) in cases {
+            let simple = c.simple_query(sql).await.expect_err(sql);
+            assert_eq!(
+                code(&simple),
+                expected,
+                "{sql} (simple): {}",
+                message(&simple)
+            );
+            if !sql.starts_with("USE") && !sql.starts_with("SELEC ") {
+                let extended = c.query(sql, &[]).await.expect_err(sql);
+                assert_eq!(
+                    code(&extended),
+                    expected,
+                    "{sql} (extended): {}",
+                    message(&extended)
+                );
+            }
+        }
+        let b = served.connect(&bob).await;
+        let refused = b
+            .simple_query("SELECT * FROM codes.t")
+            .await
+            .expect_err("bob holds no grant");
+        assert_eq!(code(&refused), "42501", "{}", message(&refused));
+    });
+}

@@ -352,7 +352,7 @@ fn each_statement_is_logged_as_json_without_its_values() {
     );
     assert!(select["fields"]["duration_ms"].is_number());
     assert!(
-        events.iter().any(|e| e["fields"]["outcome"] == "42000"),
+        events.iter().any(|e| e["fields"]["outcome"] == "42703"),
         "the failed statement's SQLSTATE: {log}"
     );
     assert!(log.contains("\"signed in\""), "{log}");

@@ -6,7 +6,7 @@ use datafusion::sql::sqlparser::ast::{
     CloseCursor, DeclareType, Expr, FetchDirection, Set, Statement, Value,
 };
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
-use sealhouse_sql::Warehouse;
+use sealhouse_sql::SqlSession;
 
 use crate::error::ClientError;
 
@@ -144,7 +144,7 @@ pub(crate) fn parse(
         sealhouse_sql::nesting::check_nesting(text).map_err(ClientError::from_sql)?;
         if let Some(command) = abort(text) {
             commands.push(command);
-        } else if Warehouse::is_sealhouse_statement(text) {
+        } else if SqlSession::is_sealhouse_statement(text) {
             commands.push(Command::Sealhouse(text.to_owned()));
         } else {
             // Sealhouse's type names (BINARY, DATETIME) in PostgreSQL's spelling.

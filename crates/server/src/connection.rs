@@ -22,7 +22,7 @@ use futures::FutureExt;
 use sealhouse_iam::{Iam, Principal};
 use sealhouse_sql::format::ResultSet;
 use sealhouse_sql::{
-    IdentityServices, PlanOutput, RowStream, SqlError, StatementOutput, Warehouse,
+    IdentityServices, PlanOutput, RowStream, SqlError, SqlSession, StatementOutput,
 };
 use sealhouse_storage::Catalog;
 use tokio::sync::Mutex;
@@ -125,7 +125,7 @@ enum Block {
 
 /// The state of a signed-in connection.
 pub(crate) struct Session {
-    warehouse: Warehouse,
+    warehouse: SqlSession,
     settings: Settings,
     block: Block,
     cursors: HashMap<String, Cursor>,
@@ -147,7 +147,7 @@ impl Connection {
         user: &str,
         database: Option<&str>,
     ) -> Result<(), ClientError> {
-        let mut warehouse = Warehouse::with_identity(
+        let mut warehouse = SqlSession::with_identity(
             Arc::clone(&self.shared.catalog),
             principal,
             Arc::clone(&self.shared.services),

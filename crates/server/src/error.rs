@@ -4,7 +4,6 @@
 
 use pgwire::error::{ErrorInfo, PgWireError};
 use sealhouse_sql::SqlError;
-use sealhouse_storage::StorageError;
 
 /// An error for the client.
 #[derive(Debug)]
@@ -30,28 +29,9 @@ impl ClientError {
         Self::new("0A000", message)
     }
 
+    /// The SQLSTATE comes from the error's kind (`SqlError::sqlstate`).
     pub(crate) fn from_sql(error: SqlError) -> Self {
-        let code = match &error {
-            SqlError::Syntax(_) => "42601",
-            SqlError::AccessDenied(_) => "42501",
-            // DataFusion's "table 'p.t' not found" arrives as a planning error.
-            SqlError::Plan(m) if m.contains("table") && m.contains("not found") => "42P01",
-            SqlError::Plan(_) => "42000",
-            SqlError::TooComplex(_) => "54001",
-            SqlError::OutOfMemory(_) => "53200",
-            SqlError::Storage(StorageError::ProjectNotFound(_)) => "3F000",
-            SqlError::Storage(StorageError::TableNotFound { .. }) => "42P01",
-            SqlError::Storage(
-                StorageError::ProjectExists(_) | StorageError::TableExists { .. },
-            ) => "42P07",
-            SqlError::Storage(StorageError::InvalidName { .. } | StorageError::ReservedName(_)) => {
-                "42602"
-            }
-            // PostgreSQL's unrecognized configuration parameter / invalid value.
-            SqlError::Storage(StorageError::InvalidSetting(_)) => "42704",
-            _ => "XX000",
-        };
-        Self::new(code, error.to_string())
+        Self::new(error.sqlstate(), error.to_string())
     }
 
     pub(crate) fn into_info(self) -> ErrorInfo {

@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 
 use sealhouse_iam::{AccountId, Iam, NoSealing, Principal, SqliteStore, SystemClock};
 use sealhouse_kms::{KmsService, RootKey};
-use sealhouse_sql::{IdentityServices, StatementOutput, Warehouse};
+use sealhouse_sql::{IdentityServices, SqlSession, StatementOutput};
 use sealhouse_storage::Catalog;
 
-fn run(rt: &tokio::runtime::Runtime, w: &mut Warehouse, sql: &str) {
+fn run(rt: &tokio::runtime::Runtime, w: &mut SqlSession, sql: &str) {
     match rt.block_on(w.execute(sql)) {
         Ok(StatementOutput::Rows(r)) => assert!(r.num_rows() <= 1),
         Ok(_) => {}
@@ -26,7 +26,7 @@ fn run(rt: &tokio::runtime::Runtime, w: &mut Warehouse, sql: &str) {
 }
 
 /// The median of `runs` timings of `sql`.
-fn median(rt: &tokio::runtime::Runtime, w: &mut Warehouse, sql: &str, runs: usize) -> Duration {
+fn median(rt: &tokio::runtime::Runtime, w: &mut SqlSession, sql: &str, runs: usize) -> Duration {
     let mut times: Vec<Duration> = (0..runs)
         .map(|_| {
             let t = Instant::now();
@@ -75,7 +75,7 @@ fn main() {
     .expect("catalog");
 
     // The owner fills the table and grants the analyst SELECT on it.
-    let mut owner = Warehouse::with_identity(
+    let mut owner = SqlSession::with_identity(
         Arc::clone(&catalog),
         Principal::Root { account: a.clone() },
         Arc::clone(&services),
@@ -89,8 +89,8 @@ fn main() {
     run(&rt, &mut owner, "ADD USER analyst");
     run(&rt, &mut owner, "GRANT SELECT ON TABLE t TO USER analyst");
 
-    let mut unchecked = Warehouse::new(Arc::clone(&catalog));
-    let mut analyst = Warehouse::with_identity(
+    let mut unchecked = SqlSession::new(Arc::clone(&catalog));
+    let mut analyst = SqlSession::with_identity(
         catalog,
         Principal::User {
             account: a,

@@ -17,11 +17,11 @@ use std::time::{Duration, Instant};
 
 use sealhouse_iam::{AccountId, Iam, NoSealing, Principal, SqliteStore, SystemClock};
 use sealhouse_kms::{KmsService, RootKey};
-use sealhouse_sql::{IdentityServices, StatementOutput, Warehouse};
+use sealhouse_sql::{IdentityServices, SqlSession, StatementOutput};
 use sealhouse_storage::{Catalog, CatalogKey, S3Settings, StorageLocation, StorageOptions};
 use sealhouse_test_s3::TestS3;
 
-fn run(rt: &tokio::runtime::Runtime, w: &mut Warehouse, sql: &str) -> String {
+fn run(rt: &tokio::runtime::Runtime, w: &mut SqlSession, sql: &str) -> String {
     match rt.block_on(w.execute(sql)) {
         Ok(StatementOutput::Rows(r)) => format!("{:?}", r.batches),
         Ok(other) => other.message().unwrap_or_default(),
@@ -29,7 +29,7 @@ fn run(rt: &tokio::runtime::Runtime, w: &mut Warehouse, sql: &str) -> String {
     }
 }
 
-fn timed(rt: &tokio::runtime::Runtime, w: &mut Warehouse, sql: &str) -> (Duration, String) {
+fn timed(rt: &tokio::runtime::Runtime, w: &mut SqlSession, sql: &str) -> (Duration, String) {
     let t = Instant::now();
     let out = run(rt, w, sql);
     (t.elapsed(), out)
@@ -119,7 +119,7 @@ fn main() {
                 s.with(name, value)
             }),
     };
-    let mut sessions: Vec<(&str, Warehouse)> = [("local disk", None), ("S3", Some(&s3))]
+    let mut sessions: Vec<(&str, SqlSession)> = [("local disk", None), ("S3", Some(&s3))]
         .into_iter()
         .map(|(name, options)| {
             let root = dir.path().join(name.replace(' ', "-"));
@@ -132,7 +132,7 @@ fn main() {
             let principal = Principal::Root { account: a.clone() };
             (
                 name,
-                Warehouse::with_identity(catalog, principal, Arc::clone(&services)),
+                SqlSession::with_identity(catalog, principal, Arc::clone(&services)),
             )
         })
         .collect();

@@ -22,7 +22,7 @@ use sealhouse_iam::{
 };
 use sealhouse_kms::api::CreateKeyRequest;
 use sealhouse_kms::{Kms, KmsService, RootKey};
-use sealhouse_sql::{IdentityServices, StatementOutput, Warehouse};
+use sealhouse_sql::{IdentityServices, SqlSession, StatementOutput};
 use sealhouse_storage::Catalog;
 
 struct Measure {
@@ -71,7 +71,7 @@ fn measure(name: &'static str, rows: u64, f: impl FnOnce()) -> Measure {
     }
 }
 
-fn sql(rt: &tokio::runtime::Runtime, w: &mut Warehouse, statement: &str) -> StatementOutput {
+fn sql(rt: &tokio::runtime::Runtime, w: &mut SqlSession, statement: &str) -> StatementOutput {
     rt.block_on(w.execute(statement))
         .unwrap_or_else(|e| panic!("{statement}: {e}"))
 }
@@ -79,7 +79,7 @@ fn sql(rt: &tokio::runtime::Runtime, w: &mut Warehouse, statement: &str) -> Stat
 /// A warehouse in `dir` acting as an account root, with an embedded KMS and
 /// a role the warehouse may use; returns it and a `USE_WRAPPED_KEYSET(...)`
 /// call on a new AES-GCM-256 wrapped keyset.
-fn wrapped_keyset_warehouse(dir: &std::path::Path) -> (Warehouse, String) {
+fn wrapped_keyset_warehouse(dir: &std::path::Path) -> (SqlSession, String) {
     const TRUST: &str = r#"{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"Service":["odps.aliyuncs.com"]}}],"Version":"1"}"#;
     let account = AccountId::new("1892732288741234").expect("uid");
     let iam = Arc::new(Iam::new(
@@ -124,7 +124,7 @@ fn wrapped_keyset_warehouse(dir: &std::path::Path) -> (Warehouse, String) {
         sealhouse_storage::CatalogKey::random().expect("catalog key"),
     )
     .expect("catalog");
-    let mut w = Warehouse::with_identity(catalog, root, Arc::new(keys));
+    let mut w = SqlSession::with_identity(catalog, root, Arc::new(keys));
     let role = "acs:ram::1892732288741234:role/bench";
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let hex = match rt

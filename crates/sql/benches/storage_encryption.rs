@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 
 use sealhouse_iam::{AccountId, Iam, NoSealing, Principal, SqliteStore, SystemClock};
 use sealhouse_kms::{KmsService, RootKey};
-use sealhouse_sql::{IdentityServices, StatementOutput, Warehouse};
+use sealhouse_sql::{IdentityServices, SqlSession, StatementOutput};
 use sealhouse_storage::Catalog;
 
-fn run(rt: &tokio::runtime::Runtime, w: &mut Warehouse, sql: &str) -> String {
+fn run(rt: &tokio::runtime::Runtime, w: &mut SqlSession, sql: &str) -> String {
     match rt.block_on(w.execute(sql)) {
         Ok(StatementOutput::Rows(r)) => format!("{:?}", r.batches),
         Ok(other) => other.message().unwrap_or_default(),
@@ -29,7 +29,7 @@ fn run(rt: &tokio::runtime::Runtime, w: &mut Warehouse, sql: &str) -> String {
     }
 }
 
-fn timed(rt: &tokio::runtime::Runtime, w: &mut Warehouse, sql: &str) -> (Duration, String) {
+fn timed(rt: &tokio::runtime::Runtime, w: &mut SqlSession, sql: &str) -> (Duration, String) {
     let t = Instant::now();
     let out = run(rt, w, sql);
     (t.elapsed(), out)
@@ -76,7 +76,7 @@ fn main() {
         sealhouse_storage::CatalogKey::random().expect("catalog key"),
     )
     .expect("catalog");
-    let mut w = Warehouse::with_identity(catalog, Principal::Root { account: a }, services);
+    let mut w = SqlSession::with_identity(catalog, Principal::Root { account: a }, services);
 
     // An id, a phone-number-like string, and a 32-character text per row.
     let insert = format!(
@@ -172,7 +172,7 @@ fn main() {
 ///   against its scan.
 fn integrity_costs(
     rt: &tokio::runtime::Runtime,
-    w: &Warehouse,
+    w: &SqlSession,
     results: &[(&str, Duration, Duration, u64)],
     runs: usize,
 ) {

@@ -2,7 +2,7 @@
 //! encryption functions, the script mode of the original service, and the
 //! result formats of its console.
 //!
-//! [`Warehouse`] is the entry point: open a data directory, run statements
+//! [`SqlSession`] is the entry point: open a data directory, run statements
 //! or scripts, print results with [`format::write_rows`].
 
 #![forbid(unsafe_code)]
@@ -13,13 +13,13 @@ mod error;
 mod field_access;
 pub mod format;
 mod functions;
-mod meta;
 pub mod nesting;
+mod own_statements;
 pub mod script;
 mod session;
 mod tables;
 mod wrapped;
 
-pub use error::SqlError;
-pub use session::{PlanOutput, RowStream, ScriptError, StatementOutput, Warehouse};
+pub use error::{Denial, ObjectKind, SqlError};
+pub use session::{PlanOutput, RowStream, ScriptError, SqlSession, StatementOutput};
 pub use wrapped::IdentityServices;

@@ -15,9 +15,10 @@ use sealhouse_iam::Principal;
 use sealhouse_storage::{Catalog, CatalogKey, DEFAULT_PROJECT, TableInfo};
 
 use crate::access::{self, AclOutput, Authorizer, Privilege};
+use crate::error::ObjectKind;
 use crate::format::ResultSet;
 use crate::functions::{self, FunctionSet};
-use crate::meta::{self, Meta};
+use crate::own_statements::{self, OwnStatement};
 use crate::script::{self, ScriptLine, ScriptStatement};
 use crate::tables::{CATALOG_NAME, CatalogView, StatementLeases};
 use crate::wrapped::{IdentityServices, KeysetWrapper};
@@ -27,11 +28,14 @@ use sealhouse_storage::encryption::StorageKeys;
 mod authorization;
 mod create_table;
 mod database_settings;
+mod describe_statements;
 mod encryption_statements;
 mod insert_types;
 mod memory;
 mod output;
 mod postgres;
+mod project_statements;
+mod set_statement;
 mod small_files;
 mod streaming;
 
@@ -40,7 +44,7 @@ pub use streaming::{PlanOutput, RowStream};
 
 /// One user's session: the current project, script variables and settings,
 /// over a data directory shared with other sessions.
-pub struct Warehouse {
+pub struct SqlSession {
     catalog: Arc<Catalog>,
     ctx: SessionContext,
     functions: FunctionSet,
@@ -57,7 +61,7 @@ pub struct Warehouse {
     settings: BTreeMap<String, String>,
 }
 
-impl Warehouse {
+impl SqlSession {
     /// Opens (creating on first use) the data directory at `data_dir`, its
     /// catalog checked with `key` (derived from the KMS root key).
     pub fn open(data_dir: &Path, key: CatalogKey) -> Result<Self, SqlError> {
@@ -170,14 +174,20 @@ impl Warehouse {
     /// callers that hand the table's files to another engine instead of
     /// reading them here (`sealhouse external-engine manifest`).
     pub fn table_for_reading(&self, project: &str, table: &str) -> Result<TableInfo, SqlError> {
+        self.table_allowed(project, table, Privilege::Select)
+    }
+
+    /// The stored table `project.table`, once the session may use it for
+    /// `privilege`.
+    fn table_allowed(
+        &self,
+        project: &str,
+        table: &str,
+        privilege: Privilege,
+    ) -> Result<TableInfo, SqlError> {
         let info = self.catalog.table(project, table)?;
         if let Some(auth) = &self.authorizer {
-            auth.check(
-                &self.catalog,
-                &info.project,
-                Some(&info.name),
-                Privilege::Select,
-            )?;
+            auth.check(&self.catalog, &info.project, Some(&info.name), privilege)?;
         }
         Ok(info)
     }
@@ -216,10 +226,12 @@ impl Warehouse {
                 if let Some(acl) = access::parse_acl(sql) {
                     return self.run_acl(acl?);
                 }
-                match meta::parse(sql) {
-                    Some(Meta::Rewrite { target }) => self.rewrite(target).await,
-                    Some(Meta::MergeSmallFiles { table }) => self.merge_small_files(&table).await,
-                    Some(meta) => self.run_meta(meta),
+                match own_statements::parse(sql) {
+                    Some(OwnStatement::Rewrite { target }) => self.rewrite(target).await,
+                    Some(OwnStatement::MergeSmallFiles { table }) => {
+                        self.merge_small_files(&table).await
+                    }
+                    Some(meta) => self.run_own_statement(meta),
                     None => {
                         let (prepared, plan) = match self.plan(sql).await {
                             Ok(planned) => planned,
@@ -241,7 +253,7 @@ impl Warehouse {
             .iter()
             .map(|n| {
                 self.variables.get(n).cloned().ok_or_else(|| {
-                    SqlError::plan(format!(
+                    SqlError::not_found(ObjectKind::Variable, format!(
                         "variable @{n} is not defined; define it first with @{n} := <expression>;"
                     ))
                 })
@@ -267,7 +279,7 @@ impl Warehouse {
             .get(..6)
             .is_some_and(|w| w.eq_ignore_ascii_case("select"))
         {
-            return Err(SqlError::plan(
+            return Err(SqlError::unsupported(
                 "table variables (@t := SELECT ...) are not supported; assign a constant expression".to_owned(),
             ));
         }
@@ -317,21 +329,21 @@ impl Warehouse {
             }
             LogicalPlan::Ddl(DdlStatement::CreateCatalogSchema(schema)) => {
                 // The same statement as CREATE PROJECT.
-                self.run_meta(Meta::CreateProject {
+                self.run_own_statement(OwnStatement::CreateProject {
                     name: schema.schema_name.clone(),
                     if_not_exists: schema.if_not_exists,
                     encryption: None,
                 })
             }
-            LogicalPlan::Ddl(other) => Err(SqlError::plan(format!(
+            LogicalPlan::Ddl(other) => Err(SqlError::unsupported(format!(
                 "{} is not supported; Sealhouse has tables (CREATE TABLE) and projects (CREATE PROJECT)",
                 other.name()
             ))),
-            LogicalPlan::Statement(s) => Err(SqlError::plan(format!(
+            LogicalPlan::Statement(s) => Err(SqlError::unsupported(format!(
                 "{} statements are not supported",
                 s.name()
             ))),
-            LogicalPlan::Copy(_) => Err(SqlError::plan(
+            LogicalPlan::Copy(_) => Err(SqlError::unsupported(
                 "COPY is not supported; use INSERT INTO a table",
             )),
             LogicalPlan::Dml(dml) => {
@@ -367,7 +379,7 @@ impl Warehouse {
     /// Runs an access-control statement (which needs an identity).
     fn run_acl(&self, statement: access::AclStatement) -> Result<StatementOutput, SqlError> {
         let auth = self.authorizer.as_ref().ok_or_else(|| {
-            SqlError::plan(
+            SqlError::unsupported(
                 "access control needs a session with an identity (the sealhouse CLI and server open one)",
             )
         })?;
@@ -377,165 +389,44 @@ impl Warehouse {
         }
     }
 
-    fn run_meta(&mut self, meta: Meta) -> Result<StatementOutput, SqlError> {
-        let done = || Ok(StatementOutput::Done("OK".into()));
-        match meta {
-            Meta::CreateProject {
+    fn run_own_statement(&mut self, statement: OwnStatement) -> Result<StatementOutput, SqlError> {
+        match statement {
+            OwnStatement::CreateProject {
                 name,
                 if_not_exists,
                 encryption: Some(request),
             } => self.create_encrypted_project(&name, if_not_exists, &request),
-            Meta::AlterEncryption { project, enable } => {
+            OwnStatement::CreateProject {
+                name,
+                if_not_exists,
+                encryption: None,
+            } => self.create_project(&name, if_not_exists),
+            OwnStatement::AlterEncryption { project, enable } => {
                 self.alter_encryption(&project, enable.as_ref())
             }
-            Meta::DescribeProject { project } => self.describe_project(&project),
-            Meta::AlterDatabase {
+            OwnStatement::DescribeProject { project } => self.describe_project(&project),
+            OwnStatement::AlterDatabase {
                 project,
                 setting,
                 value,
             } => self.alter_database(&project, setting, value.as_deref()),
-            Meta::ShowSetting { setting } => self.show_setting(setting),
-            Meta::Rewrite { .. } | Meta::MergeSmallFiles { .. } => Err(SqlError::plan(
-                "REWRITE and MERGE SMALLFILES run as statements of their own, not inside another",
-            )),
-            Meta::Malformed(message) => Err(SqlError::syntax(message)),
-            Meta::CreateProject {
-                name,
-                if_not_exists,
-                encryption: None,
-            } => {
-                let owner = match &self.authorizer {
-                    Some(auth) => Some(auth.check_create_project(&name, false)?),
-                    None => None,
-                };
-                let existed = self.catalog.project(&name).is_ok();
-                self.catalog.create_project(&name, if_not_exists)?;
-                if let (Some(owner), false) = (owner, existed) {
-                    self.catalog.claim_project(&name, &owner)?;
-                }
-                done()
+            OwnStatement::ShowSetting { setting } => self.show_setting(setting),
+            OwnStatement::Rewrite { .. } | OwnStatement::MergeSmallFiles { .. } => {
+                Err(SqlError::plan(
+                    "REWRITE and MERGE SMALLFILES run as statements of their own, not inside \
+                     another",
+                ))
             }
-            Meta::DropProject { name, if_exists } => {
-                if sealhouse_storage::normalize_name("project", &name)? == self.project {
-                    return Err(SqlError::plan(format!(
-                        "cannot drop project '{name}' while using it; USE another first"
-                    )));
-                }
-                if let Some(auth) = &self.authorizer
-                    && self.catalog.project(&name).is_ok()
-                {
-                    auth.check_drop_project(&self.catalog, &name)?;
-                }
-                self.catalog.drop_project(&name, if_exists)?;
-                done()
-            }
-            Meta::ShowProjects => {
-                let mut rows = Vec::new();
-                for p in self.catalog.projects()? {
-                    let visible = match &self.authorizer {
-                        Some(auth) => auth.can_see(&self.catalog, &p.name)?,
-                        None => true,
-                    };
-                    if visible {
-                        rows.push(vec![p.name]);
-                    }
-                }
-                text_rows(&["project"], rows)
-            }
-            Meta::Use { project } => {
-                let project = self.catalog.project(&project)?.name;
-                if let Some(auth) = &self.authorizer
-                    && !auth.can_see(&self.catalog, &project)?
-                {
-                    return Err(SqlError::AccessDenied(format!(
-                        "{} may not use project {project}: it belongs to another account and \
-                         they are not a member (its owner or an admin can run: ADD USER '{}')",
-                        auth.principal_name(),
-                        auth.principal_name()
-                    )));
-                }
-                self.ctx
-                    .state_ref()
-                    .write()
-                    .config_mut()
-                    .options_mut()
-                    .catalog
-                    .default_schema = project.clone();
-                self.project = project;
-                done()
-            }
-            Meta::ShowTables { project } => {
-                let project = project.unwrap_or_else(|| self.project.clone());
-                if let Some(auth) = &self.authorizer {
-                    self.catalog.project(&project)?;
-                    auth.check(&self.catalog, &project, None, Privilege::List)?;
-                }
-                let rows = self
-                    .catalog
-                    .tables(&project)?
-                    .into_iter()
-                    .map(|t| vec![t.name])
-                    .collect();
-                text_rows(&["table"], rows)
-            }
-            Meta::Describe { table } => {
-                let (project, name) = match table.split_once('.') {
-                    Some((p, t)) => (p.to_owned(), t.to_owned()),
-                    None => (self.project.clone(), table),
-                };
-                let info = self.catalog.table(&project, &name)?;
-                if let Some(auth) = &self.authorizer {
-                    auth.check(
-                        &self.catalog,
-                        &info.project,
-                        Some(&info.name),
-                        Privilege::Describe,
-                    )?;
-                }
-                let rows = info
-                    .columns
-                    .iter()
-                    .map(|(n, t)| vec![n.clone(), t.to_string()])
-                    .collect();
-                text_rows(&["column", "type"], rows)
-            }
-            Meta::Set { assignment: None } => {
-                let rows = self
-                    .settings
-                    .iter()
-                    .map(|(k, v)| vec![k.clone(), v.clone()])
-                    .collect();
-                text_rows(&["key", "value"], rows)
-            }
-            Meta::Set {
+            OwnStatement::Malformed(message) => Err(SqlError::syntax(message)),
+            OwnStatement::DropProject { name, if_exists } => self.drop_project(&name, if_exists),
+            OwnStatement::ShowProjects => self.show_projects(),
+            OwnStatement::Use { project } => self.use_project(&project),
+            OwnStatement::ShowTables { project } => self.show_tables(project),
+            OwnStatement::Describe { table } => self.describe_table(table),
+            OwnStatement::Set { assignment: None } => self.show_set(),
+            OwnStatement::Set {
                 assignment: Some((key, value)),
-            } => {
-                if key.starts_with("datafusion.") {
-                    // With an identity, only execution and optimizer tuning:
-                    // other options (information_schema, parser settings)
-                    // would show or name what authorisation hides.
-                    let tunable = [
-                        "datafusion.execution.",
-                        "datafusion.optimizer.",
-                        "datafusion.explain.",
-                    ];
-                    if self.authorizer.is_some() && !tunable.iter().any(|t| key.starts_with(t)) {
-                        return Err(SqlError::plan(format!(
-                            "SET {key} is not allowed; sessions may set datafusion.execution.*, datafusion.optimizer.* and datafusion.explain.*"
-                        )));
-                    }
-                    self.ctx
-                        .state_ref()
-                        .write()
-                        .config_mut()
-                        .options_mut()
-                        .set(&key, &value)?;
-                }
-                // Other keys (the original service's odps.* flags, for one)
-                // are kept for SET to list, and change nothing here.
-                self.settings.insert(key, value);
-                done()
-            }
+            } => self.set(key, value),
         }
     }
 }

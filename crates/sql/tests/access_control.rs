@@ -13,16 +13,12 @@ use std::time::Duration;
 
 use common::text;
 use common::{Backend, TableFiles};
-use sealhouse_iam::{
-    AccountId, AttachTarget, Iam, NoSealing, PolicyRef, Principal, SqliteStore, SystemClock,
-};
-use sealhouse_kms::{KmsService, RootKey};
+use sealhouse_iam::{AttachTarget, Iam, PolicyRef, Principal};
 use sealhouse_sql::format::ResultSet;
-use sealhouse_sql::{IdentityServices, StatementOutput, Warehouse};
+use sealhouse_sql::{IdentityServices, SqlSession, StatementOutput};
 use sealhouse_storage::Catalog;
 
-const A: &str = "1892732288741234";
-const B: &str = "1885386054511234";
+use common::{ACCOUNT_A as A, ACCOUNT_B as B, Identities, account};
 
 struct World {
     _dir: tempfile::TempDir,
@@ -33,29 +29,11 @@ struct World {
     runtime: tokio::runtime::Runtime,
 }
 
-fn account(uid: &str) -> AccountId {
-    AccountId::new(uid).unwrap()
-}
-
 impl World {
     fn on(backend: Backend) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let iam = Arc::new(Iam::new(SqliteStore::open_in_memory().unwrap(), NoSealing));
-        iam.create_account(&account(A)).unwrap();
-        iam.create_account(&account(B)).unwrap();
-        let kms = KmsService::open(
-            &dir.path().join("kms"),
-            Arc::clone(&iam),
-            RootKey::generate().unwrap(),
-            SystemClock,
-        )
-        .unwrap();
-        let services = Arc::new(IdentityServices::new(
-            Arc::clone(&iam),
-            Arc::new(kms),
-            Duration::from_secs(60),
-            account(A),
-        ));
+        let identities = Identities::new();
+        let services = identities.services(Duration::from_secs(60));
+        let Identities { dir, iam, .. } = identities;
         let files = TableFiles::new(backend);
         let catalog = files.open(&dir.path().join("warehouse"));
         Self {
@@ -98,7 +76,7 @@ impl World {
     fn session(&self, who: &Principal, project: &str) -> Session<'_> {
         let mut s = Session {
             world: self,
-            w: Warehouse::with_identity(
+            w: SqlSession::with_identity(
                 Arc::clone(&self.catalog),
                 who.clone(),
                 Arc::clone(&self.services),
@@ -111,7 +89,7 @@ impl World {
 
 struct Session<'w> {
     world: &'w World,
-    w: Warehouse,
+    w: SqlSession,
 }
 
 impl Session<'_> {
@@ -277,7 +255,7 @@ fn exactly_the_allowed_statements_succeed_and_refusals_change_nothing(backend: B
             let before = snapshot(&w);
             let mut s = Session {
                 world: &w,
-                w: Warehouse::with_identity(
+                w: SqlSession::with_identity(
                     Arc::clone(&w.catalog),
                     principal.clone(),
                     Arc::clone(&w.services),
@@ -311,7 +289,7 @@ fn exactly_the_allowed_statements_succeed_and_refusals_change_nothing(backend: B
     erin.ok("ADD USER erin");
     let mut s = Session {
         world: &w,
-        w: Warehouse::with_identity(
+        w: SqlSession::with_identity(
             Arc::clone(&w.catalog),
             Principal::User {
                 account: account(A),
@@ -333,7 +311,7 @@ fn exactly_the_allowed_statements_succeed_and_refusals_change_nothing(backend: B
     // An explicit Deny names its policy.
     let mut f = Session {
         world: &w,
-        w: Warehouse::with_identity(
+        w: SqlSession::with_identity(
             Arc::clone(&w.catalog),
             Principal::User {
                 account: account(A),
@@ -490,7 +468,7 @@ fn no_side_door_around_the_checks(backend: Backend) {
     // (B's root starts in `default`, which it may not use, and never USEs it.)
     let mut b = Session {
         world: &w,
-        w: Warehouse::with_identity(Arc::clone(&w.catalog), root(B), Arc::clone(&w.services)),
+        w: SqlSession::with_identity(Arc::clone(&w.catalog), root(B), Arc::clone(&w.services)),
     };
     b.ok("CREATE SCHEMA bschema");
     b.ok("USE bschema");

@@ -32,15 +32,15 @@ use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use sealhouse_iam::{AccountId, Iam, NoSealing, Principal, SqliteStore, SystemClock};
 use sealhouse_kms::api::{DecryptRequest, EncryptionContext};
 use sealhouse_kms::{Kms, KmsGateway, KmsService, RootKey};
-use sealhouse_sql::{IdentityServices, StatementOutput, Warehouse};
+use sealhouse_sql::{IdentityServices, SqlSession, StatementOutput};
 use sealhouse_storage::encryption::{SERVICE_ACCOUNT, StorageKeys};
 use sealhouse_storage::segmented::{MAX_HEADER_LEN, SegmentedHeader};
 use sealhouse_storage::{
-    Catalog, Comparison, DataFile, FileStore, ScanDescriptor, ScanKeys, ScanPredicate,
-    StorageAlgorithm,
+    Catalog, Comparison, DataFile, FileStore, ProjectKeyAccess, ScanDescriptor, ScanKeys,
+    ScanPredicate, StorageAlgorithm,
 };
 
-const A: &str = "1892732288741234";
+use common::ACCOUNT_A as A;
 
 fn account(uid: &str) -> AccountId {
     AccountId::new(uid).unwrap()
@@ -58,7 +58,7 @@ struct World {
     files: TableFiles,
     iam: Arc<Iam>,
     catalog: Arc<Catalog>,
-    warehouse: Warehouse,
+    warehouse: SqlSession,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -76,7 +76,7 @@ impl World {
             Duration::from_secs(60),
             account(A),
         );
-        let warehouse = Warehouse::with_identity(
+        let warehouse = SqlSession::with_identity(
             Arc::clone(&catalog),
             Principal::Root {
                 account: account(A),
@@ -176,7 +176,9 @@ fn read_elsewhere(w: &World, bytes: &[u8]) -> Vec<(i64, String)> {
                 &ctx.state(),
                 ScanKeys {
                     file_store: &file_store,
-                    project: Ok(keys.as_ref()),
+                    project: keys
+                        .as_ref()
+                        .map_or(ProjectKeyAccess::Unencrypted, ProjectKeyAccess::Held),
                     block_tags: None,
                 },
             )
@@ -379,7 +381,7 @@ fn a_descriptor_reads_only_its_tables_files_and_plain_tags_need_the_catalog() {
                 &ctx.state(),
                 ScanKeys {
                     file_store: w.catalog.file_store(),
-                    project: Ok(None),
+                    project: ProjectKeyAccess::Unencrypted,
                     block_tags: Some(&w.catalog),
                 },
             )
@@ -396,7 +398,7 @@ fn a_descriptor_reads_only_its_tables_files_and_plain_tags_need_the_catalog() {
             &ctx.state(),
             ScanKeys {
                 file_store: w.catalog.file_store(),
-                project: Ok(None),
+                project: ProjectKeyAccess::Unencrypted,
                 block_tags: None,
             },
         ))
@@ -421,7 +423,7 @@ fn a_descriptor_reads_only_its_tables_files_and_plain_tags_need_the_catalog() {
                 &ctx.state(),
                 ScanKeys {
                     file_store: w.catalog.file_store(),
-                    project: Ok(None),
+                    project: ProjectKeyAccess::Unencrypted,
                     block_tags: Some(&w.catalog),
                 },
             ))
@@ -445,7 +447,7 @@ fn a_descriptor_reads_only_its_tables_files_and_plain_tags_need_the_catalog() {
             &ctx.state(),
             ScanKeys {
                 file_store: w.catalog.file_store(),
-                project: Ok(None),
+                project: ProjectKeyAccess::Unencrypted,
                 block_tags: Some(&w.catalog),
             },
         ))

@@ -16,13 +16,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::{runtime, text};
-use sealhouse_iam::{AccountId, Iam, NoSealing, Principal, SqliteStore, SystemClock};
-use sealhouse_kms::{KmsService, RootKey};
-use sealhouse_sql::{IdentityServices, StatementOutput, Warehouse};
+use sealhouse_sql::{IdentityServices, SqlSession, StatementOutput};
 use sealhouse_storage::Catalog;
 
 const ROWS: u64 = 20_000;
-const ACCOUNT: &str = "1892732288741234";
+use common::{ACCOUNT_A as ACCOUNT, Identities};
 
 /// Sessions of one account's root over one catalog, with a KMS: REWRITE
 /// needs an encrypted project.
@@ -34,28 +32,11 @@ struct World {
 
 impl World {
     fn new() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let account = AccountId::new(ACCOUNT).expect("uid");
-        let iam = Arc::new(Iam::new(
-            SqliteStore::open_in_memory().expect("iam"),
-            NoSealing,
-        ));
-        iam.create_account(&account).expect("account");
-        let kms = KmsService::open(
-            &dir.path().join("kms"),
-            Arc::clone(&iam),
-            RootKey::generate().expect("root key"),
-            SystemClock,
-        )
-        .expect("kms");
+        let identities = Identities::new();
+        let services = identities.services(Duration::from_secs(60));
+        let dir = identities.dir;
         let catalog =
             Catalog::open(&dir.path().join("warehouse"), common::catalog_key()).expect("catalog");
-        let services = Arc::new(IdentityServices::new(
-            iam,
-            Arc::new(kms),
-            Duration::from_secs(60),
-            account,
-        ));
         Self {
             _dir: dir,
             catalog,
@@ -63,15 +44,13 @@ impl World {
         }
     }
 
-    fn session(&self) -> Warehouse {
-        let root = Principal::Root {
-            account: AccountId::new(ACCOUNT).expect("uid"),
-        };
-        Warehouse::with_identity(Arc::clone(&self.catalog), root, Arc::clone(&self.services))
+    fn session(&self) -> SqlSession {
+        let root = common::root(ACCOUNT);
+        SqlSession::with_identity(Arc::clone(&self.catalog), root, Arc::clone(&self.services))
     }
 }
 
-fn run(runtime: &tokio::runtime::Runtime, session: &mut Warehouse, sql: &str) {
+fn run(runtime: &tokio::runtime::Runtime, session: &mut SqlSession, sql: &str) {
     runtime
         .block_on(session.execute(sql))
         .unwrap_or_else(|e| panic!("{sql}: {e}"));

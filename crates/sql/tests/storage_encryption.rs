@@ -11,6 +11,7 @@
 mod common;
 mod storage_world;
 
+use sealhouse_kms::KmsData;
 use storage_world::*;
 
 fn every_algorithm_hides_the_values_on_disk_and_sql_returns_them_intact(backend: Backend) {

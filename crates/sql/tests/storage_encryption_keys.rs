@@ -9,6 +9,7 @@
 mod common;
 mod storage_world;
 
+use sealhouse_kms::KmsData;
 use sealhouse_kms::api::{EncryptRequest, KeyRequest, ScheduleKeyDeletionRequest};
 use storage_world::*;
 
@@ -85,6 +86,11 @@ fn a_byok_key_must_be_the_callers_and_usable_by_them() {
         w.key_arn
     ));
     assert!(e.contains("must belong to the caller's own account"), "{e}");
+    let typed = b.typed_error(&format!(
+        "CREATE PROJECT theirs ENCRYPTION KEY '{}'",
+        w.key_arn
+    ));
+    assert_eq!(typed.sqlstate(), "42501", "{typed}");
     // A disabled key is refused, naming its state.
     w.kms
         .as_principal(root(A))
@@ -96,6 +102,11 @@ fn a_byok_key_must_be_the_callers_and_usable_by_them() {
         w.key_arn
     ));
     assert!(e.contains("Disabled"), "{e}");
+    let typed = a.typed_error(&format!(
+        "CREATE PROJECT off ENCRYPTION KEY '{}'",
+        w.key_arn
+    ));
+    assert_eq!(typed.sqlstate(), "55000", "{typed}");
 }
 
 #[test]
@@ -165,8 +176,9 @@ fn a_disabled_byok_key_stops_reads_once_the_cache_ttl_has_passed(backend: Backen
         w.clock.advance(time::Duration::seconds(599));
         assert_eq!(s.check("t").0, "100", "{algorithm} within the TTL");
         // Writes need a fresh data key from the KMS: they stop at once.
-        let e = s.error(&format!("INSERT INTO t VALUES (1, '{MARKER}-1')"));
-        assert!(e.contains("Disabled"), "{algorithm}: {e}");
+        let e = s.typed_error(&format!("INSERT INTO t VALUES (1, '{MARKER}-1')"));
+        assert!(e.to_string().contains("Disabled"), "{algorithm}: {e}");
+        assert_eq!(e.sqlstate(), "55000", "{algorithm}: {e}");
         w.clock.advance(time::Duration::seconds(2));
         // (count(*) alone is answered from the catalog's row counts.)
         let e = s.error("SELECT sum(id) FROM t");
@@ -184,6 +196,8 @@ fn a_disabled_byok_key_stops_reads_once_the_cache_ttl_has_passed(backend: Backen
             "{algorithm}: {e}"
         );
         assert!(e.contains("Disabled"), "{algorithm}: {e}");
+        let typed = s.typed_error("SELECT sum(id) FROM t");
+        assert_eq!(typed.sqlstate(), "55000", "{algorithm}: {typed}");
         root_kms
             .enable_key(&KeyRequest::new(w.key_arn.clone()))
             .unwrap();

@@ -19,19 +19,16 @@ use std::time::Duration;
 use common::{Backend, TableFiles};
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use rusqlite::{Connection, params};
-use sealhouse_iam::{AccountId, Iam, NoSealing, Principal, SqliteStore};
-use sealhouse_kms::api::CreateKeyRequest;
-use sealhouse_kms::{Kms, KmsService, RootKey};
-use sealhouse_sql::{IdentityServices, StatementOutput, Warehouse};
+use sealhouse_iam::{Iam, ManualClock, Principal};
+use sealhouse_kms::KmsService;
+use sealhouse_sql::{SqlSession, StatementOutput};
 use sealhouse_storage::{Catalog, DataFile};
 use tamper::{Outcome, Report, outcome};
 
-const A: &str = "1892732288741234";
+use common::{ACCOUNT_A as A, Identities};
 
 fn root() -> Principal {
-    Principal::Root {
-        account: AccountId::new(A).unwrap(),
-    }
+    common::root(A)
 }
 
 /// The warehouse under attack: the embedded KMS, and a catalog reopened
@@ -41,6 +38,7 @@ struct World {
     files: TableFiles,
     iam: Arc<Iam>,
     kms: KmsService,
+    clock: Arc<ManualClock>,
     catalog: Arc<Catalog>,
     byok: String,
     runtime: tokio::runtime::Runtime,
@@ -48,22 +46,14 @@ struct World {
 
 impl World {
     fn on(backend: Backend) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let iam = Arc::new(Iam::new(SqliteStore::open_in_memory().unwrap(), NoSealing));
-        iam.create_account(&AccountId::new(A).unwrap()).unwrap();
-        let kms = KmsService::open(
-            &dir.path().join("kms"),
-            Arc::clone(&iam),
-            RootKey::generate().unwrap(),
-            sealhouse_iam::SystemClock,
-        )
-        .unwrap();
-        let byok = kms
-            .as_principal(root())
-            .create_key(&CreateKeyRequest::default())
-            .unwrap()
-            .key_metadata
-            .arn;
+        let identities = Identities::new();
+        let byok = identities.new_cmk(A);
+        let Identities {
+            dir,
+            iam,
+            kms,
+            clock,
+        } = identities;
         let files = TableFiles::new(backend);
         let catalog = files.open(&dir.path().join("warehouse"));
         let runtime = common::runtime();
@@ -72,29 +62,25 @@ impl World {
             files,
             iam,
             kms,
+            clock,
             catalog,
             byok,
             runtime,
         }
     }
 
-    fn session(&self) -> Warehouse {
-        let services = IdentityServices::new(
-            Arc::clone(&self.iam),
-            Arc::new(self.kms.clone()),
-            Duration::ZERO,
-            AccountId::new(A).unwrap(),
-        );
-        Warehouse::with_identity(Arc::clone(&self.catalog), root(), Arc::new(services))
+    fn session(&self) -> SqlSession {
+        let services = common::services(&self.iam, &self.kms, &self.clock, Duration::ZERO);
+        SqlSession::with_identity(Arc::clone(&self.catalog), root(), services)
     }
 
-    fn run(&self, w: &mut Warehouse, sql: &str) -> Result<StatementOutput, String> {
+    fn run(&self, w: &mut SqlSession, sql: &str) -> Result<StatementOutput, String> {
         self.runtime
             .block_on(w.execute(sql))
             .map_err(|e| e.to_string())
     }
 
-    fn ok(&self, w: &mut Warehouse, sql: &str) {
+    fn ok(&self, w: &mut SqlSession, sql: &str) {
         if let Err(e) = self.run(w, sql) {
             panic!("{sql}: {e}");
         }

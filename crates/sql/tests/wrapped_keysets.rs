@@ -11,16 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{cell, text};
-use sealhouse_iam::{
-    AccountId, AttachTarget, Iam, ManualClock, NoSealing, PolicyRef, Principal, SqliteStore,
-};
+use sealhouse_iam::{AccountId, AttachTarget, Iam, ManualClock, PolicyRef, Principal};
 use sealhouse_kms::api::{CreateKeyRequest, KeyRequest, ListAuditEventsRequest};
-use sealhouse_kms::{Kms, KmsService, RootKey};
-use sealhouse_sql::{IdentityServices, StatementOutput, Warehouse};
+use sealhouse_kms::{ErrorCode, Kms, KmsService};
+use sealhouse_sql::{SqlError, SqlSession, StatementOutput};
 use sealhouse_storage::Catalog;
-use time::OffsetDateTime;
 
-const A: &str = "1892732288741234";
+use common::{ACCOUNT_A as A, Identities};
 const TRUSTS_MAXCOMPUTE: &str = r#"{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"Service":["odps.aliyuncs.com"]}}],"Version":"1"}"#;
 // The spec's PassRole policy for USER_A, verbatim.
 const PASS_MF_SECR: &str = r#"{ "Statement": [ { "Effect": "Allow", "Action": "ram:PassRole", "Resource": "acs:ram:*:*:role/mf-secr" } ], "Version": "1" }"#;
@@ -41,28 +38,15 @@ struct World {
 
 impl World {
     fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
-        let iam = Arc::new(
-            Iam::new(SqliteStore::open_in_memory().unwrap(), NoSealing).with_clock(clock.clone()),
-        );
+        let identities = Identities::new();
+        let key_arn = identities.new_cmk(A);
+        let Identities {
+            dir,
+            iam,
+            kms,
+            clock,
+        } = identities;
         let account = AccountId::new(A).unwrap();
-        iam.create_account(&account).unwrap();
-        let kms = KmsService::open(
-            &dir.path().join("kms"),
-            Arc::clone(&iam),
-            RootKey::generate().unwrap(),
-            clock.clone(),
-        )
-        .unwrap();
-        let root = kms.as_principal(Principal::Root {
-            account: account.clone(),
-        });
-        let key_arn = root
-            .create_key(&CreateKeyRequest::default())
-            .unwrap()
-            .key_metadata
-            .arn;
         iam.create_role(&account, "mf-secr", TRUSTS_MAXCOMPUTE, None, "")
             .unwrap();
         let role = AttachTarget::Role {
@@ -129,18 +113,12 @@ impl World {
 
     /// A session of USER_A with a KMS cache of `ttl` on the test's clock.
     fn session(&self, ttl: Duration) -> Session<'_> {
-        let keys = IdentityServices::new(
-            Arc::clone(&self.iam),
-            Arc::new(self.kms.clone()),
-            ttl,
-            AccountId::new(A).unwrap(),
-        )
-        .with_clock(self.clock.clone());
+        let keys = common::services(&self.iam, &self.kms, &self.clock, ttl);
         let catalog =
             Catalog::open(&self.dir.path().join("warehouse"), common::catalog_key()).unwrap();
         Session {
             world: self,
-            warehouse: Warehouse::with_identity(catalog, Self::user_a(), Arc::new(keys)),
+            warehouse: SqlSession::with_identity(catalog, Self::user_a(), keys),
         }
     }
 
@@ -159,15 +137,16 @@ impl World {
 
 struct Session<'w> {
     world: &'w World,
-    warehouse: Warehouse,
+    warehouse: SqlSession,
 }
 
 impl Session<'_> {
     fn try_sql(&mut self, sql: &str) -> Result<StatementOutput, String> {
-        self.world
-            .runtime
-            .block_on(self.warehouse.execute(sql))
-            .map_err(|e| e.to_string())
+        self.try_typed(sql).map_err(|e| e.to_string())
+    }
+
+    fn try_typed(&mut self, sql: &str) -> Result<StatementOutput, SqlError> {
+        self.world.runtime.block_on(self.warehouse.execute(sql))
     }
 
     fn rows(&mut self, sql: &str) -> sealhouse_sql::format::ResultSet {
@@ -455,6 +434,21 @@ fn key_state_changes_take_effect_when_the_cache_expires() {
     disable();
     let err = probe(&mut s, &hex).unwrap_err();
     assert!(err.contains("USE_WRAPPED_KEYSET"), "{err}");
+    // The KMS's own code travels with the error: SQLSTATE 55000.
+    let typed = s
+        .try_typed(&format!("SELECT KEYSET_TO_JSON({})", s.use_keyset(&hex)))
+        .expect_err("disabled");
+    assert!(
+        matches!(
+            &typed,
+            SqlError::Kms {
+                code: ErrorCode::Disabled,
+                ..
+            }
+        ),
+        "{typed:?}"
+    );
+    assert_eq!(typed.sqlstate(), "55000");
     assert!(err.contains("Disabled"), "{err}");
     assert!(err.contains(w.key_arn.rsplit('/').next().unwrap()), "{err}");
     enable();
@@ -525,6 +519,19 @@ fn wrapped_keyset_mistakes_get_clear_errors() {
     ));
     assert!(err.contains("role chain step 1 (PassRole"), "{err}");
     assert!(err.contains(&format!("acs:ram::{A}:user/user_a")), "{err}");
+    let typed = s
+        .try_typed(&format!(
+            "SELECT NEW_WRAPPED_KEYSET('{}', 'acs:ram::{A}:role/other', 'AES-GCM-256', 'x')",
+            w.key_arn
+        ))
+        .expect_err("refused");
+    let SqlError::AccessDenied(denial) = &typed else {
+        panic!("{typed:?}")
+    };
+    assert_eq!(denial.principal, format!("acs:ram::{A}:user/user_a"));
+    assert_eq!(denial.action, "ram:PassRole");
+    assert_eq!(denial.resource, format!("acs:ram::{A}:role/other"));
+    assert_eq!(typed.sqlstate(), "42501");
     // Unknown algorithm; wrong argument count.
     let err = s.error(&format!(
         "SELECT NEW_WRAPPED_KEYSET('{}', '{}', 'DES', 'x')",
@@ -550,7 +557,7 @@ fn wrapped_keyset_mistakes_get_clear_errors() {
 
     // A session without key services says what is missing.
     let catalog = Catalog::open(&w.dir.path().join("other"), common::catalog_key()).unwrap();
-    let mut bare = Warehouse::new(catalog);
+    let mut bare = SqlSession::new(catalog);
     let err = w
         .runtime
         .block_on(bare.execute(&format!("SELECT {use_ks}")))

@@ -1,9 +1,12 @@
 //! Storage errors: each says what was wrong and what to do.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-/// Everything storage operations can fail with.
-#[derive(Debug, thiserror::Error)]
+/// Everything storage operations can fail with. Cloneable (the database's
+/// and the system's errors are shared), so one error can reach every
+/// partition of a query that met it.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum StorageError {
     /// A name that is not a valid identifier.
@@ -91,7 +94,7 @@ pub enum StorageError {
     },
     /// The catalog database failed.
     #[error("catalog database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(#[source] Arc<rusqlite::Error>),
     /// A file operation failed.
     #[error("{action} {path}: {source}")]
     Io {
@@ -100,7 +103,7 @@ pub enum StorageError {
         /// The file or directory.
         path: PathBuf,
         /// The operating system's error.
-        source: std::io::Error,
+        source: Arc<std::io::Error>,
     },
     /// A catalog entry does not match its MAC: it was changed outside
     /// Sealhouse. Nothing is read from or written to it.
@@ -129,6 +132,20 @@ pub enum StorageError {
         /// What failed and what to do.
         what: String,
     },
+    /// A data file the catalog lists that is missing, damaged, or not the
+    /// file that was committed there: names the file (and its table where
+    /// known) and says to restore it.
+    #[error("{0}")]
+    DamagedFile(String),
+    /// The KMS refused or failed while reading or writing an encrypted
+    /// project's files; its code says why (a disabled key, a missing grant).
+    #[error("{message}")]
+    Kms {
+        /// The KMS's error code.
+        code: sealhouse_kms::ErrorCode,
+        /// Which project and key, and the KMS's answer.
+        message: String,
+    },
     /// The catalog holds something this version cannot read.
     #[error("the catalog is corrupt or from a newer version: {0}")]
     Corrupt(String),
@@ -143,7 +160,13 @@ impl StorageError {
         move |source| Self::Io {
             action,
             path,
-            source,
+            source: Arc::new(source),
         }
+    }
+}
+
+impl From<rusqlite::Error> for StorageError {
+    fn from(error: rusqlite::Error) -> Self {
+        Self::Sqlite(Arc::new(error))
     }
 }

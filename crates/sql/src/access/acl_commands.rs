@@ -11,6 +11,7 @@ use super::acl_statement::{AclStatement, Grantee, Object};
 use super::authorizer::{ADMIN, Authorizer, SUPER_ADMINISTRATOR};
 use super::privilege::{Privilege, Scope};
 use crate::SqlError;
+use crate::error::ObjectKind;
 
 /// What an access-control statement gives back.
 pub(crate) enum AclOutput {
@@ -45,9 +46,10 @@ pub(crate) fn run(
                 auth.require_super_administrator(catalog, project, "remove a Super_Administrator")?;
             }
             if !catalog.remove_member(project, &user)? {
-                return Err(SqlError::plan(format!(
-                    "{user} is not a member of project {project}"
-                )));
+                return Err(SqlError::not_found(
+                    ObjectKind::User,
+                    format!("{user} is not a member of project {project}"),
+                ));
             }
             done(format!(
                 "OK: {user} removed from project {project}, with their roles and grants"
@@ -57,9 +59,10 @@ pub(crate) fn run(
             admin()?;
             let role = custom_role_name(&role)?;
             if !catalog.create_role(project, &role)? {
-                return Err(SqlError::plan(format!(
-                    "role {role} already exists in project {project}"
-                )));
+                return Err(SqlError::Duplicate {
+                    kind: ObjectKind::Role,
+                    message: format!("role {role} already exists in project {project}"),
+                });
             }
             done(format!("OK: role {role} created"))
         }
@@ -67,9 +70,10 @@ pub(crate) fn run(
             admin()?;
             let role = custom_role_name(&role)?;
             if !catalog.drop_role(project, &role)? {
-                return Err(SqlError::plan(format!(
-                    "no role {role} in project {project}"
-                )));
+                return Err(SqlError::not_found(
+                    ObjectKind::Role,
+                    format!("no role {role} in project {project}"),
+                ));
             }
             done(format!(
                 "OK: role {role} dropped, with its assignments and grants"
@@ -191,7 +195,7 @@ fn principal(
 ) -> Result<String, SqlError> {
     let iam = &auth.services().iam;
     let arn = if written.starts_with("acs:") {
-        Arn::parse(written).map_err(|e| SqlError::plan(format!("USER {written}: {e}")))?
+        Arn::parse(written).map_err(|e| SqlError::InvalidInput(format!("USER {written}: {e}")))?
     } else {
         let owner = auth.owner(catalog, project)?;
         let account = super::resource::account_id(&owner.account)?;
@@ -208,7 +212,13 @@ fn principal(
             )));
         }
     };
-    exists.map_err(|e| SqlError::plan(format!("USER {written}: {e}")))?;
+    exists.map_err(|e| {
+        let message = format!("USER {written}: {e}");
+        match e {
+            sealhouse_iam::Error::NotFound { .. } => SqlError::not_found(ObjectKind::User, message),
+            _ => SqlError::Execution(message),
+        }
+    })?;
     Ok(arn.to_string())
 }
 
@@ -221,9 +231,12 @@ fn member(
 ) -> Result<String, SqlError> {
     let user = principal(catalog, auth, project, written)?;
     if !catalog.is_member(project, &user)? {
-        return Err(SqlError::plan(format!(
-            "{user} is not a member of project {project}; add them first: ADD USER '{user}'"
-        )));
+        return Err(SqlError::not_found(
+            ObjectKind::User,
+            format!(
+                "{user} is not a member of project {project}; add them first: ADD USER '{user}'"
+            ),
+        ));
     }
     Ok(user)
 }
@@ -245,9 +258,10 @@ fn role_name(
     }
     let role = custom_role_name(written)?;
     if !catalog.custom_roles(project)?.contains(&role) {
-        return Err(SqlError::plan(format!(
-            "no role {role} in project {project}; create it first: CREATE ROLE {role}"
-        )));
+        return Err(SqlError::not_found(
+            ObjectKind::Role,
+            format!("no role {role} in project {project}; create it first: CREATE ROLE {role}"),
+        ));
     }
     Ok(role)
 }
@@ -275,9 +289,10 @@ fn grantee(
         Grantee::Role(r) => {
             let role = custom_role_name(r)?;
             if !catalog.custom_roles(project)?.contains(&role) {
-                return Err(SqlError::plan(format!(
-                    "no role {role} in project {project}"
-                )));
+                return Err(SqlError::not_found(
+                    ObjectKind::Role,
+                    format!("no role {role} in project {project}"),
+                ));
             }
             role_grantee(&role)
         }

@@ -58,13 +58,18 @@ fn canonical(kind: &'static str, name: &str) -> Result<String, SqlError> {
 
 /// RAM's refusal as the statement's error.
 fn ram_refusal(d: &AccessDenied) -> SqlError {
-    SqlError::AccessDenied(format!(
-        "{} is not allowed {} on {}: {}",
+    SqlError::denied(
         d.principal(),
         d.action(),
         d.resource(),
-        d.reason()
-    ))
+        format!(
+            "{} is not allowed {} on {}: {}",
+            d.principal(),
+            d.action(),
+            d.resource(),
+            d.reason()
+        ),
+    )
 }
 
 /// One session's authorisation.
@@ -242,15 +247,21 @@ impl Authorizer {
             Some(t) => format!("TABLE {t}"),
             None => format!("PROJECT {project}"),
         };
-        SqlError::AccessDenied(format!(
-            "{} may not {} on {}: {}; no project role or grant gives {privilege} either \
-             (the project's owner or an admin can run: GRANT {privilege} ON {object} TO USER '{}')",
+        SqlError::denied(
             ram.principal(),
             ram.action(),
             ram.resource(),
-            ram.reason(),
-            self.principal_name(),
-        ))
+            format!(
+                "{} may not {} on {}: {}; no project role or grant gives {privilege} either \
+                 (the project's owner or an admin can run: GRANT {privilege} ON {object} TO \
+                 USER '{}')",
+                ram.principal(),
+                ram.action(),
+                ram.resource(),
+                ram.reason(),
+                self.principal_name(),
+            ),
+        )
     }
 
     /// Gives the principal every table privilege on a table it just
@@ -290,7 +301,12 @@ impl Authorizer {
     ) -> Result<ProjectOwner, SqlError> {
         let name = &canonical("project", name)?;
         let account = self.principal.account().ok_or_else(|| {
-            SqlError::AccessDenied(format!("{} cannot own projects", self.principal))
+            SqlError::denied(
+                &self.principal,
+                "odps:CreateProject",
+                name,
+                format!("{} cannot own projects", self.principal),
+            )
         })?;
         let resource = project_arn(&self.services.region, &account.to_string(), name)?;
         let context = RequestContext::new().with(STORAGE_ENCRYPTION_KEY, encrypted.to_string());
@@ -338,10 +354,15 @@ impl Authorizer {
         if self.authority(catalog, project)? >= Authority::SuperAdministrator {
             return Ok(());
         }
-        Err(SqlError::AccessDenied(format!(
-            "{} may not {what} in project {project}: only its owner, its account's root or a \
-             holder of the {SUPER_ADMINISTRATOR} role may",
-            self.principal_name()
-        )))
+        Err(SqlError::denied(
+            self.principal_name(),
+            what,
+            project,
+            format!(
+                "{} may not {what} in project {project}: only its owner, its account's root or \
+                 a holder of the {SUPER_ADMINISTRATOR} role may",
+                self.principal_name()
+            ),
+        ))
     }
 }

@@ -7,7 +7,7 @@ use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Volatility};
 use sealhouse_crypto::SecretBytes;
 
-use super::args::{Bytes, FunctionSpec, Kind, Text, exec, per_row};
+use super::args::{Bytes, FunctionSpec, Kind, Text, crypto, per_row};
 use super::keyset_arg::{parse_algorithm, parse_keyset};
 use super::udf::SqlFunction;
 
@@ -50,7 +50,7 @@ impl SqlFunction for AddKeyToKeyset {
             let algorithm = parse_algorithm(SPEC.function, algorithm)?;
             keyset
                 .add_raw_key(algorithm, SecretBytes::from_slice(material), description)
-                .map_err(|e| exec(SPEC.function, e))?;
+                .map_err(|e| crypto(SPEC.function, e))?;
             Ok(Some(keyset.to_bytes().expose().to_vec()))
         })
     }

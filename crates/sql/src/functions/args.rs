@@ -11,6 +11,9 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{ColumnarValue, Volatility};
+use sealhouse_crypto::Error as CryptoError;
+
+use crate::SqlError;
 
 /// The kind of value a parameter takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -359,9 +362,30 @@ pub(crate) fn internal(message: String) -> DataFusionError {
     DataFusionError::Internal(message)
 }
 
-/// An error raised by a function at run time, prefixed with its name.
+/// A value the function refuses, prefixed with its name
+/// ([`SqlError::InvalidInput`]).
 pub(crate) fn exec(function: &str, message: impl std::fmt::Display) -> DataFusionError {
-    DataFusionError::Execution(format!("{function}: {message}"))
+    raise(SqlError::InvalidInput(format!("{function}: {message}")))
+}
+
+/// An error of the crypto crate raised by `function`: a decryption failure
+/// stays one ([`SqlError::DecryptionFailed`]), a failed random generator is
+/// the machine's fault, anything else is a value the function refuses.
+pub(crate) fn crypto(function: &str, error: sealhouse_crypto::Error) -> DataFusionError {
+    let message = format!("{function}: {error}");
+    raise(match error {
+        CryptoError::DecryptionFailed | CryptoError::TruncatedCiphertext { .. } => {
+            SqlError::DecryptionFailed(message)
+        }
+        CryptoError::RandomUnavailable => SqlError::Execution(message),
+        _ => SqlError::InvalidInput(message),
+    })
+}
+
+/// A typed statement error raised inside DataFusion; it comes back out of
+/// the query as itself (see `error/from_datafusion.rs`).
+pub(crate) fn raise(error: SqlError) -> DataFusionError {
+    DataFusionError::External(Box::new(error))
 }
 
 #[cfg(test)]

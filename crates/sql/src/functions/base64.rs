@@ -4,10 +4,10 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Volatility};
 
-use super::args::{Bytes, FunctionSpec, Kind, Text, all_scalar, per_row};
+use super::args::{Bytes, FunctionSpec, Kind, Text, all_scalar, exec, per_row};
 use super::udf::SqlFunction;
 
 static BASE64: FunctionSpec = FunctionSpec {
@@ -53,9 +53,10 @@ impl SqlFunction for Unbase64 {
             let Some(text) = texts.get(row) else {
                 return Ok(None);
             };
-            STANDARD.decode(text.trim()).map(Some).map_err(|e| {
-                DataFusionError::Execution(format!("UNBASE64: the text is not base64 ({e})"))
-            })
+            STANDARD
+                .decode(text.trim())
+                .map(Some)
+                .map_err(|e| exec("UNBASE64", format!("the text is not base64 ({e})")))
         })
     }
 }

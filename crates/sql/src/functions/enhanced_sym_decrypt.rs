@@ -13,7 +13,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Volatility};
 
-use super::args::{FunctionSpec, Kind, exec};
+use super::args::{FunctionSpec, Kind, crypto};
 use super::keyset_cache::KeysetCache;
 use super::keyset_rows::map_keyset_rows;
 use super::udf::SqlFunction;
@@ -64,7 +64,7 @@ impl SqlFunction for EnhancedSymDecrypt {
             |session, ciphertext, aad, out| match session.decrypt_append(ciphertext, aad, out) {
                 Ok(()) => Ok(true),
                 Err(_) if self.null_on_failure => Ok(false),
-                Err(e) => Err(exec(name, e)),
+                Err(e) => Err(crypto(name, e)),
             },
         )
     }

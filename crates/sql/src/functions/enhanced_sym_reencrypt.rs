@@ -13,7 +13,7 @@ use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Volatility};
 use zeroize::Zeroize;
 
-use super::args::{FunctionSpec, Kind, exec};
+use super::args::{FunctionSpec, Kind, crypto};
 use super::keyset_cache::KeysetCache;
 use super::keyset_rows::map_keyset_rows;
 use super::udf::SqlFunction;
@@ -54,7 +54,7 @@ impl SqlFunction for EnhancedSymReencrypt {
                     session.encrypt_append(&plaintext, aad, out);
                 }
                 plaintext.zeroize();
-                opened.map(|()| true).map_err(|e| exec(SPEC.function, e))
+                opened.map(|()| true).map_err(|e| crypto(SPEC.function, e))
             },
         )
     }

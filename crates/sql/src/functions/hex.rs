@@ -6,10 +6,10 @@
 //! mistakes in keys and keysets.
 
 use datafusion::arrow::datatypes::DataType;
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Volatility};
 
-use super::args::{Bytes, FunctionSpec, Kind, Text, all_scalar, per_row};
+use super::args::{Bytes, FunctionSpec, Kind, Text, all_scalar, exec, per_row};
 use super::udf::SqlFunction;
 
 static HEX: FunctionSpec = FunctionSpec {
@@ -56,9 +56,10 @@ impl SqlFunction for Unhex {
                 return Ok(None);
             };
             hex::decode(text).map(Some).map_err(|e| {
-                DataFusionError::Execution(format!(
-                    "UNHEX: the text is not hexadecimal ({e}); give two hex digits per byte"
-                ))
+                exec(
+                    "UNHEX",
+                    format!("the text is not hexadecimal ({e}); give two hex digits per byte"),
+                )
             })
         })
     }

@@ -4,7 +4,7 @@
 use datafusion::error::Result;
 use sealhouse_crypto::{Algorithm, Keyset};
 
-use super::args::exec;
+use super::args::{crypto, exec};
 use super::keyset_handles::is_reference;
 
 /// Parses keyset bytes, naming the function in the error.
@@ -18,10 +18,10 @@ pub(crate) fn parse_keyset(function: &str, bytes: &[u8]) -> Result<Keyset> {
             "this is a keyset reference from USE_WRAPPED_KEYSET, whose key material stays inside the warehouse; change a wrapped keyset with ROTATE_WRAPPED_KEYSET or REWRAP_KEYSET",
         ));
     }
-    Keyset::from_bytes(bytes).map_err(|e| exec(function, e))
+    Keyset::from_bytes(bytes).map_err(|e| crypto(function, e))
 }
 
 /// Parses an algorithm name, naming the function in the error.
 pub(crate) fn parse_algorithm(function: &str, name: &str) -> Result<Algorithm> {
-    Algorithm::parse(name).map_err(|e| exec(function, e))
+    Algorithm::parse(name).map_err(|e| crypto(function, e))
 }

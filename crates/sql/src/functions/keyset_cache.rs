@@ -11,10 +11,10 @@ use std::sync::{Arc, Mutex};
 use sealhouse_crypto::{KeysetCipher, SecretBytes};
 
 use datafusion::arrow::array::{Array, BinaryArray};
-use datafusion::error::Result;
+use datafusion::error::{DataFusionError, Result};
 
-use super::args::{Bytes, exec};
-use super::keyset_handles::{KeysetHandles, STALE};
+use super::args::{Bytes, crypto, exec};
+use super::keyset_handles::{KeysetHandles, Resolved, STALE};
 
 /// How many distinct keysets stay prepared.
 const CAPACITY: usize = 16;
@@ -37,14 +37,24 @@ pub(crate) enum CipherError {
     StaleReference,
 }
 
+impl CipherError {
+    /// The error of `function` that met it.
+    fn raise(self, function: &str) -> DataFusionError {
+        match self {
+            Self::Keyset(e) => crypto(function, e),
+            Self::StaleReference => exec(function, STALE),
+        }
+    }
+}
+
 impl KeysetCache {
     /// The prepared keyset for `bytes` (a keyset or a keyset reference),
     /// parsing a keyset on first sight.
     pub(crate) fn cipher(&self, bytes: &[u8]) -> Result<Arc<KeysetCipher>, CipherError> {
-        if let Some(referenced) = self.handles.resolve(bytes) {
-            return referenced
-                .map(|r| r.cipher)
-                .ok_or(CipherError::StaleReference);
+        match self.handles.resolve(bytes) {
+            Resolved::Live(referenced) => return Ok(referenced.cipher),
+            Resolved::Stale => return Err(CipherError::StaleReference),
+            Resolved::NotAReference => {}
         }
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(i) = entries.iter().position(|(k, _)| k.expose() == bytes) {
@@ -75,7 +85,7 @@ impl KeysetCache {
         {
             // The join-without-ON case: one comparison over the whole buffer
             // instead of one call per row.
-            let cipher = self.cipher(array.value(0)).map_err(|e| exec(function, e))?;
+            let cipher = self.cipher(array.value(0)).map_err(|e| e.raise(function))?;
             return f(0..rows, Some(&cipher));
         }
         let mut start = 0;
@@ -90,7 +100,7 @@ impl KeysetCache {
             }
             match current {
                 Some(bytes) => {
-                    let cipher = self.cipher(bytes).map_err(|e| exec(function, e))?;
+                    let cipher = self.cipher(bytes).map_err(|e| e.raise(function))?;
                     f(start..end, Some(&cipher))?;
                 }
                 None => f(start..end, None)?,

@@ -6,7 +6,7 @@ use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Volatility};
 use sealhouse_crypto::Keyset;
 
-use super::args::{FunctionSpec, Kind, Text, all_scalar, exec, per_row};
+use super::args::{FunctionSpec, Kind, Text, all_scalar, crypto, per_row};
 use super::udf::SqlFunction;
 
 static SPEC: FunctionSpec = FunctionSpec {
@@ -30,7 +30,7 @@ impl SqlFunction for KeysetFromJson {
             let Some(text) = json.get(row) else {
                 return Ok(None);
             };
-            let keyset = Keyset::from_json(text).map_err(|e| exec(SPEC.function, e))?;
+            let keyset = Keyset::from_json(text).map_err(|e| crypto(SPEC.function, e))?;
             Ok(Some(keyset.to_bytes().expose().to_vec()))
         })
     }

@@ -40,6 +40,17 @@ pub(crate) fn is_reference(bytes: &[u8]) -> bool {
 /// The error for a reference this session does not hold.
 pub(crate) const STALE: &str = "this keyset reference (from USE_WRAPPED_KEYSET) is no longer valid: a reference lives only for the statement that made it; call USE_WRAPPED_KEYSET in the statement that uses the keyset, and store wrapped keysets, not references";
 
+/// What keyset bytes given to a function are.
+pub(crate) enum Resolved {
+    /// A keyset itself (or bytes to parse as one).
+    NotAReference,
+    /// A reference this statement made: its keyset.
+    Live(Referenced),
+    /// A reference this session no longer holds (made by another
+    /// statement): refused with [`STALE`].
+    Stale,
+}
+
 impl KeysetHandles {
     /// A reference to `keyset` (the same one for the same keyset within a
     /// statement, so that rows compare equal).
@@ -63,20 +74,17 @@ impl KeysetHandles {
         Ok(reference)
     }
 
-    /// What `bytes` refers to: `None` when they are not a reference,
-    /// `Some(None)` for a reference this session does not hold.
-    pub(crate) fn resolve(&self, bytes: &[u8]) -> Option<Option<Referenced>> {
+    /// What `bytes` are: a keyset itself, or a reference, live or stale.
+    pub(crate) fn resolve(&self, bytes: &[u8]) -> Resolved {
         if !is_reference(bytes) {
-            return None;
+            return Resolved::NotAReference;
         }
         let id = &bytes[PREFIX.len()..];
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        Some(
-            entries
-                .iter()
-                .find(|(known, _)| known.as_slice() == id)
-                .map(|(_, r)| r.clone()),
-        )
+        entries
+            .iter()
+            .find(|(known, _)| known.as_slice() == id)
+            .map_or(Resolved::Stale, |(_, r)| Resolved::Live(r.clone()))
     }
 
     /// Forgets every reference (the statement ended).
@@ -105,15 +113,17 @@ mod tests {
         let again = handles.register(Arc::clone(&keyset)).expect("register");
         assert_eq!(a, again);
         assert!(is_reference(&a));
-        let found = handles.resolve(&a).expect("a reference").expect("live");
+        let Resolved::Live(found) = handles.resolve(&a) else {
+            panic!("a live reference")
+        };
         assert_eq!(found.keyset.expose(), keyset.expose());
         assert!(
-            handles.resolve(keyset.expose()).is_none(),
+            matches!(handles.resolve(keyset.expose()), Resolved::NotAReference),
             "a keyset is not a reference"
         );
         handles.clear();
         assert!(
-            matches!(handles.resolve(&a), Some(None)),
+            matches!(handles.resolve(&a), Resolved::Stale),
             "stale after the statement"
         );
         assert!(

@@ -15,7 +15,7 @@ use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Volatility};
 use sealhouse_crypto::{KeyId, Keyset};
 
-use super::args::{Bytes, FunctionSpec, Kind, Text, all_scalar, exec, per_row};
+use super::args::{Bytes, FunctionSpec, Kind, Text, all_scalar, crypto, per_row};
 use super::keyset_arg::parse_keyset;
 use super::udf::SqlFunction;
 
@@ -97,8 +97,10 @@ impl SqlFunction for KeysetKeyState {
                 return Ok(None);
             };
             let mut keyset = parse_keyset(name, keyset)?;
-            let id = KeyId::parse(id).map_err(|e| exec(name, e))?;
-            self.0.apply(&mut keyset, &id).map_err(|e| exec(name, e))?;
+            let id = KeyId::parse(id).map_err(|e| crypto(name, e))?;
+            self.0
+                .apply(&mut keyset, &id)
+                .map_err(|e| crypto(name, e))?;
             Ok(Some(keyset.to_bytes().expose().to_vec()))
         })
     }

@@ -11,10 +11,10 @@ use std::sync::Arc;
 
 use sealhouse_crypto::Keyset;
 
-use super::args::{Bytes, FunctionSpec, Kind, all_scalar, exec, per_row};
+use super::args::{Bytes, FunctionSpec, Kind, all_scalar, crypto, exec, per_row};
 use super::keyset_arg::parse_keyset;
 use super::keyset_cache::KeysetCache;
-use super::keyset_handles::STALE;
+use super::keyset_handles::{Resolved, STALE};
 use super::udf::SqlFunction;
 
 static SPEC: FunctionSpec = FunctionSpec {
@@ -44,13 +44,13 @@ impl SqlFunction for KeysetToJson {
                 return Ok(None);
             };
             match self.cache.handles.resolve(bytes) {
-                Some(Some(referenced)) => {
+                Resolved::Live(referenced) => {
                     let keyset = Keyset::from_bytes(referenced.keyset.expose())
-                        .map_err(|e| exec(SPEC.function, e))?;
+                        .map_err(|e| crypto(SPEC.function, e))?;
                     Ok(Some(mask_material(&keyset.to_json()).into_bytes()))
                 }
-                Some(None) => Err(exec(SPEC.function, STALE)),
-                None => Ok(Some(
+                Resolved::Stale => Err(exec(SPEC.function, STALE)),
+                Resolved::NotAReference => Ok(Some(
                     parse_keyset(SPEC.function, bytes)?
                         .to_json()
                         .as_bytes()

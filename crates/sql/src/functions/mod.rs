@@ -32,12 +32,12 @@ use std::sync::Arc;
 
 use datafusion::logical_expr::ScalarUDF;
 
-pub(crate) use args::exec;
+pub(crate) use args::{exec, raise};
 pub(crate) use constant_check::check_wrapped_keysets_constant;
 use keyset_cache::KeysetCache;
 use keyset_key_state::{KeyChange, KeysetKeyState};
 use udf::udf;
-use wrapped_args::WrapperSlot;
+use wrapped_args::SessionWrapper;
 
 use crate::wrapped::KeysetWrapper;
 
@@ -46,7 +46,7 @@ use crate::wrapped::KeysetWrapper;
 pub(crate) struct FunctionSet {
     pub(crate) udfs: Vec<ScalarUDF>,
     cache: Arc<KeysetCache>,
-    wrapper: WrapperSlot,
+    wrapper: SessionWrapper,
 }
 
 impl FunctionSet {
@@ -85,7 +85,7 @@ impl Drop for StatementEnd {
 /// act through `wrapper` (and fail, saying so, without one).
 pub(crate) fn all(wrapper: Option<Arc<KeysetWrapper>>) -> FunctionSet {
     let cache = Arc::new(KeysetCache::default());
-    let wrapper = WrapperSlot(wrapper);
+    let wrapper = SessionWrapper(wrapper);
     let mut udfs = vec![
         udf(new_keyset::NewKeyset),
         udf(keyset_to_json::KeysetToJson {

@@ -6,7 +6,7 @@ use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Volatility};
 use sealhouse_crypto::Keyset;
 
-use super::args::{FunctionSpec, Kind, Text, exec, per_row};
+use super::args::{FunctionSpec, Kind, Text, crypto, per_row};
 use super::keyset_arg::parse_algorithm;
 use super::udf::SqlFunction;
 
@@ -36,7 +36,8 @@ impl SqlFunction for NewKeyset {
                 return Ok(None);
             };
             let algorithm = parse_algorithm(SPEC.function, algorithm)?;
-            let keyset = Keyset::new(algorithm, description).map_err(|e| exec(SPEC.function, e))?;
+            let keyset =
+                Keyset::new(algorithm, description).map_err(|e| crypto(SPEC.function, e))?;
             Ok(Some(keyset.to_bytes().expose().to_vec()))
         })
     }

@@ -8,10 +8,10 @@ use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Volatility};
 use sealhouse_crypto::Keyset;
 
-use super::args::{FunctionSpec, Kind, Text, exec, per_row};
+use super::args::{FunctionSpec, Kind, Text, crypto, per_row};
 use super::keyset_arg::parse_algorithm;
 use super::udf::SqlFunction;
-use super::wrapped_args::{KmsArgs, WrapperSlot};
+use super::wrapped_args::{KmsArgs, SessionWrapper};
 
 static SPEC: FunctionSpec = FunctionSpec {
     function: "NEW_WRAPPED_KEYSET",
@@ -28,7 +28,7 @@ static SPEC: FunctionSpec = FunctionSpec {
 };
 
 pub(crate) struct NewWrappedKeyset {
-    pub(crate) wrapper: WrapperSlot,
+    pub(crate) wrapper: SessionWrapper,
 }
 
 impl SqlFunction for NewWrappedKeyset {
@@ -48,7 +48,8 @@ impl SqlFunction for NewWrappedKeyset {
                 return Ok(None);
             };
             let algorithm = parse_algorithm(SPEC.function, key_type)?;
-            let keyset = Keyset::new(algorithm, description).map_err(|e| exec(SPEC.function, e))?;
+            let keyset =
+                Keyset::new(algorithm, description).map_err(|e| crypto(SPEC.function, e))?;
             wrapper
                 .wrap(SPEC.function, cmk, roles, &keyset.to_bytes())
                 .map(Some)

@@ -9,7 +9,7 @@ use datafusion::logical_expr::{ColumnarValue, Volatility};
 
 use super::args::{Bytes, FunctionSpec, Kind, per_row};
 use super::udf::SqlFunction;
-use super::wrapped_args::{KmsArgs, WrapperSlot};
+use super::wrapped_args::{KmsArgs, SessionWrapper};
 
 static SPEC: FunctionSpec = FunctionSpec {
     function: "REWRAP_KEYSET",
@@ -25,7 +25,7 @@ static SPEC: FunctionSpec = FunctionSpec {
 };
 
 pub(crate) struct RewrapKeyset {
-    pub(crate) wrapper: WrapperSlot,
+    pub(crate) wrapper: SessionWrapper,
 }
 
 impl SqlFunction for RewrapKeyset {

@@ -6,7 +6,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Volatility};
 
-use super::args::{Bytes, FunctionSpec, Kind, Text, exec, per_row};
+use super::args::{Bytes, FunctionSpec, Kind, Text, crypto, per_row};
 use super::keyset_arg::{parse_algorithm, parse_keyset};
 use super::udf::SqlFunction;
 
@@ -43,7 +43,7 @@ impl SqlFunction for RotateKeyset {
             let algorithm = parse_algorithm(SPEC.function, algorithm)?;
             keyset
                 .rotate(algorithm, description)
-                .map_err(|e| exec(SPEC.function, e))?;
+                .map_err(|e| crypto(SPEC.function, e))?;
             Ok(Some(keyset.to_bytes().expose().to_vec()))
         })
     }

@@ -9,10 +9,10 @@ use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Volatility};
 use sealhouse_crypto::Keyset;
 
-use super::args::{Bytes, FunctionSpec, Kind, Text, exec, per_row};
+use super::args::{Bytes, FunctionSpec, Kind, Text, crypto, per_row};
 use super::keyset_arg::parse_algorithm;
 use super::udf::SqlFunction;
-use super::wrapped_args::{KmsArgs, WrapperSlot};
+use super::wrapped_args::{KmsArgs, SessionWrapper};
 
 static SPEC: FunctionSpec = FunctionSpec {
     function: "ROTATE_WRAPPED_KEYSET",
@@ -30,7 +30,7 @@ static SPEC: FunctionSpec = FunctionSpec {
 };
 
 pub(crate) struct RotateWrappedKeyset {
-    pub(crate) wrapper: WrapperSlot,
+    pub(crate) wrapper: SessionWrapper,
 }
 
 impl SqlFunction for RotateWrappedKeyset {
@@ -55,10 +55,10 @@ impl SqlFunction for RotateWrappedKeyset {
             let algorithm = parse_algorithm(SPEC.function, key_type)?;
             let plain = wrapper.unwrap(SPEC.function, None, roles, wrapped)?;
             let mut keyset =
-                Keyset::from_bytes(plain.expose()).map_err(|e| exec(SPEC.function, e))?;
+                Keyset::from_bytes(plain.expose()).map_err(|e| crypto(SPEC.function, e))?;
             keyset
                 .rotate(algorithm, description)
-                .map_err(|e| exec(SPEC.function, e))?;
+                .map_err(|e| crypto(SPEC.function, e))?;
             wrapper
                 .wrap(SPEC.function, cmk, roles, &keyset.to_bytes())
                 .map(Some)

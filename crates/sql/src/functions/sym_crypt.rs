@@ -6,11 +6,11 @@
 //! up once per distinct key, not per row.
 
 use datafusion::arrow::datatypes::DataType;
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Volatility};
 use sealhouse_crypto::sym::SymCipher;
 
-use super::args::{ByteColumn, Bytes, FunctionSpec, Kind, Text, exec};
+use super::args::{ByteColumn, Bytes, FunctionSpec, Kind, Text, crypto, exec};
 use super::udf::SqlFunction;
 
 const MODE: &str = "AES-GCM-256";
@@ -68,13 +68,16 @@ impl SqlFunction for SymCrypt {
                 continue;
             };
             if !mode.trim().eq_ignore_ascii_case(MODE) {
-                return Err(DataFusionError::Execution(format!(
-                    "{name}: mode '{}' is not supported; the only mode is '{MODE}'",
-                    mode.chars().take(40).collect::<String>()
-                )));
+                return Err(exec(
+                    name,
+                    format!(
+                        "mode '{}' is not supported; the only mode is '{MODE}'",
+                        mode.chars().take(40).collect::<String>()
+                    ),
+                ));
             }
             if current.as_ref().is_none_or(|(k, _)| *k != key) {
-                current = Some((key, SymCipher::new(key).map_err(|e| exec(name, e))?));
+                current = Some((key, SymCipher::new(key).map_err(|e| crypto(name, e))?));
             }
             let Some((_, cipher)) = current.as_ref() else {
                 unreachable!("set just above")
@@ -85,7 +88,7 @@ impl SqlFunction for SymCrypt {
                 } else {
                     cipher
                         .decrypt(value, aad.as_bytes())
-                        .map_err(|e| exec(name, e))
+                        .map_err(|e| crypto(name, e))
                 };
                 buf.extend_from_slice(&result?);
                 Ok(())

@@ -30,11 +30,11 @@ use sealhouse_crypto::Keyset;
 use serde_json::{Value, json};
 
 use super::args::{
-    ByteColumn, Bytes, FunctionSpec, KEYSET_FIELD, Kind, all_scalar, exec, internal,
+    ByteColumn, Bytes, FunctionSpec, KEYSET_FIELD, Kind, all_scalar, crypto, internal,
 };
 use super::keyset_cache::KeysetCache;
 use super::udf::SqlFunction;
-use super::wrapped_args::{KmsArgs, WrapperSlot};
+use super::wrapped_args::{KmsArgs, SessionWrapper};
 use crate::wrapped::RoleArgs;
 
 pub(crate) static SPEC: FunctionSpec = FunctionSpec {
@@ -64,7 +64,7 @@ const INFO_FIELD: &str = "wrapped_keyset_info";
 pub(crate) const NOT_CONSTANT: &str = "USE_WRAPPED_KEYSET: wrapped_keyset must be a constant (a literal, a script variable, or an expression of those such as UNHEX('...')), not a column or subquery: the keyset is unwrapped once per query. To use a stored wrapped keyset, copy it into a script variable first";
 
 pub(crate) struct UseWrappedKeyset {
-    pub(crate) wrapper: WrapperSlot,
+    pub(crate) wrapper: SessionWrapper,
     pub(crate) cache: Arc<KeysetCache>,
 }
 
@@ -120,7 +120,7 @@ impl SqlFunction for UseWrappedKeyset {
                 .cache
                 .handles
                 .register(keyset)
-                .map_err(|e| exec(SPEC.function, e))?;
+                .map_err(|e| crypto(SPEC.function, e))?;
             keysets.append_with(|buf| {
                 buf.extend_from_slice(&reference);
                 Ok(())
@@ -145,7 +145,7 @@ impl SqlFunction for UseWrappedKeyset {
 
 /// `wrapped_keyset_info`: what was named, and the keyset without its keys.
 fn info(cmk: &str, roles: RoleArgs<'_>, keyset: &sealhouse_crypto::SecretBytes) -> Result<String> {
-    let keyset = Keyset::from_bytes(keyset.expose()).map_err(|e| exec(SPEC.function, e))?;
+    let keyset = Keyset::from_bytes(keyset.expose()).map_err(|e| crypto(SPEC.function, e))?;
     let mut info = json!({
         "kms_cmk_arn": cmk,
         "role_arn": roles.role_arn,

@@ -9,11 +9,12 @@ use datafusion::logical_expr::ColumnarValue;
 use super::args::{Text, exec};
 use crate::wrapped::{KeysetWrapper, RoleArgs};
 
-/// The session's access to the KMS, if it has one.
+/// The session's keyset wrapper (its access to the KMS as its identity),
+/// if it has one.
 #[derive(Clone, Default)]
-pub(crate) struct WrapperSlot(pub(crate) Option<Arc<KeysetWrapper>>);
+pub(crate) struct SessionWrapper(pub(crate) Option<Arc<KeysetWrapper>>);
 
-impl WrapperSlot {
+impl SessionWrapper {
     pub(crate) fn get(&self, function: &str) -> Result<&KeysetWrapper> {
         self.0.as_deref().ok_or_else(|| {
             exec(

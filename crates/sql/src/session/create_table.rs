@@ -9,11 +9,11 @@ use datafusion::common::TableReference;
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{CreateMemoryTable, LogicalPlan, LogicalPlanBuilder};
 
-use super::{StatementOutput, Warehouse, count_of};
+use super::{SqlSession, StatementOutput, count_of};
 use crate::tables::CATALOG_NAME;
 use crate::{SqlError, column_names};
 
-impl Warehouse {
+impl SqlSession {
     /// CREATE TABLE, and CREATE TABLE AS SELECT: creates the table, then
     /// streams the query's rows into it; if that fails the new table is
     /// dropped again, so the statement has no effect.
@@ -24,7 +24,7 @@ impl Warehouse {
     ) -> Result<StatementOutput, SqlError> {
         let (project, table) = self.resolve(&create.name)?;
         if create.temporary {
-            return Err(SqlError::plan("temporary tables are not supported"));
+            return Err(SqlError::unsupported("temporary tables are not supported"));
         }
         let exists = self.catalog.table(&project, &table).is_ok();
         if exists && create.or_replace {

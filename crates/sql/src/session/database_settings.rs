@@ -6,11 +6,11 @@
 
 use sealhouse_storage::DatabaseSetting;
 
-use super::{StatementOutput, Warehouse, text_rows};
+use super::{SqlSession, StatementOutput, text_rows};
 use crate::SqlError;
 use crate::access::Privilege;
 
-impl Warehouse {
+impl SqlSession {
     /// `ALTER DATABASE project SET setting = value` (`None`: RESET).
     pub(super) fn alter_database(
         &self,

@@ -9,14 +9,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use datafusion::physical_plan::collect;
 use sealhouse_storage::{KeySource, StorageAlgorithm, StorageError, TableInfo};
 
-use super::{StatementOutput, Warehouse, text_rows};
+use super::{SqlSession, StatementOutput, text_rows};
 use crate::SqlError;
 use crate::access::Privilege;
-use crate::meta::RewriteTarget;
-use crate::tables::{SinkTarget, StoredTable};
+use crate::own_statements::RewriteTarget;
+use crate::tables::{ProjectKeysHeld, SinkTarget, StoredTable};
 use sealhouse_storage::encryption::setup::{self, EncryptionRequest, RC4_WARNING};
 
-impl Warehouse {
+impl SqlSession {
     /// `CREATE PROJECT p ENCRYPTION ...`.
     pub(super) fn create_encrypted_project(
         &mut self,
@@ -212,7 +212,7 @@ impl Warehouse {
             let provider = StoredTable::new(
                 Arc::clone(&self.catalog),
                 (table.clone(), old.clone()),
-                Ok(Some(Arc::clone(&keys))),
+                ProjectKeysHeld::Held(Arc::clone(&keys)),
             );
             let state = self.ctx.state();
             let scan = provider.scan_exactly(&state, &old).await?;
@@ -242,7 +242,7 @@ fn rfc3339(seconds: i64) -> String {
 }
 
 fn no_identity() -> SqlError {
-    SqlError::plan(
+    SqlError::unsupported(
         "storage encryption needs the KMS, and this session has no identity to reach it: run \
          it through `sealhouse sql` (which acts as the local account's root, an access key or \
          a profile)",

@@ -9,11 +9,11 @@ use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 
-use super::Warehouse;
+use super::SqlSession;
 use crate::SqlError;
 
 /// A session's runtime: no disk manager, no memory limit until
-/// [`Warehouse::limit_memory`].
+/// [`SqlSession::limit_memory`].
 pub(super) fn runtime() -> Arc<RuntimeEnv> {
     RuntimeEnvBuilder::new()
         .with_disk_manager_builder(
@@ -23,7 +23,7 @@ pub(super) fn runtime() -> Arc<RuntimeEnv> {
         .expect("a runtime without a disk manager or limits always builds")
 }
 
-impl Warehouse {
+impl SqlSession {
     /// Bounds the memory this session's statements may hold at once in
     /// sorts, joins, aggregates and the like (DataFusion's memory pool) to
     /// `bytes`; a statement needing more fails with

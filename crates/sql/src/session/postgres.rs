@@ -28,14 +28,14 @@ use datafusion_pg_catalog::pg_catalog::{
 };
 use sealhouse_storage::{Catalog, RESERVED_PROJECT_NAMES};
 
-use super::{StatementOutput, Warehouse};
+use super::{SqlSession, StatementOutput};
 use crate::access::{self, Authorizer, Privilege};
-use crate::meta::{self, Meta};
+use crate::own_statements::{self, OwnStatement};
 use crate::script::{self, ScriptLine};
 use crate::tables::CATALOG_NAME;
 use crate::{SqlError, functions};
 
-impl Warehouse {
+impl SqlSession {
     /// Makes the session answer PostgreSQL clients' catalog queries: a
     /// `pg_catalog` schema (listing, for a session with an identity, only
     /// the projects it may see) and the `pg_*` functions drivers call.
@@ -65,7 +65,7 @@ impl Warehouse {
     }
 
     /// Whether `sql` is one of Sealhouse's own statements, which only
-    /// [`Warehouse::execute`] understands: `@x := ...`, GRANT / REVOKE and
+    /// [`SqlSession::execute`] understands: `@x := ...`, GRANT / REVOKE and
     /// the other access statements, CREATE / ALTER / DESC / DROP PROJECT,
     /// USE, SHOW TABLES / PROJECTS, DESC, REWRITE. `SET` is not: a
     /// PostgreSQL endpoint keeps its own settings.
@@ -74,7 +74,8 @@ impl Warehouse {
             ScriptLine::Assign { .. } => true,
             ScriptLine::Sql(sql) => {
                 access::parse_acl(sql).is_some()
-                    || meta::parse(sql).is_some_and(|m| !matches!(m, Meta::Set { .. }))
+                    || own_statements::parse(sql)
+                        .is_some_and(|m| !matches!(m, OwnStatement::Set { .. }))
             }
         }
     }
@@ -82,8 +83,8 @@ impl Warehouse {
     /// Plans a statement parsed elsewhere (the PostgreSQL endpoint parses
     /// with PostgreSQL's dialect). `$n` placeholders stay open: bind them
     /// with [`LogicalPlan::with_param_values`] before
-    /// [`Warehouse::execute_plan`].
-    /// Planning errors are screened as [`Warehouse::execute`]'s are.
+    /// [`SqlSession::execute_plan`].
+    /// Planning errors are screened as [`SqlSession::execute`]'s are.
     pub async fn plan_statement(&self, statement: Statement) -> Result<LogicalPlan, SqlError> {
         let mut statement = DfStatement::Statement(Box::new(statement));
         crate::field_access::quote_field_names(&mut statement);
@@ -104,7 +105,7 @@ impl Warehouse {
         Ok(plan)
     }
 
-    /// Authorises and runs a plan from [`Warehouse::plan_statement`];
+    /// Authorises and runs a plan from [`SqlSession::plan_statement`];
     /// `sql` is its text, for column names.
     pub async fn execute_plan(
         &mut self,

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use datafusion::physical_plan::collect;
 use sealhouse_storage::{DataFile, StorageError, TableInfo};
 
-use super::{StatementOutput, Warehouse};
+use super::{SqlSession, StatementOutput};
 use crate::SqlError;
 use crate::access::Privilege;
 use crate::tables::{SinkTarget, StoredTable, project_keys};
@@ -37,7 +37,7 @@ pub(crate) const AUTO_MERGE_FILES: usize = 8;
 /// race at commit after doing the work.
 static MERGING: Mutex<BTreeSet<i64>> = Mutex::new(BTreeSet::new());
 
-impl Warehouse {
+impl SqlSession {
     /// `ALTER TABLE t MERGE SMALLFILES`: whoever may read and write the
     /// table may merge it.
     pub(super) async fn merge_small_files(

@@ -16,11 +16,11 @@ use datafusion::logical_expr::LogicalPlan;
 use futures::{Stream, StreamExt};
 use sealhouse_storage::SnapshotLease;
 
-use super::{StatementOutput, Warehouse};
+use super::{SqlSession, StatementOutput};
 use crate::functions::StatementEnd;
 use crate::{SqlError, column_names};
 
-/// What [`Warehouse::execute_plan_streaming`] gives: a query's rows as a
+/// What [`SqlSession::execute_plan_streaming`] gives: a query's rows as a
 /// stream, or another statement's output.
 #[derive(Debug)]
 pub enum PlanOutput {
@@ -80,8 +80,8 @@ impl Stream for RowStream {
     }
 }
 
-impl Warehouse {
-    /// [`Warehouse::execute_plan`], but a query's rows come as a
+impl SqlSession {
+    /// [`SqlSession::execute_plan`], but a query's rows come as a
     /// [`RowStream`] computed as it is read; other statements run to
     /// completion as there.
     pub async fn execute_plan_streaming(
@@ -122,7 +122,7 @@ impl Warehouse {
 }
 
 /// Whether the plan is a query (rows to return) rather than DDL, DML or a
-/// statement [`Warehouse::execute_plan`] handles itself.
+/// statement [`SqlSession::execute_plan`] handles itself.
 fn is_query(plan: &LogicalPlan) -> bool {
     !matches!(
         plan,

@@ -7,7 +7,7 @@ mod sink;
 mod statement_leases;
 mod stored_table;
 
-pub(crate) use provider::{CATALOG_NAME, CatalogView, project_keys};
+pub(crate) use provider::{CATALOG_NAME, CatalogView, ProjectKeysHeld, project_keys};
 pub(crate) use sink::SinkTarget;
 pub(crate) use statement_leases::StatementLeases;
 pub(crate) use stored_table::StoredTable;

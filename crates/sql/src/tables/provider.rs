@@ -11,7 +11,11 @@ use sealhouse_storage::{Catalog, ProjectInfo, RESERVED_PROJECT_NAMES, StorageErr
 
 use super::statement_leases::StatementLeases;
 use super::stored_table::StoredTable;
+use sealhouse_storage::ProjectKeyAccess;
 use sealhouse_storage::encryption::{ProjectKeys, StorageKeys};
+
+use crate::SqlError;
+use crate::functions::raise;
 
 /// The name of Sealhouse's catalog inside DataFusion.
 pub(crate) const CATALOG_NAME: &str = "sealhouse";
@@ -46,23 +50,49 @@ impl CatalogView {
     }
 }
 
-/// The keys of `project` if it is encrypted; `Err` says why they are out of
-/// reach.
+/// The keys of a project as this session holds them.
+#[derive(Debug, Clone)]
+pub(crate) enum ProjectKeysHeld {
+    /// The project has no storage encryption.
+    Unencrypted,
+    /// Its keys.
+    Held(Arc<ProjectKeys>),
+    /// The project is encrypted and this session cannot reach its keys:
+    /// the error to give when a statement needs them.
+    OutOfReach(Arc<DataFusionError>),
+}
+
+impl ProjectKeysHeld {
+    /// As a scan of the storage crate takes them.
+    pub(crate) fn access(&self) -> ProjectKeyAccess<'_> {
+        match self {
+            Self::Unencrypted => ProjectKeyAccess::Unencrypted,
+            Self::Held(keys) => ProjectKeyAccess::Held(keys),
+            Self::OutOfReach(why) => ProjectKeyAccess::OutOfReach(why),
+        }
+    }
+}
+
+/// The keys of `project`, as far as this session can reach them.
 pub(crate) fn project_keys(
     keys: Option<&StorageKeys>,
     project: &ProjectInfo,
-) -> Result<Result<Option<Arc<ProjectKeys>>, String>> {
+) -> Result<ProjectKeysHeld> {
     let setting = project
         .encryption()
         .map_err(|e| DataFusionError::External(Box::new(e)))?;
     Ok(match (setting, keys) {
-        (None, _) => Ok(None),
-        (Some(setting), Some(keys)) => Ok(Some(Arc::new(keys.project(&project.name, &setting)?))),
-        (Some(setting), None) => Err(format!(
-            "project '{}' is encrypted ({} with key {}), and this session has no KMS to \
-             reach its key: open the warehouse with an identity (as `sealhouse sql` does)",
-            project.name, setting.algorithm, setting.key_arn
-        )),
+        (None, _) => ProjectKeysHeld::Unencrypted,
+        (Some(setting), Some(keys)) => {
+            ProjectKeysHeld::Held(Arc::new(keys.project(&project.name, &setting)?))
+        }
+        (Some(setting), None) => {
+            ProjectKeysHeld::OutOfReach(Arc::new(raise(SqlError::unsupported(format!(
+                "project '{}' is encrypted ({} with key {}), and this session has no KMS to \
+                 reach its key: open the warehouse with an identity (as `sealhouse sql` does)",
+                project.name, setting.algorithm, setting.key_arn
+            )))))
+        }
     })
 }
 
@@ -86,7 +116,7 @@ impl CatalogProvider for CatalogView {
             // A project whose catalog entry fails its integrity check is
             // there, but nothing in it may be read or written: its tables
             // answer with the error.
-            Err(e @ StorageError::Tampered { .. }) => Err(e.to_string()),
+            Err(e @ StorageError::Tampered { .. }) => Err(SqlError::from(e)),
             Err(_) => return None,
         };
         Some(Arc::new(ProjectView {
@@ -131,14 +161,12 @@ struct ProjectView {
     catalog: Arc<Catalog>,
     keys: Option<Arc<StorageKeys>>,
     leases: Arc<StatementLeases>,
-    project: std::result::Result<ProjectInfo, String>,
+    project: std::result::Result<ProjectInfo, SqlError>,
 }
 
 impl ProjectView {
     fn project(&self) -> Result<&ProjectInfo> {
-        self.project
-            .as_ref()
-            .map_err(|e| DataFusionError::Execution(e.clone()))
+        self.project.as_ref().map_err(|e| raise(e.clone()))
     }
 }
 

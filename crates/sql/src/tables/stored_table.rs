@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::provider::ProjectKeysHeld;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
@@ -13,7 +14,6 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
-use sealhouse_storage::encryption::ProjectKeys;
 use sealhouse_storage::{
     Catalog, CommitMode, DataFile, ScanDescriptor, ScanKeys, ScanPredicate, TableInfo,
 };
@@ -28,16 +28,16 @@ pub(crate) struct StoredTable {
     /// read with it and leased until the statement ends (a DROP or commit
     /// meanwhile leaves them readable; `StatementLeases`).
     snapshot: Vec<DataFile>,
-    /// The project's keys when it is encrypted; `Err` says why they cannot
-    /// be had (a session without a KMS), reported when a file needs them.
-    keys: Result<Option<Arc<ProjectKeys>>, String>,
+    /// The project's keys when it is encrypted, or why they cannot be had
+    /// (a session without a KMS), reported when a file needs them.
+    keys: ProjectKeysHeld,
 }
 
 impl StoredTable {
     pub(crate) fn new(
         catalog: Arc<Catalog>,
         (info, snapshot): (TableInfo, Vec<DataFile>),
-        keys: Result<Option<Arc<ProjectKeys>>, String>,
+        keys: ProjectKeysHeld,
     ) -> Self {
         Self {
             catalog,
@@ -58,7 +58,7 @@ impl StoredTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let encryption = match &self.keys {
-            Ok(Some(keys)) => Some(keys.setting().clone()),
+            ProjectKeysHeld::Held(keys) => Some(keys.setting().clone()),
             _ => None,
         };
         let file_store = self.catalog.file_store();
@@ -68,10 +68,7 @@ impl StoredTable {
             .with_limit(limit);
         let keys = ScanKeys {
             file_store,
-            project: match &self.keys {
-                Ok(keys) => Ok(keys.as_deref()),
-                Err(why) => Err(why.as_str()),
-            },
+            project: self.keys.access(),
             block_tags: Some(&self.catalog),
         };
         descriptor.plan(state, keys).await
@@ -86,12 +83,14 @@ impl StoredTable {
         target: SinkTarget,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let keys = match &self.keys {
-            Ok(Some(keys)) => {
+            ProjectKeysHeld::Held(keys) => {
                 keys.register(state.runtime_env())?;
                 Some(Arc::clone(keys))
             }
-            Ok(None) => None,
-            Err(why) => return Err(DataFusionError::Execution(why.clone())),
+            ProjectKeysHeld::Unencrypted => None,
+            ProjectKeysHeld::OutOfReach(why) => {
+                return Err(DataFusionError::Shared(Arc::clone(why)));
+            }
         };
         let sink = StoredTableSink::new(Arc::clone(&self.catalog), self.info.clone(), target, keys);
         Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), None)))

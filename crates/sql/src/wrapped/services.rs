@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sealhouse_iam::{AccountId, Clock, Iam, Principal};
-use sealhouse_kms::{DEFAULT_REGION, Kms, KmsConnector, KmsGateway};
+use sealhouse_kms::{DEFAULT_REGION, KmsConnector, KmsData, KmsGateway};
 use sealhouse_storage::encryption::setup::SetupServices;
 
 /// The identity service, the KMS gateway and the local account.
@@ -76,7 +76,7 @@ impl IdentityServices {
     }
 
     /// The caching KMS of a chain, acting as `session` (the chain's last role).
-    pub(crate) fn kms_for(&self, chain: &str, session: Principal) -> Arc<dyn Kms> {
+    pub(crate) fn kms_for(&self, chain: &str, session: Principal) -> Arc<dyn KmsData> {
         self.gateway.cached(chain, session)
     }
 }

@@ -15,14 +15,15 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use datafusion::error::Result;
+use datafusion::error::{DataFusionError, Result};
 use sealhouse_crypto::SecretBytes;
-use sealhouse_iam::{Arn, Principal, RequestContext, ServiceName};
+use sealhouse_iam::{Arn, Principal, RequestContext, RoleChainError, ServiceName};
 use sealhouse_kms::api::{DecryptRequest, EncryptRequest};
 use sealhouse_kms::wrapped_keyset::{self as format, context};
 
 use super::services::IdentityServices;
-use crate::functions::exec;
+use crate::SqlError;
+use crate::functions::{exec, raise};
 
 /// A role chain as the functions take it: `role_arn` and the optional
 /// comma-separated `role_chain`.
@@ -32,8 +33,8 @@ pub(crate) struct RoleArgs<'a> {
     pub(crate) role_chain: Option<&'a str>,
 }
 
-/// An unwrap's outcome, kept for the statement (errors as their message).
-type Unwrapped = Result<Arc<SecretBytes>, String>;
+/// An unwrap's outcome, kept for the statement.
+type Unwrapped = Result<Arc<SecretBytes>, SqlError>;
 
 /// One session's access to wrapped keysets.
 pub(crate) struct KeysetWrapper {
@@ -90,7 +91,7 @@ impl KeysetWrapper {
             .unwrap_or_else(PoisonError::into_inner)
             .get(&memo_key)
         {
-            return done.clone().map_err(|m| exec(function, m));
+            return done.clone().map_err(raise);
         }
         let kms = self.services.kms_for(&chain, session.clone());
         let outcome = kms
@@ -99,17 +100,18 @@ impl KeysetWrapper {
                 encryption_context: context(),
             })
             .map(|r| Arc::new(r.plaintext))
-            .map_err(|e| {
-                format!(
-                    "the KMS refused to unwrap the keyset with CMK {} as {session}: {e}",
+            .map_err(|e| SqlError::Kms {
+                code: e.code(),
+                message: format!(
+                    "{function}: the KMS refused to unwrap the keyset with CMK {} as {session}: {e}",
                     parsed.key_id
-                )
+                ),
             });
         self.statement
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(memo_key, outcome.clone());
-        outcome.map_err(|m| exec(function, m))
+        outcome.map_err(raise)
     }
 
     /// `keyset` wrapped by the CMK `cmk_arn`.
@@ -130,10 +132,13 @@ impl KeysetWrapper {
                 encryption_context: context(),
             })
             .map_err(|e| {
-                exec(
-                    function,
-                    format!("the KMS refused to wrap the keyset with {cmk_arn} as {session}: {e}"),
-                )
+                raise(SqlError::Kms {
+                    code: e.code(),
+                    message: format!(
+                        "{function}: the KMS refused to wrap the keyset with {cmk_arn} as \
+                         {session}: {e}"
+                    ),
+                })
             })?;
         Ok(format::encode(&response.key_id, &response.ciphertext_blob))
     }
@@ -165,7 +170,7 @@ impl KeysetWrapper {
                 &chain,
                 &RequestContext::new(),
             )
-            .map_err(|e| exec(function, e))?;
+            .map_err(|e| chain_refused(function, e))?;
         let mut key = format!("{}\n{role}", self.caller);
         for hop in &chain {
             key.push_str(&format!("\n{hop}"));
@@ -194,4 +199,19 @@ fn cmk_key_id(function: &str, arn: &str, region: &str) -> Result<String> {
         )),
         Err(e) => Err(exec(function, format!("kms_cmk_arn: {e}"))),
     }
+}
+
+/// A role chain that stopped: a refused step is an access denial naming
+/// who was refused what; a chain too long is a value the function refuses.
+fn chain_refused(function: &str, error: RoleChainError) -> DataFusionError {
+    let message = format!("{function}: {error}");
+    raise(match &error {
+        RoleChainError::Denied { denied, .. } => SqlError::denied(
+            denied.principal(),
+            denied.action(),
+            denied.resource(),
+            message,
+        ),
+        _ => SqlError::InvalidInput(message),
+    })
 }

@@ -4,16 +4,24 @@
 #![allow(dead_code, unreachable_pub)]
 
 mod backend;
+mod identity;
 
 use std::path::PathBuf;
 
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::DataType;
 use sealhouse_sql::format::ResultSet;
-use sealhouse_sql::{SqlError, StatementOutput, Warehouse};
+use sealhouse_sql::{SqlError, SqlSession, StatementOutput};
 
 #[allow(unused_imports)]
 pub use backend::{Backend, TableFiles};
+#[allow(unused_imports)]
+pub use identity::{Identities, account, root, services, user};
+
+/// The account most tests act in (the spec's examples' account A), and a
+/// second one for what crosses accounts.
+pub const ACCOUNT_A: &str = "1892732288741234";
+pub const ACCOUNT_B: &str = "1885386054511234";
 
 /// The same catalog key on every open of a fixture's directory, as one KMS
 /// root key gives.
@@ -33,14 +41,14 @@ pub fn runtime() -> tokio::runtime::Runtime {
 
 pub struct Fixture {
     pub dir: tempfile::TempDir,
-    pub warehouse: Warehouse,
+    pub warehouse: SqlSession,
     pub runtime: tokio::runtime::Runtime,
 }
 
 impl Fixture {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let warehouse = Warehouse::open(dir.path(), catalog_key()).expect("open");
+        let warehouse = SqlSession::open(dir.path(), catalog_key()).expect("open");
         let runtime = runtime();
         Self {
             dir,
@@ -50,7 +58,7 @@ impl Fixture {
     }
 
     pub fn reopen(&mut self) {
-        self.warehouse = Warehouse::open(self.dir.path(), catalog_key()).expect("reopen");
+        self.warehouse = SqlSession::open(self.dir.path(), catalog_key()).expect("reopen");
     }
 
     pub fn try_sql(&mut self, sql: &str) -> Result<StatementOutput, SqlError> {

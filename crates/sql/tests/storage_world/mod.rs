@@ -1,6 +1,6 @@
-//! The world the storage encryption tests share: an identity service with
-//! accounts A and B, the embedded KMS on a manual clock, a warehouse catalog,
-//! a BYOK key of A, and sessions over them.
+//! The world the storage encryption tests share: the common `Identities`
+//! (accounts A and B, the embedded KMS on a manual clock), a warehouse
+//! catalog, a BYOK key of A, and sessions over them.
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
@@ -9,38 +9,21 @@ pub use std::path::{Path, PathBuf};
 pub use std::sync::Arc;
 pub use std::time::Duration;
 
+#[allow(unused_imports)] // used by some of the tests sharing this world
+pub use crate::common::{ACCOUNT_A as A, ACCOUNT_B as B};
 pub use crate::common::{Backend, TableFiles, text};
-pub use sealhouse_iam::{
-    AccountId, AttachTarget, Iam, ManualClock, NoSealing, PolicyRef, Principal, SqliteStore,
-};
-pub use sealhouse_kms::api::{CreateKeyRequest, EncryptionContext};
-pub use sealhouse_kms::{Kms, KmsService, RootKey};
+pub use sealhouse_iam::{AttachTarget, Iam, ManualClock, PolicyRef, Principal};
+pub use sealhouse_kms::api::EncryptionContext;
+#[allow(unused_imports)] // used by some of the tests sharing this world
+pub use sealhouse_kms::{Kms, KmsService};
 pub use sealhouse_sql::format::ResultSet;
-pub use sealhouse_sql::{IdentityServices, StatementOutput, Warehouse};
+pub use sealhouse_sql::{SqlSession, StatementOutput};
 pub use sealhouse_storage::{Catalog, StorageAlgorithm};
-pub use time::OffsetDateTime;
-
-pub const A: &str = "1892732288741234";
-pub const B: &str = "1885386054511234";
 /// What the tests insert and then look for in the files' bytes.
 pub const MARKER: &str = "sealhouse-plaintext-marker";
 
-pub fn account(uid: &str) -> AccountId {
-    AccountId::new(uid).unwrap()
-}
-
-pub fn user(uid: &str, name: &str) -> Principal {
-    Principal::User {
-        account: account(uid),
-        name: name.into(),
-    }
-}
-
-pub fn root(uid: &str) -> Principal {
-    Principal::Root {
-        account: account(uid),
-    }
-}
+#[allow(unused_imports)] // used by some of the tests sharing this world
+pub use crate::common::{Identities, account, root, user};
 
 pub struct World {
     pub dir: tempfile::TempDir,
@@ -62,26 +45,14 @@ impl World {
 
     /// A world whose table files are on `backend`.
     pub fn on(backend: Backend) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
-        let iam = Arc::new(
-            Iam::new(SqliteStore::open_in_memory().unwrap(), NoSealing).with_clock(clock.clone()),
-        );
-        iam.create_account(&account(A)).unwrap();
-        iam.create_account(&account(B)).unwrap();
-        let kms = KmsService::open(
-            &dir.path().join("kms"),
-            Arc::clone(&iam),
-            RootKey::generate().unwrap(),
-            clock.clone(),
-        )
-        .unwrap();
-        let key_arn = kms
-            .as_principal(root(A))
-            .create_key(&CreateKeyRequest::default())
-            .unwrap()
-            .key_metadata
-            .arn;
+        let identities = Identities::new();
+        let key_arn = identities.new_cmk(A);
+        let Identities {
+            dir,
+            iam,
+            kms,
+            clock,
+        } = identities;
         let files = TableFiles::new(backend);
         let catalog = files.open(&dir.path().join("warehouse"));
         let runtime = crate::common::runtime();
@@ -99,20 +70,10 @@ impl World {
 
     /// A session of `principal` with a KMS cache of `ttl` on the test clock.
     pub fn session(&self, principal: Principal, ttl: Duration) -> Session<'_> {
-        let services = IdentityServices::new(
-            Arc::clone(&self.iam),
-            Arc::new(self.kms.clone()),
-            ttl,
-            account(A),
-        )
-        .with_clock(self.clock.clone());
+        let services = crate::common::services(&self.iam, &self.kms, &self.clock, ttl);
         Session {
             world: self,
-            warehouse: Warehouse::with_identity(
-                Arc::clone(&self.catalog),
-                principal,
-                Arc::new(services),
-            ),
+            warehouse: SqlSession::with_identity(Arc::clone(&self.catalog), principal, services),
         }
     }
 
@@ -165,15 +126,24 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 pub struct Session<'w> {
     pub world: &'w World,
-    pub warehouse: Warehouse,
+    pub warehouse: SqlSession,
 }
 
 impl Session<'_> {
     pub fn try_sql(&mut self, sql: &str) -> Result<StatementOutput, String> {
-        self.world
-            .runtime
-            .block_on(self.warehouse.execute(sql))
-            .map_err(|e| e.to_string())
+        self.try_typed(sql).map_err(|e| e.to_string())
+    }
+
+    /// The statement's error as its kind (for its SQLSTATE).
+    pub fn typed_error(&mut self, sql: &str) -> sealhouse_sql::SqlError {
+        match self.try_typed(sql) {
+            Ok(_) => panic!("{sql} unexpectedly succeeded"),
+            Err(e) => e,
+        }
+    }
+
+    fn try_typed(&mut self, sql: &str) -> Result<StatementOutput, sealhouse_sql::SqlError> {
+        self.world.runtime.block_on(self.warehouse.execute(sql))
     }
 
     pub fn ok(&mut self, sql: &str) -> String {

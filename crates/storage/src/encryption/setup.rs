@@ -21,9 +21,27 @@ pub enum SetupError {
     #[error("{0}")]
     Invalid(String),
     /// The caller may not use the key for storage encryption.
-    #[error("access denied: {0}")]
-    Denied(String),
-    /// The KMS or the identity service failed, or the key is not enabled.
+    #[error("access denied: {message}")]
+    Denied {
+        /// Who was refused.
+        principal: String,
+        /// What they asked to do.
+        action: String,
+        /// On what (the key's ARN).
+        resource: String,
+        /// Why, and what would allow it.
+        message: String,
+    },
+    /// The KMS refused or failed (its code says why: a disabled key, no
+    /// permission, ...).
+    #[error("{message}")]
+    Kms {
+        /// The KMS's error code.
+        code: ErrorCode,
+        /// What was attempted with which key, and the KMS's answer.
+        message: String,
+    },
+    /// The identity service failed, or the key is not enabled.
     #[error("{0}")]
     Failed(String),
 }
@@ -120,12 +138,25 @@ fn create_default_key(
             viewer_account: caller.account().cloned(),
             ..CreateKeyRequest::default()
         })
-        .map_err(|e| {
-            SetupError::Failed(format!(
-                "cannot create the default storage key of project '{project}': {e}"
-            ))
+        .map_err(|e| SetupError::Kms {
+            code: e.code(),
+            message: format!("cannot create the default storage key of project '{project}': {e}"),
         })?;
     Ok(created.key_metadata.arn)
+}
+
+/// The refusal of a key of another account: a bring-your-own key is the
+/// caller's own.
+fn foreign_key(caller: &Principal, key: &str, project: &str) -> SetupError {
+    SetupError::Denied {
+        principal: caller.to_string(),
+        action: "use for storage encryption".to_owned(),
+        resource: key.to_owned(),
+        message: format!(
+            "{caller} may not use {key} for storage encryption of project '{project}': a \
+             bring-your-own key must belong to the caller's own account"
+        ),
+    }
 }
 
 fn check_byok_key(
@@ -153,18 +184,16 @@ fn check_byok_key(
             )));
         };
         if parsed.account() != caller.account() {
-            return Err(SetupError::Denied(format!(
-                "{caller} may not use {requested} for storage encryption of project \
-                 '{project}': a bring-your-own key must belong to the caller's own account"
-            )));
+            return Err(foreign_key(caller, requested, project));
         }
     }
-    let fail = |what: &str, name: &str, e: sealhouse_kms::KmsError| {
-        SetupError::Denied(format!(
+    let fail = |what: &str, name: &str, e: sealhouse_kms::KmsError| SetupError::Kms {
+        code: e.code(),
+        message: format!(
             "cannot use {name} for storage encryption of project '{project}': {what} failed: \
              {e}. Whoever enables storage encryption with a key of theirs must be allowed \
              kms:DescribeKey, kms:GenerateDataKey, kms:Encrypt and kms:Decrypt on it"
-        ))
+        ),
     };
     let kms = services.gateway.connect(caller.clone());
     let described = kms
@@ -184,18 +213,24 @@ fn check_byok_key(
     let parsed = Arn::parse(&arn)
         .map_err(|e| SetupError::Failed(format!("the KMS described {requested} as {e}")))?;
     if parsed.account() != caller.account() {
-        return Err(SetupError::Denied(format!(
-            "{caller} may not use {arn} for storage encryption of project '{project}': a \
-             bring-your-own key must belong to the caller's own account"
-        )));
+        return Err(foreign_key(caller, &arn, project));
     }
     let fail = |what: &str, e: sealhouse_kms::KmsError| fail(what, &arn, e);
     if described.key_state != KeyState::Enabled {
-        return Err(SetupError::Failed(format!(
-            "cannot use {arn} for storage encryption of project '{project}': the key is {}; \
-             enable it first (sealhouse kms enable-key)",
-            described.key_state
-        )));
+        // The code the KMS gives for using a key in that state.
+        let code = match described.key_state {
+            KeyState::PendingDeletion => ErrorCode::PendingDeletion,
+            KeyState::PendingImport => ErrorCode::PendingImport,
+            _ => ErrorCode::Disabled,
+        };
+        return Err(SetupError::Kms {
+            code,
+            message: format!(
+                "cannot use {arn} for storage encryption of project '{project}': the key is {}; \
+                 enable it first (sealhouse kms enable-key)",
+                described.key_state
+            ),
+        });
     }
     if described.key_spec != KeySpec::Aes256 {
         return Err(SetupError::Invalid(format!(

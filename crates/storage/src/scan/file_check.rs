@@ -12,6 +12,8 @@ use datafusion::error::{DataFusionError, Result};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 
+use crate::StorageError;
+
 /// Which Parquet magic a file must carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ParquetMagic {
@@ -42,9 +44,9 @@ pub(crate) async fn check_parquet_frame(
     footer_sha256: Option<&[u8; 32]>,
 ) -> Result<()> {
     let damaged = |what: String| {
-        DataFusionError::Execution(format!(
+        DataFusionError::External(Box::new(StorageError::DamagedFile(format!(
             "data file /{location} is damaged: {what}; restore it from a backup"
-        ))
+        ))))
     };
     if len < 12 {
         return Err(damaged(format!(

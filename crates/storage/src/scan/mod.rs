@@ -17,8 +17,9 @@ mod predicate;
 mod read_ahead;
 pub(crate) mod read_only_store;
 mod reader_factory;
+mod typed_metadata;
 mod verified_reader;
 
 pub use descriptor::{ScanDescriptor, ScanFile};
-pub use plan::ScanKeys;
+pub use plan::{ProjectKeyAccess, ScanKeys};
 pub use predicate::{Comparison, ScanPredicate};

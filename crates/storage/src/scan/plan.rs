@@ -26,7 +26,7 @@ use super::file_check::{ParquetMagic, check_parquet_frame};
 use super::reader_factory::ReaderFactory;
 use super::verified_reader::BlockCheck;
 use crate::encryption::{ProjectKeys, StorageAlgorithm, segmented_plaintext_len};
-use crate::{Catalog, DataFile, FileStore, StorageLocation};
+use crate::{Catalog, DataFile, FileStore, StorageError, StorageLocation};
 
 /// What reading a descriptor's files takes besides the descriptor.
 #[derive(Debug, Clone, Copy)]
@@ -34,12 +34,24 @@ pub struct ScanKeys<'a> {
     /// The files' location, reached as this process may (it must be the
     /// descriptor's).
     pub file_store: &'a FileStore,
-    /// The project's keys, for its encrypted files (`Err`: why this process
-    /// has none, reported when a file needs them).
-    pub project: std::result::Result<Option<&'a ProjectKeys>, &'a str>,
+    /// The project's keys, for its encrypted files.
+    pub project: ProjectKeyAccess<'a>,
     /// The catalog whose key checks plain files' block tags. Without it, a
     /// plain file with block tags is refused, never read unchecked.
     pub block_tags: Option<&'a Catalog>,
+}
+
+/// The keys of a scanned table's project, as this process holds them.
+#[derive(Debug, Clone, Copy)]
+pub enum ProjectKeyAccess<'a> {
+    /// The project has no storage encryption.
+    Unencrypted,
+    /// Its keys.
+    Held(&'a ProjectKeys),
+    /// The project is encrypted and this process cannot reach its keys:
+    /// the error to report when a file needs them (shared, so a caller's
+    /// typed error comes back out as itself).
+    OutOfReach(&'a Arc<DataFusionError>),
 }
 
 impl ScanDescriptor {
@@ -93,7 +105,7 @@ impl ScanDescriptor {
     }
 }
 
-fn external(e: crate::StorageError) -> DataFusionError {
+fn external(e: StorageError) -> DataFusionError {
     DataFusionError::External(Box::new(e))
 }
 
@@ -108,24 +120,30 @@ impl Scan<'_> {
     /// The project's keys, for a file that needs them.
     fn keys(&self) -> Result<&ProjectKeys> {
         match self.keys.project {
-            Ok(Some(keys)) => Ok(keys),
-            Ok(None) => Err(DataFusionError::Execution(format!(
+            ProjectKeyAccess::Held(keys) => Ok(keys),
+            ProjectKeyAccess::Unencrypted => Err(external(StorageError::Corrupt(format!(
                 "table {}.{} holds encrypted files but its project has no storage encryption \
-                 setting: the catalog is damaged",
+                 setting",
                 self.descriptor.project, self.descriptor.table
-            ))),
-            Err(why) => Err(DataFusionError::Execution(why.to_owned())),
+            )))),
+            ProjectKeyAccess::OutOfReach(why) => Err(DataFusionError::Shared(Arc::clone(why))),
         }
     }
 
-    /// `what` follows the table's name: it starts with a space or a colon.
-    fn failure(&self, file: &DataFile, what: String) -> DataFusionError {
-        DataFusionError::Execution(format!(
+    /// A file the catalog lists that is missing or fails its check. `what`
+    /// follows the table's name: it starts with a space or a colon.
+    fn damaged(&self, file: &DataFile, what: String) -> DataFusionError {
+        external(StorageError::DamagedFile(self.about(file, what)))
+    }
+
+    /// `what` said of `file`, naming it and its table.
+    fn about(&self, file: &DataFile, what: String) -> String {
+        format!(
             "data file {} of table {}.{}{what}",
             self.keys.file_store.external_url(&file.key),
             self.descriptor.project,
             self.descriptor.table
-        ))
+        )
     }
 
     /// A scan of `files` (all of one kind: plain, AES256, or segmented).
@@ -227,7 +245,7 @@ impl Scan<'_> {
                 } else {
                     format!("cannot be read ({e})")
                 };
-                return Err(self.failure(
+                return Err(self.damaged(
                     f,
                     format!(" {what}, though the catalog lists it; restore it from a backup"),
                 ));
@@ -254,13 +272,13 @@ impl Scan<'_> {
             PartitionedFile::new(location.to_string(), size).with_statistics(Arc::new(stats));
         if kind == FileKind::Plain && f.block_tags.is_some() {
             let Some(catalog) = self.keys.block_tags else {
-                return Err(self.failure(
+                return Err(DataFusionError::Execution(self.about(
                     f,
                     " is checked with the catalog's key, which this process does not hold".into(),
-                ));
+                )));
             };
             let verifier = catalog.block_verifier(f).map_err(|e| {
-                self.failure(
+                self.damaged(
                     f,
                     format!(": {e}; restore the data directory from a backup"),
                 )

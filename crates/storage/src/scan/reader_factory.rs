@@ -1,7 +1,8 @@
 //! How a scan opens each Parquet file: through its block check if it is a
 //! plain file with block tags (`verified_reader.rs`), one row group ahead if
 //! it is in a bucket (`read_ahead.rs`), and with DataFusion's metadata cache
-//! and metrics either way. (One factory for every kind of file, so that
+//! and metrics either way, keeping footer errors typed (`typed_metadata.rs`).
+//! (One factory for every kind of file, so that
 //! DataFusion's own cannot be substituted for it.)
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use object_store::ObjectStore;
 use parquet::arrow::async_reader::{AsyncFileReader, ParquetObjectReader};
 
 use super::read_ahead::ReadAhead;
+use super::typed_metadata::TypedMetadataReader;
 use super::verified_reader::{BlockCheck, VerifiedFileStore};
 
 /// Opens the files of one scan of one kind.
@@ -66,14 +68,21 @@ impl ParquetFileReaderFactory for ReaderFactory {
         if let Some(hint) = metadata_size_hint {
             inner = inner.with_footer_size_hint(hint);
         }
-        let reader = Box::new(CachedParquetFileReader::new(
-            file_metrics,
-            Arc::clone(&store),
-            inner,
-            file,
-            Arc::clone(&self.metadata_cache),
+        let object_meta = file.object_meta.clone();
+        let reader = Box::new(TypedMetadataReader {
+            inner: CachedParquetFileReader::new(
+                file_metrics,
+                Arc::clone(&store),
+                inner,
+                file,
+                Arc::clone(&self.metadata_cache),
+                metadata_size_hint,
+            ),
+            store: Arc::clone(&store),
+            object_meta,
+            metadata_cache: Arc::clone(&self.metadata_cache),
             metadata_size_hint,
-        ));
+        });
         Ok(if self.read_ahead {
             Box::new(ReadAhead::new(reader, store, location, range))
         } else {

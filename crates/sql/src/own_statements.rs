@@ -10,7 +10,7 @@ use sealhouse_storage::encryption::setup::{EncryptionRequest, KeyChoice};
 
 /// A statement handled outside DataFusion.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Meta {
+pub(crate) enum OwnStatement {
     CreateProject {
         name: String,
         if_not_exists: bool,
@@ -122,9 +122,10 @@ const ALTER_DATABASE_USAGE: &str =
     "ALTER DATABASE <project> SET <name> = <value> | SET <name> TO DEFAULT | RESET <name>";
 
 /// `ALTER DATABASE <db> ...` from the words after the database name.
-fn alter_database(project: &str, words: &[&str]) -> Meta {
-    let malformed =
-        |why: String| Meta::Malformed(format!("ALTER DATABASE: {why} ({ALTER_DATABASE_USAGE})"));
+fn alter_database(project: &str, words: &[&str]) -> OwnStatement {
+    let malformed = |why: String| {
+        OwnStatement::Malformed(format!("ALTER DATABASE: {why} ({ALTER_DATABASE_USAGE})"))
+    };
     let (name, value): (String, Option<String>) = match words {
         [reset, name] if reset.eq_ignore_ascii_case("RESET") => ((*name).to_owned(), None),
         [set, rest @ ..] if set.eq_ignore_ascii_case("SET") => {
@@ -148,17 +149,17 @@ fn alter_database(project: &str, words: &[&str]) -> Meta {
         _ => return malformed("expected SET or RESET".into()),
     };
     match DatabaseSetting::named(name.trim_matches('"')) {
-        Ok(setting) => Meta::AlterDatabase {
+        Ok(setting) => OwnStatement::AlterDatabase {
             project: project.trim_matches(|c| c == '`' || c == '"').to_owned(),
             setting,
             value,
         },
-        Err(e) => Meta::Malformed(format!("ALTER DATABASE: {e}")),
+        Err(e) => OwnStatement::Malformed(format!("ALTER DATABASE: {e}")),
     }
 }
 
 /// Recognises a meta statement; anything else is `None` and goes to DataFusion.
-pub(crate) fn parse(statement: &str) -> Option<Meta> {
+pub(crate) fn parse(statement: &str) -> Option<OwnStatement> {
     let text = statement.trim().trim_end_matches(';').trim();
     let words: Vec<&str> = text.split_whitespace().collect();
     let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
@@ -170,10 +171,10 @@ pub(crate) fn parse(statement: &str) -> Option<Meta> {
         } else {
             match encryption_clause(clause) {
                 Ok(e) => Some(e),
-                Err(e) => return Meta::Malformed(format!("CREATE PROJECT: {e}")),
+                Err(e) => return OwnStatement::Malformed(format!("CREATE PROJECT: {e}")),
             }
         };
-        Meta::CreateProject {
+        OwnStatement::CreateProject {
             name: ident(name),
             if_not_exists,
             encryption,
@@ -184,70 +185,74 @@ pub(crate) fn parse(statement: &str) -> Option<Meta> {
             Some(create(words[5], true, &words[6..]))
         }
         ["CREATE", "PROJECT", _, ..] => Some(create(words[2], false, &words[3..])),
-        ["ALTER", "PROJECT", _, "DISABLE", "ENCRYPTION"] => Some(Meta::AlterEncryption {
+        ["ALTER", "PROJECT", _, "DISABLE", "ENCRYPTION"] => Some(OwnStatement::AlterEncryption {
             project: ident(words[2]),
             enable: None,
         }),
         ["ALTER", "PROJECT", _, "ENABLE" | "SET", ..] => {
             Some(match encryption_clause(&words[4..]) {
-                Ok(e) => Meta::AlterEncryption {
+                Ok(e) => OwnStatement::AlterEncryption {
                     project: ident(words[2]),
                     enable: Some(e),
                 },
-                Err(e) => Meta::Malformed(format!(
+                Err(e) => OwnStatement::Malformed(format!(
                     "ALTER PROJECT: {e} (ALTER PROJECT p ENABLE {ENCRYPTION_USAGE})"
                 )),
             })
         }
-        ["DESC" | "DESCRIBE", "PROJECT", _] => Some(Meta::DescribeProject {
+        ["DESC" | "DESCRIBE", "PROJECT", _] => Some(OwnStatement::DescribeProject {
             project: ident(words[2]),
         }),
-        ["REWRITE", "TABLE", _] => Some(Meta::Rewrite {
+        ["REWRITE", "TABLE", _] => Some(OwnStatement::Rewrite {
             target: RewriteTarget::Table(ident(words[2])),
         }),
-        ["REWRITE", "PROJECT", _] => Some(Meta::Rewrite {
+        ["REWRITE", "PROJECT", _] => Some(OwnStatement::Rewrite {
             target: RewriteTarget::Project(ident(words[2])),
         }),
-        ["ALTER", "TABLE", _, "MERGE", "SMALLFILES"] => Some(Meta::MergeSmallFiles {
+        ["ALTER", "TABLE", _, "MERGE", "SMALLFILES"] => Some(OwnStatement::MergeSmallFiles {
             table: ident(words[2]),
         }),
-        ["ALTER", "TABLE", _, "MERGE", ..] => Some(Meta::Malformed(
+        ["ALTER", "TABLE", _, "MERGE", ..] => Some(OwnStatement::Malformed(
             "ALTER TABLE t MERGE SMALLFILES is the only MERGE form".into(),
         )),
-        ["REWRITE", ..] => Some(Meta::Malformed(
+        ["REWRITE", ..] => Some(OwnStatement::Malformed(
             "REWRITE needs TABLE <table> or PROJECT <project>".into(),
         )),
-        ["DROP", "PROJECT", "IF", "EXISTS", _] => Some(Meta::DropProject {
+        ["DROP", "PROJECT", "IF", "EXISTS", _] => Some(OwnStatement::DropProject {
             name: ident(words[4]),
             if_exists: true,
         }),
-        ["DROP", "PROJECT", _] => Some(Meta::DropProject {
+        ["DROP", "PROJECT", _] => Some(OwnStatement::DropProject {
             name: ident(words[2]),
             if_exists: false,
         }),
         ["ALTER", "DATABASE", _, ..] => Some(alter_database(words[2], &words[3..])),
-        ["SHOW", "PROJECTS"] => Some(Meta::ShowProjects),
-        ["SHOW", _] if DatabaseSetting::named(words[1]).is_ok() => Some(Meta::ShowSetting {
-            setting: DatabaseSetting::named(words[1]).ok()?,
-        }),
-        ["USE", _] => Some(Meta::Use {
+        ["SHOW", "PROJECTS"] => Some(OwnStatement::ShowProjects),
+        ["SHOW", _] if DatabaseSetting::named(words[1]).is_ok() => {
+            Some(OwnStatement::ShowSetting {
+                setting: DatabaseSetting::named(words[1]).ok()?,
+            })
+        }
+        ["USE", _] => Some(OwnStatement::Use {
             project: ident(words[1]),
         }),
-        ["SHOW", "TABLES"] => Some(Meta::ShowTables { project: None }),
-        ["SHOW", "TABLES", "IN" | "FROM", _] => Some(Meta::ShowTables {
+        ["SHOW", "TABLES"] => Some(OwnStatement::ShowTables { project: None }),
+        ["SHOW", "TABLES", "IN" | "FROM", _] => Some(OwnStatement::ShowTables {
             project: Some(ident(words[3])),
         }),
-        ["DESC" | "DESCRIBE", "TABLE" | "EXTENDED" | "FORMATTED", _] => Some(Meta::Describe {
-            table: ident(words[2]),
-        }),
-        ["DESC" | "DESCRIBE", _] => Some(Meta::Describe {
+        ["DESC" | "DESCRIBE", "TABLE" | "EXTENDED" | "FORMATTED", _] => {
+            Some(OwnStatement::Describe {
+                table: ident(words[2]),
+            })
+        }
+        ["DESC" | "DESCRIBE", _] => Some(OwnStatement::Describe {
             table: ident(words[1]),
         }),
-        ["SET"] => Some(Meta::Set { assignment: None }),
+        ["SET"] => Some(OwnStatement::Set { assignment: None }),
         [first, ..] if *first == "SET" => {
             let rest = text[3..].trim();
             let (key, value) = rest.split_once('=')?;
-            Some(Meta::Set {
+            Some(OwnStatement::Set {
                 assignment: Some((
                     key.trim().to_owned(),
                     value.trim().trim_matches('\'').to_owned(),
@@ -265,7 +270,7 @@ mod tests {
     #[test]
     fn recognises_database_settings() {
         let s = DatabaseSetting::ExternalDirectRead;
-        let alter = |project: &str, value: Option<&str>| Meta::AlterDatabase {
+        let alter = |project: &str, value: Option<&str>| OwnStatement::AlterDatabase {
             project: project.into(),
             setting: s,
             value: value.map(Into::into),
@@ -299,14 +304,17 @@ mod tests {
         );
         assert_eq!(
             parse("SHOW hg_experimental_enable_access_odps_orc_via_holo;"),
-            Some(Meta::ShowSetting { setting: s })
+            Some(OwnStatement::ShowSetting { setting: s })
         );
         for bad in [
             "ALTER DATABASE sales SET nothing_known = 1",
             "ALTER DATABASE sales SET hg_experimental_enable_access_odps_orc_via_holo",
             "ALTER DATABASE sales RENAME TO x",
         ] {
-            assert!(matches!(parse(bad), Some(Meta::Malformed(_))), "{bad}");
+            assert!(
+                matches!(parse(bad), Some(OwnStatement::Malformed(_))),
+                "{bad}"
+            );
         }
         assert_eq!(parse("SHOW search_path"), None, "other SHOWs are not ours");
     }
@@ -315,7 +323,7 @@ mod tests {
     fn recognises_meta_statements() {
         assert_eq!(
             parse("create project Sales"),
-            Some(Meta::CreateProject {
+            Some(OwnStatement::CreateProject {
                 name: "Sales".into(),
                 if_not_exists: false,
                 encryption: None,
@@ -323,7 +331,7 @@ mod tests {
         );
         assert_eq!(
             parse("CREATE PROJECT IF NOT EXISTS s;"),
-            Some(Meta::CreateProject {
+            Some(OwnStatement::CreateProject {
                 name: "s".into(),
                 if_not_exists: true,
                 encryption: None,
@@ -331,32 +339,32 @@ mod tests {
         );
         assert_eq!(
             parse("use `s`"),
-            Some(Meta::Use {
+            Some(OwnStatement::Use {
                 project: "s".into()
             })
         );
         assert_eq!(
             parse("show tables in p"),
-            Some(Meta::ShowTables {
+            Some(OwnStatement::ShowTables {
                 project: Some("p".into())
             })
         );
         assert_eq!(
             parse("DESC mf_keyset"),
-            Some(Meta::Describe {
+            Some(OwnStatement::Describe {
                 table: "mf_keyset".into()
             })
         );
         assert_eq!(
             parse("SET odps.sql.type.system.odps2=true"),
-            Some(Meta::Set {
+            Some(OwnStatement::Set {
                 assignment: Some(("odps.sql.type.system.odps2".into(), "true".into()))
             })
         );
         assert_eq!(parse("SELECT 1"), None);
         assert_eq!(
             parse("REWRITE"),
-            Some(Meta::Malformed(
+            Some(OwnStatement::Malformed(
                 "REWRITE needs TABLE <table> or PROJECT <project>".into()
             ))
         );
@@ -370,7 +378,7 @@ mod tests {
             parse(&format!(
                 "CREATE PROJECT p WITH ENCRYPTION ALGORITHM = 'rc4' KEY '{arn}';"
             )),
-            Some(Meta::CreateProject {
+            Some(OwnStatement::CreateProject {
                 name: "p".into(),
                 if_not_exists: false,
                 encryption: Some(EncryptionRequest {
@@ -381,7 +389,7 @@ mod tests {
         );
         assert_eq!(
             parse("create project if not exists p encryption"),
-            Some(Meta::CreateProject {
+            Some(OwnStatement::CreateProject {
                 name: "p".into(),
                 if_not_exists: true,
                 encryption: Some(EncryptionRequest {
@@ -392,7 +400,7 @@ mod tests {
         );
         assert_eq!(
             parse("ALTER PROJECT p ENABLE ENCRYPTION ALGORITHM AESCTR KEY DEFAULT"),
-            Some(Meta::AlterEncryption {
+            Some(OwnStatement::AlterEncryption {
                 project: "p".into(),
                 enable: Some(EncryptionRequest {
                     algorithm: StorageAlgorithm::AesCtr,
@@ -402,7 +410,7 @@ mod tests {
         );
         assert_eq!(
             parse("alter project p disable encryption"),
-            Some(Meta::AlterEncryption {
+            Some(OwnStatement::AlterEncryption {
                 project: "p".into(),
                 enable: None
             })
@@ -413,17 +421,20 @@ mod tests {
             "CREATE PROJECT p ENCRYPTION KEY",
             "ALTER PROJECT p ENABLE ENCRYPTION COLOR blue",
         ] {
-            assert!(matches!(parse(bad), Some(Meta::Malformed(_))), "{bad}");
+            assert!(
+                matches!(parse(bad), Some(OwnStatement::Malformed(_))),
+                "{bad}"
+            );
         }
         assert_eq!(
             parse("desc project p"),
-            Some(Meta::DescribeProject {
+            Some(OwnStatement::DescribeProject {
                 project: "p".into()
             })
         );
         assert_eq!(
             parse("REWRITE TABLE p.t"),
-            Some(Meta::Rewrite {
+            Some(OwnStatement::Rewrite {
                 target: RewriteTarget::Table("p.t".into())
             })
         );
@@ -433,13 +444,13 @@ mod tests {
     fn merge_smallfiles() {
         assert_eq!(
             parse("alter table p.t merge smallfiles;"),
-            Some(Meta::MergeSmallFiles {
+            Some(OwnStatement::MergeSmallFiles {
                 table: "p.t".into()
             })
         );
         assert!(matches!(
             parse("ALTER TABLE t MERGE everything"),
-            Some(Meta::Malformed(_))
+            Some(OwnStatement::Malformed(_))
         ));
         assert_eq!(parse("ALTER TABLE t ADD COLUMNS (x BIGINT)"), None);
     }
