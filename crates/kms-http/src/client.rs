@@ -12,22 +12,12 @@ use std::fmt;
 use std::time::Duration;
 
 use sealhouse_iam::signing::{Credentials, RequestToSign, Signer};
-use sealhouse_kms::api::{
-    CancelKeyDeletionRequest, CancelKeyDeletionResponse, CreateAliasRequest, CreateKeyRequest,
-    CreateKeyResponse, CreateKeyVersionRequest, CreateKeyVersionResponse, DecryptRequest,
-    DecryptResponse, DeleteAliasRequest, DeleteKeyMaterialRequest, DescribeKeyRequest,
-    DescribeKeyResponse, DisableKeyRequest, EmptyResponse, EnableKeyRequest, EncryptRequest,
-    EncryptResponse, GenerateDataKeyRequest, GenerateDataKeyResponse,
-    GenerateDataKeyWithoutPlaintextResponse, GetParametersForImportRequest,
-    GetParametersForImportResponse, ImportKeyMaterialRequest, ListAliasesRequest,
-    ListAliasesResponse, ListAuditEventsRequest, ListAuditEventsResponse, ListKeyVersionsRequest,
-    ListKeyVersionsResponse, ListKeysRequest, ListKeysResponse, ReEncryptRequest,
-    ReEncryptResponse, ScheduleKeyDeletionRequest, ScheduleKeyDeletionResponse,
-    UpdateRotationPolicyRequest,
-};
 use sealhouse_kms::{ErrorCode, Kms, KmsData, KmsError};
 
-use crate::wire::{API_VERSION, Action, ErrorBody, Params, Wire};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::wire::{API_VERSION, Action, ErrorBody, from_body, to_value};
 
 /// The default time to establish a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -229,9 +219,15 @@ impl KmsClient {
     }
 
     /// Signs and sends one call; the parsed response or the server's error.
-    fn call<Req: Wire, Resp: Wire>(&self, action: Action, request: &Req) -> Result<Resp, KmsError> {
-        let body = serde_json::to_vec(&request.to_wire().build())
-            .map_err(|_| self.malformed(action, "the request could not be encoded"))?;
+    fn call<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        action: Action,
+        request: &Req,
+    ) -> Result<Resp, KmsError> {
+        let body = to_value(request)
+            .ok()
+            .and_then(|v| serde_json::to_vec(&v).ok())
+            .ok_or_else(|| self.malformed(action, "the request could not be encoded"))?;
         let extra = [("content-type".to_owned(), "application/json".to_owned())];
         let signed = self
             .signer
@@ -261,10 +257,7 @@ impl KmsClient {
             .read_to_vec()
             .map_err(|e| self.transport(action, e))?;
         if status == 200 {
-            let params = Params::from_body(&bytes)
-                .and_then(|p| Resp::from_wire(&p))
-                .map_err(|e| self.malformed(action, e.message()))?;
-            return Ok(params);
+            return from_body::<Resp>(&bytes).map_err(|e| self.malformed(action, e.message()));
         }
         match serde_json::from_slice::<ErrorBody>(&bytes) {
             Ok(body) => Err(body.into_kms_error(status)),
@@ -276,133 +269,36 @@ impl KmsClient {
     }
 }
 
-impl KmsData for KmsClient {
-    fn describe_key(&self, request: &DescribeKeyRequest) -> Result<DescribeKeyResponse, KmsError> {
-        self.call(Action::DescribeKey, request)
-    }
+/// Each operation of the list in `sealhouse-kms` as one signed call.
+macro_rules! client_calls {
+    (
+        data { $( $(#[$data_doc:meta])* $data_action:ident $data_method:ident($data_req:ty) -> $data_resp:ty; )* }
+        admin { $( $(#[$admin_doc:meta])* $admin_action:ident $admin_method:ident($admin_req:ty) -> $admin_resp:ty; )* }
+    ) => {
+        impl KmsData for KmsClient {
+            $(
+                fn $data_method(&self, request: &$data_req) -> Result<$data_resp, KmsError> {
+                    self.call(Action::$data_action, request)
+                }
+            )*
+        }
 
-    fn encrypt(&self, request: &EncryptRequest) -> Result<EncryptResponse, KmsError> {
-        self.call(Action::Encrypt, request)
-    }
-
-    fn decrypt(&self, request: &DecryptRequest) -> Result<DecryptResponse, KmsError> {
-        self.call(Action::Decrypt, request)
-    }
-
-    fn generate_data_key(
-        &self,
-        request: &GenerateDataKeyRequest,
-    ) -> Result<GenerateDataKeyResponse, KmsError> {
-        self.call(Action::GenerateDataKey, request)
-    }
-
-    fn generate_data_key_without_plaintext(
-        &self,
-        request: &GenerateDataKeyRequest,
-    ) -> Result<GenerateDataKeyWithoutPlaintextResponse, KmsError> {
-        self.call(Action::GenerateDataKeyWithoutPlaintext, request)
-    }
-
-    fn re_encrypt(&self, request: &ReEncryptRequest) -> Result<ReEncryptResponse, KmsError> {
-        self.call(Action::ReEncrypt, request)
-    }
+        impl Kms for KmsClient {
+            $(
+                fn $admin_method(&self, request: &$admin_req) -> Result<$admin_resp, KmsError> {
+                    self.call(Action::$admin_action, request)
+                }
+            )*
+        }
+    };
 }
 
-impl Kms for KmsClient {
-    fn create_key(&self, request: &CreateKeyRequest) -> Result<CreateKeyResponse, KmsError> {
-        self.call(Action::CreateKey, request)
-    }
-
-    fn list_keys(&self, request: &ListKeysRequest) -> Result<ListKeysResponse, KmsError> {
-        self.call(Action::ListKeys, request)
-    }
-
-    fn enable_key(&self, request: &EnableKeyRequest) -> Result<EmptyResponse, KmsError> {
-        self.call(Action::EnableKey, request)
-    }
-
-    fn disable_key(&self, request: &DisableKeyRequest) -> Result<EmptyResponse, KmsError> {
-        self.call(Action::DisableKey, request)
-    }
-
-    fn schedule_key_deletion(
-        &self,
-        request: &ScheduleKeyDeletionRequest,
-    ) -> Result<ScheduleKeyDeletionResponse, KmsError> {
-        self.call(Action::ScheduleKeyDeletion, request)
-    }
-
-    fn cancel_key_deletion(
-        &self,
-        request: &CancelKeyDeletionRequest,
-    ) -> Result<CancelKeyDeletionResponse, KmsError> {
-        self.call(Action::CancelKeyDeletion, request)
-    }
-
-    fn create_key_version(
-        &self,
-        request: &CreateKeyVersionRequest,
-    ) -> Result<CreateKeyVersionResponse, KmsError> {
-        self.call(Action::CreateKeyVersion, request)
-    }
-
-    fn list_key_versions(
-        &self,
-        request: &ListKeyVersionsRequest,
-    ) -> Result<ListKeyVersionsResponse, KmsError> {
-        self.call(Action::ListKeyVersions, request)
-    }
-
-    fn update_rotation_policy(
-        &self,
-        request: &UpdateRotationPolicyRequest,
-    ) -> Result<EmptyResponse, KmsError> {
-        self.call(Action::UpdateRotationPolicy, request)
-    }
-
-    fn create_alias(&self, request: &CreateAliasRequest) -> Result<EmptyResponse, KmsError> {
-        self.call(Action::CreateAlias, request)
-    }
-
-    fn list_aliases(&self, request: &ListAliasesRequest) -> Result<ListAliasesResponse, KmsError> {
-        self.call(Action::ListAliases, request)
-    }
-
-    fn delete_alias(&self, request: &DeleteAliasRequest) -> Result<EmptyResponse, KmsError> {
-        self.call(Action::DeleteAlias, request)
-    }
-
-    fn get_parameters_for_import(
-        &self,
-        request: &GetParametersForImportRequest,
-    ) -> Result<GetParametersForImportResponse, KmsError> {
-        self.call(Action::GetParametersForImport, request)
-    }
-
-    fn import_key_material(
-        &self,
-        request: &ImportKeyMaterialRequest,
-    ) -> Result<EmptyResponse, KmsError> {
-        self.call(Action::ImportKeyMaterial, request)
-    }
-
-    fn delete_key_material(
-        &self,
-        request: &DeleteKeyMaterialRequest,
-    ) -> Result<EmptyResponse, KmsError> {
-        self.call(Action::DeleteKeyMaterial, request)
-    }
-
-    fn list_audit_events(
-        &self,
-        request: &ListAuditEventsRequest,
-    ) -> Result<ListAuditEventsResponse, KmsError> {
-        self.call(Action::ListAuditEvents, request)
-    }
-}
+sealhouse_kms::kms_operations!(client_calls);
 
 #[cfg(test)]
 mod tests {
+    use sealhouse_kms::api::DescribeKeyRequest;
+
     use super::*;
 
     #[test]

@@ -2,45 +2,39 @@
 //! and the JSON of its answer.
 
 use sealhouse_kms::{Kms, KmsError};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::wire::{Action, Params, Wire};
+use crate::wire::{Action, from_body, to_value};
 
 /// Parses the request, calls the KMS, and encodes the response.
-fn run<Req: Wire, Resp: Wire>(
-    p: &Params,
+fn run<Req: DeserializeOwned, Resp: Serialize>(
+    body: &[u8],
     call: impl FnOnce(&Req) -> Result<Resp, KmsError>,
 ) -> Result<Value, KmsError> {
-    let request = Req::from_wire(p)?;
-    Ok(call(&request)?.to_wire().build())
+    let request = from_body::<Req>(body)?;
+    to_value(&call(&request)?)
 }
 
-/// Runs `action` with parameters `p` on `kms`.
-pub(crate) fn dispatch(kms: &dyn Kms, action: Action, p: &Params) -> Result<Value, KmsError> {
-    match action {
-        Action::CreateKey => run(p, |r| kms.create_key(r)),
-        Action::DescribeKey => run(p, |r| kms.describe_key(r)),
-        Action::ListKeys => run(p, |r| kms.list_keys(r)),
-        Action::EnableKey => run(p, |r| kms.enable_key(r)),
-        Action::DisableKey => run(p, |r| kms.disable_key(r)),
-        Action::ScheduleKeyDeletion => run(p, |r| kms.schedule_key_deletion(r)),
-        Action::CancelKeyDeletion => run(p, |r| kms.cancel_key_deletion(r)),
-        Action::CreateKeyVersion => run(p, |r| kms.create_key_version(r)),
-        Action::ListKeyVersions => run(p, |r| kms.list_key_versions(r)),
-        Action::UpdateRotationPolicy => run(p, |r| kms.update_rotation_policy(r)),
-        Action::CreateAlias => run(p, |r| kms.create_alias(r)),
-        Action::ListAliases => run(p, |r| kms.list_aliases(r)),
-        Action::DeleteAlias => run(p, |r| kms.delete_alias(r)),
-        Action::Encrypt => run(p, |r| kms.encrypt(r)),
-        Action::Decrypt => run(p, |r| kms.decrypt(r)),
-        Action::GenerateDataKey => run(p, |r| kms.generate_data_key(r)),
-        Action::GenerateDataKeyWithoutPlaintext => {
-            run(p, |r| kms.generate_data_key_without_plaintext(r))
+/// `dispatch`, from the list of operations in `sealhouse-kms`.
+macro_rules! dispatch_calls {
+    (
+        data { $( $(#[$data_doc:meta])* $data_action:ident $data_method:ident($data_req:ty) -> $data_resp:ty; )* }
+        admin { $( $(#[$admin_doc:meta])* $admin_action:ident $admin_method:ident($admin_req:ty) -> $admin_resp:ty; )* }
+    ) => {
+        /// Runs `action` with the parameters in `body` on `kms`.
+        pub(crate) fn dispatch(
+            kms: &dyn Kms,
+            action: Action,
+            body: &[u8],
+        ) -> Result<Value, KmsError> {
+            match action {
+                $(Action::$data_action => run(body, |r: &$data_req| kms.$data_method(r)),)*
+                $(Action::$admin_action => run(body, |r: &$admin_req| kms.$admin_method(r)),)*
+            }
         }
-        Action::ReEncrypt => run(p, |r| kms.re_encrypt(r)),
-        Action::GetParametersForImport => run(p, |r| kms.get_parameters_for_import(r)),
-        Action::ImportKeyMaterial => run(p, |r| kms.import_key_material(r)),
-        Action::DeleteKeyMaterial => run(p, |r| kms.delete_key_material(r)),
-        Action::ListAuditEvents => run(p, |r| kms.list_audit_events(r)),
-    }
+    };
 }
+
+sealhouse_kms::kms_operations!(dispatch_calls);

@@ -32,7 +32,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 
 use crate::dispatch::dispatch;
-use crate::wire::{API_VERSION, Action, ErrorBody, Params};
+use crate::wire::{API_VERSION, Action, ErrorBody};
 
 /// The largest request body accepted: 64 KiB (the largest parameters, a
 /// 6 KiB plaintext or a wrapped key, take under 9 KiB in base64).
@@ -455,10 +455,8 @@ async fn run_action(
             return Outcome::error(action.as_str(), e, request_id);
         }
     }
-    let params = match Params::from_body(body) {
-        Ok(p) => p,
-        Err(e) => return Outcome::error(action.as_str(), e, request_id),
-    };
+    // Bytes clones share the buffer: the worker thread parses the body.
+    let body = body.clone();
     let mut context = RequestContext::new();
     if let Some(ip) = peer {
         context.insert(SOURCE_IP, ip.to_string());
@@ -467,7 +465,7 @@ async fn run_action(
     let principal = verified.principal;
     let result = tokio::task::spawn_blocking(move || {
         let handle = service.as_principal_with_context(principal, context);
-        dispatch(&handle, action, &params)
+        dispatch(&handle, action, &body)
     })
     .await;
     match result {

@@ -73,6 +73,7 @@ mod ids;
 mod keys;
 mod kms;
 mod maintenance;
+mod operations;
 mod resolve;
 mod root_key;
 mod rotation;

@@ -12,96 +12,47 @@
 //! an error is [`ErrorBody`] (`Code`, `Message`, `RequestId`) with the HTTP
 //! status of its code. `docs/kms.md` ("HTTP API") shows each by example.
 
-mod params;
-mod requests;
-mod responses;
+mod json;
 
 use std::fmt;
 
 use sealhouse_kms::{ErrorCode, KmsError};
 use serde::{Deserialize, Serialize};
 
-pub(crate) use params::{Obj, Params};
+pub(crate) use json::{from_body, from_value, to_value};
 
 /// The API version this server speaks (`x-acs-version`): the cloud KMS's.
 pub const API_VERSION: &str = "2016-01-20";
 
-/// A request or response type's JSON form.
-pub(crate) trait Wire: Sized {
-    /// The JSON object.
-    fn to_wire(&self) -> Obj;
-    /// Reads the JSON object; errors name the parameter at fault.
-    fn from_wire(p: &Params) -> Result<Self, KmsError>;
-}
-
+/// The `Action` enum from the list of operations in `sealhouse-kms`.
 macro_rules! actions {
-    ($( $(#[$meta:meta])* $variant:ident ),+ $(,)?) => {
+    (
+        data { $( $(#[$data_doc:meta])* $data_action:ident $data_method:ident($data_req:ty) -> $data_resp:ty; )* }
+        admin { $( $(#[$admin_doc:meta])* $admin_action:ident $admin_method:ident($admin_req:ty) -> $admin_resp:ty; )* }
+    ) => {
         /// An operation of the API, as named in `x-acs-action`.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum Action {
-            $( $(#[$meta])* $variant ),+
+            $( $(#[$data_doc])* $data_action, )*
+            $( $(#[$admin_doc])* $admin_action, )*
         }
 
         impl Action {
             /// Every action.
-            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+            pub const ALL: &'static [Self] = &[$(Self::$data_action,)* $(Self::$admin_action,)*];
 
             /// The action's name, such as `Decrypt`.
             pub fn as_str(self) -> &'static str {
                 match self {
-                    $(Self::$variant => stringify!($variant)),+
+                    $(Self::$data_action => stringify!($data_action),)*
+                    $(Self::$admin_action => stringify!($admin_action),)*
                 }
             }
         }
     };
 }
 
-actions! {
-    /// CreateKey.
-    CreateKey,
-    /// DescribeKey.
-    DescribeKey,
-    /// ListKeys.
-    ListKeys,
-    /// EnableKey.
-    EnableKey,
-    /// DisableKey.
-    DisableKey,
-    /// ScheduleKeyDeletion.
-    ScheduleKeyDeletion,
-    /// CancelKeyDeletion.
-    CancelKeyDeletion,
-    /// CreateKeyVersion.
-    CreateKeyVersion,
-    /// ListKeyVersions.
-    ListKeyVersions,
-    /// UpdateRotationPolicy.
-    UpdateRotationPolicy,
-    /// CreateAlias.
-    CreateAlias,
-    /// ListAliases.
-    ListAliases,
-    /// DeleteAlias.
-    DeleteAlias,
-    /// Encrypt.
-    Encrypt,
-    /// Decrypt.
-    Decrypt,
-    /// GenerateDataKey.
-    GenerateDataKey,
-    /// GenerateDataKeyWithoutPlaintext.
-    GenerateDataKeyWithoutPlaintext,
-    /// ReEncrypt.
-    ReEncrypt,
-    /// GetParametersForImport.
-    GetParametersForImport,
-    /// ImportKeyMaterial.
-    ImportKeyMaterial,
-    /// DeleteKeyMaterial.
-    DeleteKeyMaterial,
-    /// ListAuditEvents.
-    ListAuditEvents,
-}
+sealhouse_kms::kms_operations!(actions);
 
 impl Action {
     /// The action named `name` (case matters, as in the cloud).

@@ -6,6 +6,7 @@
 //! blob format is in `blob.rs` and `docs/kms.md`.
 
 use sealhouse_crypto::SecretBytes;
+use serde::{Deserialize, Serialize};
 
 use super::types::{DataKeySpec, EncryptionContext};
 
@@ -16,18 +17,26 @@ pub const MAX_PLAINTEXT_BYTES: usize = 6144;
 pub const MAX_DATA_KEY_BYTES: u32 = 1024;
 
 /// Encrypt: `plaintext` under the key's primary version.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct EncryptRequest {
     /// `KeyId`: key id, key ARN, alias name or alias ARN.
     pub key_id: String,
     /// `Plaintext`: 1 to 6144 bytes.
+    #[serde(with = "super::json_form::secret_base64")]
     pub plaintext: SecretBytes,
     /// `EncryptionContext`: Decrypt must present the same.
+    #[serde(
+        default,
+        with = "super::json_form::context",
+        skip_serializing_if = "EncryptionContext::is_empty"
+    )]
     pub encryption_context: EncryptionContext,
 }
 
 /// Encrypt's answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct EncryptResponse {
     /// `RequestId`.
     pub request_id: String,
@@ -36,20 +45,29 @@ pub struct EncryptResponse {
     /// `KeyVersionId` of the version used (the primary).
     pub key_version_id: String,
     /// `CiphertextBlob`.
+    #[serde(with = "super::json_form::base64")]
     pub ciphertext_blob: Vec<u8>,
 }
 
 /// Decrypt: no key is named; the blob names its key and version.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct DecryptRequest {
     /// `CiphertextBlob`.
+    #[serde(with = "super::json_form::base64")]
     pub ciphertext_blob: Vec<u8>,
     /// `EncryptionContext`: exactly the one given when encrypting.
+    #[serde(
+        default,
+        with = "super::json_form::context",
+        skip_serializing_if = "EncryptionContext::is_empty"
+    )]
     pub encryption_context: EncryptionContext,
 }
 
 /// Decrypt's answer.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct DecryptResponse {
     /// `RequestId`.
     pub request_id: String,
@@ -58,21 +76,29 @@ pub struct DecryptResponse {
     /// `KeyVersionId` of the version that encrypted.
     pub key_version_id: String,
     /// `Plaintext`.
+    #[serde(with = "super::json_form::secret_base64")]
     pub plaintext: SecretBytes,
 }
 
 /// GenerateDataKey and GenerateDataKeyWithoutPlaintext: a fresh random data
 /// key, returned encrypted under the key's primary version (and in the clear,
 /// for GenerateDataKey).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct GenerateDataKeyRequest {
     /// `KeyId`.
     pub key_id: String,
     /// `KeySpec`: `AES_256` (32 bytes, the default) or `AES_128`.
     pub key_spec: Option<DataKeySpec>,
     /// `NumberOfBytes`: 1 to 1024; takes precedence over `key_spec`.
+    #[serde(default, deserialize_with = "super::json_form::opt_u32")]
     pub number_of_bytes: Option<u32>,
     /// `EncryptionContext`.
+    #[serde(
+        default,
+        with = "super::json_form::context",
+        skip_serializing_if = "EncryptionContext::is_empty"
+    )]
     pub encryption_context: EncryptionContext,
 }
 
@@ -89,7 +115,8 @@ impl GenerateDataKeyRequest {
 }
 
 /// GenerateDataKey's answer.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct GenerateDataKeyResponse {
     /// `RequestId`.
     pub request_id: String,
@@ -98,13 +125,16 @@ pub struct GenerateDataKeyResponse {
     /// `KeyVersionId`.
     pub key_version_id: String,
     /// `Plaintext`: the data key.
+    #[serde(with = "super::json_form::secret_base64")]
     pub plaintext: SecretBytes,
     /// `CiphertextBlob`: the data key encrypted; Decrypt recovers it.
+    #[serde(with = "super::json_form::base64")]
     pub ciphertext_blob: Vec<u8>,
 }
 
 /// GenerateDataKeyWithoutPlaintext's answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct GenerateDataKeyWithoutPlaintextResponse {
     /// `RequestId`.
     pub request_id: String,
@@ -113,25 +143,39 @@ pub struct GenerateDataKeyWithoutPlaintextResponse {
     /// `KeyVersionId`.
     pub key_version_id: String,
     /// `CiphertextBlob`.
+    #[serde(with = "super::json_form::base64")]
     pub ciphertext_blob: Vec<u8>,
 }
 
 /// ReEncrypt: decrypts inside the KMS and encrypts under another key (or
 /// another context) without the plaintext leaving it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct ReEncryptRequest {
     /// `CiphertextBlob`.
+    #[serde(with = "super::json_form::base64")]
     pub ciphertext_blob: Vec<u8>,
     /// `SourceEncryptionContext`.
+    #[serde(
+        default,
+        with = "super::json_form::context",
+        skip_serializing_if = "EncryptionContext::is_empty"
+    )]
     pub source_encryption_context: EncryptionContext,
     /// `DestinationKeyId`.
     pub destination_key_id: String,
     /// `DestinationEncryptionContext`.
+    #[serde(
+        default,
+        with = "super::json_form::context",
+        skip_serializing_if = "EncryptionContext::is_empty"
+    )]
     pub destination_encryption_context: EncryptionContext,
 }
 
 /// ReEncrypt's answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct ReEncryptResponse {
     /// `RequestId`.
     pub request_id: String,
@@ -144,5 +188,6 @@ pub struct ReEncryptResponse {
     /// `SourceKeyVersionId`.
     pub source_key_version_id: String,
     /// `CiphertextBlob`: under the destination key.
+    #[serde(with = "super::json_form::base64")]
     pub ciphertext_blob: Vec<u8>,
 }

@@ -1,10 +1,12 @@
 //! The request and response types of every KMS operation, one file per group.
-//! Field names are the cloud API's (`KeyId` → `key_id`); see `docs/kms.md`.
+//! Field names are the cloud API's (`KeyId` → `key_id`) and serialize under
+//! its names (`KeyId`), with the value forms of `json_form.rs`; see `docs/kms.md`.
 
 mod aliases;
 mod audit;
 mod byok;
 mod crypto;
+pub(crate) mod json_form;
 mod keys;
 mod types;
 mod versions;

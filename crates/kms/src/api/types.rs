@@ -65,6 +65,11 @@ macro_rules! api_enum {
                 Self::parse(text)
             }
         }
+
+        super::json_form::api_string_serde!($name, || {
+            let valid: Vec<&str> = $name::ALL.iter().map(|v| v.as_str()).collect();
+            format!("must be one of {} (case matters)", valid.join(", "))
+        });
     };
 }
 
@@ -231,6 +236,11 @@ impl RotationInterval {
         time::Duration::seconds(self.seconds)
     }
 }
+
+super::json_form::api_string_serde!(RotationInterval, || {
+    "must be 7 to 365 days as an integer and a unit d, h, m or s, such as 365d or 604800s"
+        .to_owned()
+});
 
 impl fmt::Display for RotationInterval {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
