@@ -14,11 +14,10 @@ use std::time::Duration;
 use common::text;
 use common::{Backend, TableFiles};
 use sealhouse_iam::{AttachTarget, Iam, PolicyRef, Principal};
-use sealhouse_sql::format::ResultSet;
 use sealhouse_sql::{IdentityServices, SqlSession, StatementOutput};
 use sealhouse_storage::Catalog;
 
-use common::{ACCOUNT_A as A, ACCOUNT_B as B, Identities, account};
+use common::{ACCOUNT_A as A, ACCOUNT_B as B, Identities, Session, account};
 
 struct World {
     _dir: tempfile::TempDir,
@@ -73,44 +72,17 @@ impl World {
         }
     }
 
-    fn session(&self, who: &Principal, project: &str) -> Session<'_> {
-        let mut s = Session {
-            world: self,
-            w: SqlSession::with_identity(
+    fn session(&self, who: &Principal, project: &str) -> Session {
+        let mut s = Session::new(
+            &self.runtime,
+            SqlSession::with_identity(
                 Arc::clone(&self.catalog),
                 who.clone(),
                 Arc::clone(&self.services),
             ),
-        };
-        s.try_sql(&format!("USE {project}")).unwrap();
+        );
+        s.ok(&format!("USE {project}"));
         s
-    }
-}
-
-struct Session<'w> {
-    world: &'w World,
-    w: SqlSession,
-}
-
-impl Session<'_> {
-    fn try_sql(&mut self, sql: &str) -> Result<StatementOutput, String> {
-        self.world
-            .runtime
-            .block_on(self.w.execute(sql))
-            .map_err(|e| e.to_string())
-    }
-
-    fn ok(&mut self, sql: &str) {
-        if let Err(e) = self.try_sql(sql) {
-            panic!("{sql}\nfailed: {e}");
-        }
-    }
-
-    fn rows(&mut self, sql: &str) -> ResultSet {
-        match self.try_sql(sql) {
-            Ok(StatementOutput::Rows(r)) => r,
-            other => panic!("{sql}: {other:?}"),
-        }
     }
 }
 
@@ -253,14 +225,14 @@ fn exactly_the_allowed_statements_succeed_and_refusals_change_nothing(backend: B
                 let _ = owner.try_sql("REVOKE SELECT ON TABLE orders FROM USER erin");
             }
             let before = snapshot(&w);
-            let mut s = Session {
-                world: &w,
-                w: SqlSession::with_identity(
+            let mut s = Session::new(
+                &w.runtime,
+                SqlSession::with_identity(
                     Arc::clone(&w.catalog),
                     principal.clone(),
                     Arc::clone(&w.services),
                 ),
-            };
+            );
             // Mallory may not even USE the project; run in it by name then.
             let result = match s.try_sql("USE sales") {
                 Ok(_) => s.try_sql(&sql),
@@ -287,9 +259,9 @@ fn exactly_the_allowed_statements_succeed_and_refusals_change_nothing(backend: B
     // Errors name the principal, the action and the resource.
     let mut erin = w.session(&root(A), "sales");
     erin.ok("ADD USER erin");
-    let mut s = Session {
-        world: &w,
-        w: SqlSession::with_identity(
+    let mut s = Session::new(
+        &w.runtime,
+        SqlSession::with_identity(
             Arc::clone(&w.catalog),
             Principal::User {
                 account: account(A),
@@ -297,7 +269,7 @@ fn exactly_the_allowed_statements_succeed_and_refusals_change_nothing(backend: B
             },
             Arc::clone(&w.services),
         ),
-    };
+    );
     s.ok("USE sales");
     let e = s.try_sql("SELECT * FROM secrets").unwrap_err();
     for needle in [
@@ -309,9 +281,9 @@ fn exactly_the_allowed_statements_succeed_and_refusals_change_nothing(backend: B
         assert!(e.contains(&needle), "{needle} in {e}");
     }
     // An explicit Deny names its policy.
-    let mut f = Session {
-        world: &w,
-        w: SqlSession::with_identity(
+    let mut f = Session::new(
+        &w.runtime,
+        SqlSession::with_identity(
             Arc::clone(&w.catalog),
             Principal::User {
                 account: account(A),
@@ -319,7 +291,7 @@ fn exactly_the_allowed_statements_succeed_and_refusals_change_nothing(backend: B
             },
             Arc::clone(&w.services),
         ),
-    };
+    );
     f.ok("USE sales");
     let e = f.try_sql("DROP TABLE scratch").unwrap_err();
     assert!(
@@ -466,10 +438,10 @@ fn no_side_door_around_the_checks(backend: Backend) {
 
     // CREATE SCHEMA is CREATE PROJECT: it records its owner.
     // (B's root starts in `default`, which it may not use, and never USEs it.)
-    let mut b = Session {
-        world: &w,
-        w: SqlSession::with_identity(Arc::clone(&w.catalog), root(B), Arc::clone(&w.services)),
-    };
+    let mut b = Session::new(
+        &w.runtime,
+        SqlSession::with_identity(Arc::clone(&w.catalog), root(B), Arc::clone(&w.services)),
+    );
     b.ok("CREATE SCHEMA bschema");
     b.ok("USE bschema");
     assert_eq!(

@@ -9,7 +9,7 @@ use common::Fixture;
 use sealhouse_sql::{ObjectKind, SqlError};
 
 fn failure(f: &mut Fixture, sql: &str) -> SqlError {
-    match f.try_sql(sql) {
+    match f.try_typed(sql) {
         Ok(_) => panic!("{sql} unexpectedly succeeded"),
         Err(e) => e,
     }

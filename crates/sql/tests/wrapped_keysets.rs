@@ -17,7 +17,7 @@ use sealhouse_kms::{ErrorCode, Kms, KmsService};
 use sealhouse_sql::{SqlError, SqlSession, StatementOutput};
 use sealhouse_storage::Catalog;
 
-use common::{ACCOUNT_A as A, Identities};
+use common::{ACCOUNT_A as A, Identities, WorldSession};
 const TRUSTS_MAXCOMPUTE: &str = r#"{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"Service":["odps.aliyuncs.com"]}}],"Version":"1"}"#;
 // The spec's PassRole policy for USER_A, verbatim.
 const PASS_MF_SECR: &str = r#"{ "Statement": [ { "Effect": "Allow", "Action": "ram:PassRole", "Resource": "acs:ram:*:*:role/mf-secr" } ], "Version": "1" }"#;
@@ -116,10 +116,21 @@ impl World {
         let keys = common::services(&self.iam, &self.kms, &self.clock, ttl);
         let catalog =
             Catalog::open(&self.dir.path().join("warehouse"), common::catalog_key()).unwrap();
-        Session {
-            world: self,
-            warehouse: SqlSession::with_identity(catalog, Self::user_a(), keys),
-        }
+        WorldSession::new(
+            self,
+            common::Session::new(
+                &self.runtime,
+                SqlSession::with_identity(catalog, Self::user_a(), keys),
+            ),
+        )
+    }
+
+    /// `USE_WRAPPED_KEYSET(key, role, UNHEX('<hex>'))`.
+    fn use_keyset(&self, hex: &str) -> String {
+        format!(
+            "USE_WRAPPED_KEYSET('{}', '{}', UNHEX('{hex}'))",
+            self.key_arn, self.role_arn
+        )
     }
 
     /// Decrypt calls of the CMK in the audit log.
@@ -135,58 +146,9 @@ impl World {
     }
 }
 
-struct Session<'w> {
-    world: &'w World,
-    warehouse: SqlSession,
-}
+type Session<'w> = WorldSession<'w, World>;
 
 impl Session<'_> {
-    fn try_sql(&mut self, sql: &str) -> Result<StatementOutput, String> {
-        self.try_typed(sql).map_err(|e| e.to_string())
-    }
-
-    fn try_typed(&mut self, sql: &str) -> Result<StatementOutput, SqlError> {
-        self.world.runtime.block_on(self.warehouse.execute(sql))
-    }
-
-    fn rows(&mut self, sql: &str) -> sealhouse_sql::format::ResultSet {
-        match self.try_sql(sql) {
-            Ok(StatementOutput::Rows(r)) => r,
-            Ok(other) => panic!("{sql}: no rows: {:?}", other.message()),
-            Err(e) => panic!("{sql}\nfailed: {e}"),
-        }
-    }
-
-    fn ok(&mut self, sql: &str) {
-        if let Err(e) = self.try_sql(sql) {
-            panic!("{sql}\nfailed: {e}");
-        }
-    }
-
-    fn error(&mut self, sql: &str) -> String {
-        match self.try_sql(sql) {
-            Ok(_) => panic!("{sql} unexpectedly succeeded"),
-            Err(e) => e,
-        }
-    }
-
-    fn script(&mut self, script: &str) -> Vec<StatementOutput> {
-        let mut outputs = Vec::new();
-        self.world
-            .runtime
-            .block_on(self.warehouse.run_script(script, |_, o| outputs.push(o)))
-            .unwrap_or_else(|e| panic!("script failed: {e}"));
-        outputs
-    }
-
-    /// `USE_WRAPPED_KEYSET(key, role, UNHEX('<hex>'))`.
-    fn use_keyset(&self, hex: &str) -> String {
-        format!(
-            "USE_WRAPPED_KEYSET('{}', '{}', UNHEX('{hex}'))",
-            self.world.key_arn, self.world.role_arn
-        )
-    }
-
     fn new_wrapped_hex(&mut self, algorithm: &str) -> String {
         let sql = format!(
             "SELECT HEX(NEW_WRAPPED_KEYSET('{}', '{}', '{algorithm}', 'hello'))",
@@ -215,7 +177,7 @@ fn the_spec_kms_examples_run_as_written() {
     // As the spec's output shows: hex of base64 text starting with the CMK
     // id (`a2V5L` is base64 of `key-`; the next letters vary with the id).
     assert!(hex.starts_with("613256354C"), "{hex}");
-    let use_ks = s.use_keyset(&hex);
+    let use_ks = w.use_keyset(&hex);
     let encrypted = s.rows(&format!(
         "SELECT id, name, ENHANCED_SYM_ENCRYPT( {use_ks}, tel ) AS tel FROM mf_test_data"
     ));
@@ -320,7 +282,7 @@ fn rotation_and_rewrap_keep_old_ciphertexts_readable() {
     s.ok("INSERT INTO t VALUES ('13900001234'), ('13900001111')");
     s.ok(&format!(
         "CREATE TABLE e AS SELECT tel, ENHANCED_SYM_ENCRYPT({}, tel) AS c FROM t",
-        s.use_keyset(&original)
+        w.use_keyset(&original)
     ));
 
     // Rotate to AES-SIV-CMAC-256: the new primary key is deterministic.
@@ -333,7 +295,7 @@ fn rotation_and_rewrap_keep_old_ciphertexts_readable() {
         0,
     );
     assert_ne!(rotated, original);
-    let use_rotated = s.use_keyset(&rotated);
+    let use_rotated = w.use_keyset(&rotated);
     let same = s.rows(&format!(
         "SELECT count(*) FROM e WHERE CAST(ENHANCED_SYM_DECRYPT({use_rotated}, c) AS STRING) = tel"
     ));
@@ -345,7 +307,7 @@ fn rotation_and_rewrap_keep_old_ciphertexts_readable() {
     let twice = s.rows(&format!(
         "SELECT ENHANCED_SYM_ENCRYPT({use_rotated}, 'x') = ENHANCED_SYM_ENCRYPT({use_rotated}, 'x'), \
                 ENHANCED_SYM_ENCRYPT({use_gcm}, 'x') = ENHANCED_SYM_ENCRYPT({use_gcm}, 'x')",
-        use_gcm = s.use_keyset(&original)
+        use_gcm = w.use_keyset(&original)
     ));
     assert_eq!(
         text(&twice, 0, 0),
@@ -383,7 +345,7 @@ fn rotation_and_rewrap_keep_old_ciphertexts_readable() {
         "old ciphertexts decrypt after rewrap"
     );
     // Naming the wrong CMK is refused, saying which one wrapped it.
-    let err = s.error(&format!("SELECT {}", s.use_keyset(&rewrapped)));
+    let err = s.error(&format!("SELECT {}", w.use_keyset(&rewrapped)));
     assert!(err.contains("was wrapped by CMK key-"), "{err}");
     assert!(err.contains("pass that CMK's ARN"), "{err}");
 }
@@ -395,7 +357,7 @@ fn one_unwrap_for_a_million_rows_even_without_a_cache() {
     let mut s = w.session(Duration::ZERO);
     let hex = s.new_wrapped_hex("AES-GCM-256");
     let before = w.unwraps();
-    let use_ks = s.use_keyset(&hex);
+    let use_ks = w.use_keyset(&hex);
     let rows = s.rows(&format!(
         "SELECT count(*), \
                 sum(CASE WHEN CAST(ENHANCED_SYM_DECRYPT({use_ks}, c) AS STRING) = v THEN 1 ELSE 0 END) \
@@ -421,7 +383,7 @@ fn key_state_changes_take_effect_when_the_cache_expires() {
     let probe = |s: &mut Session<'_>, hex: &str| {
         s.try_sql(&format!(
             "SELECT ENHANCED_SYM_DECRYPT({ks}, ENHANCED_SYM_ENCRYPT({ks}, 'v'))",
-            ks = s.use_keyset(hex)
+            ks = w.use_keyset(hex)
         ))
     };
     let disable = || w.root().disable_key(&KeyRequest::new(&w.key_arn)).unwrap();
@@ -436,7 +398,7 @@ fn key_state_changes_take_effect_when_the_cache_expires() {
     assert!(err.contains("USE_WRAPPED_KEYSET"), "{err}");
     // The KMS's own code travels with the error: SQLSTATE 55000.
     let typed = s
-        .try_typed(&format!("SELECT KEYSET_TO_JSON({})", s.use_keyset(&hex)))
+        .try_typed(&format!("SELECT KEYSET_TO_JSON({})", w.use_keyset(&hex)))
         .expect_err("disabled");
     assert!(
         matches!(
@@ -548,7 +510,7 @@ fn wrapped_keyset_mistakes_get_clear_errors() {
     assert!(err.contains("REWRAP_KEYSET takes"), "{err}");
 
     // A keyset reference is no plaintext keyset, and lives for its statement.
-    let use_ks = s.use_keyset(&hex);
+    let use_ks = w.use_keyset(&hex);
     let err = s.error(&format!("SELECT ROTATE_KEYSET({use_ks}, 'AES-GCM-256')"));
     assert!(err.contains("ROTATE_WRAPPED_KEYSET"), "{err}");
     s.ok(&format!("CREATE TABLE refs AS SELECT {use_ks}.keyset AS r"));

@@ -5,18 +5,21 @@
 
 mod backend;
 mod identity;
+mod session;
 
 use std::path::PathBuf;
 
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::DataType;
+use sealhouse_sql::SqlSession;
 use sealhouse_sql::format::ResultSet;
-use sealhouse_sql::{SqlError, SqlSession, StatementOutput};
 
 #[allow(unused_imports)]
 pub use backend::{Backend, TableFiles};
 #[allow(unused_imports)]
 pub use identity::{Identities, account, root, services, user};
+#[allow(unused_imports)]
+pub use session::{Session, WorldSession};
 
 /// The account most tests act in (the spec's examples' account A), and a
 /// second one for what crosses accounts.
@@ -39,9 +42,10 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
+/// A warehouse on a fresh directory, as its owner.
 pub struct Fixture {
     pub dir: tempfile::TempDir,
-    pub warehouse: SqlSession,
+    session: Session,
     pub runtime: tokio::runtime::Runtime,
 }
 
@@ -51,45 +55,27 @@ impl Fixture {
         let warehouse = SqlSession::open(dir.path(), catalog_key()).expect("open");
         let runtime = runtime();
         Self {
+            session: Session::new(&runtime, warehouse),
             dir,
-            warehouse,
             runtime,
         }
     }
 
     pub fn reopen(&mut self) {
-        self.warehouse = SqlSession::open(self.dir.path(), catalog_key()).expect("reopen");
+        self.session.warehouse = SqlSession::open(self.dir.path(), catalog_key()).expect("reopen");
     }
+}
 
-    pub fn try_sql(&mut self, sql: &str) -> Result<StatementOutput, SqlError> {
-        self.runtime.block_on(self.warehouse.execute(sql))
+impl std::ops::Deref for Fixture {
+    type Target = Session;
+    fn deref(&self) -> &Session {
+        &self.session
     }
+}
 
-    pub fn sql(&mut self, sql: &str) -> StatementOutput {
-        self.try_sql(sql)
-            .unwrap_or_else(|e| panic!("{sql}\nfailed: {e}"))
-    }
-
-    pub fn rows(&mut self, sql: &str) -> ResultSet {
-        match self.sql(sql) {
-            StatementOutput::Rows(r) => r,
-            other => panic!("{sql} gave no rows: {:?}", other.message()),
-        }
-    }
-
-    pub fn error(&mut self, sql: &str) -> String {
-        match self.try_sql(sql) {
-            Ok(_) => panic!("{sql} unexpectedly succeeded"),
-            Err(e) => e.to_string(),
-        }
-    }
-
-    pub fn script(&mut self, script: &str) -> Vec<StatementOutput> {
-        let mut outputs = Vec::new();
-        self.runtime
-            .block_on(self.warehouse.run_script(script, |_, o| outputs.push(o)))
-            .unwrap_or_else(|e| panic!("script failed: {e}"));
-        outputs
+impl std::ops::DerefMut for Fixture {
+    fn deref_mut(&mut self) -> &mut Session {
+        &mut self.session
     }
 }
 

@@ -11,12 +11,12 @@ pub use std::time::Duration;
 
 #[allow(unused_imports)] // used by some of the tests sharing this world
 pub use crate::common::{ACCOUNT_A as A, ACCOUNT_B as B};
-pub use crate::common::{Backend, TableFiles, text};
+pub use crate::common::{Backend, TableFiles, WorldSession, text};
 pub use sealhouse_iam::{AttachTarget, Iam, ManualClock, PolicyRef, Principal};
 pub use sealhouse_kms::api::EncryptionContext;
 #[allow(unused_imports)] // used by some of the tests sharing this world
 pub use sealhouse_kms::{Kms, KmsService};
-pub use sealhouse_sql::format::ResultSet;
+#[allow(unused_imports)]
 pub use sealhouse_sql::{SqlSession, StatementOutput};
 pub use sealhouse_storage::{Catalog, StorageAlgorithm};
 /// What the tests insert and then look for in the files' bytes.
@@ -71,10 +71,13 @@ impl World {
     /// A session of `principal` with a KMS cache of `ttl` on the test clock.
     pub fn session(&self, principal: Principal, ttl: Duration) -> Session<'_> {
         let services = crate::common::services(&self.iam, &self.kms, &self.clock, ttl);
-        Session {
-            world: self,
-            warehouse: SqlSession::with_identity(Arc::clone(&self.catalog), principal, services),
-        }
+        WorldSession::new(
+            self,
+            crate::common::Session::new(
+                &self.runtime,
+                SqlSession::with_identity(Arc::clone(&self.catalog), principal, services),
+            ),
+        )
     }
 
     pub fn root_session(&self) -> Session<'_> {
@@ -124,50 +127,9 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-pub struct Session<'w> {
-    pub world: &'w World,
-    pub warehouse: SqlSession,
-}
+pub type Session<'w> = WorldSession<'w, World>;
 
 impl Session<'_> {
-    pub fn try_sql(&mut self, sql: &str) -> Result<StatementOutput, String> {
-        self.try_typed(sql).map_err(|e| e.to_string())
-    }
-
-    /// The statement's error as its kind (for its SQLSTATE).
-    pub fn typed_error(&mut self, sql: &str) -> sealhouse_sql::SqlError {
-        match self.try_typed(sql) {
-            Ok(_) => panic!("{sql} unexpectedly succeeded"),
-            Err(e) => e,
-        }
-    }
-
-    fn try_typed(&mut self, sql: &str) -> Result<StatementOutput, sealhouse_sql::SqlError> {
-        self.world.runtime.block_on(self.warehouse.execute(sql))
-    }
-
-    pub fn ok(&mut self, sql: &str) -> String {
-        match self.try_sql(sql) {
-            Ok(other) => other.message().unwrap_or_default(),
-            Err(e) => panic!("{sql}\nfailed: {e}"),
-        }
-    }
-
-    pub fn rows(&mut self, sql: &str) -> ResultSet {
-        match self.try_sql(sql) {
-            Ok(StatementOutput::Rows(r)) => r,
-            Ok(other) => panic!("{sql}: no rows: {:?}", other.message()),
-            Err(e) => panic!("{sql}\nfailed: {e}"),
-        }
-    }
-
-    pub fn error(&mut self, sql: &str) -> String {
-        match self.try_sql(sql) {
-            Ok(_) => panic!("{sql} unexpectedly succeeded"),
-            Err(e) => e,
-        }
-    }
-
     /// `DESC PROJECT` as (property, value) pairs.
     pub fn describe(&mut self, project: &str) -> Vec<(String, String)> {
         let r = self.rows(&format!("DESC PROJECT {project}"));
