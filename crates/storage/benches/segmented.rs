@@ -6,9 +6,11 @@
 //!   (the `ctr` and `aes` crates the format uses), no HMAC, no segments: what
 //!   the AESCTR format would cost without authentication.
 //!
-//! Then for AESCTR and RC4, with the default 64 KiB segments:
-//! `<cipher>/encrypt` (a `SegmentedWriter` into a reused `Vec`, written in
-//! 1 MiB pieces) and `<cipher>/decrypt` (`decrypt_all`: parse, authenticate
+//! Then for AESCTR (format version 3: AES-256-GCM segments), AESCTR in
+//! format version 2 (AES-256-CTR then HMAC-SHA256, what version 3 replaced:
+//! the reference it must beat) and RC4, with the default 64 KiB segments:
+//! `<format>/encrypt` (a `SegmentedWriter` into a reused `Vec`, written in
+//! 1 MiB pieces) and `<format>/decrypt` (`decrypt_all`: parse, authenticate
 //! every segment, decrypt). Throughput is plaintext bytes.
 //!
 //! After the criterion groups, in benchmark mode, a table in MB/s (10^6
@@ -29,12 +31,14 @@ use criterion::{Criterion, SamplingMode, Throughput};
 use ctr::cipher::{KeyIvInit, StreamCipher};
 use sealhouse_crypto::SecretBytes;
 use sealhouse_storage::segmented::{
-    DEFAULT_SEGMENT_SIZE, SegmentCipher, SegmentedWriter, decrypt_all,
+    DEFAULT_SEGMENT_SIZE, FORMAT_VERSION, SegmentCipher, SegmentedWriter, decrypt_all,
 };
 
 const LEN: usize = 64 << 20;
 const TEST_MODE_LEN: usize = 1 << 20;
 const WRITE_PIECE: usize = 1 << 20;
+const V2_ENCRYPT: &str = "reference/AESCTR-v2/encrypt";
+const V2_DECRYPT: &str = "reference/AESCTR-v2/decrypt";
 
 /// One measured job over the shared buffers.
 struct Case {
@@ -68,27 +72,37 @@ fn cases(len: usize) -> Vec<Case> {
         }),
     });
 
-    for cipher in [SegmentCipher::AesCtr, SegmentCipher::Rc4] {
-        let file = encrypt(cipher, &key, &wrapped, &plaintext, Vec::new());
+    let formats = [
+        (
+            "AESCTR/encrypt",
+            "AESCTR/decrypt",
+            FORMAT_VERSION,
+            SegmentCipher::AesCtr,
+        ),
+        (V2_ENCRYPT, V2_DECRYPT, 2, SegmentCipher::AesCtr),
+        (
+            "RC4/encrypt",
+            "RC4/decrypt",
+            FORMAT_VERSION,
+            SegmentCipher::Rc4,
+        ),
+    ];
+    for (encrypt_name, decrypt_name, version, cipher) in formats {
+        let file = encrypt(version, cipher, &key, &wrapped, &plaintext, Vec::new());
         let (src, key2, wrapped2) = (plaintext.clone(), key.duplicate(), wrapped.clone());
         let mut out = Some(Vec::with_capacity(file.len()));
         cases.push(Case {
-            name: match cipher {
-                SegmentCipher::AesCtr => "AESCTR/encrypt",
-                SegmentCipher::Rc4 => "RC4/encrypt",
-            },
+            name: encrypt_name,
             run: Box::new(move || {
                 let mut reused = out.take().unwrap_or_default();
                 reused.clear();
-                out = Some(black_box(encrypt(cipher, &key2, &wrapped2, &src, reused)));
+                let file = encrypt(version, cipher, &key2, &wrapped2, &src, reused);
+                out = Some(black_box(file));
             }),
         });
         let key3 = key.duplicate();
         cases.push(Case {
-            name: match cipher {
-                SegmentCipher::AesCtr => "AESCTR/decrypt",
-                SegmentCipher::Rc4 => "RC4/decrypt",
-            },
+            name: decrypt_name,
             run: Box::new(move || {
                 let plain = decrypt_all(black_box(&file), &key3).expect("decrypts");
                 assert_eq!(plain.len(), len);
@@ -99,8 +113,9 @@ fn cases(len: usize) -> Vec<Case> {
     cases
 }
 
-/// `plaintext` as a segmented file appended to `out`.
+/// `plaintext` as a segmented file of format `version` appended to `out`.
 fn encrypt(
+    version: u8,
     cipher: SegmentCipher,
     key: &SecretBytes,
     wrapped: &[u8],
@@ -111,8 +126,16 @@ fn encrypt(
         table_id: 1,
         file_id: [0; 16],
     };
-    let mut w = SegmentedWriter::new(out, cipher, key, wrapped, DEFAULT_SEGMENT_SIZE, place)
-        .expect("writer parameters are valid");
+    let mut w = SegmentedWriter::of_version(
+        version,
+        out,
+        cipher,
+        key,
+        wrapped,
+        DEFAULT_SEGMENT_SIZE,
+        place,
+    )
+    .expect("writer parameters are valid");
     for piece in plaintext.chunks(WRITE_PIECE) {
         w.write_all(piece).expect("writing to a Vec");
     }
@@ -141,6 +164,7 @@ fn main() {
 
     if bench_mode {
         println!("\nsegmented, 64 MiB buffer, MB/s (10^6 B/s), median of 5 passes:");
+        let mut rates = std::collections::HashMap::new();
         for case in &mut cases {
             let mut secs: Vec<f64> = (0..5)
                 .map(|_| {
@@ -150,10 +174,17 @@ fn main() {
                 })
                 .collect();
             secs.sort_by(f64::total_cmp);
+            let rate = len as f64 / secs[2] / 1e6;
+            println!("  {:<28} {:>8.0} MB/s", case.name, rate);
+            rates.insert(case.name, rate);
+        }
+        for (new, old) in [
+            ("AESCTR/encrypt", V2_ENCRYPT),
+            ("AESCTR/decrypt", V2_DECRYPT),
+        ] {
             println!(
-                "  {:<26} {:>8.0} MB/s",
-                case.name,
-                len as f64 / secs[2] / 1e6
+                "  {new} (format 3, AES-GCM) is {:.2}x the speed of format 2 (CTR + HMAC)",
+                rates[new] / rates[old]
             );
         }
     }

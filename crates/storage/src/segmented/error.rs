@@ -26,7 +26,7 @@ pub enum SegmentedError {
     NotSegmented,
     /// A segmented file of a format version this build does not read.
     #[error(
-        "segmented file format version {0} is not supported: this build reads versions 1 and 2; upgrade Sealhouse to read it"
+        "segmented file format version {0} is not supported: this build reads versions 1 to 3; upgrade Sealhouse to read it"
     )]
     UnsupportedVersion(u8),
     /// A cipher id other than 1 (AESCTR) or 2 (RC4) in a header.

@@ -1,10 +1,12 @@
 //! The header of a segmented file: its fields, limits, encoding and parsing.
 //!
-//! Version 2 (written since the catalog binds files to their place):
+//! Version 3 (written since AESCTR segments are AES-256-GCM; see
+//! `keys.rs`) and version 2 (written since the catalog binds files to their
+//! place, until version 3) share one header layout:
 //!
 //! ```text
 //! offset  size  field
-//!  0       8    magic "SHSEG\0\0" then the format version, 0x02
+//!  0       8    magic "SHSEG\0\0" then the format version, 0x03 (or 0x02)
 //!  8       1    cipher id: 1 AESCTR, 2 RC4
 //!  9       3    reserved, zero
 //! 12       4    segment_size, u32 BE: plaintext bytes per segment, 1 to 16 MiB
@@ -23,7 +25,7 @@
 //! authenticates but names its own place, which readers compare with the
 //! place they read it from ([`SegmentedHeader::check_identity`]).
 //!
-//! A version-2 header is `90 + n` bytes. Its first [`FIXED_HEADER_LEN`]
+//! A version-2 or -3 header is `90 + n` bytes. Its first [`FIXED_HEADER_LEN`]
 //! bytes say how long the rest is, so a reader over range requests fetches
 //! the header exactly: [`FIXED_HEADER_LEN`] bytes, then
 //! [`SegmentedHeader::required_len`] bytes; or [`MAX_HEADER_LEN`] bytes
@@ -33,17 +35,17 @@ use std::path::Path;
 
 use super::SegmentedError;
 use super::cipher::SegmentCipher;
-use super::keys::{MAC_LEN, Mac, NONCE_LEN, SegmentKeys};
+use super::keys::{self, MAC_LEN, Mac, NONCE_LEN, SegmentKeys};
 
 /// The first eight bytes of a segmented file of the version this build
 /// writes.
-pub const MAGIC: [u8; 8] = *b"SHSEG\0\0\x02";
+pub const MAGIC: [u8; 8] = *b"SHSEG\0\0\x03";
 /// The format version this build writes (the magic's last byte); it reads
-/// this one and version 1.
-pub const FORMAT_VERSION: u8 = 2;
+/// this one and versions 1 and 2.
+pub const FORMAT_VERSION: u8 = 3;
 /// The plaintext bytes per segment writers should use unless they have a
 /// reason not to: 64 KiB keeps a random read's overhead (one segment plus its
-/// 32-byte tag) small while the tags add 0.05% to the file.
+/// tag of 16 or 32 bytes) small while the tags add at most 0.05% to the file.
 pub const DEFAULT_SEGMENT_SIZE: u32 = 64 * 1024;
 /// The largest segment size, 16 MiB: a reader holds a whole segment to
 /// verify it before returning any of it.
@@ -52,13 +54,11 @@ pub const MAX_SEGMENT_SIZE: u32 = 16 * 1024 * 1024;
 /// data key are far shorter; the bound keeps a corrupt length from asking a
 /// reader for megabytes.
 pub const MAX_WRAPPED_KEY_LEN: usize = 4096;
-/// Bytes of a version-2 header before the wrapped key: enough to learn the
+/// Bytes of a version-2 or -3 header before the wrapped key: enough to learn the
 /// header's full length (of any version).
 pub const FIXED_HEADER_LEN: usize = 58;
 /// The longest possible header (wrapped key of [`MAX_WRAPPED_KEY_LEN`] bytes).
 pub const MAX_HEADER_LEN: usize = FIXED_HEADER_LEN + MAX_WRAPPED_KEY_LEN + MAC_LEN;
-/// Bytes of tag after every segment's ciphertext.
-pub const TAG_LEN: usize = MAC_LEN;
 
 /// The magic without its version byte: what every version shares.
 const MAGIC_FAMILY: &[u8] = b"SHSEG\0\0";
@@ -163,7 +163,7 @@ impl SegmentedHeader {
         };
         let fixed_len = match version {
             1 => FIXED_HEADER_LEN_V1,
-            FORMAT_VERSION => FIXED_HEADER_LEN,
+            2 | FORMAT_VERSION => FIXED_HEADER_LEN,
             other => return Err(SegmentedError::UnsupportedVersion(other)),
         };
         let Some(fixed) = prefix.get(..fixed_len) else {
@@ -177,7 +177,7 @@ impl SegmentedHeader {
         check_segment_size(segment_size)?;
         let mut file_nonce = [0u8; NONCE_LEN];
         file_nonce.copy_from_slice(&fixed[16..32]);
-        let identity = (version == FORMAT_VERSION).then(|| {
+        let identity = (version >= 2).then(|| {
             let mut table_id = [0u8; 8];
             table_id.copy_from_slice(&fixed[32..40]);
             let mut file_id = [0u8; 16];
@@ -221,7 +221,7 @@ impl SegmentedHeader {
         }
     }
 
-    /// The format version (1 or 2).
+    /// The format version (1 to 3).
     pub fn version(&self) -> u8 {
         self.version
     }
@@ -229,6 +229,12 @@ impl SegmentedHeader {
     /// The cipher of the file's segments.
     pub fn cipher(&self) -> SegmentCipher {
         self.cipher
+    }
+
+    /// Bytes of tag after each segment's ciphertext: 16 for AES-256-GCM
+    /// (version 3 AESCTR), 32 for HMAC-SHA256.
+    pub fn tag_len(&self) -> usize {
+        keys::tag_len(self.version, self.cipher)
     }
 
     /// Plaintext bytes per segment (the last segment may hold fewer).
@@ -294,9 +300,10 @@ impl SegmentedHeader {
         &self.mac
     }
 
-    /// A version-2 header for a new file of `identity`, its MAC made with
-    /// `keys`.
+    /// A header of format `version` (2 or 3) for a new file of `identity`,
+    /// its MAC made with `keys`.
     pub(crate) fn seal(
+        version: u8,
         cipher: SegmentCipher,
         segment_size: u32,
         file_nonce: [u8; NONCE_LEN],
@@ -306,8 +313,11 @@ impl SegmentedHeader {
     ) -> Result<Self, SegmentedError> {
         check_segment_size(segment_size)?;
         check_wrapped_key_len(wrapped_key.len())?;
+        if !(2..=FORMAT_VERSION).contains(&version) {
+            return Err(SegmentedError::UnsupportedVersion(version));
+        }
         let mut header = Self {
-            version: FORMAT_VERSION,
+            version,
             cipher,
             segment_size,
             file_nonce,

@@ -11,6 +11,7 @@ const ID: FileIdentity = FileIdentity {
 
 fn keys() -> SegmentKeys {
     SegmentKeys::derive(
+        FORMAT_VERSION,
         SegmentCipher::Rc4,
         &SecretBytes::from_slice(&[1; 32]),
         &[9; 16],
@@ -19,15 +20,23 @@ fn keys() -> SegmentKeys {
 }
 
 fn sample() -> SegmentedHeader {
-    SegmentedHeader::seal(SegmentCipher::Rc4, 300, [9; 16], ID, b"wrapped!", &keys())
-        .expect("header")
+    SegmentedHeader::seal(
+        FORMAT_VERSION,
+        SegmentCipher::Rc4,
+        300,
+        [9; 16],
+        ID,
+        b"wrapped!",
+        &keys(),
+    )
+    .expect("header")
 }
 
 #[test]
 fn layout_of_the_bytes_is_as_documented() {
     let bytes = sample().to_bytes();
     assert_eq!(bytes.len(), 90 + 8);
-    assert_eq!(&bytes[..8], b"SHSEG\0\0\x02");
+    assert_eq!(&bytes[..8], b"SHSEG\0\0\x03");
     assert_eq!(bytes[8], 2);
     assert_eq!(&bytes[9..12], &[0, 0, 0]);
     assert_eq!(&bytes[12..16], &300u32.to_be_bytes());
@@ -48,7 +57,7 @@ fn parse_round_trips_and_ignores_trailing_bytes() {
     let parsed = SegmentedHeader::parse(&bytes).expect("parses");
     assert_eq!(parsed, header);
     assert_eq!(parsed.header_len(), 98);
-    assert_eq!(parsed.version(), 2);
+    assert_eq!(parsed.version(), 3);
     assert_eq!(parsed.cipher(), SegmentCipher::Rc4);
     assert_eq!(parsed.segment_size(), 300);
     assert_eq!(parsed.identity(), Some(&ID));
@@ -152,6 +161,7 @@ fn every_short_prefix_asks_for_more_or_is_rejected() {
 fn magic_and_version_are_checked_first() {
     assert!(is_segmented(b"SHSEG\0\0\x01"));
     assert!(is_segmented(b"SHSEG\0\0\x02 and more"));
+    assert!(is_segmented(b"SHSEG\0\0\x03"));
     assert!(!is_segmented(b"PAR1"));
     assert!(!is_segmented(b"SHSEG\0"));
     assert_eq!(
@@ -163,8 +173,8 @@ fn magic_and_version_are_checked_first() {
         Err(SegmentedError::NotSegmented)
     );
     assert_eq!(
-        SegmentedHeader::parse(b"SHSEG\0\0\x03"),
-        Err(SegmentedError::UnsupportedVersion(3))
+        SegmentedHeader::parse(b"SHSEG\0\0\x04"),
+        Err(SegmentedError::UnsupportedVersion(4))
     );
     let mut bytes = sample().to_bytes();
     bytes[7] = 9;
@@ -205,12 +215,46 @@ fn out_of_range_fields_are_rejected() {
     );
 }
 
+/// An AESCTR header of the current version with `segment_size` and `wrapped`.
+fn seal(
+    segment_size: u32,
+    wrapped: &[u8],
+    keys: &SegmentKeys,
+) -> Result<SegmentedHeader, SegmentedError> {
+    SegmentedHeader::seal(
+        FORMAT_VERSION,
+        SegmentCipher::AesCtr,
+        segment_size,
+        [0; 16],
+        ID,
+        wrapped,
+        keys,
+    )
+}
+
+#[test]
+fn only_versions_2_and_3_are_written() {
+    for version in [0, 1, 4] {
+        assert_eq!(
+            SegmentedHeader::seal(
+                version,
+                SegmentCipher::AesCtr,
+                64,
+                [0; 16],
+                ID,
+                b"w",
+                &keys()
+            ),
+            Err(SegmentedError::UnsupportedVersion(version))
+        );
+    }
+}
+
 #[test]
 fn longest_header_fits_max_header_len() {
     let keys = keys();
     let wrapped = vec![7u8; MAX_WRAPPED_KEY_LEN];
-    let header = SegmentedHeader::seal(SegmentCipher::AesCtr, 1, [0; 16], ID, &wrapped, &keys)
-        .expect("header");
+    let header = seal(1, &wrapped, &keys).expect("header");
     assert_eq!(header.to_bytes().len(), MAX_HEADER_LEN);
     assert_eq!(
         SegmentedHeader::required_len(&header.to_bytes()[..60]),
@@ -218,11 +262,11 @@ fn longest_header_fits_max_header_len() {
     );
     let too_long = vec![7u8; MAX_WRAPPED_KEY_LEN + 1];
     assert_eq!(
-        SegmentedHeader::seal(SegmentCipher::AesCtr, 1, [0; 16], ID, &too_long, &keys),
+        seal(1, &too_long, &keys),
         Err(SegmentedError::InvalidWrappedKeyLen(4097))
     );
     assert_eq!(
-        SegmentedHeader::seal(SegmentCipher::AesCtr, 0, [0; 16], ID, b"w", &keys),
+        seal(0, b"w", &keys),
         Err(SegmentedError::InvalidSegmentSize(0))
     );
 }

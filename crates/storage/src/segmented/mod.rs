@@ -11,25 +11,27 @@
 //! Layout (byte by byte in `docs/formats.md`, "Segmented encrypted file"):
 //!
 //! ```text
-//! header     magic "SHSEG\0\0" 0x02 | cipher id | 3 zero bytes | segment_size u32 BE
+//! header     magic "SHSEG\0\0" 0x03 | cipher id | 3 zero bytes | segment_size u32 BE
 //!            | file_nonce (16) | table_id i64 BE | file_id (16) | wrapped_key_len u16 BE
 //!            | wrapped key | header_mac (32)
-//! segment 0  ciphertext (segment_size bytes) | tag (32)
+//! segment 0  ciphertext (segment_size bytes) | tag (16 for AESCTR, 32 for RC4)
 //! ...
-//! segment n  ciphertext (0..=segment_size bytes) | tag (32)     the final segment
+//! segment n  ciphertext (0..=segment_size bytes) | tag     the final segment
 //! ```
 //!
 //! It is the STREAM construction of Hoang, Reyhanitabar, Rogaway and Vizár:
-//! each segment is encrypted (AES-256-CTR or RC4) then MACed (HMAC-SHA256)
-//! with its index and a final flag, under keys derived from the data key and
-//! the file's nonce by HKDF-SHA256. So flipping, swapping,
+//! each segment is sealed with its index and a final flag, under keys
+//! derived from the data key and the file's nonce by HKDF-SHA256: AESCTR
+//! segments with AES-256-GCM (AES-256-CTR and a GHASH tag; version 3), RC4
+//! segments (and every segment of version 1 and 2 files, still read) with
+//! the cipher then HMAC-SHA256. So flipping, swapping,
 //! dropping or appending segments, truncating at a segment boundary, or
 //! editing the header is detected: reads fail and never return wrong
 //! plaintext.
 //!
 //! **RC4 is insecure.** Its keystream is biased (RFC 7465 bans it from TLS)
 //! and it exists here only for compatibility with projects set to RC4; it is
-//! never a default. The HMAC, not RC4, is what makes tampering detectable, so
+//! never a default. Its HMAC, not RC4, is what makes tampering detectable, so
 //! integrity is the same under both ciphers; confidentiality under RC4 is
 //! weak. Choose AESCTR.
 //!
@@ -56,7 +58,7 @@ pub use cipher::SegmentCipher;
 pub use error::SegmentedError;
 pub use format::{
     DEFAULT_SEGMENT_SIZE, FIXED_HEADER_LEN, FORMAT_VERSION, FileIdentity, MAGIC, MAX_HEADER_LEN,
-    MAX_SEGMENT_SIZE, MAX_WRAPPED_KEY_LEN, SegmentedHeader, TAG_LEN, is_segmented,
+    MAX_SEGMENT_SIZE, MAX_WRAPPED_KEY_LEN, SegmentedHeader, is_segmented,
 };
 pub use reader::{SegmentedReader, decrypt_all};
 pub use writer::SegmentedWriter;
@@ -66,6 +68,12 @@ impl SegmentedHeader {
     /// bytes long: it follows from the layout, so no key is needed (readers
     /// size the object before they open its data key).
     pub fn plaintext_len(&self, file_len: u64) -> Result<u64, SegmentedError> {
-        Ok(layout::Layout::new(self.header_len(), self.segment_size(), file_len)?.plaintext_len())
+        let layout = layout::Layout::new(
+            self.header_len(),
+            self.segment_size(),
+            self.tag_len(),
+            file_len,
+        )?;
+        Ok(layout.plaintext_len())
     }
 }

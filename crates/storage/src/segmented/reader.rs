@@ -20,7 +20,7 @@ use std::ops::Range;
 use sealhouse_crypto::SecretBytes;
 
 use super::SegmentedError;
-use super::format::{SegmentedHeader, TAG_LEN};
+use super::format::SegmentedHeader;
 use super::keys::SegmentKeys;
 use super::layout::Layout;
 
@@ -48,9 +48,19 @@ impl SegmentedReader {
         data_key: &SecretBytes,
         file_len: u64,
     ) -> Result<Self, SegmentedError> {
-        let keys = SegmentKeys::derive(header.cipher(), data_key, header.file_nonce())?;
+        let keys = SegmentKeys::derive(
+            header.version(),
+            header.cipher(),
+            data_key,
+            header.file_nonce(),
+        )?;
         header.verify(&keys)?;
-        let layout = Layout::new(header.header_len(), header.segment_size(), file_len)?;
+        let layout = Layout::new(
+            header.header_len(),
+            header.segment_size(),
+            header.tag_len(),
+            file_len,
+        )?;
         Ok(Self {
             header,
             keys,
@@ -139,13 +149,14 @@ impl SegmentedReader {
         let mut out = Vec::with_capacity(bytes.len());
         let mut rest = bytes;
         let mut index = first_index;
+        let tag_len = self.header.tag_len();
         while !rest.is_empty() {
             if index >= count {
                 return Err(SegmentedError::NoSuchSegment { index, count });
             }
             let ciphertext_len = usize::try_from(self.layout.segment_len(index))
                 .expect("a segment of at most 16 MiB fits in usize");
-            let stored = ciphertext_len + TAG_LEN;
+            let stored = ciphertext_len + tag_len;
             if rest.len() < stored {
                 return Err(SegmentedError::FetchedLenMismatch {
                     expected: (bytes.len() - rest.len() + stored) as u64,
@@ -154,16 +165,14 @@ impl SegmentedReader {
             }
             let (segment, next) = rest.split_at(stored);
             let (ciphertext, tag) = segment.split_at(ciphertext_len);
-            self.keys.verify_segment(
+            self.keys.open_segment(
                 self.header.mac(),
                 index,
                 self.layout.is_final(index),
                 ciphertext,
                 tag,
+                &mut out,
             )?;
-            let start = out.len();
-            out.extend_from_slice(ciphertext);
-            self.keys.apply_keystream(index, &mut out[start..]);
             rest = next;
             index += 1;
         }

@@ -4,10 +4,15 @@
 
 use sealhouse_crypto::SecretBytes;
 
-use super::tests::{CIPHERS, data_key, encrypt, open, read};
+use super::tests::{FORMATS, data_key, encrypt, open, read};
 use super::*;
 
 const S: usize = 16;
+
+/// The tag length of `file`'s segments.
+fn tag_len(file: &[u8]) -> usize {
+    open(file).expect("opens").header().tag_len()
+}
 
 /// 50 bytes in 16-byte segments: 16 + 16 + 16 + 2, so four segments.
 fn small_plaintext() -> Vec<u8> {
@@ -39,7 +44,7 @@ fn never_wrong(file: &[u8], plaintext: &[u8]) -> bool {
 #[test]
 fn every_single_byte_change_is_detected() {
     let plaintext = small_plaintext();
-    for cipher in CIPHERS {
+    for cipher in FORMATS {
         let file = encrypt(cipher, S as u32, &plaintext, 7);
         let header_len = open(&file).expect("opens").header().header_len();
         for at in 0..file.len() {
@@ -56,7 +61,7 @@ fn every_single_byte_change_is_detected() {
                 );
                 if at >= header_len {
                     // Reads of the changed segment fail; of others succeed.
-                    let changed = ((at - header_len) / (S + TAG_LEN)) as u64;
+                    let changed = ((at - header_len) / (S + tag_len(&file))) as u64;
                     let err = read(&bad, changed * S as u64..changed * S as u64 + 1);
                     assert_eq!(
                         err,
@@ -75,7 +80,7 @@ fn every_single_byte_change_is_detected() {
 
 #[test]
 fn every_truncation_is_detected() {
-    for cipher in CIPHERS {
+    for cipher in FORMATS {
         // 48 bytes: exactly three full segments, the last one final.
         for plaintext in [small_plaintext(), small_plaintext()[..48].to_vec()] {
             let file = encrypt(cipher, S as u32, &plaintext, 50);
@@ -96,12 +101,12 @@ fn every_truncation_is_detected() {
 
 #[test]
 fn truncation_at_a_segment_boundary_fails_on_the_final_flag() {
-    for cipher in CIPHERS {
+    for cipher in FORMATS {
         let plaintext = small_plaintext();
         let file = encrypt(cipher, S as u32, &plaintext, 50);
         let h = open(&file).expect("opens").header().header_len();
         for kept in 1..4 {
-            let cut = &file[..h + kept * (S + TAG_LEN)];
+            let cut = &file[..h + kept * (S + tag_len(&file))];
             let reader = open(cut).expect("a possible length: its last segment looks final");
             assert_eq!(reader.plaintext_len(), (kept * S) as u64);
             assert_eq!(
@@ -121,7 +126,7 @@ fn truncation_at_a_segment_boundary_fails_on_the_final_flag() {
 
 #[test]
 fn reordered_dropped_repeated_or_appended_segments_are_detected() {
-    for cipher in CIPHERS {
+    for cipher in FORMATS {
         // 64 bytes: four full segments, so any permutation keeps the length.
         let plaintext = small_plaintext()[..48]
             .iter()
@@ -130,7 +135,8 @@ fn reordered_dropped_repeated_or_appended_segments_are_detected() {
             .collect::<Vec<_>>();
         let file = encrypt(cipher, S as u32, &plaintext, 64);
         let h = open(&file).expect("opens").header().header_len();
-        let seg = |i: usize| &file[h + i * (S + TAG_LEN)..h + (i + 1) * (S + TAG_LEN)];
+        let seg =
+            |i: usize| &file[h + i * (S + tag_len(&file))..h + (i + 1) * (S + tag_len(&file))];
         let assemble = |order: &[usize]| {
             let mut f = file[..h].to_vec();
             for &i in order {
@@ -168,7 +174,7 @@ fn reordered_dropped_repeated_or_appended_segments_are_detected() {
 
 #[test]
 fn segments_of_another_file_under_the_same_key_are_rejected() {
-    for cipher in CIPHERS {
+    for cipher in FORMATS {
         let plaintext = small_plaintext();
         let a = encrypt(cipher, S as u32, &plaintext, 50);
         let b = encrypt(cipher, S as u32, &plaintext, 50);
@@ -181,7 +187,8 @@ fn segments_of_another_file_under_the_same_key_are_rejected() {
             Err(SegmentedError::SegmentAuthentication { index: 0 })
         );
         let mut one = a.clone();
-        let second = h + S + TAG_LEN..h + 2 * (S + TAG_LEN);
+        let t = tag_len(&a);
+        let second = h + S + t..h + 2 * (S + t);
         one[second.clone()].copy_from_slice(&b[second]);
         assert_eq!(
             decrypt_all(&one, &data_key()),
@@ -192,7 +199,7 @@ fn segments_of_another_file_under_the_same_key_are_rejected() {
 
 #[test]
 fn a_wrong_data_key_fails_at_the_header() {
-    for cipher in CIPHERS {
+    for cipher in FORMATS {
         let file = encrypt(cipher, S as u32, &small_plaintext(), 50);
         let header = SegmentedHeader::parse(&file).expect("parses without a key");
         let mut wrong = [0u8; 32];
@@ -210,7 +217,7 @@ fn a_wrong_data_key_fails_at_the_header() {
 
 #[test]
 fn errors_name_the_problem_and_no_key() {
-    let file = encrypt(SegmentCipher::Rc4, S as u32, &small_plaintext(), 50);
+    let file = encrypt(FORMATS[1], S as u32, &small_plaintext(), 50);
     let mut bad = file.clone();
     let last = bad.len() - 1;
     bad[last] ^= 1;

@@ -9,7 +9,33 @@ use sealhouse_crypto::SecretBytes;
 
 use super::*;
 
-pub(super) const CIPHERS: [SegmentCipher; 2] = [SegmentCipher::AesCtr, SegmentCipher::Rc4];
+/// A format version and cipher files are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Format {
+    pub(super) version: u8,
+    pub(super) cipher: SegmentCipher,
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} v{}", self.cipher, self.version)
+    }
+}
+
+const fn format(version: u8, cipher: SegmentCipher) -> Format {
+    Format { version, cipher }
+}
+
+/// What this build writes (version 3), and version 2, which it wrote
+/// before and can still write for older readers.
+pub(super) const FORMATS: [Format; 4] = [
+    format(FORMAT_VERSION, SegmentCipher::AesCtr),
+    format(FORMAT_VERSION, SegmentCipher::Rc4),
+    format(2, SegmentCipher::AesCtr),
+    format(2, SegmentCipher::Rc4),
+];
+/// Version 3 AESCTR, what new AESCTR files are.
+const AESCTR: Format = FORMATS[0];
 pub(super) const WRAPPED: &[u8] = b"kms-ciphertext-blob";
 pub(super) const PLACE: FileIdentity = FileIdentity {
     table_id: 42,
@@ -22,14 +48,15 @@ pub(super) fn data_key() -> SecretBytes {
 
 /// `plaintext` encrypted, written to the writer in pieces of `chunk` bytes.
 pub(super) fn encrypt(
-    cipher: SegmentCipher,
+    format: Format,
     segment_size: u32,
     plaintext: &[u8],
     chunk: usize,
 ) -> Vec<u8> {
-    let mut w = SegmentedWriter::new(
+    let mut w = SegmentedWriter::of_version(
+        format.version,
         Vec::new(),
-        cipher,
+        format.cipher,
         &data_key(),
         WRAPPED,
         segment_size,
@@ -65,15 +92,16 @@ fn pattern(len: usize) -> Vec<u8> {
 #[test]
 fn round_trips_at_segment_boundaries() {
     let s = 64usize;
-    for cipher in CIPHERS {
+    for cipher in FORMATS {
         for len in [0, 1, s - 1, s, s + 1, 2 * s, 5 * s + 17, 10 * s] {
             let plaintext = pattern(len);
             for chunk in [1, 7, s, 1000] {
                 let file = encrypt(cipher, s as u32, &plaintext, chunk);
                 let segments = len.div_ceil(s).max(1);
+                let tag = if cipher == AESCTR { 16 } else { 32 };
                 assert_eq!(
                     file.len(),
-                    90 + WRAPPED.len() + len + 32 * segments,
+                    90 + WRAPPED.len() + len + tag * segments,
                     "{cipher} len {len}"
                 );
                 assert_eq!(
@@ -84,7 +112,8 @@ fn round_trips_at_segment_boundaries() {
                 let reader = open(&file).expect("opens");
                 assert_eq!(reader.plaintext_len(), len as u64);
                 assert_eq!(reader.segment_count(), segments as u64);
-                assert_eq!(reader.header().cipher(), cipher);
+                assert_eq!(reader.header().cipher(), cipher.cipher);
+                assert_eq!(reader.header().version(), cipher.version);
                 assert_eq!(reader.header().wrapped_key(), WRAPPED);
             }
         }
@@ -94,7 +123,7 @@ fn round_trips_at_segment_boundaries() {
 #[test]
 fn default_segment_size_and_a_large_file_round_trip() {
     let plaintext = pattern(3 * DEFAULT_SEGMENT_SIZE as usize + 12345);
-    for cipher in CIPHERS {
+    for cipher in FORMATS {
         let file = encrypt(cipher, DEFAULT_SEGMENT_SIZE, &plaintext, 10_000);
         assert_eq!(
             decrypt_all(&file, &data_key()).as_deref(),
@@ -110,7 +139,7 @@ fn default_segment_size_and_a_large_file_round_trip() {
 
 #[test]
 fn segment_size_one_works() {
-    for cipher in CIPHERS {
+    for cipher in FORMATS {
         let file = encrypt(cipher, 1, b"abc", 2);
         assert_eq!(decrypt_all(&file, &data_key()), Ok(b"abc".to_vec()));
         assert_eq!(read(&file, 1..2), Ok(b"b".to_vec()));
@@ -119,7 +148,7 @@ fn segment_size_one_works() {
 
 #[test]
 fn every_range_of_a_small_file_reads_back() {
-    for cipher in CIPHERS {
+    for cipher in FORMATS {
         let plaintext = pattern(100);
         let file = encrypt(cipher, 32, &plaintext, 33);
         let reader = open(&file).expect("opens");
@@ -139,19 +168,21 @@ fn every_range_of_a_small_file_reads_back() {
 
 #[test]
 fn ciphertext_ranges_cover_whole_segments_only() {
-    let file = encrypt(SegmentCipher::AesCtr, 64, &pattern(200), 64);
+    let file = encrypt(AESCTR, 64, &pattern(200), 64);
     let reader = open(&file).expect("opens");
     let h = reader.header().header_len() as u64;
-    assert_eq!(reader.ciphertext_range_for(0..1), Ok(h..h + 96));
-    assert_eq!(reader.ciphertext_range_for(64..128), Ok(h + 96..h + 192));
-    assert_eq!(reader.ciphertext_range_for(63..65), Ok(h..h + 192));
+    // Segments of 64 bytes and a 16-byte AES-GCM tag each.
+    assert_eq!(reader.header().tag_len(), 16);
+    assert_eq!(reader.ciphertext_range_for(0..1), Ok(h..h + 80));
+    assert_eq!(reader.ciphertext_range_for(64..128), Ok(h + 80..h + 160));
+    assert_eq!(reader.ciphertext_range_for(63..65), Ok(h..h + 160));
     assert_eq!(
         reader.ciphertext_range_for(192..200),
-        Ok(h + 288..file.len() as u64)
+        Ok(h + 240..file.len() as u64)
     );
     assert_eq!(
         reader.ciphertext_range_for(190..200),
-        Ok(h + 192..file.len() as u64)
+        Ok(h + 160..file.len() as u64)
     );
     assert_eq!(reader.ciphertext_range_for(5..5), Ok(0..0));
     assert_eq!(
@@ -166,20 +197,20 @@ fn ciphertext_ranges_cover_whole_segments_only() {
 
 #[test]
 fn misfetched_bytes_are_refused() {
-    let file = encrypt(SegmentCipher::AesCtr, 64, &pattern(200), 64);
+    let file = encrypt(AESCTR, 64, &pattern(200), 64);
     let reader = open(&file).expect("opens");
     let r = reader.ciphertext_range_for(10..20).expect("in range");
     let (s, e) = (r.start as usize, r.end as usize);
     assert_eq!(
         reader.read_range(10..20, &file[s..e - 1]),
         Err(SegmentedError::FetchedLenMismatch {
-            expected: 96,
-            got: 95
+            expected: 80,
+            got: 79
         })
     );
     // Right length, wrong place (segment 1 where segment 0 belongs).
     assert_eq!(
-        reader.read_range(10..20, &file[s + 96..e + 96]),
+        reader.read_range(10..20, &file[s + 80..e + 80]),
         Err(SegmentedError::SegmentAuthentication { index: 0 })
     );
     let body = &file[reader.header().header_len()..];
@@ -190,16 +221,16 @@ fn misfetched_bytes_are_refused() {
     assert_eq!(
         reader.decrypt_segments(0, &body[..100]),
         Err(SegmentedError::FetchedLenMismatch {
-            expected: 192,
+            expected: 160,
             got: 100
         })
     );
     assert_eq!(
-        reader.decrypt_segments(1, &body[96..192]),
+        reader.decrypt_segments(1, &body[80..160]),
         Ok(pattern(200)[64..128].to_vec())
     );
     let mut longer = body.to_vec();
-    longer.extend_from_slice(&body[..96]);
+    longer.extend_from_slice(&body[..80]);
     assert_eq!(
         reader.decrypt_segments(0, &longer),
         Err(SegmentedError::NoSuchSegment { index: 4, count: 4 })
@@ -214,7 +245,7 @@ fn no_plaintext_reaches_the_file() {
         plaintext.extend_from_slice(&pattern(i * 3));
         plaintext.extend_from_slice(marker);
     }
-    for cipher in CIPHERS {
+    for cipher in FORMATS {
         for segment_size in [16, 64, DEFAULT_SEGMENT_SIZE] {
             let file = encrypt(cipher, segment_size, &plaintext, 100);
             assert!(
@@ -228,7 +259,7 @@ fn no_plaintext_reaches_the_file() {
 
 #[test]
 fn two_files_under_one_key_differ() {
-    for cipher in CIPHERS {
+    for cipher in FORMATS {
         let a = encrypt(cipher, 64, &pattern(100), 100);
         let b = encrypt(cipher, 64, &pattern(100), 100);
         assert_ne!(a[16..32], b[16..32], "fresh nonce per file");
@@ -315,11 +346,14 @@ fn writer_memory_is_one_segment() {
     );
 }
 
-/// An empty file, and one of 150 bytes in 64-byte segments under both
-/// ciphers, with fixed key, nonce, identity and wrapped key: their SHA-256
-/// pins every byte of the format. The expected values were computed by an
-/// independent implementation of docs/formats.md in Python (pyca/cryptography
-/// 48 for AES-CTR and ARC4, the standard library's hmac for HKDF and HMAC).
+/// An empty file, and one of 150 bytes in 64-byte segments, with fixed key,
+/// nonce, identity and wrapped key, as version 3 writes them (AESCTR) and as
+/// version 2 did (both ciphers; `of_version(2)` still writes those bytes):
+/// their SHA-256 pins every byte of the format. The expected values were
+/// computed by independent implementations of docs/formats.md in Python
+/// (pyca/cryptography 48 for AES-GCM, AES-CTR and ARC4, the standard
+/// library's hmac for HKDF and HMAC); version 2's were pinned before
+/// version 3 existed.
 #[test]
 fn file_vectors_are_pinned() {
     let nonce: [u8; 16] = std::array::from_fn(|i| 0xA0 + i as u8);
@@ -330,39 +364,63 @@ fn file_vectors_are_pinned() {
     let plaintext = pattern(150);
     let cases = [
         (
-            SegmentCipher::AesCtr,
+            AESCTR,
+            &plaintext[..],
+            307,
+            "14029958d277294ab7fc223e2ea48fdd7c906fbee3fb3a7b209a5b2ab62e7db9",
+        ),
+        (
+            AESCTR,
+            &[][..],
+            125,
+            "86bacdab80ed8b9f44c338c4414cf3c2b78e4dcf597a0c7fc8c6e76d11cc1064",
+        ),
+        (
+            format(2, SegmentCipher::AesCtr),
             &plaintext[..],
             355,
             "dcbf86447d85f38f217524ab9b7edbc7b03c42e9537b8872c0689dd6218d29cb",
         ),
         (
-            SegmentCipher::Rc4,
+            format(2, SegmentCipher::Rc4),
             &plaintext[..],
             355,
             "f1dd093ac81e28306e13b06144b66ebfa1fe8917fdfc303aa98f03f3b45feb97",
         ),
         (
-            SegmentCipher::AesCtr,
+            format(2, SegmentCipher::AesCtr),
             &[][..],
             141,
             "83f54c812bca61493a5a0d0390f281beb8b8a0294283fe303fb59daccf3bd227",
         ),
     ];
-    for (cipher, plaintext, len, sha256) in cases {
-        let mut w =
-            SegmentedWriter::with_nonce(Vec::new(), cipher, &data_key(), WRAPPED, 64, place, nonce)
-                .expect("writer");
+    for (format, plaintext, len, sha256) in cases {
+        let start = writer::Start {
+            version: format.version,
+            nonce,
+        };
+        let mut w = SegmentedWriter::with_nonce(
+            Vec::new(),
+            format.cipher,
+            &data_key(),
+            WRAPPED,
+            64,
+            place,
+            start,
+        )
+        .expect("writer");
         w.write_all(plaintext).expect("write");
         let file = w.finish().expect("finish");
-        assert_eq!(file.len(), len, "{cipher}");
+        assert_eq!(file.len(), len, "{format}");
         assert_eq!(
             hex::encode(digest::digest(&digest::SHA256, &file)),
             sha256,
-            "{cipher}"
+            "{format}"
         );
         assert_eq!(decrypt_all(&file, &data_key()).as_deref(), Ok(plaintext));
         let header = SegmentedHeader::parse(&file).expect("header");
         assert_eq!(header.identity(), Some(&place));
+        assert_eq!(header.version(), format.version);
     }
 }
 
@@ -384,8 +442,8 @@ fn version_1_files_still_read() {
 
 const V1_FILE: &str = "53485345470000010100000000000040a0a1a2a3a4a5a6a7a8a9aaabacadaeaf00136b6d732d636970686572746578742d626c6f6214e33f868d95b78e1f4f5d578511e5cc8ff93b09b480d2d828aa5dbd0358686e4172e940c1fec76a3310e8d1d2c889fd5c3dae830b5cc84eae56d47039258567401ce5b4ce2bbaf7cfb0f53d3e20aead56c3c786cbda61226f355c065a08a1d08b35c2977e417052550b4606d926a5abe0fed251b1f47cff160a829fc3391778bbdd7ce0c805e43a73c768e1afa77758b27801fa36700d7d9e36e51dcdcf01b85b3cc7dc7dedd3f8d73fb5f4969b7c444d1eb8b83b7b0422ce940be781589d1eb2eb481dc176d3cbd959bb5b2771ed4d6f7d30ceabf6a2b7f9aceb9c5789b95bc23791e570750ad55edf0bc06547783eb8d9cfdd19ed0456ba73bec3d42fc9f0e828c68f8176abe254c52f7614b2411c4a97fa5de718";
 
-fn any_cipher() -> impl Strategy<Value = SegmentCipher> {
-    prop_oneof![Just(SegmentCipher::AesCtr), Just(SegmentCipher::Rc4)]
+fn any_cipher() -> impl Strategy<Value = Format> {
+    prop::sample::select(FORMATS.to_vec())
 }
 
 proptest! {

@@ -7,7 +7,7 @@ use sealhouse_crypto::SecretBytes;
 
 use super::SegmentedError;
 use super::cipher::SegmentCipher;
-use super::format::{FileIdentity, SegmentedHeader};
+use super::format::{FORMAT_VERSION, FileIdentity, SegmentedHeader};
 use super::keys::{NONCE_LEN, SegmentKeys};
 
 /// Encrypts whatever is written to it into a segmented file written to
@@ -57,6 +57,29 @@ impl<W: Write> SegmentedWriter<W> {
         segment_size: u32,
         identity: FileIdentity,
     ) -> Result<Self, SegmentedError> {
+        Self::of_version(
+            FORMAT_VERSION,
+            inner,
+            cipher,
+            data_key,
+            wrapped_key,
+            segment_size,
+            identity,
+        )
+    }
+
+    /// As [`Self::new`], writing format `version` (2 or 3): version 2 for
+    /// readers older than version 3 (their AESCTR segments are HMAC'd, and
+    /// slower to read), and for the benchmark that compares the two.
+    pub fn of_version(
+        version: u8,
+        inner: W,
+        cipher: SegmentCipher,
+        data_key: &SecretBytes,
+        wrapped_key: &[u8],
+        segment_size: u32,
+        identity: FileIdentity,
+    ) -> Result<Self, SegmentedError> {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|_| SegmentedError::RandomUnavailable)?;
         Self::with_nonce(
@@ -66,13 +89,13 @@ impl<W: Write> SegmentedWriter<W> {
             wrapped_key,
             segment_size,
             identity,
-            nonce,
+            Start { version, nonce },
         )
     }
 
-    /// As [`Self::new`] with a given nonce, for known-answer tests only: a
-    /// nonce used twice under one data key gives two files the same keys and
-    /// keystreams.
+    /// As [`Self::of_version`] with a given nonce, for known-answer tests
+    /// only: a nonce used twice under one data key gives two files the same
+    /// keys and keystreams.
     pub(crate) fn with_nonce(
         inner: W,
         cipher: SegmentCipher,
@@ -80,11 +103,18 @@ impl<W: Write> SegmentedWriter<W> {
         wrapped_key: &[u8],
         segment_size: u32,
         identity: FileIdentity,
-        nonce: [u8; NONCE_LEN],
+        Start { version, nonce }: Start,
     ) -> Result<Self, SegmentedError> {
-        let keys = SegmentKeys::derive(cipher, data_key, &nonce)?;
-        let header =
-            SegmentedHeader::seal(cipher, segment_size, nonce, identity, wrapped_key, &keys)?;
+        let keys = SegmentKeys::derive(version, cipher, data_key, &nonce)?;
+        let header = SegmentedHeader::seal(
+            version,
+            cipher,
+            segment_size,
+            nonce,
+            identity,
+            wrapped_key,
+            &keys,
+        )?;
         let segment_size = segment_size as usize;
         Ok(Self {
             inner,
@@ -114,17 +144,16 @@ impl<W: Write> SegmentedWriter<W> {
     /// (and the header before the first one).
     fn write_segment(&mut self, is_final: bool) -> io::Result<()> {
         let index = self.next_index;
-        self.keys.apply_keystream(index, &mut self.buffer);
         let tag = self
             .keys
-            .segment_tag(self.header.mac(), index, is_final, &self.buffer);
+            .seal_segment(self.header.mac(), index, is_final, &mut self.buffer);
         self.failed = true;
         if !self.header_written {
             self.inner.write_all(&self.header.to_bytes())?;
             self.header_written = true;
         }
         self.inner.write_all(&self.buffer)?;
-        self.inner.write_all(&tag)?;
+        self.inner.write_all(tag.as_ref())?;
         self.failed = false;
         self.buffer.clear();
         self.next_index += 1;
@@ -140,6 +169,12 @@ impl<W: Write> SegmentedWriter<W> {
             Ok(())
         }
     }
+}
+
+/// How a new file starts: its format version and its nonce.
+pub(crate) struct Start {
+    pub(crate) version: u8,
+    pub(crate) nonce: [u8; NONCE_LEN],
 }
 
 impl<W: Write> Write for SegmentedWriter<W> {
