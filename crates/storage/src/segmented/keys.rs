@@ -88,9 +88,9 @@ impl AsRef<[u8]> for SegmentTag {
 enum SegmentSealing {
     /// The cipher's keystream, then HMAC-SHA256 under the MAC key.
     EncryptThenMac(Keystream),
-    /// AES-256-GCM (version 3, AESCTR). ring's key schedule cannot be wiped,
-    /// as for every ring key in the project.
-    Gcm(LessSafeKey),
+    /// AES-256-GCM (version 3, AESCTR), boxed: ring's key schedule is large.
+    /// It cannot be wiped, as for every ring key in the project.
+    Gcm(Box<LessSafeKey>),
 }
 
 /// One file's encryption and MAC keys, set up once for all its segments.
@@ -119,7 +119,7 @@ impl SegmentKeys {
         let sealing = if uses_gcm(version, cipher) {
             let key = hkdf_sha256_32(data_key.expose(), file_nonce, GCM_INFO);
             let key = UnboundKey::new(&AES_256_GCM, &*key).expect("a 32-byte AES-256-GCM key");
-            SegmentSealing::Gcm(LessSafeKey::new(key))
+            SegmentSealing::Gcm(Box::new(LessSafeKey::new(key)))
         } else {
             let enc = hkdf_sha256_32(data_key.expose(), file_nonce, ENC_INFO);
             SegmentSealing::EncryptThenMac(Keystream::new(cipher, &enc))
