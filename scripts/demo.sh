@@ -14,11 +14,20 @@
 # directory.
 #
 # Usage: scripts/demo.sh       (builds the binary on first run; needs only cargo)
+# With SEALHOUSE_BIN set, runs that binary instead (CI passes the one its
+# tests built, so the workspace is built with one feature set: a plain
+# `cargo build -p sealhouse` resolves features without the dev-dependencies
+# and rebuilds DataFusion).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --quiet -p sealhouse
-sealhouse() { cargo run --quiet -p sealhouse -- "$@"; }
+if [[ -n "${SEALHOUSE_BIN:-}" ]]; then
+  [[ -x "$SEALHOUSE_BIN" ]] || { echo "SEALHOUSE_BIN=$SEALHOUSE_BIN is not an executable" >&2; exit 1; }
+  sealhouse() { "$SEALHOUSE_BIN" "$@"; }
+else
+  cargo build --quiet -p sealhouse
+  sealhouse() { cargo run --quiet -p sealhouse -- "$@"; }
+fi
 
 printf '== The keyset guide in SQL (data directory: %s)\n\n' \
   "${SEALHOUSE_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/sealhouse}"
