@@ -1,6 +1,7 @@
 """Turns a results file of bench/run.py into the BENCHMARKS.md section and the chart.
 
     python bench/report.py bench/results/latest.json   # rewrite both from a saved run
+    python bench/report.py --headline bench/results/latest.json   # only the headline table
 """
 
 import json
@@ -8,6 +9,7 @@ import os
 import sys
 
 BEGIN, END = "<!-- peer-bench:begin -->", "<!-- peer-bench:end -->"
+HEAD_BEGIN, HEAD_END = "<!-- headline:begin -->", "<!-- headline:end -->"
 CHART = os.path.join("bench", "peer-ratios.png")
 
 TITLES = {
@@ -167,6 +169,59 @@ def section(data):
     return "\n".join(lines)
 
 
+# Words of a note that mark a peer's work as weaker than Sealhouse's.
+WEAKER = ("no integrity", "not SIV", "non-cryptographic")
+
+
+def headline(data):
+    """The table at the top of BENCHMARKS.md: per workload, Sealhouse per core, the peer that
+    does most per core and its ratio, and Sealhouse's share of the crypto crate's own loop."""
+    m, summary = data["meta"], data["summary"]
+    lines = [
+        HEAD_BEGIN,
+        "## Headline: Sealhouse against its peers, per core",
+        "",
+        f"From `bench/run.sh` ({m['date']}, commit {m['git']}, median of {m['runs']} repetitions; "
+        "the whole run, machine and commands are in [Against the peers](#against-the-peers-bench)). "
+        "*Ratio* < 1: Sealhouse does more per CPU-second than that peer. *Loop share*: Sealhouse SQL's "
+        "rate as a share of the crypto crate's own loop on the same values (the ceiling). "
+        "† marks a peer that does weaker work (no integrity, or not SIV); the peer-bench section says which.",
+        "",
+        "| workload | Sealhouse per core | peer doing most per core | ratio | loop share |",
+        "|---|---:|---|---:|---:|",
+    ]
+    for w in m["workloads"]:
+        rows = {s["peer"]: s for s in summary if s["workload"] == w}
+        own = rows.get("sealhouse")
+        if not own:
+            continue
+        unit = "MB/s" if w.endswith("1k") else "rows/s"
+        rate = f"{own['mbs']:.0f} MB/s" if unit == "MB/s" else f"{fmt_rate(own['rate'])} rows/s"
+        peers = [s for p, s in rows.items() if p not in ("sealhouse", "ceiling") and s["ratio"]]
+        best = max(peers, key=lambda s: s["ratio"], default=None)
+        if best:
+            mark = " †" if any(k in NOTES.get((w, best["peer"]), "") for k in WEAKER) else ""
+            who, ratio = f"{LABELS.get(best['peer'], best['peer'])}{mark}", f"{best['ratio']:.2f}"
+        else:
+            who, ratio = "—", "—"
+        ceiling = rows.get("ceiling")
+        share = f"{100 / ceiling['ratio']:.0f}%" if ceiling and ceiling["ratio"] else "—"
+        lines.append(f"| `{w}` | {rate} | {who} | {ratio} | {share} |")
+    lines.append(HEAD_END)
+    return "\n".join(lines)
+
+
+def replace_between(text, begin, end, new, after=None):
+    """`text` with the part from `begin` to `end` replaced by `new`; where there is none, `new`
+    goes after the first paragraph that ends before `after` (or at the end)."""
+    if begin in text and end in text:
+        return text[: text.index(begin)] + new + text[text.index(end) + len(end):]
+    if after and after in text:
+        at = text.index(after)
+        return text[:at] + "\n" + new + "\n" + text[at:]
+    return text.rstrip("\n") + "\n\n" + new + "\n"
+
+
 def write_chart(data, path):
     import matplotlib
 
@@ -210,15 +265,24 @@ def write_all(data, root):
     path = os.path.join(root, "BENCHMARKS.md")
     with open(path) as f:
         text = f.read()
-    new = section(data)
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + new + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + new + "\n"
+    text = replace_between(text, BEGIN, END, section(data))
+    text = replace_between(text, HEAD_BEGIN, HEAD_END, headline(data), after="\n## ")
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def write_headline(data, root):
+    path = os.path.join(root, "BENCHMARKS.md")
+    with open(path) as f:
+        text = f.read()
+    text = replace_between(text, HEAD_BEGIN, HEAD_END, headline(data), after="\n## ")
     with open(path, "w") as f:
         f.write(text)
 
 
 if __name__ == "__main__":
-    with open(sys.argv[1]) as f:
-        write_all(json.load(f), os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    only_headline = sys.argv[1] == "--headline"
+    with open(sys.argv[-1]) as f:
+        results = json.load(f)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    (write_headline if only_headline else write_all)(results, root)

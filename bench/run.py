@@ -11,8 +11,8 @@ binary and the ceiling (bench/ceiling), starts every engine in its own worker
 process, then runs repetition after repetition, each workload on every engine
 back to back, so that each peer's ratio to Sealhouse comes from the same
 repetition. A full run rewrites the section of BENCHMARKS.md between the
-peer-bench markers, bench/peer-ratios.png and bench/results/latest.json; see
-bench/README.md.
+peer-bench markers, the headline table at its top, bench/peer-ratios.png and
+bench/results/latest.json; see bench/README.md.
 """
 
 import argparse
