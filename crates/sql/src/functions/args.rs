@@ -182,6 +182,21 @@ impl<'a> Bytes<'a> {
             Self::Array(a) => (!a.is_null(row)).then(|| a.value(row)),
         }
     }
+
+    /// The bytes of all `rows` values together (a constant counts once per
+    /// row).
+    pub(crate) fn total_len(&self, rows: usize) -> usize {
+        match self {
+            Self::Scalar(v) => v.map_or(0, <[u8]>::len).saturating_mul(rows),
+            Self::Array(a) => {
+                let offsets = a.value_offsets();
+                match (offsets.first(), offsets.last()) {
+                    (Some(&first), Some(&last)) => usize::try_from(last - first).unwrap_or(0),
+                    _ => 0,
+                }
+            }
+        }
+    }
 }
 
 /// A STRING argument, constant or per row.

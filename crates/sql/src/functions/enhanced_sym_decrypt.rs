@@ -15,7 +15,7 @@ use datafusion::logical_expr::{ColumnarValue, Volatility};
 
 use super::args::{FunctionSpec, Kind, crypto};
 use super::keyset_cache::KeysetCache;
-use super::keyset_rows::map_keyset_rows;
+use super::keyset_rows::{ResultSize, map_keyset_rows};
 use super::udf::SqlFunction;
 
 static STRICT: FunctionSpec = FunctionSpec {
@@ -60,7 +60,7 @@ impl SqlFunction for EnhancedSymDecrypt {
             name,
             args,
             rows,
-            16,
+            ResultSize::DECRYPT,
             |session, ciphertext, aad, out| match session.decrypt_append(ciphertext, aad, out) {
                 Ok(()) => Ok(true),
                 Err(_) if self.null_on_failure => Ok(false),

@@ -12,7 +12,7 @@ use datafusion::logical_expr::{ColumnarValue, Volatility};
 
 use super::args::{FunctionSpec, Kind};
 use super::keyset_cache::KeysetCache;
-use super::keyset_rows::map_keyset_rows;
+use super::keyset_rows::{ResultSize, map_keyset_rows};
 use super::udf::SqlFunction;
 
 static SPEC: FunctionSpec = FunctionSpec {
@@ -42,7 +42,7 @@ impl SqlFunction for EnhancedSymEncrypt {
             SPEC.function,
             args,
             rows,
-            64,
+            ResultSize::ENCRYPT,
             |session, plaintext, aad, out| {
                 session.encrypt_append(plaintext, aad, out);
                 Ok(true)

@@ -15,7 +15,7 @@ use zeroize::Zeroize;
 
 use super::args::{FunctionSpec, Kind, crypto};
 use super::keyset_cache::KeysetCache;
-use super::keyset_rows::map_keyset_rows;
+use super::keyset_rows::{ResultSize, map_keyset_rows};
 use super::udf::SqlFunction;
 
 static SPEC: FunctionSpec = FunctionSpec {
@@ -46,7 +46,9 @@ impl SqlFunction for EnhancedSymReencrypt {
             SPEC.function,
             args,
             rows,
-            64,
+            // A ciphertext made again under the primary is at most 12 bytes longer
+            // (AES-SIV, 48 bytes over its plaintext, to AES-GCM-256, 60).
+            ResultSize::Grows(12),
             |session, ciphertext, aad, out| {
                 plaintext.zeroize();
                 let opened = session.decrypt_append(ciphertext, aad, &mut plaintext);
