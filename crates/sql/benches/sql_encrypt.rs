@@ -197,6 +197,9 @@ fn main() {
             "SELECT max(ENHANCED_SYM_ENCRYPT(k.ks, t.tel)) FROM t JOIN k",
         );
     });
+    let scan_ciphertexts = measure("SQL scan only: max(c) of the ciphertexts", rows, || {
+        sql(&rt, &mut w, "SELECT max(c) FROM e");
+    });
     let sql_decrypt = measure("SQL ENHANCED_SYM_DECRYPT", rows, || {
         match sql(
             &rt,
@@ -283,6 +286,7 @@ fn main() {
         &scan,
         &sql_encrypt,
         &sql_encrypt_wrapped,
+        &scan_ciphertexts,
         &sql_decrypt,
         &sql_decrypt_constant,
         &loop_encrypt,
