@@ -276,8 +276,9 @@ impl<'de> SeqAccess<'de> for Items {
 #[cfg(test)]
 mod tests {
     use sealhouse_kms::api::{
-        DecryptRequest, EncryptRequest, EncryptionContext, GenerateDataKeyRequest,
-        ListAuditEventsRequest, ListKeysResponse, UpdateRotationPolicyRequest,
+        CreateKeyRequest, DecryptRequest, EncryptRequest, EncryptionContext,
+        GenerateDataKeyRequest, ListAuditEventsRequest, ListKeysResponse,
+        UpdateRotationPolicyRequest,
     };
     use serde_json::json;
 
@@ -312,6 +313,35 @@ mod tests {
         assert_eq!(
             message::<EncryptRequest>(br#"["SECRET"]"#),
             "the request body must be a JSON object"
+        );
+    }
+
+    /// `viewer_account` is set only in process by the warehouse; a body
+    /// naming it (under any spelling) does not reach it.
+    #[test]
+    fn a_request_cannot_set_what_only_the_warehouse_sets() {
+        for name in ["ViewerAccount", "viewer_account", "viewerAccount"] {
+            let body = format!(r#"{{"Description":"d","{name}":"1892732288741234"}}"#);
+            let r: CreateKeyRequest = from_body(body.as_bytes()).unwrap();
+            assert_eq!(r.viewer_account, None, "{name}");
+            assert_eq!(r.description, "d");
+            assert!(to_value(&r).unwrap().get(name).is_none(), "{name}");
+        }
+    }
+
+    /// A parameter of the wrong type is refused, never coerced into another
+    /// value (only the documented forms: digits for integers, "true" and
+    /// "false" for booleans).
+    #[test]
+    fn wrong_types_are_refused_not_coerced() {
+        let m = message::<EncryptRequest>(br#"{"KeyId":"k","Plaintext":true}"#);
+        assert_eq!(m, "the parameter Plaintext must be a base64 string");
+        let m = message::<UpdateRotationPolicyRequest>(
+            br#"{"KeyId":"k","EnableAutomaticRotation":"yes"}"#,
+        );
+        assert_eq!(
+            m,
+            "the parameter EnableAutomaticRotation must be true or false"
         );
     }
 
