@@ -3,6 +3,8 @@
 //! `sealhouse::statement` events: who, what kind, how long, how many rows,
 //! the outcome; never a statement's text or a value). `$SEALHOUSE_LOG`
 //! filters it as `RUST_LOG` does (default `info`; `off` silences it).
+//! Libraries that log through the `log` crate (Ballista, in the cluster
+//! processes) join it as events of their own targets.
 
 use tracing_subscriber::EnvFilter;
 

@@ -7,6 +7,7 @@
 
 mod cache_ttl;
 mod cipher_cmd;
+mod cluster_cmd;
 mod data_dir;
 mod external_cmd;
 mod history;
@@ -75,6 +76,8 @@ enum Command {
     Project(project_cmd::ProjectArgs),
     /// Serve PostgreSQL clients (psql, drivers, postgres_fdw) and the KMS HTTP API.
     Serve(serve_cmd::ServeArgs),
+    /// Processes of a cluster that runs queries: a scheduler and executors.
+    Cluster(cluster_cmd::ClusterArgs),
     /// What an external query engine needs to read encrypted projects: role credentials, table manifests.
     ExternalEngine(external_cmd::ExternalEngineArgs),
 }
@@ -130,6 +133,7 @@ fn run() -> ExitCode {
         Command::Project(args) => project_cmd::run(args),
         Command::Serve(args) => serve_cmd::run(args),
         Command::ExternalEngine(args) => external_cmd::run(args),
+        Command::Cluster(args) => cluster_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

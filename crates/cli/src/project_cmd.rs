@@ -106,7 +106,7 @@ pub(crate) fn run(args: ProjectArgs) -> Result<()> {
             None => format!("REWRITE PROJECT {name}"),
         },
     };
-    sql_cmd::run_in_session(&args.who, None, Some(sql), OutputFormat::Table, false)
+    sql_cmd::run_in_session(&args.who, None, Some(sql), OutputFormat::Table, false, None)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
+use sealhouse_cluster::{Cluster, SchedulerUrl};
 use sealhouse_sql::format::{OutputFormat, write_rows};
 use sealhouse_sql::{SqlSession, StatementOutput};
 
@@ -37,6 +38,11 @@ pub(crate) struct SqlArgs {
     /// Print each statement before its result.
     #[arg(long)]
     echo: bool,
+    /// Run queries on the cluster whose scheduler is at this address
+    /// (http://HOST:PORT; see `sealhouse cluster`). Other statements, and
+    /// queries using keyset functions, run here.
+    #[arg(long, env = "SEALHOUSE_CLUSTER", value_name = "URL")]
+    cluster: Option<SchedulerUrl>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -71,6 +77,7 @@ pub(crate) fn run(args: SqlArgs) -> Result<()> {
         script,
         args.format.into(),
         args.echo,
+        args.cluster.as_ref(),
     )
 }
 
@@ -82,6 +89,7 @@ pub(crate) fn run_in_session(
     script: Option<String>,
     format: OutputFormat,
     echo: bool,
+    cluster: Option<&SchedulerUrl>,
 ) -> Result<()> {
     let dir = data_dir::resolve(who.data_dir.clone())?;
     let local = Local::open(&dir)?;
@@ -91,6 +99,9 @@ pub(crate) fn run_in_session(
     runtime.block_on(async {
         let catalog = local.catalog()?;
         let mut warehouse = SqlSession::with_identity(catalog, principal, keys);
+        if let Some(url) = cluster {
+            warehouse = warehouse.with_remote_execution(Cluster::new(url.clone()));
+        }
         if let Some(project) = project {
             warehouse.execute(&format!("USE {project}")).await?;
         }

@@ -21,5 +21,8 @@ mod tables;
 mod wrapped;
 
 pub use error::{Denial, ObjectKind, SqlError};
-pub use session::{PlanOutput, RowStream, ScriptError, SqlSession, StatementOutput};
+pub use functions::{own_function_names, portable_functions};
+pub use session::{
+    PlanOutput, RemoteExecution, RowStream, ScriptError, SqlSession, StatementOutput,
+};
 pub use wrapped::IdentityServices;

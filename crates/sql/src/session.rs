@@ -26,6 +26,7 @@ use crate::{SqlError, column_names};
 use sealhouse_storage::encryption::StorageKeys;
 
 mod authorization;
+mod cluster;
 mod create_table;
 mod database_settings;
 mod describe_statements;
@@ -39,6 +40,8 @@ mod set_statement;
 mod small_files;
 mod streaming;
 
+pub(crate) use cluster::DistributedScans;
+pub use cluster::RemoteExecution;
 pub use output::{ScriptError, StatementOutput};
 pub use streaming::{PlanOutput, RowStream};
 
@@ -59,6 +62,8 @@ pub struct SqlSession {
     project: String,
     variables: BTreeMap<String, ScalarValue>,
     settings: BTreeMap<String, String>,
+    /// Where queries run when not here (a cluster).
+    remote: Option<Arc<dyn RemoteExecution>>,
 }
 
 impl SqlSession {
@@ -129,6 +134,7 @@ impl SqlSession {
             project: DEFAULT_PROJECT.to_owned(),
             variables: BTreeMap::new(),
             settings: BTreeMap::new(),
+            remote: None,
         }
     }
 
@@ -366,7 +372,8 @@ impl SqlSession {
                 let frame = self.ctx.execute_logical_plan(query).await?;
                 let schema = Arc::new(frame.schema().as_arrow().clone());
                 let names = column_names::display_names(sql, &schema);
-                let batches = frame.collect().await?;
+                let rows = self.query_rows(frame).await?;
+                let batches = datafusion::physical_plan::common::collect(rows).await?;
                 Ok(StatementOutput::Rows(ResultSet {
                     names,
                     schema,

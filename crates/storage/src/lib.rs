@@ -77,4 +77,7 @@ pub use location::{FileStore, S3Settings, StorageLocation, StorageOptions};
 pub use names::{RESERVED_PROJECT_NAMES, normalize_name};
 pub use project_settings::DatabaseSetting;
 pub use retired::{RETIRED_GRACE, SnapshotLease};
-pub use scan::{Comparison, ProjectKeyAccess, ScanDescriptor, ScanKeys, ScanPredicate};
+pub use scan::{
+    Comparison, ProjectKeyAccess, ReaderKeys, ScanDescriptor, ScanKeys, ScanPredicate, ScanReader,
+    SnapshotScanExec,
+};

@@ -81,6 +81,33 @@ impl Drop for StatementEnd {
     }
 }
 
+/// The functions a cluster's executors may run: those that hold no key,
+/// keyset or session state, whose results depend only on their arguments.
+/// (The keyset and wrapped-keyset functions stay on the coordinator.)
+pub fn portable_functions() -> Vec<ScalarUDF> {
+    let mut udfs = vec![
+        udf(get_json_object::GetJsonObject),
+        udf(hex::Hex),
+        udf(hex::Unhex),
+        udf(base64::Base64),
+        udf(base64::Unbase64),
+    ];
+    udfs.extend(bounded_text::all());
+    udfs
+}
+
+/// The names (and aliases) of every function a session registers, some of
+/// which replace DataFusion's own under the same name: a plan naming one
+/// must not run where only DataFusion's are registered.
+pub fn own_function_names() -> Vec<String> {
+    all(None)
+        .udfs
+        .iter()
+        .flat_map(|f| std::iter::once(f.name()).chain(f.aliases().iter().map(String::as_str)))
+        .map(str::to_ascii_lowercase)
+        .collect()
+}
+
 /// Every function, sharing one keyset cache; the wrapped-keyset functions
 /// act through `wrapper` (and fail, saying so, without one).
 pub(crate) fn all(wrapper: Option<Arc<KeysetWrapper>>) -> FunctionSet {

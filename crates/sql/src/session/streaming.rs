@@ -109,7 +109,7 @@ impl SqlSession {
         let frame = self.ctx.execute_logical_plan(plan).await?;
         let schema = std::sync::Arc::new(frame.schema().as_arrow().clone());
         let names = column_names::display_names(sql, &schema);
-        let batches = frame.execute_stream().await?;
+        let batches = self.query_rows(frame).await?;
         Ok(RowStream {
             names,
             schema,

@@ -11,8 +11,8 @@ use sealhouse_storage::{Catalog, ProjectInfo, RESERVED_PROJECT_NAMES, StorageErr
 
 use super::statement_leases::StatementLeases;
 use super::stored_table::StoredTable;
-use sealhouse_storage::ProjectKeyAccess;
 use sealhouse_storage::encryption::{ProjectKeys, StorageKeys};
+use sealhouse_storage::{ProjectKeyAccess, ReaderKeys};
 
 use crate::SqlError;
 use crate::functions::raise;
@@ -69,6 +69,15 @@ impl ProjectKeysHeld {
             Self::Unencrypted => ProjectKeyAccess::Unencrypted,
             Self::Held(keys) => ProjectKeyAccess::Held(keys),
             Self::OutOfReach(why) => ProjectKeyAccess::OutOfReach(why),
+        }
+    }
+
+    /// As a scan node that plans when it runs takes them.
+    pub(crate) fn reader_keys(&self) -> ReaderKeys {
+        match self {
+            Self::Unencrypted => ReaderKeys::None,
+            Self::Held(keys) => ReaderKeys::Project(Arc::clone(keys)),
+            Self::OutOfReach(why) => ReaderKeys::OutOfReach(Arc::clone(why)),
         }
     }
 }

@@ -15,7 +15,8 @@ use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use sealhouse_storage::{
-    Catalog, CommitMode, DataFile, ScanDescriptor, ScanKeys, ScanPredicate, TableInfo,
+    Catalog, CommitMode, DataFile, ScanDescriptor, ScanKeys, ScanPredicate, ScanReader,
+    SnapshotScanExec, TableInfo,
 };
 
 use super::sink::{SinkTarget, StoredTableSink};
@@ -66,6 +67,22 @@ impl StoredTable {
             .with_projection(projection.cloned())
             .with_predicate(ScanPredicate::all_of(filters, &self.info.schema))
             .with_limit(limit);
+        if state
+            .config()
+            .get_extension::<crate::session::DistributedScans>()
+            .is_some()
+        {
+            // The plan runs elsewhere: the scan travels as its descriptor,
+            // split into the session's partitions (and still readable here,
+            // for statements that run in this process).
+            let reader = ScanReader::new(Arc::clone(&self.catalog), self.keys.reader_keys());
+            let partitions = state.config().target_partitions();
+            return Ok(Arc::new(SnapshotScanExec::new(
+                descriptor,
+                partitions,
+                Some(Arc::new(reader)),
+            )?));
+        }
         let keys = ScanKeys {
             file_store,
             project: self.keys.access(),

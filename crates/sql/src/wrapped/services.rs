@@ -62,7 +62,7 @@ impl IdentityServices {
     }
 
     /// The KMS gateway (storage encryption reaches the KMS through it).
-    pub(crate) fn gateway(&self) -> &Arc<KmsGateway> {
+    pub fn gateway(&self) -> &Arc<KmsGateway> {
         &self.gateway
     }
 

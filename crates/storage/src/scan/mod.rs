@@ -11,6 +11,7 @@
 //! descriptor it was given.
 
 mod descriptor;
+mod exec;
 mod file_check;
 mod plan;
 mod predicate;
@@ -21,5 +22,6 @@ mod typed_metadata;
 mod verified_reader;
 
 pub use descriptor::{ScanDescriptor, ScanFile};
+pub use exec::{ReaderKeys, ScanReader, SnapshotScanExec};
 pub use plan::{ProjectKeyAccess, ScanKeys};
 pub use predicate::{Comparison, ScanPredicate};

@@ -1,0 +1,58 @@
+//! The coordinator's side: a session's query plans run on the cluster.
+//! The session plans, authorises and (for encrypted projects) reaches its
+//! keys as in the embedded warehouse; what goes to the scheduler is the
+//! physical plan, its scans as descriptors.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use ballista_core::config::BallistaConfig;
+use ballista_core::execution_plans::execute_physical_plan;
+use datafusion::error::Result;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::SessionConfig;
+use datafusion_proto::protobuf::PhysicalPlanNode;
+use sealhouse_sql::RemoteExecution;
+
+use crate::SchedulerUrl;
+use crate::codec::SealhouseCodec;
+
+/// A cluster a session's queries run on.
+#[derive(Debug)]
+pub struct Cluster {
+    scheduler: SchedulerUrl,
+    codec: SealhouseCodec,
+    /// The scheduler's session for this coordinator's jobs.
+    session_id: String,
+}
+
+impl Cluster {
+    /// The cluster whose scheduler listens at `scheduler`.
+    pub fn new(scheduler: SchedulerUrl) -> Arc<Self> {
+        Arc::new(Self {
+            scheduler,
+            codec: SealhouseCodec::new(None),
+            session_id: uuid::Uuid::new_v4().to_string(),
+        })
+    }
+}
+
+#[async_trait]
+impl RemoteExecution for Cluster {
+    async fn execute(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        config: SessionConfig,
+    ) -> Result<SendableRecordBatchStream> {
+        execute_physical_plan::<PhysicalPlanNode>(
+            self.scheduler.http(),
+            &BallistaConfig::default(),
+            plan,
+            &self.codec,
+            self.session_id.clone(),
+            config,
+        )
+        .await
+    }
+}

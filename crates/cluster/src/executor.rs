@@ -1,0 +1,56 @@
+//! `sealhouse cluster executor`: Ballista's executor with Sealhouse's codec.
+//! It asks the scheduler for tasks, and reads the table files of the scans
+//! it is given with its own [`ScanReader`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ballista_core::config::TaskSchedulingPolicy;
+use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+use sealhouse_storage::ScanReader;
+
+use crate::codec::SealhouseCodec;
+use crate::{ClusterError, SchedulerUrl};
+
+/// What an executor needs.
+#[derive(Debug)]
+pub struct ExecutorOptions {
+    /// Its scheduler.
+    pub scheduler: SchedulerUrl,
+    /// Where it serves its tasks' results to other executors and the
+    /// coordinator (Arrow Flight).
+    pub listen: SocketAddr,
+    /// Where it keeps shuffle files while a job runs.
+    pub work_dir: PathBuf,
+    /// How it reads table files.
+    pub reader: Arc<ScanReader>,
+    /// Tasks it runs at once (0: one per core).
+    pub concurrent_tasks: usize,
+}
+
+/// Runs an executor until the process ends.
+pub async fn run_executor(options: ExecutorOptions) -> Result<(), ClusterError> {
+    let work_dir = options.work_dir.to_str().ok_or_else(|| {
+        ClusterError::Setup(format!(
+            "the work directory {} is not valid UTF-8; choose another",
+            options.work_dir.display()
+        ))
+    })?;
+    let config = ExecutorProcessConfig {
+        bind_host: options.listen.ip().to_string(),
+        external_host: Some(options.listen.ip().to_string()),
+        port: options.listen.port(),
+        scheduler_host: options.scheduler.host().to_owned(),
+        scheduler_port: options.scheduler.port(),
+        task_scheduling_policy: TaskSchedulingPolicy::PullStaged,
+        concurrent_tasks: options.concurrent_tasks,
+        work_dir: Some(work_dir.to_owned()),
+        print_thread_info: false,
+        override_physical_codec: Some(Arc::new(SealhouseCodec::new(Some(options.reader)))),
+        ..ExecutorProcessConfig::default()
+    };
+    start_executor_process(Arc::new(config))
+        .await
+        .map_err(ClusterError::ballista("running the executor"))
+}
