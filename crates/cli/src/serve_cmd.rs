@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use sealhouse_cluster::{Cluster, SchedulerUrl};
 use sealhouse_server::PostgresServer;
 
 use crate::kms_serve::{bind, check_exposure, check_hosts, serve_kms, url};
@@ -40,6 +41,10 @@ pub(crate) struct ServeArgs {
     /// bytes. A statement needing more fails; the server goes on.
     #[arg(long, env = "SEALHOUSE_SESSION_MEMORY_LIMIT", default_value = "2GiB", value_parser = parse_size)]
     session_memory_limit: usize,
+    /// Run sessions' queries on the cluster whose scheduler is at this
+    /// address (http://HOST:PORT; see `sealhouse cluster`).
+    #[arg(long, env = "SEALHOUSE_CLUSTER", value_name = "URL")]
+    cluster: Option<SchedulerUrl>,
     /// Allow non-loopback listen addresses (other machines can then
     /// connect; needs --tls-cert and --tls-key).
     #[arg(long)]
@@ -104,6 +109,9 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
         .with_session_memory_limit(args.session_memory_limit);
     if let Some(config) = &tls {
         server = server.with_tls(Arc::clone(config));
+    }
+    if let Some(url) = args.cluster {
+        server = server.with_remote_execution(Cluster::new(url));
     }
     let runtime = crate::runtime::build("server")?;
     runtime.block_on(async move {

@@ -39,8 +39,9 @@ pub(crate) struct SqlArgs {
     #[arg(long)]
     echo: bool,
     /// Run queries on the cluster whose scheduler is at this address
-    /// (http://HOST:PORT; see `sealhouse cluster`). Other statements, and
-    /// queries using keyset functions, run here.
+    /// (http://HOST:PORT; see `sealhouse cluster`): queries that read
+    /// tables, and the query of an INSERT or CREATE TABLE AS (which writes
+    /// here). Keyset functions over tables are refused there.
     #[arg(long, env = "SEALHOUSE_CLUSTER", value_name = "URL")]
     cluster: Option<SchedulerUrl>,
 }

@@ -1,18 +1,20 @@
 //! A Sealhouse cluster of separate processes on loopback: a scheduler and
 //! two executors over one data directory (`sealhouse cluster ...`), and
-//! queries submitted with `sealhouse sql --cluster`. Every result equals
-//! the embedded warehouse's, over plain and storage-encrypted (AES256,
-//! AESCTR, RC4) tables of more than eight files each; both executors run
-//! tasks, and each scan reads every file of its table exactly once across
-//! them (no task reads another's files).
+//! queries submitted with `sealhouse sql --cluster` and by `sealhouse serve
+//! --cluster`'s sessions. Every result equals the embedded warehouse's, over
+//! plain and storage-encrypted (AES256, AESCTR, RC4) tables of more than
+//! eight files each, for queries and for the SELECT of INSERT and CREATE
+//! TABLE AS; both executors run tasks, and each scan reads every file of its
+//! table exactly once across them (no task reads another's files).
 
 mod sandbox;
+mod serve;
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sandbox::Sandbox;
@@ -24,11 +26,10 @@ struct Process {
 }
 
 impl Process {
-    fn start(sandbox: &Sandbox, name: &str, args: &[&str]) -> Self {
-        let log = sandbox.dir.path().join(format!("{name}.log"));
+    /// Runs `cmd` (the binary, pointed at a data directory) with `args`.
+    fn spawn(mut cmd: Command, log: PathBuf, args: &[&str]) -> Self {
         let file = std::fs::File::create(&log).expect("log file");
-        let child = sandbox
-            .std_command()
+        let child = cmd
             .args(args)
             .env("SEALHOUSE_LOG", "info")
             .stdin(Stdio::null())
@@ -160,6 +161,73 @@ fn queries(other: &str) -> Vec<String> {
     ]
 }
 
+/// A scheduler and two executors (two tasks at once each), their logs in
+/// `logs`, the binary pointed at a data directory by `command`; the
+/// scheduler's URL.
+fn start_cluster(logs: &Path, command: impl Fn() -> Command) -> (String, Vec<Process>) {
+    let scheduler_port = free_port();
+    let url = format!("http://127.0.0.1:{scheduler_port}");
+    let mut scheduler = Process::spawn(
+        command(),
+        logs.join("scheduler.log"),
+        &[
+            "cluster",
+            "scheduler",
+            "--listen",
+            &format!("127.0.0.1:{scheduler_port}"),
+        ],
+    );
+    scheduler.wait_listening(scheduler_port);
+    let mut processes = vec![scheduler];
+    for i in 0..2 {
+        let port = free_port();
+        let work = logs.join(format!("work{i}"));
+        let mut executor = Process::spawn(
+            command(),
+            logs.join(format!("executor{i}.log")),
+            &[
+                "cluster",
+                "executor",
+                "--scheduler",
+                &url,
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--work-dir",
+                work.to_str().expect("utf-8"),
+                "--concurrent-tasks",
+                "2",
+            ],
+        );
+        executor.wait_listening(port);
+        processes.push(executor);
+    }
+    (url, processes)
+}
+
+/// How many times each executor's log says it read each file, by table.
+fn files_read(executors: &[Process]) -> BTreeMap<String, BTreeMap<String, usize>> {
+    let mut read: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+    for executor in executors {
+        for line in executor
+            .log()
+            .lines()
+            .filter(|l| l.contains("reading a scan partition"))
+        {
+            let event: serde_json::Value = serde_json::from_str(line).expect("a JSON log line");
+            let fields = &event["fields"];
+            let table = fields["table"].as_str().expect("table").to_owned();
+            for file in fields["files"].as_str().expect("files").split(',') {
+                *read
+                    .entry(table.clone())
+                    .or_default()
+                    .entry(file.to_owned())
+                    .or_default() += 1;
+            }
+        }
+    }
+    read
+}
+
 #[test]
 fn queries_on_a_cluster_of_separate_processes_equal_the_embedded_warehouse() {
     let sandbox = Sandbox::new();
@@ -193,44 +261,7 @@ fn queries_on_a_cluster_of_separate_processes_equal_the_embedded_warehouse() {
     }
     assert_eq!(many, projects.len(), "every events table has 14 files");
 
-    let scheduler_port = free_port();
-    let url = format!("http://127.0.0.1:{scheduler_port}");
-    let mut scheduler = Process::start(
-        &sandbox,
-        "scheduler",
-        &[
-            "cluster",
-            "scheduler",
-            "--listen",
-            &format!("127.0.0.1:{scheduler_port}"),
-        ],
-    );
-    scheduler.wait_listening(scheduler_port);
-    let mut executors: Vec<Process> = (0..2)
-        .map(|i| {
-            let port = free_port();
-            let work = sandbox.dir.path().join(format!("work{i}"));
-            let mut executor = Process::start(
-                &sandbox,
-                &format!("executor{i}"),
-                &[
-                    "cluster",
-                    "executor",
-                    "--scheduler",
-                    &url,
-                    "--listen",
-                    &format!("127.0.0.1:{port}"),
-                    "--work-dir",
-                    work.to_str().expect("utf-8"),
-                    "--concurrent-tasks",
-                    "2",
-                ],
-            );
-            executor.wait_listening(port);
-            executor
-        })
-        .collect();
-
+    let (url, mut cluster) = start_cluster(sandbox.dir.path(), || sandbox.std_command());
     let mut compared = 0;
     for (name, _) in projects {
         let other = if name == "plain_p" {
@@ -249,56 +280,242 @@ fn queries_on_a_cluster_of_separate_processes_equal_the_embedded_warehouse() {
     }
     println!("{compared} queries gave the same rows on the cluster and embedded");
 
+    // The SELECT of an INSERT and of a CREATE TABLE AS runs on the cluster;
+    // the rows written equal those the embedded warehouse writes.
+    let scans_before = files_read(&cluster[1..])["ctr_p.events"]
+        .values()
+        .sum::<usize>();
+    for (target, write) in [
+        (
+            "copy",
+            "CREATE TABLE {t} (id BIGINT, region STRING, amount BIGINT); \
+             INSERT INTO {t} SELECT e.id, r.name, e.amount FROM events e JOIN regions r ON e.region = r.region WHERE e.id % 7 = 1",
+        ),
+        (
+            "summary",
+            "CREATE TABLE {t} AS SELECT region, count(*) AS n, sum(amount) AS total FROM events GROUP BY region",
+        ),
+    ] {
+        let local = format!("{target}_embedded");
+        ok(&sandbox, "ctr_p", &write.replace("{t}", &local));
+        sql(&sandbox, Some(&url), "ctr_p", &write.replace("{t}", target))
+            .unwrap_or_else(|e| panic!("{write} on the cluster: {e}"));
+        let read = |t: &str| {
+            ok(
+                &sandbox,
+                "ctr_p",
+                &format!("SELECT * FROM {t} ORDER BY 1, 2, 3"),
+            )
+        };
+        assert_eq!(read(target), read(&local), "{target}");
+        assert!(read(target).lines().count() > 3, "{target} holds rows");
+    }
+    let scans_after = files_read(&cluster[1..])["ctr_p.events"]
+        .values()
+        .sum::<usize>();
+    assert_eq!(
+        scans_after - scans_before,
+        2 * 14,
+        "both writes read events on the cluster"
+    );
+
     // Both executors ran tasks (Ballista's log), and each file of a table
     // was read as often as the table was scanned on the cluster: by exactly
     // one task each time (Sealhouse's scan log).
-    let mut read: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
-    for (i, executor) in executors.iter_mut().enumerate() {
+    for (i, executor) in cluster[1..].iter().enumerate() {
         let log = executor.log();
         let finished = log.lines().filter(|l| l.contains("Finished task")).count();
         assert!(finished > 0, "executor {i} ran no task: {log}");
         println!("executor {i} finished {finished} tasks");
-        let scans = log
-            .lines()
-            .filter(|l| l.contains("reading a scan partition"));
-        for line in scans {
-            let event: serde_json::Value = serde_json::from_str(line).expect("a JSON log line");
-            let fields = &event["fields"];
-            let table = fields["table"].as_str().expect("table").to_owned();
-            for file in fields["files"].as_str().expect("files").split(',') {
-                *read
-                    .entry(table.clone())
-                    .or_default()
-                    .entry(file.to_owned())
-                    .or_default() += 1;
-            }
-        }
     }
-    let events = read.get("plain_p.events").expect("plain_p.events was read");
+    let read = files_read(&cluster[1..]);
+    for (table, files) in &read {
+        let times: Vec<usize> = files.values().copied().collect();
+        assert!(
+            times.iter().all(|&t| t == times[0]),
+            "each file of {table} read as often as the table was scanned: {files:?}"
+        );
+    }
+    let events = &read["plain_p.events"];
     assert_eq!(
         events.len(),
         14,
         "every file of plain_p.events was read: {events:?}"
     );
-    let times: Vec<usize> = events.values().copied().collect();
+    // Nothing of a finished job stays in the executors' work directories
+    // once the scheduler has cleaned up (a few seconds).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left: Vec<PathBuf> = (0..2)
+            .flat_map(|i| files_under(&sandbox.dir.path().join(format!("work{i}"))))
+            .collect();
+        if left.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "job files left behind: {left:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    cluster.clear();
+}
+
+/// Every file (not directory) under `dir`.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .flat_map(|e| {
+            let path = e.path();
+            if path.is_dir() {
+                files_under(&path)
+            } else {
+                vec![path]
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn served_sessions_run_their_queries_on_the_cluster() {
+    // The scheduler's address is known before the server starts; the
+    // executors open the server's data directory once it exists.
+    let logs = tempfile::tempdir().expect("tempdir");
+    let scheduler_port = free_port();
+    let url = format!("http://127.0.0.1:{scheduler_port}");
+    let served = serve::Served::start_with(&["--cluster", &url]);
+    let command = || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealhouse"));
+        cmd.env("SEALHOUSE_DATA_DIR", served.data_dir())
+            .env("SEALHOUSE_CONFIG_DIR", served.config_dir())
+            .env("HOME", served.data_dir())
+            .env_remove("SEALHOUSE_KMS_ROOT_KEY")
+            .env_remove("SEALHOUSE_KMS_ROOT_KEY_FILE");
+        cmd
+    };
+    let mut scheduler = Process::spawn(
+        command(),
+        logs.path().join("scheduler.log"),
+        &[
+            "cluster",
+            "scheduler",
+            "--listen",
+            &format!("127.0.0.1:{scheduler_port}"),
+        ],
+    );
+    scheduler.wait_listening(scheduler_port);
+    let port = free_port();
+    let work = logs.path().join("work");
+    let mut executor = Process::spawn(
+        command(),
+        logs.path().join("executor.log"),
+        &[
+            "cluster",
+            "executor",
+            "--scheduler",
+            &url,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--work-dir",
+            work.to_str().expect("utf-8"),
+        ],
+    );
+    executor.wait_listening(port);
+
+    let root = served.account("1892732288741234");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let c = served.connect(&root).await;
+        c.batch_execute("CREATE PROJECT sales; CREATE TABLE sales.t (id BIGINT, name STRING)")
+            .await
+            .expect("create");
+        for i in 0..9_i64 {
+            c.execute(
+                "INSERT INTO sales.t VALUES ($1, $2)",
+                &[&i, &format!("n{i}")],
+            )
+            .await
+            .expect("insert");
+        }
+        // Extended protocol, a parameter, on the cluster.
+        let rows = c
+            .query(
+                "SELECT id, name FROM sales.t WHERE id >= $1 ORDER BY id",
+                &[&4_i64],
+            )
+            .await
+            .expect("select");
+        let got: Vec<(i64, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        let want: Vec<(i64, String)> = (4..9).map(|i| (i, format!("n{i}"))).collect();
+        assert_eq!(got, want);
+        // A write whose SELECT runs on the cluster.
+        let n = c
+            .execute(
+                "INSERT INTO sales.t SELECT id + 100, upper(name) FROM sales.t",
+                &[],
+            )
+            .await
+            .expect("insert select");
+        assert_eq!(n, 9);
+        let rows = c
+            .query("SELECT count(*), max(name) FROM sales.t", &[])
+            .await
+            .expect("count");
+        assert_eq!(rows[0].get::<_, i64>(0), 18);
+        assert_eq!(rows[0].get::<_, String>(1), "n8");
+        // The PostgreSQL catalog reads no stored table: it is answered here.
+        let rows = c
+            .query(
+                "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = 'sales'",
+                &[],
+            )
+            .await
+            .expect("pg_tables");
+        assert_eq!(rows[0].get::<_, i64>(0), 1);
+    });
+    let log = executor.log();
+    let scans = log
+        .lines()
+        .filter(|l| l.contains("reading a scan partition"))
+        .count();
     assert!(
-        times.iter().all(|&t| t == times[0]),
-        "each file read as often as the table was scanned: {events:?}"
+        scans >= 2,
+        "the executor read sales.t for the server's statements: {log}"
     );
 }
 
 #[test]
 fn keyset_functions_do_not_go_to_a_cluster_and_bad_addresses_are_refused() {
     let sandbox = Sandbox::new();
+    ok(
+        &sandbox,
+        "default",
+        "CREATE TABLE t (id BIGINT); INSERT INTO t VALUES (1)",
+    );
+    // Over a table, a keyset function would go to the cluster: refused
+    // before anything is sent (nothing listens on port 1).
     let err = sql(
         &sandbox,
         Some("http://127.0.0.1:1"),
         "default",
-        "SELECT KEYSET_TO_JSON(NEW_KEYSET('AES_GCM_256'))",
+        "SELECT id, KEYSET_TO_JSON(NEW_KEYSET('AES-GCM-256')) FROM t",
     )
     .expect_err("refused");
     assert!(err.contains("does not run on a cluster yet"), "{err}");
     assert!(err.contains("without --cluster"), "{err}");
+    // Reading no table, it runs here: the cluster is not asked.
+    let out = sql(
+        &sandbox,
+        Some("http://127.0.0.1:1"),
+        "default",
+        "SELECT length(KEYSET_TO_JSON(NEW_KEYSET('AES-GCM-256'))) > 10",
+    )
+    .expect("runs here");
+    assert!(out.contains("true"), "{out}");
 
     let err =
         sql(&sandbox, Some("https://127.0.0.1:5"), "default", "SELECT 1").expect_err("refused");

@@ -22,7 +22,7 @@ use futures::FutureExt;
 use sealhouse_iam::{Iam, Principal};
 use sealhouse_sql::format::ResultSet;
 use sealhouse_sql::{
-    IdentityServices, PlanOutput, RowStream, SqlError, SqlSession, StatementOutput,
+    IdentityServices, PlanOutput, RemoteExecution, RowStream, SqlError, SqlSession, StatementOutput,
 };
 use sealhouse_storage::Catalog;
 use tokio::sync::Mutex;
@@ -44,6 +44,8 @@ pub(crate) struct Shared {
     pub(crate) running: tokio::sync::watch::Sender<usize>,
     /// The most memory one session's statements may hold at once.
     pub(crate) session_memory: Option<usize>,
+    /// Where sessions' queries run when not here (a cluster).
+    pub(crate) remote: Option<Arc<dyn RemoteExecution>>,
 }
 
 impl Shared {
@@ -152,6 +154,9 @@ impl Connection {
             principal,
             Arc::clone(&self.shared.services),
         );
+        if let Some(remote) = &self.shared.remote {
+            warehouse = warehouse.with_remote_execution(Arc::clone(remote));
+        }
         warehouse
             .enable_postgres_catalog()
             .map_err(ClientError::from_sql)?;

@@ -31,7 +31,7 @@ use std::time::Duration;
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 use pgwire::tokio::process_socket;
 use sealhouse_iam::Iam;
-use sealhouse_sql::IdentityServices;
+use sealhouse_sql::{IdentityServices, RemoteExecution};
 use sealhouse_storage::Catalog;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -63,6 +63,7 @@ impl PostgresServer {
                 parser: PostgresCompatibilityParser::new(),
                 running: tokio::sync::watch::channel(0).0,
                 session_memory: None,
+                remote: None,
             }),
             tls: None,
         }
@@ -74,6 +75,15 @@ impl PostgresServer {
     pub fn with_session_memory_limit(mut self, bytes: usize) -> Self {
         if let Some(shared) = Arc::get_mut(&mut self.shared) {
             shared.session_memory = Some(bytes);
+        }
+        self
+    }
+
+    /// Runs sessions' queries with `remote` (a cluster; see
+    /// `SqlSession::with_remote_execution`). Set before serving.
+    pub fn with_remote_execution(mut self, remote: Arc<dyn RemoteExecution>) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.remote = Some(remote);
         }
         self
     }

@@ -356,11 +356,8 @@ impl SqlSession {
                 let target = self.resolve(&dml.table_name)?;
                 let binary_as_text = insert_types::binary_into_string(&dml);
                 let written = async {
-                    self.ctx
-                        .execute_logical_plan(LogicalPlan::Dml(dml))
-                        .await?
-                        .collect()
-                        .await
+                    let frame = self.ctx.execute_logical_plan(LogicalPlan::Dml(dml)).await?;
+                    self.run_write(frame).await
                 };
                 let batches = written
                     .await

@@ -149,6 +149,11 @@ impl Served {
         self.data.path()
     }
 
+    /// The configuration directory (where the KMS root key lives).
+    pub fn config_dir(&self) -> &Path {
+        self.config.path()
+    }
+
     /// What the server printed (for failure messages).
     pub fn log(&self) -> String {
         self.log.lock().expect("log").join("\n")

@@ -108,6 +108,19 @@ pub fn own_function_names() -> Vec<String> {
         .collect()
 }
 
+/// The names (lowercase) of the functions that hold keys, keysets or
+/// session state: those a plan sent to a cluster must not name.
+pub(crate) fn keyset_function_names() -> std::collections::HashSet<String> {
+    let portable: Vec<String> = portable_functions()
+        .iter()
+        .map(|f| f.name().to_ascii_lowercase())
+        .collect();
+    own_function_names()
+        .into_iter()
+        .filter(|name| !portable.contains(name))
+        .collect()
+}
+
 /// Every function, sharing one keyset cache; the wrapped-keyset functions
 /// act through `wrapper` (and fail, saying so, without one).
 pub(crate) fn all(wrapper: Option<Arc<KeysetWrapper>>) -> FunctionSet {

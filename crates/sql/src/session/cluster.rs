@@ -2,21 +2,40 @@
 //! always, with table scans planned as the storage crate's
 //! `SnapshotScanExec` (the scan descriptor, no keys), and hands the
 //! physical plan to a [`RemoteExecution`] (the cluster crate's coordinator)
-//! instead of running it here. Every other statement runs here as before.
+//! instead of running it here.
+//!
+//! What goes: a query that reads stored tables, and the query feeding an
+//! INSERT or CREATE TABLE AS (whose writing, data keys and catalog commit
+//! stay here). What stays: a plan that reads no stored table (constants,
+//! the PostgreSQL catalog), and every other statement.
 
+use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::error::Result;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::datasource::sink::DataSinkExec;
+use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SendableRecordBatchStream;
-use datafusion::physical_plan::ExecutionPlan;
+use datafusion::execution::context::TaskContext;
+use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::physical_expr::EquivalenceProperties;
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+};
 use datafusion::prelude::{DataFrame, SessionConfig};
+use futures::TryStreamExt;
+use sealhouse_storage::SnapshotScanExec;
 
 use super::SqlSession;
+use crate::functions::keyset_function_names;
 
 /// Runs a session's query plans somewhere other than this process.
 #[async_trait]
-pub trait RemoteExecution: Send + Sync + std::fmt::Debug {
+pub trait RemoteExecution: Send + Sync + fmt::Debug {
     /// Runs `plan` with the session's settings `config`, its rows as they
     /// come.
     async fn execute(
@@ -44,16 +63,178 @@ impl SqlSession {
         self
     }
 
-    /// The rows of a query's `frame`: computed here, or by the remote
-    /// executor when the session has one.
+    /// The rows of a query's `frame`: computed by the remote executor when
+    /// the session has one and the query reads stored tables, else here.
     pub(super) async fn query_rows(&self, frame: DataFrame) -> Result<SendableRecordBatchStream> {
+        let task = Arc::new(frame.task_ctx());
+        let keyset_function = keyset_function_in(frame.logical_plan())?;
+        let plan = frame.create_physical_plan().await?;
         match &self.remote {
-            None => frame.execute_stream().await,
-            Some(remote) => {
-                let config = frame.task_ctx().session_config().clone();
-                let plan = frame.create_physical_plan().await?;
-                remote.execute(plan, config).await
+            Some(remote) if reads_stored_tables(&plan)? => {
+                refuse_keyset_function(keyset_function)?;
+                remote.execute(plan, task.session_config().clone()).await
             }
+            _ => datafusion::physical_plan::execute_stream(plan, task),
         }
+    }
+
+    /// Runs a write's `frame` (INSERT, CREATE TABLE AS) here, its input
+    /// query computed by the remote executor when the session has one and
+    /// the query reads stored tables; the write's output rows.
+    pub(super) async fn run_write(&self, frame: DataFrame) -> Result<Vec<RecordBatch>> {
+        let task = Arc::new(frame.task_ctx());
+        let keyset_function = keyset_function_in(frame.logical_plan())?;
+        let mut plan = frame.create_physical_plan().await?;
+        if let Some(remote) = &self.remote
+            && plan.is::<DataSinkExec>()
+            && reads_stored_tables(&plan)?
+        {
+            refuse_keyset_function(keyset_function)?;
+            let inputs = plan
+                .children()
+                .into_iter()
+                .map(|input| -> Result<Arc<dyn ExecutionPlan>> {
+                    if reads_stored_tables(input)? {
+                        Ok(Arc::new(RemoteInputExec::new(
+                            Arc::clone(input),
+                            Arc::clone(remote),
+                            task.session_config().clone(),
+                        )))
+                    } else {
+                        Ok(Arc::clone(input))
+                    }
+                })
+                .collect::<Result<Vec<_>>>()?;
+            plan = plan.with_new_children(inputs)?;
+        }
+        datafusion::physical_plan::collect(plan, task).await
+    }
+}
+
+/// The first keyset function `plan` calls (its name as written), if any:
+/// checked before optimisation, which may fold a call on constants into a
+/// constant holding a keyset.
+fn keyset_function_in(plan: &LogicalPlan) -> Result<Option<String>> {
+    let keyset_functions = keyset_function_names();
+    let mut found = None;
+    plan.apply_with_subqueries(|node| {
+        node.apply_expressions(|expr| {
+            expr.apply(|e| {
+                if let Expr::ScalarFunction(call) = e
+                    && keyset_functions.contains(&call.name().to_ascii_lowercase())
+                {
+                    found = Some(call.name().to_ascii_uppercase());
+                    return Ok(TreeNodeRecursion::Stop);
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+        })
+    })?;
+    Ok(found)
+}
+
+/// A plan calling a keyset function does not go to a cluster: its keysets
+/// would travel in it.
+fn refuse_keyset_function(function: Option<String>) -> Result<()> {
+    match function {
+        None => Ok(()),
+        Some(name) => Err(DataFusionError::NotImplemented(format!(
+            "{name} does not run on a cluster yet (its keysets must not travel in a plan); \
+             run this statement without --cluster"
+        ))),
+    }
+}
+
+/// Whether `plan` reads a stored table.
+fn reads_stored_tables(plan: &Arc<dyn ExecutionPlan>) -> Result<bool> {
+    plan.exists(|node| Ok(node.is::<SnapshotScanExec>()))
+}
+
+/// A plan's input computed remotely: one partition, the remote rows.
+struct RemoteInputExec {
+    input: Arc<dyn ExecutionPlan>,
+    remote: Arc<dyn RemoteExecution>,
+    config: SessionConfig,
+    properties: Arc<PlanProperties>,
+}
+
+impl RemoteInputExec {
+    fn new(
+        input: Arc<dyn ExecutionPlan>,
+        remote: Arc<dyn RemoteExecution>,
+        config: SessionConfig,
+    ) -> Self {
+        let properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(input.schema()),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        ));
+        Self {
+            input,
+            remote,
+            config,
+            properties,
+        }
+    }
+}
+
+impl fmt::Debug for RemoteInputExec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteInputExec").finish_non_exhaustive()
+    }
+}
+
+impl DisplayAs for RemoteInputExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RemoteInputExec")
+    }
+}
+
+impl ExecutionPlan for RemoteInputExec {
+    fn name(&self) -> &str {
+        "RemoteInputExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    /// None: the remote plan is not this process's to optimise or run.
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        Vec::new()
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        if children.is_empty() {
+            Ok(self)
+        } else {
+            Err(DataFusionError::Internal(
+                "a remote input has no local inputs".into(),
+            ))
+        }
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        _context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        if partition != 0 {
+            return Err(DataFusionError::Internal(format!(
+                "partition {partition} of a remote input of one"
+            )));
+        }
+        let remote = Arc::clone(&self.remote);
+        let input = Arc::clone(&self.input);
+        let config = self.config.clone();
+        let rows = async move { remote.execute(input, config).await };
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            self.input.schema(),
+            futures::stream::once(rows).try_flatten(),
+        )))
     }
 }

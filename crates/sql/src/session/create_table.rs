@@ -75,7 +75,8 @@ impl SqlSession {
             InsertOp::Append,
         )?
         .build()?;
-        let batches = self.ctx.execute_logical_plan(plan).await?.collect().await?;
+        let frame = self.ctx.execute_logical_plan(plan).await?;
+        let batches = self.run_write(frame).await?;
         Ok(count_of(&batches))
     }
 }

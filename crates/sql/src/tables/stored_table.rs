@@ -13,7 +13,8 @@ use datafusion::datasource::sink::DataSinkExec;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
-use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 use sealhouse_storage::{
     Catalog, CommitMode, DataFile, ScanDescriptor, ScanKeys, ScanPredicate, ScanReader,
     SnapshotScanExec, TableInfo,
@@ -110,6 +111,14 @@ impl StoredTable {
             }
         };
         let sink = StoredTableSink::new(Arc::clone(&self.catalog), self.info.clone(), target, keys);
+        // A sink writes its input's first partition only; a merge or
+        // rewrite hands it a scan of several (a snapshot scan splits its
+        // files), so they are gathered first, or rows would be lost.
+        let input = if input.output_partitioning().partition_count() > 1 {
+            Arc::new(CoalescePartitionsExec::new(input))
+        } else {
+            input
+        };
         Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), None)))
     }
 
