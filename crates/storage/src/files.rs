@@ -407,13 +407,14 @@ impl Catalog {
         let retired = self.recently_retired()?;
         let (tables, referenced, highest) = {
             let conn = self.conn();
-            let tables: HashSet<i64> = conn
-                .prepare("SELECT id FROM tables")?
-                .query_map([], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
+            // One snapshot of the catalog. (Read apart, a table another
+            // process created between reading the tables and the highest
+            // id looked dropped, and the directory it was about to move its
+            // first file into was removed under it.)
+            let snapshot = conn.unchecked_transaction()?;
             // Table ids are never reused: one above the highest allocated
             // yet belongs to a table another process created since.
-            let highest: i64 = conn
+            let highest: i64 = snapshot
                 .query_row(
                     "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'tables'",
                     [],
@@ -421,10 +422,15 @@ impl Catalog {
                 )
                 .optional()?
                 .unwrap_or(0);
-            let files: HashSet<String> = conn
+            let tables: HashSet<i64> = snapshot
+                .prepare("SELECT id FROM tables")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            let files: HashSet<String> = snapshot
                 .prepare("SELECT path FROM files")?
                 .query_map([], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
+            snapshot.commit()?;
             (tables, files, highest)
         };
         let dropped = |id: i64| id <= highest && !tables.contains(&id);
