@@ -129,10 +129,12 @@ fn fill(sandbox: &Sandbox, project: &str) {
     let mut script = String::new();
     for k in 0..7 {
         script.push_str(&format!(
-            "INSERT INTO events VALUES ({a}, 'r{r}', {a}), ({b}, NULL, -{b}), ({c}, 'r9', 7);",
+            "INSERT INTO events VALUES ({a}, 'r{r}', {a}), ({b}, NULL, -{b}), ({c}, 'r9', 7), \
+             ({d}, '{MARKER}-{project}-{k}', 1);",
             a = 1_000_000 + k,
             b = 2_000_000 + k,
             c = 3_000_000 + k,
+            d = 4_000_000 + k,
             r = k % 4,
         ));
         script.push_str(&format!(
@@ -144,6 +146,9 @@ fn fill(sandbox: &Sandbox, project: &str) {
     }
     ok(sandbox, project, &script);
 }
+
+/// Begins a value inserted into every table: no cluster log may hold one.
+const MARKER: &str = "inserted-plaintext";
 
 /// The queries compared: full scans, aggregates, joins (within a project
 /// and across two), pushed-down conditions, a Sealhouse function that
@@ -161,25 +166,25 @@ fn queries(other: &str) -> Vec<String> {
     ]
 }
 
-/// A scheduler and two executors (two tasks at once each), their logs in
-/// `logs`, the binary pointed at a data directory by `command`; the
-/// scheduler's URL.
-fn start_cluster(logs: &Path, command: impl Fn() -> Command) -> (String, Vec<Process>) {
-    let scheduler_port = free_port();
+/// A scheduler on `scheduler_port` and `executors` executors (two tasks at
+/// once each), their logs and work directories in `logs`, the binary
+/// pointed at a data directory by `command`; the scheduler first.
+fn start_cluster(
+    logs: &Path,
+    scheduler_port: u16,
+    executors: usize,
+    command: impl Fn() -> Command,
+) -> Vec<Process> {
     let url = format!("http://127.0.0.1:{scheduler_port}");
+    let listen = format!("127.0.0.1:{scheduler_port}");
     let mut scheduler = Process::spawn(
         command(),
         logs.join("scheduler.log"),
-        &[
-            "cluster",
-            "scheduler",
-            "--listen",
-            &format!("127.0.0.1:{scheduler_port}"),
-        ],
+        &["cluster", "scheduler", "--listen", &listen],
     );
     scheduler.wait_listening(scheduler_port);
     let mut processes = vec![scheduler];
-    for i in 0..2 {
+    for i in 0..executors {
         let port = free_port();
         let work = logs.join(format!("work{i}"));
         let mut executor = Process::spawn(
@@ -201,7 +206,7 @@ fn start_cluster(logs: &Path, command: impl Fn() -> Command) -> (String, Vec<Pro
         executor.wait_listening(port);
         processes.push(executor);
     }
-    (url, processes)
+    processes
 }
 
 /// How many times each executor's log says it read each file, by table.
@@ -261,7 +266,11 @@ fn queries_on_a_cluster_of_separate_processes_equal_the_embedded_warehouse() {
     }
     assert_eq!(many, projects.len(), "every events table has 14 files");
 
-    let (url, mut cluster) = start_cluster(sandbox.dir.path(), || sandbox.std_command());
+    let scheduler_port = free_port();
+    let url = format!("http://127.0.0.1:{scheduler_port}");
+    let mut cluster = start_cluster(sandbox.dir.path(), scheduler_port, 2, || {
+        sandbox.std_command()
+    });
     let mut compared = 0;
     for (name, _) in projects {
         let other = if name == "plain_p" {
@@ -342,6 +351,37 @@ fn queries_on_a_cluster_of_separate_processes_equal_the_embedded_warehouse() {
         14,
         "every file of plain_p.events was read: {events:?}"
     );
+    // No process of the cluster logged a row's value or the root key (raw,
+    // hex or base64), though they planned, read and decrypted every table.
+    let root_keys = std::fs::read_dir(sandbox.config().join("root-keys")).expect("root keys");
+    let root_key = std::fs::read(
+        root_keys
+            .filter_map(Result::ok)
+            .next()
+            .expect("a root key")
+            .path(),
+    )
+    .expect("reads the root key");
+    assert_eq!(root_key.len(), 32);
+    let hex: String = root_key.iter().map(|b| format!("{b:02x}")).collect();
+    let base64 = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(&root_key)
+    };
+    for process in &cluster {
+        let log = std::fs::read(&process.log).expect("reads the log");
+        let text = String::from_utf8_lossy(&log);
+        assert!(!text.contains(MARKER), "a log holds a row's value");
+        assert!(
+            !text.to_lowercase().contains(&hex),
+            "a log holds the root key"
+        );
+        assert!(!text.contains(&base64), "a log holds the root key");
+        assert!(
+            !log.windows(32).any(|w| w == root_key.as_slice()),
+            "a log holds the root key"
+        );
+    }
     // Nothing of a finished job stays in the executors' work directories
     // once the scheduler has cleaned up (a few seconds).
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -393,34 +433,7 @@ fn served_sessions_run_their_queries_on_the_cluster() {
             .env_remove("SEALHOUSE_KMS_ROOT_KEY_FILE");
         cmd
     };
-    let mut scheduler = Process::spawn(
-        command(),
-        logs.path().join("scheduler.log"),
-        &[
-            "cluster",
-            "scheduler",
-            "--listen",
-            &format!("127.0.0.1:{scheduler_port}"),
-        ],
-    );
-    scheduler.wait_listening(scheduler_port);
-    let port = free_port();
-    let work = logs.path().join("work");
-    let mut executor = Process::spawn(
-        command(),
-        logs.path().join("executor.log"),
-        &[
-            "cluster",
-            "executor",
-            "--scheduler",
-            &url,
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--work-dir",
-            work.to_str().expect("utf-8"),
-        ],
-    );
-    executor.wait_listening(port);
+    let cluster = start_cluster(logs.path(), scheduler_port, 1, command);
 
     let root = served.account("1892732288741234");
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -477,7 +490,7 @@ fn served_sessions_run_their_queries_on_the_cluster() {
             .expect("pg_tables");
         assert_eq!(rows[0].get::<_, i64>(0), 1);
     });
-    let log = executor.log();
+    let log = cluster[1].log();
     let scans = log
         .lines()
         .filter(|l| l.contains("reading a scan partition"))

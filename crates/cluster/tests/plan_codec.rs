@@ -47,6 +47,27 @@ impl RemoteExecution for Loopback {
     }
 }
 
+impl Loopback {
+    /// A loopback whose executor reads `catalog`'s (unencrypted) tables.
+    fn over(catalog: &Arc<Catalog>) -> Arc<Self> {
+        let reader = Arc::new(ScanReader::new(Arc::clone(catalog), ReaderKeys::None));
+        Arc::new(Self {
+            coordinator: SealhouseCodec::new(None),
+            executor: SealhouseCodec::new(Some(reader)),
+            sent: Mutex::new(Vec::new()),
+        })
+    }
+}
+
+/// Two workers, as CI's cores.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
 fn key() -> CatalogKey {
     CatalogKey::new(&sealhouse_crypto::SecretBytes::from_slice(&[3; 32])).expect("key")
 }
@@ -65,11 +86,7 @@ fn csv(output: StatementOutput) -> String {
 #[test]
 fn encoded_and_decoded_plans_give_the_embedded_rows_and_carry_no_rows() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = runtime();
     runtime.block_on(async {
         let mut embedded = SqlSession::open(dir.path(), key()).expect("opens");
         let mut script = String::from(
@@ -88,12 +105,7 @@ fn encoded_and_decoded_plans_give_the_embedded_rows_and_carry_no_rows() {
         }
 
         let catalog = Catalog::open(dir.path(), key()).expect("catalog");
-        let reader = Arc::new(ScanReader::new(Arc::clone(&catalog), ReaderKeys::None));
-        let loopback = Arc::new(Loopback {
-            coordinator: SealhouseCodec::new(None),
-            executor: SealhouseCodec::new(Some(reader)),
-            sent: Mutex::new(Vec::new()),
-        });
+        let loopback = Loopback::over(&catalog);
         let mut remote = SqlSession::new(catalog).with_remote_execution(loopback.clone());
         for query in [
             "SELECT id, tel FROM t ORDER BY id",
@@ -159,19 +171,10 @@ fn writes_in_a_cluster_session_keep_every_row() {
     // input's first partition only: half the rows were lost before the scan
     // was gathered.) REWRITE reads the same way.
     let dir = tempfile::tempdir().expect("tempdir");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = runtime();
     runtime.block_on(async {
         let catalog = Catalog::open(dir.path(), key()).expect("catalog");
-        let reader = Arc::new(ScanReader::new(Arc::clone(&catalog), ReaderKeys::None));
-        let loopback = Arc::new(Loopback {
-            coordinator: SealhouseCodec::new(None),
-            executor: SealhouseCodec::new(Some(reader)),
-            sent: Mutex::new(Vec::new()),
-        });
+        let loopback = Loopback::over(&catalog);
         let mut session =
             SqlSession::new(Arc::clone(&catalog)).with_remote_execution(loopback.clone());
         session
