@@ -160,6 +160,36 @@ fn encoded_and_decoded_plans_give_the_embedded_rows_and_carry_no_rows() {
             .expect("runs here"));
         assert_eq!(out, "_c0,_c1\ntrue,12\n");
         assert_eq!(loopback.sent.lock().expect("lock").len(), 5);
+
+        // A variable holding a keyset (or a copy of one) is bound into a
+        // plan as a constant no function marks: refused all the same.
+        for assignment in [
+            "@ks := KEYSET_FROM_JSON(KEYSET_TO_JSON(NEW_KEYSET('AES-GCM-256')))",
+            "@copy := @ks",
+        ] {
+            remote.execute(assignment).await.expect(assignment);
+        }
+        // (Both hold the same value: the message names one of them.)
+        for query in [
+            "SELECT id, @ks FROM t",
+            "SELECT id FROM t WHERE CAST(tel AS BINARY) = @copy",
+        ] {
+            let e = remote.execute(query).await.expect_err(query).to_string();
+            assert!(
+                e.contains("holds what a keyset function made"),
+                "{query}: {e}"
+            );
+            assert!(e.contains("without --cluster"), "{query}: {e}");
+        }
+        assert_eq!(loopback.sent.lock().expect("lock").len(), 5);
+        // Given a plain value again, it travels.
+        remote.execute("@ks := 'plain'").await.expect("reassigned");
+        let out = csv(remote
+            .execute("SELECT id, @ks FROM t WHERE id = 1")
+            .await
+            .expect("runs"));
+        assert_eq!(out, "id,_c1\n1,plain\n");
+        assert_eq!(loopback.sent.lock().expect("lock").len(), 6);
     });
 }
 

@@ -1,6 +1,6 @@
 //! A SQL session over one data directory: statements in, results out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::Arc;
@@ -61,6 +61,9 @@ pub struct SqlSession {
     leases: Arc<StatementLeases>,
     project: String,
     variables: BTreeMap<String, ScalarValue>,
+    /// The variables whose value a keyset function made (a keyset, or
+    /// what holds one): a plan carrying one does not go to a cluster.
+    keyset_variables: BTreeSet<String>,
     settings: BTreeMap<String, String>,
     /// Where queries run when not here (a cluster).
     remote: Option<Arc<dyn RemoteExecution>>,
@@ -133,6 +136,7 @@ impl SqlSession {
             leases,
             project: DEFAULT_PROJECT.to_owned(),
             variables: BTreeMap::new(),
+            keyset_variables: BTreeSet::new(),
             settings: BTreeMap::new(),
             remote: None,
         }
@@ -224,7 +228,12 @@ impl SqlSession {
         crate::nesting::check_nesting(statement)?;
         match script::classify(statement) {
             ScriptLine::Assign { name, expr } => {
-                let value = self.evaluate_constant(expr).await?;
+                let (value, from_keyset_function) = self.evaluate_constant(expr).await?;
+                if from_keyset_function {
+                    self.keyset_variables.insert(name.clone());
+                } else {
+                    self.keyset_variables.remove(&name);
+                }
                 self.variables.insert(name.clone(), value);
                 Ok(StatementOutput::Done(format!("@{name} assigned")))
             }
@@ -279,7 +288,8 @@ impl SqlSession {
         Ok((prepared, plan))
     }
 
-    async fn evaluate_constant(&self, expr: &str) -> Result<ScalarValue, SqlError> {
+    /// The value of `expr`, and whether a keyset function made it.
+    async fn evaluate_constant(&self, expr: &str) -> Result<(ScalarValue, bool), SqlError> {
         if expr
             .trim_start()
             .get(..6)
@@ -292,6 +302,7 @@ impl SqlSession {
         let (_, plan) = self.plan(&format!("SELECT {expr}")).await?;
         // `@x := (SELECT ... FROM t)` reads t: authorised like any query.
         self.authorize_plan(&plan)?;
+        let from_keyset = self.keyset_in(&plan)?.is_some();
         let batches = self.ctx.execute_logical_plan(plan).await?.collect().await?;
         let batch = batches
             .iter()
@@ -302,7 +313,10 @@ impl SqlSession {
                 "a variable holds one value; the expression gave several columns",
             ));
         }
-        Ok(ScalarValue::try_from_array(batch.column(0), 0)?)
+        Ok((
+            ScalarValue::try_from_array(batch.column(0), 0)?,
+            from_keyset,
+        ))
     }
 
     async fn run_plan(

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
+use datafusion::common::ScalarValue;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::datasource::sink::DataSinkExec;
 use datafusion::error::{DataFusionError, Result};
@@ -67,11 +68,11 @@ impl SqlSession {
     /// the session has one and the query reads stored tables, else here.
     pub(super) async fn query_rows(&self, frame: DataFrame) -> Result<SendableRecordBatchStream> {
         let task = Arc::new(frame.task_ctx());
-        let keyset_function = keyset_function_in(frame.logical_plan())?;
+        let keyset = self.keyset_in(frame.logical_plan())?;
         let plan = frame.create_physical_plan().await?;
         match &self.remote {
             Some(remote) if reads_stored_tables(&plan)? => {
-                refuse_keyset_function(keyset_function)?;
+                refuse_keyset(keyset)?;
                 remote.execute(plan, task.session_config().clone()).await
             }
             _ => datafusion::physical_plan::execute_stream(plan, task),
@@ -83,13 +84,13 @@ impl SqlSession {
     /// the query reads stored tables; the write's output rows.
     pub(super) async fn run_write(&self, frame: DataFrame) -> Result<Vec<RecordBatch>> {
         let task = Arc::new(frame.task_ctx());
-        let keyset_function = keyset_function_in(frame.logical_plan())?;
+        let keyset = self.keyset_in(frame.logical_plan())?;
         let mut plan = frame.create_physical_plan().await?;
         if let Some(remote) = &self.remote
             && plan.is::<DataSinkExec>()
             && reads_stored_tables(&plan)?
         {
-            refuse_keyset_function(keyset_function)?;
+            refuse_keyset(keyset)?;
             let inputs = plan
                 .children()
                 .into_iter()
@@ -111,36 +112,62 @@ impl SqlSession {
     }
 }
 
-/// The first keyset function `plan` calls (its name as written), if any:
-/// checked before optimisation, which may fold a call on constants into a
-/// constant holding a keyset.
-fn keyset_function_in(plan: &LogicalPlan) -> Result<Option<String>> {
-    let keyset_functions = keyset_function_names();
-    let mut found = None;
-    plan.apply_with_subqueries(|node| {
-        node.apply_expressions(|expr| {
-            expr.apply(|e| {
-                if let Expr::ScalarFunction(call) = e
-                    && keyset_functions.contains(&call.name().to_ascii_lowercase())
-                {
-                    found = Some(call.name().to_ascii_uppercase());
-                    return Ok(TreeNodeRecursion::Stop);
-                }
-                Ok(TreeNodeRecursion::Continue)
+impl SqlSession {
+    /// What in `plan` would carry a keyset (said as the start of a
+    /// sentence), if anything: a call of a keyset function, or a variable
+    /// holding what one made (bound into the plan as a constant). Checked
+    /// before optimisation, which may fold a call on constants into a
+    /// constant keyset that nothing marks.
+    pub(super) fn keyset_in(&self, plan: &LogicalPlan) -> Result<Option<String>> {
+        let keyset_functions = keyset_function_names();
+        let keyset_values: Vec<(&String, &ScalarValue)> = self
+            .keyset_variables
+            .iter()
+            .filter_map(|name| self.variables.get(name).map(|value| (name, value)))
+            .collect();
+        let mut found = None;
+        plan.apply_with_subqueries(|node| {
+            node.apply_expressions(|expr| {
+                expr.apply(|e| {
+                    match e {
+                        Expr::ScalarFunction(call)
+                            if keyset_functions.contains(&call.name().to_ascii_lowercase()) =>
+                        {
+                            found = Some(format!(
+                                "{} does not run on a cluster yet (its keysets must not travel \
+                                 in a plan)",
+                                call.name().to_ascii_uppercase()
+                            ));
+                        }
+                        Expr::Literal(value, _) => {
+                            if let Some((name, _)) = keyset_values.iter().find(|(_, v)| *v == value)
+                            {
+                                found = Some(format!(
+                                    "@{name} holds what a keyset function made, which must not \
+                                     travel in a plan to a cluster"
+                                ));
+                            }
+                        }
+                        _ => {}
+                    }
+                    Ok(if found.is_some() {
+                        TreeNodeRecursion::Stop
+                    } else {
+                        TreeNodeRecursion::Continue
+                    })
+                })
             })
-        })
-    })?;
-    Ok(found)
+        })?;
+        Ok(found)
+    }
 }
 
-/// A plan calling a keyset function does not go to a cluster: its keysets
-/// would travel in it.
-fn refuse_keyset_function(function: Option<String>) -> Result<()> {
-    match function {
+/// A plan carrying a keyset does not go to a cluster.
+fn refuse_keyset(keyset: Option<String>) -> Result<()> {
+    match keyset {
         None => Ok(()),
-        Some(name) => Err(DataFusionError::NotImplemented(format!(
-            "{name} does not run on a cluster yet (its keysets must not travel in a plan); \
-             run this statement without --cluster"
+        Some(what) => Err(DataFusionError::NotImplemented(format!(
+            "{what}; run this statement without --cluster"
         ))),
     }
 }
