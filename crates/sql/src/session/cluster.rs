@@ -9,8 +9,9 @@
 //! stay here). What stays: a plan that reads no stored table (constants,
 //! the PostgreSQL catalog), and every other statement.
 
+use std::collections::HashSet;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
@@ -67,15 +68,17 @@ impl SqlSession {
     /// The rows of a query's `frame`: computed by the remote executor when
     /// the session has one and the query reads stored tables, else here.
     pub(super) async fn query_rows(&self, frame: DataFrame) -> Result<SendableRecordBatchStream> {
+        let Some(remote) = &self.remote else {
+            return frame.execute_stream().await;
+        };
         let task = Arc::new(frame.task_ctx());
         let keyset = self.keyset_in(frame.logical_plan())?;
         let plan = frame.create_physical_plan().await?;
-        match &self.remote {
-            Some(remote) if reads_stored_tables(&plan)? => {
-                refuse_keyset(keyset)?;
-                remote.execute(plan, task.session_config().clone()).await
-            }
-            _ => datafusion::physical_plan::execute_stream(plan, task),
+        if reads_stored_tables(&plan)? {
+            refuse_keyset(keyset)?;
+            remote.execute(plan, task.session_config().clone()).await
+        } else {
+            datafusion::physical_plan::execute_stream(plan, task)
         }
     }
 
@@ -83,13 +86,13 @@ impl SqlSession {
     /// query computed by the remote executor when the session has one and
     /// the query reads stored tables; the write's output rows.
     pub(super) async fn run_write(&self, frame: DataFrame) -> Result<Vec<RecordBatch>> {
+        let Some(remote) = &self.remote else {
+            return frame.collect().await;
+        };
         let task = Arc::new(frame.task_ctx());
         let keyset = self.keyset_in(frame.logical_plan())?;
         let mut plan = frame.create_physical_plan().await?;
-        if let Some(remote) = &self.remote
-            && plan.is::<DataSinkExec>()
-            && reads_stored_tables(&plan)?
-        {
+        if plan.is::<DataSinkExec>() && reads_stored_tables(&plan)? {
             refuse_keyset(keyset)?;
             let inputs = plan
                 .children()
@@ -119,7 +122,7 @@ impl SqlSession {
     /// before optimisation, which may fold a call on constants into a
     /// constant keyset that nothing marks.
     pub(super) fn keyset_in(&self, plan: &LogicalPlan) -> Result<Option<String>> {
-        let keyset_functions = keyset_function_names();
+        let keyset_functions = &*KEYSET_FUNCTIONS;
         let keyset_values: Vec<(&String, &ScalarValue)> = self
             .keyset_variables
             .iter()
@@ -161,6 +164,9 @@ impl SqlSession {
         Ok(found)
     }
 }
+
+/// The names (lowercase) of the functions that hold keys or keysets.
+static KEYSET_FUNCTIONS: LazyLock<HashSet<String>> = LazyLock::new(keyset_function_names);
 
 /// A plan carrying a keyset does not go to a cluster.
 fn refuse_keyset(keyset: Option<String>) -> Result<()> {
