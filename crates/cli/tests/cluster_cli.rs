@@ -529,6 +529,20 @@ fn keyset_functions_do_not_go_to_a_cluster_and_bad_addresses_are_refused() {
     )
     .expect("runs here");
     assert!(out.contains("true"), "{out}");
+    // A query that reads a table, with nothing listening there: the error
+    // says which scheduler and what to do.
+    let err = sql(
+        &sandbox,
+        Some("http://127.0.0.1:1"),
+        "default",
+        "SELECT id FROM t",
+    )
+    .expect_err("no scheduler");
+    assert!(
+        err.contains("cannot reach the cluster's scheduler at 127.0.0.1:1"),
+        "{err}"
+    );
+    assert!(err.contains("sealhouse cluster scheduler"), "{err}");
 
     let err =
         sql(&sandbox, Some("https://127.0.0.1:5"), "default", "SELECT 1").expect_err("refused");

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use ballista_core::config::BallistaConfig;
 use ballista_core::execution_plans::execute_physical_plan;
-use datafusion::error::Result;
+use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionConfig;
@@ -54,5 +54,23 @@ impl RemoteExecution for Cluster {
             config,
         )
         .await
+        .map_err(|e| self.explain(e))
+    }
+}
+
+impl Cluster {
+    /// Ballista reports an unreachable scheduler as a transport error's
+    /// Debug text; say what it means and what to do.
+    fn explain(&self, e: DataFusionError) -> DataFusionError {
+        let text = e.to_string();
+        if text.contains("ConnectError") || text.contains("tcp connect error") {
+            DataFusionError::Execution(format!(
+                "cannot reach the cluster's scheduler at {}: start it with `sealhouse cluster \
+                 scheduler --listen {}`, or run the statement without --cluster",
+                self.scheduler, self.scheduler
+            ))
+        } else {
+            e
+        }
     }
 }
