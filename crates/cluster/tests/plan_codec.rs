@@ -182,6 +182,18 @@ fn encoded_and_decoded_plans_give_the_embedded_rows_and_carry_no_rows() {
             assert!(e.contains("without --cluster"), "{query}: {e}");
         }
         assert_eq!(loopback.sent.lock().expect("lock").len(), 5);
+        // An executor of another warehouse (another catalog key) refuses
+        // the coordinator's scans: their capabilities are not its.
+        let other_dir = tempfile::tempdir().expect("tempdir");
+        let other =
+            Catalog::open(other_dir.path(), CatalogKey::random().expect("key")).expect("catalog");
+        let plan = PhysicalPlanNode::decode(sent[0].as_slice()).expect("decodes");
+        let ctx = SessionContext::new();
+        let e = plan
+            .try_into_physical_plan(ctx.task_ctx().as_ref(), &Loopback::over(&other).executor)
+            .expect_err("refused");
+        assert!(e.to_string().contains("is refused"), "{e}");
+
         // Given a plain value again, it travels.
         remote.execute("@ks := 'plain'").await.expect("reassigned");
         let out = csv(remote

@@ -54,6 +54,7 @@ pub struct CatalogKey {
     table: hmac::Key,
     project: hmac::Key,
     seal: hmac::Key,
+    scan: hmac::Key,
     file_tags: hkdf::Prk,
 }
 
@@ -85,6 +86,7 @@ impl CatalogKey {
             table: mac_key(b"table state"),
             project: mac_key(b"project setting"),
             seal: mac_key(b"catalog seal"),
+            scan: mac_key(b"scan capability"),
             file_tags,
         })
     }
@@ -145,6 +147,16 @@ impl CatalogKey {
 
     pub(crate) fn verify(&self, expected: &[u8; 32], stored: Option<&[u8]>) -> bool {
         stored.is_some_and(|s| bool::from(expected.as_slice().ct_eq(s)))
+    }
+
+    /// The capability of a scan sent to another process: a MAC of what it
+    /// reads (`scan`, its encoding) and until when (`expires_at`, Unix
+    /// seconds). Only holders of the catalog key make or check one.
+    pub(crate) fn scan_capability(&self, scan: &[u8], expires_at: i64) -> [u8; 32] {
+        let mut fields = Fields::new(b"sealhouse scan capability v1");
+        fields.bytes(scan);
+        fields.i64(expires_at);
+        sign(&self.scan, &[&fields.0])
     }
 
     /// The block-tag key of the file with `file_id`.

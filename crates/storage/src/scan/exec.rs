@@ -79,6 +79,8 @@ pub struct SnapshotScanExec {
     partitions: Vec<Vec<usize>>,
     /// How this process reads them (`None`: it cannot, as a scheduler).
     reader: Option<Arc<ScanReader>>,
+    /// Signed where it was planned, checked where it is read.
+    capability: Option<Capability>,
     properties: Arc<PlanProperties>,
 }
 
@@ -94,11 +96,45 @@ impl fmt::Debug for SnapshotScanExec {
     }
 }
 
-/// What travels of a [`SnapshotScanExec`]: its descriptor and partitions.
+/// What travels of a [`SnapshotScanExec`]: its descriptor and partitions,
+/// and the capability its coordinator signed for them.
 #[derive(Serialize, Deserialize)]
 struct Encoded {
     descriptor: ScanDescriptor,
     partitions: Vec<Vec<usize>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    capability: Option<Capability>,
+}
+
+/// Permission to read a scan's files, signed by a process holding the
+/// catalog key (the coordinator that planned it): an executor reads only
+/// scans whose capability it verifies, so a plan forged or edited by
+/// whoever can reach the scheduler is refused before any file is opened
+/// or any key asked for. The scheduler passes it on unchecked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Capability {
+    /// Until when (Unix seconds).
+    expires_at: i64,
+    /// Hex of the catalog key's MAC of the scan and the expiry.
+    mac: String,
+}
+
+/// How long a scan's capability lasts: the longest a query's later stages
+/// may start after it was planned.
+const CAPABILITY_LIFETIME_SECS: i64 = 4 * 3600;
+
+/// The bytes a capability covers: the descriptor and the partitions.
+fn signed_part(descriptor: &ScanDescriptor, partitions: &[Vec<usize>]) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Signed<'a> {
+        descriptor: &'a ScanDescriptor,
+        partitions: &'a [Vec<usize>],
+    }
+    serde_json::to_vec(&Signed {
+        descriptor,
+        partitions,
+    })
+    .unwrap_or_else(|e| unreachable!("a snapshot scan always serialises: {e}"))
 }
 
 impl SnapshotScanExec {
@@ -111,13 +147,27 @@ impl SnapshotScanExec {
         reader: Option<Arc<ScanReader>>,
     ) -> Result<Self> {
         let partitions = spread(&descriptor, target_partitions);
-        Self::with_partitions(descriptor, partitions, reader)
+        // Planned by a holder of the catalog key: it signs the scan for
+        // the processes that will read it.
+        let capability = reader.as_ref().map(|reader| {
+            let expires_at = crate::catalog::now() + CAPABILITY_LIFETIME_SECS;
+            let mac = reader
+                .catalog
+                .key()
+                .scan_capability(&signed_part(&descriptor, &partitions), expires_at);
+            Capability {
+                expires_at,
+                mac: hex::encode(mac),
+            }
+        });
+        Self::with_partitions(descriptor, partitions, reader, capability)
     }
 
     fn with_partitions(
         descriptor: ScanDescriptor,
         partitions: Vec<Vec<usize>>,
         reader: Option<Arc<ScanReader>>,
+        capability: Option<Capability>,
     ) -> Result<Self> {
         descriptor.check().map_err(external)?;
         let mut seen = vec![false; descriptor.files.len()];
@@ -149,6 +199,7 @@ impl SnapshotScanExec {
             descriptor,
             partitions,
             reader,
+            capability,
             properties,
         })
     }
@@ -164,6 +215,7 @@ impl SnapshotScanExec {
         let encoded = Encoded {
             descriptor: self.descriptor.clone(),
             partitions: self.partitions.clone(),
+            capability: self.capability.clone(),
         };
         serde_json::to_vec(&encoded).unwrap_or_else(|e| {
             // Strings, numbers and lists of them.
@@ -179,7 +231,15 @@ impl SnapshotScanExec {
                 "a snapshot scan does not parse: {e}"
             )))
         })?;
-        Self::with_partitions(encoded.descriptor, encoded.partitions, reader)
+        if let Some(reader) = &reader {
+            check_capability(&encoded, reader)?;
+        }
+        Self::with_partitions(
+            encoded.descriptor,
+            encoded.partitions,
+            reader,
+            encoded.capability,
+        )
     }
 
     /// The descriptor of partition `partition`'s files alone.
@@ -197,6 +257,39 @@ impl SnapshotScanExec {
             .collect();
         Ok(descriptor)
     }
+}
+
+/// Refuses a scan a process with `reader` would read unless its capability
+/// was signed with this catalog's key for exactly this scan and has not
+/// expired.
+fn check_capability(encoded: &Encoded, reader: &ScanReader) -> Result<()> {
+    let table = format!(
+        "{}.{}",
+        encoded.descriptor.project, encoded.descriptor.table
+    );
+    let refused = |why: &str| {
+        DataFusionError::Execution(format!(
+            "the scan of {table} is refused: {why}; only scans planned by a Sealhouse session \
+             of this warehouse are read"
+        ))
+    };
+    let Some(capability) = &encoded.capability else {
+        return Err(refused("it carries no capability"));
+    };
+    let expected = reader.catalog.key().scan_capability(
+        &signed_part(&encoded.descriptor, &encoded.partitions),
+        capability.expires_at,
+    );
+    let given = hex::decode(&capability.mac).unwrap_or_default();
+    if !reader.catalog.key().verify(&expected, Some(&given)) {
+        return Err(refused(
+            "its capability was not signed for it with this warehouse's key",
+        ));
+    }
+    if capability.expires_at <= crate::catalog::now() {
+        return Err(refused("its capability has expired"));
+    }
+    Ok(())
 }
 
 /// Splits the descriptor's files into at most `target` groups of about
@@ -445,6 +538,7 @@ mod tests {
             let bytes = serde_json::to_vec(&Encoded {
                 descriptor: d.clone(),
                 partitions,
+                capability: None,
             })
             .expect("encodes");
             let e = SnapshotScanExec::from_bytes(&bytes, None)
@@ -455,6 +549,83 @@ mod tests {
         }
         let e = SnapshotScanExec::from_bytes(b"{", None).expect_err("refused");
         assert!(e.to_string().contains("does not parse"), "{e}");
+    }
+
+    #[test]
+    fn a_process_reads_only_scans_signed_for_it_with_its_catalog_key() {
+        let open = || {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let catalog = Catalog::open(dir.path(), crate::CatalogKey::random().expect("key"))
+                .expect("opens");
+            (dir, Arc::new(ScanReader::new(catalog, ReaderKeys::None)))
+        };
+        let (_dir, reader) = open();
+        let d = descriptor(&[10, 20, 30]);
+        let signed = SnapshotScanExec::new(d.clone(), 2, Some(Arc::clone(&reader)))
+            .expect("valid")
+            .to_bytes();
+        SnapshotScanExec::from_bytes(&signed, Some(Arc::clone(&reader))).expect("verifies");
+        // The scheduler (no reader) passes it on as it came.
+        let passed = SnapshotScanExec::from_bytes(&signed, None).expect("decodes");
+        assert_eq!(passed.to_bytes(), signed);
+
+        let refused = |bytes: &[u8], reader: &Arc<ScanReader>, why: &str| {
+            let e = SnapshotScanExec::from_bytes(bytes, Some(Arc::clone(reader)))
+                .expect_err(why)
+                .to_string();
+            assert!(e.contains("the scan of sales.orders is refused"), "{e}");
+            assert!(e.contains(why), "{e}");
+        };
+        // Made without the key (as anyone reaching the scheduler could).
+        let unsigned = SnapshotScanExec::new(d.clone(), 2, None)
+            .expect("valid")
+            .to_bytes();
+        refused(&unsigned, &reader, "carries no capability");
+        // Edited after signing: another split, another file, a later expiry.
+        let mut value: serde_json::Value = serde_json::from_slice(&signed).expect("json");
+        let edits: [(&str, serde_json::Value); 3] = [
+            ("/partitions", serde_json::json!([[0, 1, 2]])),
+            (
+                "/descriptor/files/0/path",
+                serde_json::json!("tables/7/ffffffffffffffffffffffffffffffff.parquet"),
+            ),
+            ("/capability/expires_at", serde_json::json!(i64::MAX)),
+        ];
+        for (pointer, edit) in edits {
+            let original = value.pointer(pointer).expect(pointer).clone();
+            *value.pointer_mut(pointer).expect(pointer) = edit;
+            let bytes = serde_json::to_vec(&value).expect("json");
+            refused(
+                &bytes,
+                &reader,
+                "not signed for it with this warehouse's key",
+            );
+            *value.pointer_mut(pointer).expect(pointer) = original;
+        }
+        // Another warehouse's key.
+        let (_other_dir, other) = open();
+        refused(
+            &signed,
+            &other,
+            "not signed for it with this warehouse's key",
+        );
+        // Signed, but expired.
+        let expires_at = crate::catalog::now() - 1;
+        let partitions = vec![vec![0, 2], vec![1]];
+        let mac = reader
+            .catalog
+            .key()
+            .scan_capability(&signed_part(&d, &partitions), expires_at);
+        let expired = serde_json::to_vec(&Encoded {
+            descriptor: d,
+            partitions,
+            capability: Some(Capability {
+                expires_at,
+                mac: hex::encode(mac),
+            }),
+        })
+        .expect("json");
+        refused(&expired, &reader, "has expired");
     }
 
     #[test]
