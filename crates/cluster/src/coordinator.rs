@@ -8,6 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use ballista_core::config::BallistaConfig;
 use ballista_core::execution_plans::execute_physical_plan;
+use ballista_core::extension::SessionConfigExt;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::ExecutionPlan;
@@ -45,6 +46,9 @@ impl RemoteExecution for Cluster {
         plan: Arc<dyn ExecutionPlan>,
         config: SessionConfig,
     ) -> Result<SendableRecordBatchStream> {
+        // Executors seal their shuffle files and alone can open them: every
+        // task fetches through the writer's Flight service.
+        let config = config.with_ballista_shuffle_reader_force_remote_read(true);
         execute_physical_plan::<PhysicalPlanNode>(
             self.scheduler.http(),
             &BallistaConfig::default(),

@@ -1,16 +1,22 @@
 //! `sealhouse cluster executor`: Ballista's executor with Sealhouse's codec.
 //! It asks the scheduler for tasks, and reads the table files of the scans
-//! it is given with its own [`ScanReader`].
+//! it is given with its own [`ScanReader`]. What its stages write is sealed
+//! ([`crate::shuffle`]), and it never spills.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use ballista_core::config::TaskSchedulingPolicy;
+use ballista_core::extension::SessionConfigExt;
+use ballista_core::utils::default_config_producer;
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use sealhouse_storage::ScanReader;
 
 use crate::codec::SealhouseCodec;
+use crate::shuffle::{self, SealedShuffleEngine, ShuffleSecret};
 use crate::{ClusterError, SchedulerUrl};
 
 /// What an executor needs.
@@ -37,6 +43,9 @@ pub async fn run_executor(options: ExecutorOptions) -> Result<(), ClusterError> 
             options.work_dir.display()
         ))
     })?;
+    let secret = Arc::new(ShuffleSecret::generate().map_err(|e| ClusterError::Setup(e.to_string()))?);
+    let defaults = ExecutorProcessConfig::default();
+    let max_message = defaults.grpc_max_encoding_message_size as usize;
     let config = ExecutorProcessConfig {
         bind_host: options.listen.ip().to_string(),
         external_host: Some(options.listen.ip().to_string()),
@@ -48,7 +57,22 @@ pub async fn run_executor(options: ExecutorOptions) -> Result<(), ClusterError> 
         work_dir: Some(work_dir.to_owned()),
         print_thread_info: false,
         override_physical_codec: Some(Arc::new(SealhouseCodec::new(Some(options.reader)))),
-        ..ExecutorProcessConfig::default()
+        override_execution_engine: Some(Arc::new(SealedShuffleEngine::new(Arc::clone(&secret)))),
+        override_arrow_flight_service: Some(Arc::new(shuffle::serve(secret, max_message))),
+        // Readers fetch every shuffle file through its writer's service,
+        // which alone can open it.
+        override_config_producer: Some(Arc::new(|| {
+            default_config_producer().with_ballista_shuffle_reader_force_remote_read(true)
+        })),
+        // No disk manager: nothing a task computes is spilled to disk.
+        override_runtime_producer: Some(Arc::new(|_| {
+            RuntimeEnvBuilder::new()
+                .with_disk_manager_builder(
+                    DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
+                )
+                .build_arc()
+        })),
+        ..defaults
     };
     start_executor_process(Arc::new(config))
         .await
