@@ -5,7 +5,8 @@
 //! plain and storage-encrypted (AES256, AESCTR, RC4) tables of more than
 //! eight files each, for queries and for the SELECT of INSERT and CREATE
 //! TABLE AS; both executors run tasks, and each scan reads every file of its
-//! table exactly once across them (no task reads another's files).
+//! table exactly once across them (no task reads another's files). Every
+//! shuffle file the executors write is sealed.
 
 mod sandbox;
 mod serve;
@@ -271,6 +272,11 @@ fn queries_on_a_cluster_of_separate_processes_equal_the_embedded_warehouse() {
     let mut cluster = start_cluster(sandbox.dir.path(), scheduler_port, 2, || {
         sandbox.std_command()
     });
+    let watch = WorkDirWatch::start(
+        (0..2)
+            .map(|i| sandbox.dir.path().join(format!("work{i}")))
+            .collect(),
+    );
     let mut compared = 0;
     for (name, _) in projects {
         let other = if name == "plain_p" {
@@ -288,6 +294,16 @@ fn queries_on_a_cluster_of_separate_processes_equal_the_embedded_warehouse() {
         }
     }
     println!("{compared} queries gave the same rows on the cluster and embedded");
+    // Every shuffle file the executors wrote meanwhile was sealed: none an
+    // Arrow IPC stream, none holding an inserted value.
+    let seen = watch.stop();
+    println!("{} shuffle files seen while the queries ran", seen.files.len());
+    assert!(
+        seen.files.len() >= 8,
+        "the joins and aggregates shuffled: {seen:?}"
+    );
+    assert!(seen.unsealed.is_empty(), "plaintext shuffle files: {seen:?}");
+    assert!(seen.with_marker.is_empty(), "shuffle files hold values: {seen:?}");
 
     // The SELECT of an INSERT and of a CREATE TABLE AS runs on the cluster;
     // the rows written equal those the embedded warehouse writes.
@@ -396,6 +412,63 @@ fn queries_on_a_cluster_of_separate_processes_equal_the_embedded_warehouse() {
         std::thread::sleep(Duration::from_millis(200));
     }
     cluster.clear();
+}
+
+/// The first bytes of a sealed shuffle file (`crates/cluster/src/shuffle`);
+/// a plaintext Arrow IPC stream starts with `0xFFFFFFFF`.
+const SEALED_SHUFFLE_MAGIC: &[u8] = b"SHSHUF1\n";
+
+/// Reads every file in the executors' work directories while queries run
+/// (the scheduler removes a job's files seconds after it ends): what it saw
+/// is in [`WorkDirWatch::stop`]'s answer.
+struct WorkDirWatch {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<WorkDirsSeen>,
+}
+
+#[derive(Debug, Default)]
+struct WorkDirsSeen {
+    /// Shuffle files seen with at least their magic's length.
+    files: std::collections::BTreeSet<PathBuf>,
+    /// Files that did not start with the sealed magic.
+    unsealed: Vec<PathBuf>,
+    /// Files holding an inserted value.
+    with_marker: Vec<PathBuf>,
+}
+
+impl WorkDirWatch {
+    fn start(dirs: Vec<PathBuf>) -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopping = std::sync::Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut seen = WorkDirsSeen::default();
+            while !stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                for path in dirs.iter().flat_map(|d| files_under(d)) {
+                    let Ok(bytes) = std::fs::read(&path) else {
+                        continue; // removed meanwhile
+                    };
+                    if bytes.len() < SEALED_SHUFFLE_MAGIC.len() {
+                        continue; // being written
+                    }
+                    if !bytes.starts_with(SEALED_SHUFFLE_MAGIC) {
+                        seen.unsealed.push(path.clone());
+                    }
+                    if bytes.windows(MARKER.len()).any(|w| w == MARKER.as_bytes()) {
+                        seen.with_marker.push(path.clone());
+                    }
+                    seen.files.insert(path);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            seen
+        });
+        Self { stop, thread }
+    }
+
+    fn stop(self) -> WorkDirsSeen {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().expect("the watch ends")
+    }
 }
 
 /// Every file (not directory) under `dir`.

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use ballista_core::config::BallistaConfig;
+use ballista_core::config::{BALLISTA_SHUFFLE_SORT_BASED_ENABLED, BallistaConfig};
 use ballista_core::execution_plans::execute_physical_plan;
 use ballista_core::extension::SessionConfigExt;
 use datafusion::error::{DataFusionError, Result};
@@ -46,9 +46,7 @@ impl RemoteExecution for Cluster {
         plan: Arc<dyn ExecutionPlan>,
         config: SessionConfig,
     ) -> Result<SendableRecordBatchStream> {
-        // Executors seal their shuffle files and alone can open them: every
-        // task fetches through the writer's Flight service.
-        let config = config.with_ballista_shuffle_reader_force_remote_read(true);
+        let config = sealed_shuffle(config);
         execute_physical_plan::<PhysicalPlanNode>(
             self.scheduler.http(),
             &BallistaConfig::default(),
@@ -60,6 +58,16 @@ impl RemoteExecution for Cluster {
         .await
         .map_err(|e| self.explain(e))
     }
+}
+
+/// The job settings sealed shuffle files need: executors alone can open
+/// their files, so every task fetches through the writer's Flight service;
+/// and stages write with the hash shuffle writer, the one whose output the
+/// executors seal (Ballista's sort-based writer is refused).
+pub(crate) fn sealed_shuffle(config: SessionConfig) -> SessionConfig {
+    config
+        .with_ballista_shuffle_reader_force_remote_read(true)
+        .set_bool(BALLISTA_SHUFFLE_SORT_BASED_ENABLED, false)
 }
 
 impl Cluster {

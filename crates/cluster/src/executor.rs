@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use ballista_core::config::TaskSchedulingPolicy;
-use ballista_core::extension::SessionConfigExt;
 use ballista_core::utils::default_config_producer;
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
@@ -59,10 +58,8 @@ pub async fn run_executor(options: ExecutorOptions) -> Result<(), ClusterError> 
         override_physical_codec: Some(Arc::new(SealhouseCodec::new(Some(options.reader)))),
         override_execution_engine: Some(Arc::new(SealedShuffleEngine::new(Arc::clone(&secret)))),
         override_arrow_flight_service: Some(Arc::new(shuffle::serve(secret, max_message))),
-        // Readers fetch every shuffle file through its writer's service,
-        // which alone can open it.
         override_config_producer: Some(Arc::new(|| {
-            default_config_producer().with_ballista_shuffle_reader_force_remote_read(true)
+            crate::coordinator::sealed_shuffle(default_config_producer())
         })),
         // No disk manager: nothing a task computes is spilled to disk.
         override_runtime_producer: Some(Arc::new(|_| {
