@@ -16,7 +16,7 @@ mod coordinator;
 mod executor;
 mod scheduler;
 mod scheduler_url;
-mod shuffle;
+pub mod shuffle;
 
 pub use codec::SealhouseCodec;
 pub use coordinator::Cluster;

@@ -15,7 +15,7 @@
 //! with the memory limit instead.
 
 mod flight;
-mod sealed_file;
+pub mod sealed_file;
 mod stage;
 
 pub(crate) use flight::serve;

@@ -30,10 +30,10 @@ use sealhouse_crypto::primitive::AesGcm256;
 
 /// The first bytes of every sealed shuffle file. An Arrow IPC stream
 /// starts with `0xFFFFFFFF`, so a plaintext file can never pass for one.
-pub(crate) const MAGIC: &[u8; 8] = b"SHSHUF1\n";
+pub const MAGIC: &[u8; 8] = b"SHSHUF1\n";
 
 /// Plaintext bytes per chunk.
-pub(crate) const CHUNK: usize = 256 * 1024;
+pub const CHUNK: usize = 256 * 1024;
 
 /// The header bit that marks the last chunk (authenticated: it is in the
 /// chunk's AAD).
@@ -45,7 +45,7 @@ const KEY_LABEL: &[u8] = b"sealhouse/shuffle-key/v1";
 /// The secret an executor process seals its shuffle files under: random
 /// when the process starts, never written anywhere, gone when it ends (its
 /// files are then unreadable, as they should be).
-pub(crate) struct ShuffleSecret(SecretBytes);
+pub struct ShuffleSecret(SecretBytes);
 
 impl fmt::Debug for ShuffleSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -55,14 +55,14 @@ impl fmt::Debug for ShuffleSecret {
 
 impl ShuffleSecret {
     /// A fresh random secret.
-    pub(crate) fn generate() -> io::Result<Self> {
+    pub fn generate() -> io::Result<Self> {
         SecretBytes::random(32)
             .map(Self)
             .map_err(|e| io::Error::other(format!("no randomness for the shuffle key: {e}")))
     }
 
     /// The cipher of one job's files.
-    pub(crate) fn job_cipher(&self, job_id: &str) -> Arc<AesGcm256> {
+    pub fn job_cipher(&self, job_id: &str) -> Arc<AesGcm256> {
         let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, &[]).extract(self.0.expose());
         let info = [KEY_LABEL, &[0u8], job_id.as_bytes()];
         let mut key = [0u8; AesGcm256::KEY_LEN];
@@ -98,7 +98,7 @@ fn chunk_aad(name: &str, index: u64, last: bool) -> Vec<u8> {
 /// Seals what is written to it into `inner`, chunk by chunk; call
 /// [`SealingWriter::finish`] to write the last chunk (a writer dropped
 /// without it leaves a file no reader accepts).
-pub(crate) struct SealingWriter<W: Write> {
+pub struct SealingWriter<W: Write> {
     inner: W,
     cipher: Arc<AesGcm256>,
     name: String,
@@ -109,7 +109,7 @@ pub(crate) struct SealingWriter<W: Write> {
 
 impl<W: Write> SealingWriter<W> {
     /// Starts file `name` (its path under the work directory) in `inner`.
-    pub(crate) fn new(mut inner: W, cipher: Arc<AesGcm256>, name: String) -> io::Result<Self> {
+    pub fn new(mut inner: W, cipher: Arc<AesGcm256>, name: String) -> io::Result<Self> {
         inner.write_all(MAGIC)?;
         Ok(Self {
             inner,
@@ -137,7 +137,7 @@ impl<W: Write> SealingWriter<W> {
     }
 
     /// Seals what is left as the last chunk and returns `inner`.
-    pub(crate) fn finish(mut self) -> io::Result<W> {
+    pub fn finish(mut self) -> io::Result<W> {
         let len = self.plain.len();
         self.seal_chunk(len, true)?;
         self.inner.flush()?;
@@ -165,7 +165,7 @@ impl<W: Write> Write for SealingWriter<W> {
 
 /// Opens a sealed shuffle file chunk by chunk; any change, swap or
 /// truncation is an `InvalidData` error, never other bytes.
-pub(crate) struct OpeningReader<R: Read> {
+pub struct OpeningReader<R: Read> {
     inner: R,
     cipher: Arc<AesGcm256>,
     name: String,
@@ -179,7 +179,7 @@ pub(crate) struct OpeningReader<R: Read> {
 
 impl<R: Read> OpeningReader<R> {
     /// Opens file `name` (its path under the work directory) from `inner`.
-    pub(crate) fn new(mut inner: R, cipher: Arc<AesGcm256>, name: String) -> io::Result<Self> {
+    pub fn new(mut inner: R, cipher: Arc<AesGcm256>, name: String) -> io::Result<Self> {
         let mut magic = [0u8; MAGIC.len()];
         inner.read_exact(&mut magic).map_err(|_| not_sealed(&name))?;
         if &magic != MAGIC {
