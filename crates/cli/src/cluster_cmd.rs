@@ -1,8 +1,12 @@
 //! `sealhouse cluster`: the processes of a Ballista cluster that runs the
 //! warehouse's queries (`sealhouse sql --cluster URL` submits them).
 //!
-//! Cluster traffic (task plans, shuffle data) is not yet encrypted, so every
-//! process listens on loopback only.
+//! Cluster traffic (task plans, shuffle data) goes over TLS when every
+//! process is given the cluster's TLS files (`--cluster-ca`,
+//! `--cluster-cert`, `--cluster-key`; `sealhouse cluster certs` makes a CA
+//! for trials): both ends then present certificates of the cluster CA.
+//! Without them, traffic is plaintext and every process listens on
+//! loopback only.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,6 +15,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use sealhouse_cluster::{ExecutorOptions, SchedulerUrl, run_executor, run_scheduler};
+
+use crate::cluster_tls::ClusterTlsArgs;
 use sealhouse_storage::encryption::StorageKeys;
 use sealhouse_storage::{ReaderKeys, ScanReader};
 
@@ -28,17 +34,21 @@ enum ClusterCommand {
     /// Run a scheduler: it splits submitted queries into stages and hands
     /// their tasks to executors. It reads no table file and holds no key.
     Scheduler {
-        /// Where coordinators and executors reach it (loopback only).
+        /// Where coordinators and executors reach it (loopback only,
+        /// unless the cluster uses TLS).
         #[arg(long, default_value = "127.0.0.1:50050")]
         listen: SocketAddr,
+        #[command(flatten)]
+        tls: ClusterTlsArgs,
     },
     /// Run an executor: it runs tasks the scheduler hands out, reading the
     /// table files of the data directory.
     Executor {
-        /// The scheduler, as http://HOST:PORT.
+        /// The scheduler, as http://HOST:PORT (https://HOST:PORT with TLS).
         #[arg(long, value_name = "URL")]
         scheduler: SchedulerUrl,
-        /// Where it serves its tasks' results (loopback only).
+        /// Where it serves its tasks' results (loopback only, unless the
+        /// cluster uses TLS).
         #[arg(long, default_value = "127.0.0.1:50051")]
         listen: SocketAddr,
         /// Where it keeps shuffle files while a job runs (made if missing,
@@ -52,6 +62,24 @@ enum ClusterCommand {
         /// Tasks it runs at once (default: one per core).
         #[arg(long, default_value_t = 0)]
         concurrent_tasks: usize,
+        #[command(flatten)]
+        tls: ClusterTlsArgs,
+    },
+    /// Make a cluster CA and a certificate and key for each named process,
+    /// valid for the given hosts, for trials and tests: ca.pem, NAME.pem
+    /// and NAME.key in DIR (readable by this user only). The CA's key is
+    /// not kept: to add a process, make a new set for the whole cluster.
+    Certs {
+        /// Where to write them (made if missing; nothing is overwritten).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// A process to make a certificate for (repeat it; e.g. scheduler,
+        /// executor1, coordinator).
+        #[arg(long = "name", value_name = "NAME", required = true)]
+        names: Vec<String>,
+        /// An address or DNS name the processes listen on (repeat it).
+        #[arg(long = "host", value_name = "HOST", default_values = ["127.0.0.1", "localhost"])]
+        hosts: Vec<String>,
     },
 }
 
@@ -59,11 +87,21 @@ pub(crate) fn run(args: ClusterArgs) -> Result<()> {
     // Ballista's own log (the `log` crate) joins Sealhouse's JSON lines.
     crate::logging::init();
     match args.command {
-        ClusterCommand::Scheduler { listen } => {
-            loopback_only(listen)?;
+        ClusterCommand::Scheduler { listen, tls } => {
+            let tls = tls.load()?;
+            loopback_only(listen, tls.is_some())?;
             let runtime = crate::runtime::build("scheduler")?;
-            eprintln!("sealhouse cluster scheduler listening on {listen}");
-            runtime.block_on(run_scheduler(listen))?;
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            eprintln!("sealhouse cluster scheduler listening on {scheme}://{listen}");
+            runtime.block_on(run_scheduler(listen, tls))?;
+            Ok(())
+        }
+        ClusterCommand::Certs { out, names, hosts } => {
+            let made = sealhouse_cluster::generate_certs(&out, &names, &hosts)?;
+            println!("CA certificate: {}", made.ca.display());
+            for (name, cert, key) in made.nodes {
+                println!("{name}: {} {}", cert.display(), key.display());
+            }
             Ok(())
         }
         ClusterCommand::Executor {
@@ -72,8 +110,10 @@ pub(crate) fn run(args: ClusterArgs) -> Result<()> {
             work_dir,
             data_dir,
             concurrent_tasks,
+            tls,
         } => {
-            loopback_only(listen)?;
+            let tls = tls.load()?;
+            loopback_only(listen, tls.is_some())?;
             create_private_dir(&work_dir)?;
             let dir = data_dir::resolve(data_dir)?;
             let local = Local::open(&dir)?;
@@ -93,6 +133,7 @@ pub(crate) fn run(args: ClusterArgs) -> Result<()> {
                     work_dir,
                     reader,
                     concurrent_tasks,
+                    tls,
                 }))
                 .context("the executor stopped")?;
             Ok(())
@@ -100,12 +141,14 @@ pub(crate) fn run(args: ClusterArgs) -> Result<()> {
     }
 }
 
-/// Cluster traffic is not encrypted yet: nothing listens beyond loopback.
-fn loopback_only(listen: SocketAddr) -> Result<()> {
-    if !listen.ip().is_loopback() {
+/// Without TLS, cluster traffic is plaintext and unauthenticated: nothing
+/// listens beyond loopback.
+fn loopback_only(listen: SocketAddr, tls: bool) -> Result<()> {
+    if !tls && !listen.ip().is_loopback() {
         bail!(
-            "{listen} is not a loopback address: cluster traffic is not encrypted yet, so \
-             cluster processes listen on 127.0.0.1 or ::1 only"
+            "{listen} is not a loopback address: without TLS, cluster traffic is plaintext, so \
+             cluster processes listen on 127.0.0.1 or ::1 only; give every process \
+             --cluster-ca, --cluster-cert and --cluster-key to listen elsewhere"
         );
     }
     Ok(())

@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use sealhouse_cluster::{Cluster, SchedulerUrl};
+use sealhouse_cluster::SchedulerUrl;
 use sealhouse_server::PostgresServer;
 
+use crate::cluster_tls::{self, ClusterTlsArgs};
 use crate::kms_serve::{bind, check_exposure, check_hosts, serve_kms, url};
 use crate::local::Local;
 use crate::shutdown::{GRACE, terminated};
@@ -42,9 +43,12 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "SEALHOUSE_SESSION_MEMORY_LIMIT", default_value = "2GiB", value_parser = parse_size)]
     session_memory_limit: usize,
     /// Run sessions' queries on the cluster whose scheduler is at this
-    /// address (http://HOST:PORT; see `sealhouse cluster`).
+    /// address (http://HOST:PORT, or https://HOST:PORT with --cluster-ca,
+    /// --cluster-cert and --cluster-key; see `sealhouse cluster`).
     #[arg(long, env = "SEALHOUSE_CLUSTER", value_name = "URL")]
     cluster: Option<SchedulerUrl>,
+    #[command(flatten)]
+    cluster_tls: ClusterTlsArgs,
     /// Allow non-loopback listen addresses (other machines can then
     /// connect; needs --tls-cert and --tls-key).
     #[arg(long)]
@@ -110,8 +114,8 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
     if let Some(config) = &tls {
         server = server.with_tls(Arc::clone(config));
     }
-    if let Some(url) = args.cluster {
-        server = server.with_remote_execution(Cluster::new(url));
+    if let Some(cluster) = cluster_tls::cluster(args.cluster.as_ref(), &args.cluster_tls)? {
+        server = server.with_remote_execution(cluster);
     }
     let runtime = crate::runtime::build("server")?;
     runtime.block_on(async move {

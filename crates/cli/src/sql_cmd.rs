@@ -2,6 +2,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
@@ -9,6 +10,7 @@ use sealhouse_cluster::{Cluster, SchedulerUrl};
 use sealhouse_sql::format::{OutputFormat, write_rows};
 use sealhouse_sql::{SqlSession, StatementOutput};
 
+use crate::cluster_tls::{self, ClusterTlsArgs};
 use crate::identity::IdentityArgs;
 use crate::local::Local;
 use crate::{data_dir, history, identity};
@@ -39,11 +41,14 @@ pub(crate) struct SqlArgs {
     #[arg(long)]
     echo: bool,
     /// Run queries on the cluster whose scheduler is at this address
-    /// (http://HOST:PORT; see `sealhouse cluster`): queries that read
+    /// (http://HOST:PORT, or https://HOST:PORT with --cluster-ca,
+    /// --cluster-cert and --cluster-key; see `sealhouse cluster`): queries that read
     /// tables, and the query of an INSERT or CREATE TABLE AS (which writes
     /// here). Keyset functions over tables are refused there.
     #[arg(long, env = "SEALHOUSE_CLUSTER", value_name = "URL")]
     cluster: Option<SchedulerUrl>,
+    #[command(flatten)]
+    cluster_tls: ClusterTlsArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -78,7 +83,7 @@ pub(crate) fn run(args: SqlArgs) -> Result<()> {
         script,
         args.format.into(),
         args.echo,
-        args.cluster.as_ref(),
+        cluster_tls::cluster(args.cluster.as_ref(), &args.cluster_tls)?,
     )
 }
 
@@ -90,7 +95,7 @@ pub(crate) fn run_in_session(
     script: Option<String>,
     format: OutputFormat,
     echo: bool,
-    cluster: Option<&SchedulerUrl>,
+    cluster: Option<Arc<Cluster>>,
 ) -> Result<()> {
     let dir = data_dir::resolve(who.data_dir.clone())?;
     let local = Local::open(&dir)?;
@@ -100,8 +105,8 @@ pub(crate) fn run_in_session(
     runtime.block_on(async {
         let catalog = local.catalog()?;
         let mut warehouse = SqlSession::with_identity(catalog, principal, keys);
-        if let Some(url) = cluster {
-            warehouse = warehouse.with_remote_execution(Cluster::new(url.clone()));
+        if let Some(cluster) = cluster {
+            warehouse = warehouse.with_remote_execution(cluster);
         }
         if let Some(project) = project {
             warehouse.execute(&format!("USE {project}")).await?;

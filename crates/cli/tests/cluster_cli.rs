@@ -167,31 +167,56 @@ fn queries(other: &str) -> Vec<String> {
     ]
 }
 
+/// The TLS arguments of process `name` whose certificates `sealhouse
+/// cluster certs` wrote in `dir`.
+fn tls_args(dir: &Path, name: &str) -> Vec<String> {
+    let path = |file: String| dir.join(file).to_str().expect("utf-8").to_owned();
+    vec![
+        "--cluster-ca".into(),
+        path("ca.pem".into()),
+        "--cluster-cert".into(),
+        path(format!("{name}.pem")),
+        "--cluster-key".into(),
+        path(format!("{name}.key")),
+    ]
+}
+
 /// A scheduler on `scheduler_port` and `executors` executors (two tasks at
 /// once each), their logs and work directories in `logs`, the binary
-/// pointed at a data directory by `command`; the scheduler first.
+/// pointed at a data directory by `command`; the scheduler first. With
+/// `tls`, the certificates of `scheduler` and `executorN` in that
+/// directory.
 fn start_cluster(
     logs: &Path,
     scheduler_port: u16,
     executors: usize,
+    tls: Option<&Path>,
     command: impl Fn() -> Command,
 ) -> Vec<Process> {
-    let url = format!("http://127.0.0.1:{scheduler_port}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://127.0.0.1:{scheduler_port}");
     let listen = format!("127.0.0.1:{scheduler_port}");
-    let mut scheduler = Process::spawn(
-        command(),
-        logs.join("scheduler.log"),
-        &["cluster", "scheduler", "--listen", &listen],
+    let with_tls = |mut args: Vec<String>, name: &str| {
+        if let Some(dir) = tls {
+            args.extend(tls_args(dir, name));
+        }
+        args
+    };
+    let args = with_tls(
+        ["cluster", "scheduler", "--listen", &listen]
+            .map(String::from)
+            .to_vec(),
+        "scheduler",
     );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut scheduler = Process::spawn(command(), logs.join("scheduler.log"), &args);
     scheduler.wait_listening(scheduler_port);
     let mut processes = vec![scheduler];
     for i in 0..executors {
         let port = free_port();
         let work = logs.join(format!("work{i}"));
-        let mut executor = Process::spawn(
-            command(),
-            logs.join(format!("executor{i}.log")),
-            &[
+        let args = with_tls(
+            [
                 "cluster",
                 "executor",
                 "--scheduler",
@@ -202,8 +227,13 @@ fn start_cluster(
                 work.to_str().expect("utf-8"),
                 "--concurrent-tasks",
                 "2",
-            ],
+            ]
+            .map(String::from)
+            .to_vec(),
+            &format!("executor{i}"),
         );
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut executor = Process::spawn(command(), logs.join(format!("executor{i}.log")), &args);
         executor.wait_listening(port);
         processes.push(executor);
     }
@@ -269,7 +299,7 @@ fn queries_on_a_cluster_of_separate_processes_equal_the_embedded_warehouse() {
 
     let scheduler_port = free_port();
     let url = format!("http://127.0.0.1:{scheduler_port}");
-    let mut cluster = start_cluster(sandbox.dir.path(), scheduler_port, 2, || {
+    let mut cluster = start_cluster(sandbox.dir.path(), scheduler_port, 2, None, || {
         sandbox.std_command()
     });
     let watch = WorkDirWatch::start(
@@ -297,13 +327,22 @@ fn queries_on_a_cluster_of_separate_processes_equal_the_embedded_warehouse() {
     // Every shuffle file the executors wrote meanwhile was sealed: none an
     // Arrow IPC stream, none holding an inserted value.
     let seen = watch.stop();
-    println!("{} shuffle files seen while the queries ran", seen.files.len());
+    println!(
+        "{} shuffle files seen while the queries ran",
+        seen.files.len()
+    );
     assert!(
         seen.files.len() >= 8,
         "the joins and aggregates shuffled: {seen:?}"
     );
-    assert!(seen.unsealed.is_empty(), "plaintext shuffle files: {seen:?}");
-    assert!(seen.with_marker.is_empty(), "shuffle files hold values: {seen:?}");
+    assert!(
+        seen.unsealed.is_empty(),
+        "plaintext shuffle files: {seen:?}"
+    );
+    assert!(
+        seen.with_marker.is_empty(),
+        "shuffle files hold values: {seen:?}"
+    );
 
     // The SELECT of an INSERT and of a CREATE TABLE AS runs on the cluster;
     // the rows written equal those the embedded warehouse writes.
@@ -506,7 +545,7 @@ fn served_sessions_run_their_queries_on_the_cluster() {
             .env_remove("SEALHOUSE_KMS_ROOT_KEY_FILE");
         cmd
     };
-    let cluster = start_cluster(logs.path(), scheduler_port, 1, command);
+    let cluster = start_cluster(logs.path(), scheduler_port, 1, None, command);
 
     let root = served.account("1892732288741234");
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -617,9 +656,12 @@ fn keyset_functions_do_not_go_to_a_cluster_and_bad_addresses_are_refused() {
     );
     assert!(err.contains("sealhouse cluster scheduler"), "{err}");
 
+    let err = sql(&sandbox, Some("ftp://127.0.0.1:5"), "default", "SELECT 1").expect_err("refused");
+    assert!(err.contains("http://HOST:PORT"), "{err}");
+    // An https:// scheduler needs the cluster's TLS files.
     let err =
         sql(&sandbox, Some("https://127.0.0.1:5"), "default", "SELECT 1").expect_err("refused");
-    assert!(err.contains("http://HOST:PORT"), "{err}");
+    assert!(err.contains("--cluster-ca"), "{err}");
 
     let out = sandbox
         .std_command()
@@ -629,4 +671,133 @@ fn keyset_functions_do_not_go_to_a_cluster_and_bad_addresses_are_refused() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not a loopback address"), "{err}");
+}
+
+/// Runs `sealhouse cluster certs` for `names` into `dir`.
+fn make_certs(sandbox: &Sandbox, dir: &Path, names: &[&str]) {
+    let mut cmd = sandbox.std_command();
+    cmd.args(["cluster", "certs", "--out", dir.to_str().expect("utf-8")]);
+    for name in names {
+        cmd.args(["--name", name]);
+    }
+    let out = cmd.output().expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs `query` with `sealhouse sql --cluster URL` and `extra` arguments.
+fn sql_with(sandbox: &Sandbox, url: &str, extra: &[String], query: &str) -> Result<String, String> {
+    let out = sandbox
+        .std_command()
+        .args(["sql", "--format", "csv", "--project", "aes_p", "-e", query])
+        .args(["--cluster", url])
+        .args(extra)
+        .output()
+        .expect("runs");
+    if out.status.success() {
+        Ok(String::from_utf8(out.stdout).expect("utf-8"))
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// A cluster whose processes were given certificates of one CA: queries
+/// from a coordinator with a certificate of that CA run over TLS and equal
+/// the embedded warehouse's; a coordinator without one, with one of another
+/// CA, or speaking plaintext, is refused, and no row comes back.
+#[test]
+fn a_cluster_with_tls_serves_only_holders_of_its_certificates() {
+    let sandbox = Sandbox::new();
+    let out = sandbox
+        .std_command()
+        .args(["project", "create", "aes_p", "--encryption", "AES256"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    fill(&sandbox, "aes_p");
+    let certs = sandbox.dir.path().join("certs");
+    make_certs(
+        &sandbox,
+        &certs,
+        &["scheduler", "executor0", "executor1", "coordinator"],
+    );
+    // The key files are this user's only, and nothing is overwritten.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(certs.join("coordinator.key"))
+            .expect("key")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{mode:o}");
+        let again = sandbox
+            .std_command()
+            .args(["cluster", "certs", "--out", certs.to_str().expect("utf-8")])
+            .args(["--name", "scheduler"])
+            .output()
+            .expect("runs");
+        assert!(!again.status.success());
+        assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
+    }
+    let intruder = sandbox.dir.path().join("other-ca");
+    make_certs(&sandbox, &intruder, &["coordinator"]);
+
+    let scheduler_port = free_port();
+    let url = format!("https://127.0.0.1:{scheduler_port}");
+    let cluster = start_cluster(sandbox.dir.path(), scheduler_port, 2, Some(&certs), || {
+        sandbox.std_command()
+    });
+    let member = tls_args(&certs, "coordinator");
+    for query in queries("aes_p").iter().take(4) {
+        let embedded = ok(&sandbox, "aes_p", query);
+        let clustered = sql_with(&sandbox, &url, &member, query)
+            .unwrap_or_else(|e| panic!("{query} on the TLS cluster: {e}"));
+        assert_eq!(clustered, embedded, "{query}");
+    }
+    for (i, executor) in cluster[1..].iter().enumerate() {
+        let log = executor.log();
+        assert!(
+            log.lines().any(|l| l.contains("Finished task")),
+            "executor {i} ran no task over TLS: {log}"
+        );
+    }
+
+    // (A query that reads the table: COUNT(*) alone is answered from row
+    // counts, without the cluster.)
+    let query = "SELECT sum(amount) FROM events";
+    // A certificate of another CA: the handshake fails.
+    let err = sql_with(&sandbox, &url, &tls_args(&intruder, "coordinator"), query)
+        .expect_err("another CA's certificate is refused");
+    assert!(err.contains("did not issue"), "{err}");
+    // A process that trusts the cluster's CA but holds a certificate of
+    // another: the scheduler refuses it.
+    let mut forged = tls_args(&intruder, "coordinator");
+    forged[1] = certs.join("ca.pem").to_str().expect("utf-8").to_owned();
+    let err = sql_with(&sandbox, &url, &forged, query).expect_err("refused by the scheduler");
+    assert!(err.contains("refused this process's certificate"), "{err}");
+    // No certificate: the https:// address needs one.
+    let err = sql_with(&sandbox, &url, &[], query).expect_err("no certificate");
+    assert!(err.contains("--cluster-ca"), "{err}");
+    // Plaintext to the TLS scheduler.
+    let err = sql_with(
+        &sandbox,
+        &format!("http://127.0.0.1:{scheduler_port}"),
+        &[],
+        query,
+    )
+    .expect_err("plaintext is refused");
+    assert!(err.contains("if it runs with TLS"), "{err}");
+    // The files of a member, with an http:// address: refused before
+    // connecting.
+    let err = sql_with(
+        &sandbox,
+        &format!("http://127.0.0.1:{scheduler_port}"),
+        &member,
+        query,
+    )
+    .expect_err("TLS files with http://");
+    assert!(err.contains("https://"), "{err}");
 }

@@ -16,26 +16,33 @@ use datafusion::prelude::SessionConfig;
 use datafusion_proto::protobuf::PhysicalPlanNode;
 use sealhouse_sql::RemoteExecution;
 
-use crate::SchedulerUrl;
 use crate::codec::SealhouseCodec;
+use crate::{ClusterError, ClusterTls, SchedulerUrl};
 
 /// A cluster a session's queries run on.
 #[derive(Debug)]
 pub struct Cluster {
     scheduler: SchedulerUrl,
+    tls: Option<Arc<ClusterTls>>,
     codec: SealhouseCodec,
     /// The scheduler's session for this coordinator's jobs.
     session_id: String,
 }
 
 impl Cluster {
-    /// The cluster whose scheduler listens at `scheduler`.
-    pub fn new(scheduler: SchedulerUrl) -> Arc<Self> {
-        Arc::new(Self {
+    /// The cluster whose scheduler listens at `scheduler`, reached over
+    /// TLS with `tls` (which an `https://` scheduler needs).
+    pub fn new(
+        scheduler: SchedulerUrl,
+        tls: Option<Arc<ClusterTls>>,
+    ) -> Result<Arc<Self>, ClusterError> {
+        scheduler.check_tls(tls.is_some())?;
+        Ok(Arc::new(Self {
             scheduler,
+            tls,
             codec: SealhouseCodec::new(None),
             session_id: uuid::Uuid::new_v4().to_string(),
-        })
+        }))
     }
 }
 
@@ -46,9 +53,12 @@ impl RemoteExecution for Cluster {
         plan: Arc<dyn ExecutionPlan>,
         config: SessionConfig,
     ) -> Result<SendableRecordBatchStream> {
-        let config = sealed_shuffle(config);
+        let mut config = sealed_shuffle(config);
+        if let Some(tls) = &self.tls {
+            config = over_tls(config, tls);
+        }
         execute_physical_plan::<PhysicalPlanNode>(
-            self.scheduler.http(),
+            self.scheduler.url(),
             &BallistaConfig::default(),
             plan,
             &self.codec,
@@ -70,19 +80,44 @@ pub(crate) fn sealed_shuffle(config: SessionConfig) -> SessionConfig {
         .set_bool(BALLISTA_SHUFFLE_SORT_BASED_ENABLED, false)
 }
 
+/// Job settings for a cluster with TLS: Ballista's clients (to the
+/// scheduler, and Flight fetches from executors) connect over TLS with
+/// this process's certificate.
+pub(crate) fn over_tls(config: SessionConfig, tls: &Arc<ClusterTls>) -> SessionConfig {
+    config
+        .with_ballista_use_tls(true)
+        .with_ballista_override_create_grpc_client_endpoint(tls.endpoint_override())
+}
+
 impl Cluster {
-    /// Ballista reports an unreachable scheduler as a transport error's
-    /// Debug text; say what it means and what to do.
+    /// Ballista reports connection failures as a transport error's Debug
+    /// text; say what went wrong and what to do.
     fn explain(&self, e: DataFusionError) -> DataFusionError {
         let text = e.to_string();
-        if text.contains("ConnectError") || text.contains("tcp connect error") {
-            DataFusionError::Execution(format!(
-                "cannot reach the cluster's scheduler at {}: start it with `sealhouse cluster \
-                 scheduler --listen {}`, or run the statement without --cluster",
-                self.scheduler, self.scheduler
-            ))
+        let at = &self.scheduler;
+        let both = "give every process of the cluster certificates of one cluster CA \
+                    (--cluster-ca, --cluster-cert, --cluster-key)";
+        let message = if text.contains("InvalidCertificate") {
+            format!(
+                "the cluster's scheduler at {at} presented a certificate the CA of \
+                 --cluster-ca did not issue: {both}"
+            )
+        } else if text.contains("received fatal alert") {
+            format!("the cluster's scheduler at {at} refused this process's certificate: {both}")
+        } else if text.contains("ConnectError") || text.contains("tcp connect error") {
+            format!(
+                "cannot reach the cluster's scheduler at {at}: start it with `sealhouse cluster \
+                 scheduler --listen {at}`, or run the statement without --cluster"
+            )
+        } else if !at.tls() && text.contains("tonic::transport::Error") {
+            format!(
+                "the cluster's scheduler at {at} closed the plaintext connection: if it runs \
+                 with TLS, give it as https://{at} with --cluster-ca, --cluster-cert and \
+                 --cluster-key"
+            )
         } else {
-            e
-        }
+            return e;
+        };
+        DataFusionError::Execution(message)
     }
 }

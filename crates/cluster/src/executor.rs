@@ -16,7 +16,7 @@ use sealhouse_storage::ScanReader;
 
 use crate::codec::SealhouseCodec;
 use crate::shuffle::{self, SealedShuffleEngine, ShuffleSecret};
-use crate::{ClusterError, SchedulerUrl};
+use crate::{ClusterError, ClusterTls, SchedulerUrl};
 
 /// What an executor needs.
 #[derive(Debug)]
@@ -32,6 +32,8 @@ pub struct ExecutorOptions {
     pub reader: Arc<ScanReader>,
     /// Tasks it runs at once (0: one per core).
     pub concurrent_tasks: usize,
+    /// The cluster's TLS (required when the scheduler is `https://`).
+    pub tls: Option<Arc<ClusterTls>>,
 }
 
 /// Runs an executor until the process ends.
@@ -42,9 +44,24 @@ pub async fn run_executor(options: ExecutorOptions) -> Result<(), ClusterError> 
             options.work_dir.display()
         ))
     })?;
-    let secret = Arc::new(ShuffleSecret::generate().map_err(|e| ClusterError::Setup(e.to_string()))?);
+    options.scheduler.check_tls(options.tls.is_some())?;
+    let secret =
+        Arc::new(ShuffleSecret::generate().map_err(|e| ClusterError::Setup(e.to_string()))?);
     let defaults = ExecutorProcessConfig::default();
     let max_message = defaults.grpc_max_encoding_message_size as usize;
+    let tls = options.tls.clone();
+    // The settings every task starts from: sealed shuffles, and with TLS,
+    // shuffle fetches over TLS with this executor's certificate.
+    let task_config = {
+        let tls = tls.clone();
+        move || {
+            let config = crate::coordinator::sealed_shuffle(default_config_producer());
+            match &tls {
+                Some(tls) => crate::coordinator::over_tls(config, tls),
+                None => config,
+            }
+        }
+    };
     let config = ExecutorProcessConfig {
         bind_host: options.listen.ip().to_string(),
         external_host: Some(options.listen.ip().to_string()),
@@ -57,10 +74,14 @@ pub async fn run_executor(options: ExecutorOptions) -> Result<(), ClusterError> 
         print_thread_info: false,
         override_physical_codec: Some(Arc::new(SealhouseCodec::new(Some(options.reader)))),
         override_execution_engine: Some(Arc::new(SealedShuffleEngine::new(Arc::clone(&secret)))),
-        override_arrow_flight_service: Some(Arc::new(shuffle::serve(secret, max_message))),
-        override_config_producer: Some(Arc::new(|| {
-            crate::coordinator::sealed_shuffle(default_config_producer())
-        })),
+        override_arrow_flight_service: Some(Arc::new(shuffle::serve(
+            secret,
+            max_message,
+            tls.clone(),
+        ))),
+        override_config_producer: Some(Arc::new(task_config)),
+        // The connection to the scheduler.
+        override_create_grpc_client_endpoint: tls.as_ref().map(|t| t.endpoint_override()),
         // No disk manager: nothing a task computes is spilled to disk.
         override_runtime_producer: Some(Arc::new(|_| {
             RuntimeEnvBuilder::new()

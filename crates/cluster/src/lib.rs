@@ -11,18 +11,22 @@
 //!
 //! [`SnapshotScanExec`]: sealhouse_storage::SnapshotScanExec
 
+mod certs;
 mod codec;
 mod coordinator;
 mod executor;
 mod scheduler;
 mod scheduler_url;
 pub mod shuffle;
+mod tls;
 
+pub use certs::{GeneratedCerts, generate as generate_certs};
 pub use codec::SealhouseCodec;
 pub use coordinator::Cluster;
 pub use executor::{ExecutorOptions, run_executor};
 pub use scheduler::run_scheduler;
 pub use scheduler_url::SchedulerUrl;
+pub use tls::ClusterTls;
 
 /// What can go wrong running a cluster process.
 #[derive(Debug, thiserror::Error)]

@@ -33,6 +33,7 @@ use tokio::sync::mpsc;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::sealed_file::{CHUNK, OpeningReader, ShuffleSecret};
+use crate::ClusterTls;
 
 type Boxed<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
@@ -57,8 +58,9 @@ impl SealedFlightService {
 
     /// The file a request names, checked.
     fn wanted(&self, body: &[u8]) -> Result<Wanted, Status> {
-        let action = decode_protobuf(body)
-            .map_err(|e| Status::invalid_argument(format!("not a shuffle partition ticket: {e}")))?;
+        let action = decode_protobuf(body).map_err(|e| {
+            Status::invalid_argument(format!("not a shuffle partition ticket: {e}"))
+        })?;
         let BallistaAction::FetchPartition {
             job_id,
             stage_id,
@@ -103,7 +105,10 @@ impl SealedFlightService {
     /// The file, opening as it is read.
     fn open(&self, wanted: &Wanted) -> Result<OpeningReader<BufReader<File>>, Status> {
         let file = File::open(&wanted.path).map_err(|e| {
-            Status::not_found(format!("shuffle file {} cannot be opened: {e}", wanted.name))
+            Status::not_found(format!(
+                "shuffle file {} cannot be opened: {e}",
+                wanted.name
+            ))
         })?;
         OpeningReader::new(
             BufReader::new(file),
@@ -126,7 +131,10 @@ impl FlightService for SealedFlightService {
 
     /// The partition's batches, decoded from the opened file and sent as
     /// Flight data.
-    async fn do_get(&self, request: Request<Ticket>) -> Result<Response<Self::DoGetStream>, Status> {
+    async fn do_get(
+        &self,
+        request: Request<Ticket>,
+    ) -> Result<Response<Self::DoGetStream>, Status> {
         let wanted = self.wanted(&request.into_inner().ticket)?;
         let reader = StreamReader::try_new(self.open(&wanted)?, None).map_err(|e| {
             Status::data_loss(match e {
@@ -273,10 +281,11 @@ fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 }
 
 /// Starts the service as Ballista starts its own (the executor process
-/// calls this with its work directory and address).
+/// calls this with its work directory and address), over TLS with `tls`.
 pub(crate) fn serve(
     secret: Arc<ShuffleSecret>,
     max_message_size: usize,
+    tls: Option<Arc<ClusterTls>>,
 ) -> impl Fn(
     String,
     SocketAddr,
@@ -287,8 +296,15 @@ pub(crate) fn serve(
 + Sync {
     move |work_dir, address, mut shutdown, config| {
         let service = SealedFlightService::new(work_dir, Arc::clone(&secret));
+        let tls = tls.clone();
         tokio::spawn(async move {
-            create_grpc_server(&config)
+            let mut server = create_grpc_server(&config);
+            if let Some(tls) = &tls {
+                server = server.tls_config(tls.server()).map_err(|e| {
+                    BallistaError::General(format!("the executor's Flight TLS: {e}"))
+                })?;
+            }
+            server
                 .add_service(
                     FlightServiceServer::new(service)
                         .max_decoding_message_size(max_message_size)
@@ -330,11 +346,122 @@ mod tests {
             };
             let body = prost::Message::encode_to_vec(&action);
             let e = service
-                .do_get(Request::new(Ticket { ticket: body.into() }))
+                .do_get(Request::new(Ticket {
+                    ticket: body.into(),
+                }))
                 .await
                 .err()
                 .unwrap();
             assert_eq!(e.code(), tonic::Code::InvalidArgument, "{bad}: {e}");
         }
+    }
+
+    /// Over TLS, the service answers only clients with a certificate of
+    /// the cluster CA: plaintext and another CA's certificate are refused
+    /// before any request is served.
+    #[tokio::test]
+    async fn over_tls_only_cluster_members_fetch() {
+        use arrow_flight::flight_service_client::FlightServiceClient;
+        use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
+
+        let dir = tempfile::tempdir().unwrap();
+        let names = ["executor".to_owned(), "reader".to_owned()];
+        let hosts = ["127.0.0.1".to_owned()];
+        crate::generate_certs(&dir.path().join("cluster"), &names, &hosts).unwrap();
+        crate::generate_certs(&dir.path().join("other"), &names[1..], &hosts).unwrap();
+        let file = |ca: &str, name: &str| dir.path().join(ca).join(name);
+        let tls = Arc::new(
+            ClusterTls::load(
+                &file("cluster", "ca.pem"),
+                &file("cluster", "executor.pem"),
+                &file("cluster", "executor.key"),
+            )
+            .unwrap(),
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let notifier = ballista_executor::shutdown::ShutdownNotifier::new();
+        let start = serve(
+            Arc::new(ShuffleSecret::generate().unwrap()),
+            1 << 20,
+            Some(tls),
+        );
+        let server = start(
+            dir.path().to_str().unwrap().to_owned(),
+            address,
+            notifier.subscribe_for_shutdown(),
+            GrpcServerConfig::default(),
+        );
+        let ticket = {
+            let action = ballista_core::serde::protobuf::Action {
+                action_type: Some(
+                    ballista_core::serde::protobuf::action::ActionType::FetchPartition(
+                        ballista_core::serde::protobuf::FetchPartition {
+                            job_id: "nojob".into(),
+                            stage_id: 1,
+                            partition_id: 0,
+                            host: "127.0.0.1".into(),
+                            port: port.into(),
+                            file_id: None,
+                            is_sort_shuffle: false,
+                        },
+                    ),
+                ),
+                settings: vec![],
+            };
+            Ticket {
+                ticket: prost::Message::encode_to_vec(&action).into(),
+            }
+        };
+        let pem = |ca: &str, name: &str| std::fs::read(file(ca, name)).unwrap();
+        let fetch = |endpoint: Endpoint| {
+            let ticket = ticket.clone();
+            async move {
+                let channel = endpoint.connect().await.map_err(|e| e.to_string())?;
+                FlightServiceClient::new(channel)
+                    .do_get(ticket)
+                    .await
+                    .map(|_| ())
+                    .map_err(|status| format!("{:?}: {}", status.code(), status.message()))
+            }
+        };
+        let secure = |ca: &str, name: &str| {
+            Endpoint::from_shared(format!("https://127.0.0.1:{port}"))
+                .unwrap()
+                .tls_config(
+                    ClientTlsConfig::new()
+                        .ca_certificate(Certificate::from_pem(pem("cluster", "ca.pem")))
+                        .identity(Identity::from_pem(
+                            pem(ca, &format!("{name}.pem")),
+                            pem(ca, &format!("{name}.key")),
+                        )),
+                )
+                .unwrap()
+        };
+
+        // A member: the request is served (the partition does not exist),
+        // once the server listens.
+        let mut member = String::new();
+        for _ in 0..100 {
+            member = fetch(secure("cluster", "reader")).await.unwrap_err();
+            if member.starts_with("NotFound") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(member.starts_with("NotFound"), "{member}");
+        // Another CA's certificate, or none: nothing is served.
+        let other = fetch(secure("other", "reader")).await.unwrap_err();
+        assert!(!other.starts_with("NotFound"), "{other}");
+        let plain = fetch(Endpoint::from_shared(format!("http://127.0.0.1:{port}")).unwrap())
+            .await
+            .unwrap_err();
+        assert!(!plain.starts_with("NotFound"), "{plain}");
+        drop(notifier);
+        server.abort();
     }
 }

@@ -168,7 +168,9 @@ mod tests {
             let t = ticket("job1", 2, part.partition_id as u32, part.file_id);
             // do_get: Flight data.
             let data = service
-                .do_get(Request::new(Ticket { ticket: t.clone().into() }))
+                .do_get(Request::new(Ticket {
+                    ticket: t.clone().into(),
+                }))
                 .await
                 .unwrap()
                 .into_inner()
@@ -233,10 +235,14 @@ mod tests {
         assert!(error.contains("cannot be read"), "{error}");
 
         // Another process (a restarted executor) cannot open them.
-        let other = SealedFlightService::new(work_dir, Arc::new(ShuffleSecret::generate().unwrap()));
+        let other =
+            SealedFlightService::new(work_dir, Arc::new(ShuffleSecret::generate().unwrap()));
         let p = &written[1];
         let t = ticket("job1", 2, p.partition_id as u32, p.file_id);
-        let refused = match other.do_get(Request::new(Ticket { ticket: t.into() })).await {
+        let refused = match other
+            .do_get(Request::new(Ticket { ticket: t.into() }))
+            .await
+        {
             Ok(response) => response.into_inner().next().await.unwrap().is_err(),
             Err(status) => status.message().contains("fails authentication"),
         };

@@ -181,7 +181,9 @@ impl<R: Read> OpeningReader<R> {
     /// Opens file `name` (its path under the work directory) from `inner`.
     pub fn new(mut inner: R, cipher: Arc<AesGcm256>, name: String) -> io::Result<Self> {
         let mut magic = [0u8; MAGIC.len()];
-        inner.read_exact(&mut magic).map_err(|_| not_sealed(&name))?;
+        inner
+            .read_exact(&mut magic)
+            .map_err(|_| not_sealed(&name))?;
         if &magic != MAGIC {
             return Err(not_sealed(&name));
         }
@@ -296,7 +298,10 @@ mod tests {
             let plain = data(len);
             let file = seal(&secret, "job1", "job1/1/0/data-0.arrow", &plain);
             assert_eq!(&file[..8], MAGIC);
-            assert_eq!(open(&secret, "job1", "job1/1/0/data-0.arrow", &file).unwrap(), plain);
+            assert_eq!(
+                open(&secret, "job1", "job1/1/0/data-0.arrow", &file).unwrap(),
+                plain
+            );
         }
     }
 

@@ -60,15 +60,13 @@ impl ExecutionEngine for SealedShuffleEngine {
         // task runs, so it needs no pinning.)
         let plan = plan
             .transform(|node| {
-                Ok(
-                    match node.downcast_ref::<ShuffleReaderExec>() {
-                        Some(reader) => {
-                            Transformed::yes(Arc::new(reader.with_work_dir(work_dir.to_owned()))
-                                as Arc<dyn ExecutionPlan>)
-                        }
-                        None => Transformed::no(node),
-                    },
-                )
+                Ok(match node.downcast_ref::<ShuffleReaderExec>() {
+                    Some(reader) => {
+                        Transformed::yes(Arc::new(reader.with_work_dir(work_dir.to_owned()))
+                            as Arc<dyn ExecutionPlan>)
+                    }
+                    None => Transformed::no(node),
+                })
             })?
             .data;
         if plan.downcast_ref::<SortShuffleWriterExec>().is_some() {
@@ -78,14 +76,12 @@ impl ExecutionEngine for SealedShuffleEngine {
                     .to_owned(),
             ));
         }
-        let writer = plan
-            .downcast_ref::<ShuffleWriterExec>()
-            .ok_or_else(|| {
-                DataFusionError::Internal(format!(
-                    "a query stage must start with a shuffle writer, not {}",
-                    plan.name()
-                ))
-            })?;
+        let writer = plan.downcast_ref::<ShuffleWriterExec>().ok_or_else(|| {
+            DataFusionError::Internal(format!(
+                "a query stage must start with a shuffle writer, not {}",
+                plan.name()
+            ))
+        })?;
         Ok(Arc::new(SealedStage {
             job_id,
             stage_id,
