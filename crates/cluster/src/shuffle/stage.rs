@@ -85,7 +85,7 @@ impl ExecutionEngine for SealedShuffleEngine {
         Ok(Arc::new(SealedStage {
             job_id,
             stage_id,
-            input: Arc::clone(&writer.children()[0]),
+            input: Arc::clone(writer.children()[0]),
             partitioning: writer.shuffle_output_partitioning().cloned(),
             work_dir: work_dir.to_owned(),
             secret: Arc::clone(&self.secret),
