@@ -5,7 +5,7 @@
 use std::fmt;
 use std::fs::{self, File};
 use std::io::BufWriter;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -212,6 +212,7 @@ struct StageFiles {
 
 struct OpenFile {
     writer: StreamWriter<SealingWriter<BufWriter<File>>>,
+    path: PathBuf,
     partition: usize,
     file_id: Option<u64>,
     batches: u64,
@@ -264,6 +265,7 @@ impl StageFiles {
         let writer = StreamWriter::try_new_with_options(sealing, &self.schema, options)?;
         Ok(OpenFile {
             writer,
+            path,
             partition,
             file_id,
             batches: 0,
@@ -277,6 +279,7 @@ impl StageFiles {
         for file in self.open.into_iter().flatten() {
             let OpenFile {
                 mut writer,
+                path,
                 partition,
                 file_id,
                 batches,
@@ -284,14 +287,6 @@ impl StageFiles {
             } = file;
             writer.finish()?;
             writer.into_inner()?.finish()?;
-            let path = create_shuffle_path(
-                &self.work_dir,
-                &self.job_id,
-                self.stage_id,
-                partition,
-                file_id,
-                false,
-            )?;
             written.push(ShuffleWritePartition {
                 partition_id: partition as u64,
                 num_batches: batches,
