@@ -14,7 +14,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use sealhouse_cluster::{ExecutorOptions, SchedulerUrl, run_executor, run_scheduler};
+use sealhouse_cluster::{
+    ExecutorOptions, SchedulerOptions, SchedulerUrl, run_executor, run_scheduler,
+};
 
 use crate::cluster_tls::ClusterTlsArgs;
 use sealhouse_storage::encryption::StorageKeys;
@@ -38,6 +40,12 @@ enum ClusterCommand {
         /// unless the cluster uses TLS).
         #[arg(long, default_value = "127.0.0.1:50050")]
         listen: SocketAddr,
+        /// Seconds an executor may go without asking for work before it is
+        /// taken for lost and its tasks run again on others. A busy
+        /// executor asks only when a task slot frees: keep this above the
+        /// longest task.
+        #[arg(long, value_name = "SECONDS", default_value_t = 180)]
+        executor_timeout: u64,
         #[command(flatten)]
         tls: ClusterTlsArgs,
     },
@@ -87,13 +95,21 @@ pub(crate) fn run(args: ClusterArgs) -> Result<()> {
     // Ballista's own log (the `log` crate) joins Sealhouse's JSON lines.
     crate::logging::init();
     match args.command {
-        ClusterCommand::Scheduler { listen, tls } => {
+        ClusterCommand::Scheduler {
+            listen,
+            executor_timeout,
+            tls,
+        } => {
             let tls = tls.load()?;
             loopback_only(listen, tls.is_some())?;
             let runtime = crate::runtime::build("scheduler")?;
             let scheme = if tls.is_some() { "https" } else { "http" };
             eprintln!("sealhouse cluster scheduler listening on {scheme}://{listen}");
-            runtime.block_on(run_scheduler(listen, tls))?;
+            runtime.block_on(run_scheduler(SchedulerOptions {
+                listen,
+                tls,
+                executor_timeout: std::time::Duration::from_secs(executor_timeout),
+            }))?;
             Ok(())
         }
         ClusterCommand::Certs { out, names, hosts } => {

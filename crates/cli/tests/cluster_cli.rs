@@ -191,6 +191,7 @@ fn start_cluster(
     scheduler_port: u16,
     executors: usize,
     tls: Option<&Path>,
+    scheduler_options: &[&str],
     command: impl Fn() -> Command,
 ) -> Vec<Process> {
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -202,12 +203,11 @@ fn start_cluster(
         }
         args
     };
-    let args = with_tls(
-        ["cluster", "scheduler", "--listen", &listen]
-            .map(String::from)
-            .to_vec(),
-        "scheduler",
-    );
+    let mut args: Vec<String> = ["cluster", "scheduler", "--listen", &listen]
+        .map(String::from)
+        .to_vec();
+    args.extend(scheduler_options.iter().map(|o| o.to_string()));
+    let args = with_tls(args, "scheduler");
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut scheduler = Process::spawn(command(), logs.join("scheduler.log"), &args);
     scheduler.wait_listening(scheduler_port);
@@ -299,7 +299,7 @@ fn queries_on_a_cluster_of_separate_processes_equal_the_embedded_warehouse() {
 
     let scheduler_port = free_port();
     let url = format!("http://127.0.0.1:{scheduler_port}");
-    let mut cluster = start_cluster(sandbox.dir.path(), scheduler_port, 2, None, || {
+    let mut cluster = start_cluster(sandbox.dir.path(), scheduler_port, 2, None, &[], || {
         sandbox.std_command()
     });
     let watch = WorkDirWatch::start(
@@ -545,7 +545,7 @@ fn served_sessions_run_their_queries_on_the_cluster() {
             .env_remove("SEALHOUSE_KMS_ROOT_KEY_FILE");
         cmd
     };
-    let cluster = start_cluster(logs.path(), scheduler_port, 1, None, command);
+    let cluster = start_cluster(logs.path(), scheduler_port, 1, None, &[], command);
 
     let root = served.account("1892732288741234");
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -747,9 +747,14 @@ fn a_cluster_with_tls_serves_only_holders_of_its_certificates() {
 
     let scheduler_port = free_port();
     let url = format!("https://127.0.0.1:{scheduler_port}");
-    let cluster = start_cluster(sandbox.dir.path(), scheduler_port, 2, Some(&certs), || {
-        sandbox.std_command()
-    });
+    let cluster = start_cluster(
+        sandbox.dir.path(),
+        scheduler_port,
+        2,
+        Some(&certs),
+        &[],
+        || sandbox.std_command(),
+    );
     let member = tls_args(&certs, "coordinator");
     for query in queries("aes_p").iter().take(4) {
         let embedded = ok(&sandbox, "aes_p", query);
@@ -800,4 +805,63 @@ fn a_cluster_with_tls_serves_only_holders_of_its_certificates() {
     )
     .expect_err("TLS files with http://");
     assert!(err.contains("https://"), "{err}");
+}
+
+/// An executor killed while a query runs on it: the scheduler takes it for
+/// lost once it stops asking for work (`--executor-timeout`), its tasks run
+/// again on the other executor, and the query gives the embedded
+/// warehouse's rows, or fails saying why; never other rows.
+#[test]
+fn an_executor_killed_mid_query_costs_time_not_rows() {
+    let sandbox = Sandbox::new();
+    fill(&sandbox, "default");
+    let scheduler_port = free_port();
+    let url = format!("http://127.0.0.1:{scheduler_port}");
+    let mut cluster = start_cluster(
+        sandbox.dir.path(),
+        scheduler_port,
+        2,
+        None,
+        &["--executor-timeout", "6"],
+        || sandbox.std_command(),
+    );
+    let query = "SELECT a.region, count(*), sum(b.amount % 1000) FROM events a \
+                 JOIN events b ON a.id % 3000 = b.id % 3000 GROUP BY a.region ORDER BY 1";
+    let started = Instant::now();
+    let embedded = ok(&sandbox, "default", query);
+    println!("embedded: {:?}", started.elapsed());
+
+    let mut cmd = sandbox.std_command();
+    cmd.args(["sql", "--format", "csv", "-e", query, "--cluster", &url]);
+    let started = Instant::now();
+    let running = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    // Once the second executor has finished a task of the query (so
+    // shuffle output the next stage needs is on it), kill it.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !cluster[2].log().contains("Finished task") {
+        assert!(Instant::now() < deadline, "executor 1 took no task");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cluster[2].child.kill().expect("kills the executor");
+    let _ = cluster[2].child.wait();
+    println!("killed executor 1 after {:?}", started.elapsed());
+    let out = running.wait_with_output().expect("the query ends");
+    println!("the query ended after {:?}", started.elapsed());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() {
+        assert_eq!(stdout, embedded, "rows after an executor was lost");
+        println!("the query was retried: same rows as embedded");
+    } else {
+        println!("the query failed: {stderr}");
+        assert!(stdout.lines().count() <= 1, "rows and an error: {stdout}");
+        assert!(stderr.contains("executor"), "{stderr}");
+    }
+    // The remaining executor answers the next queries.
+    let again = sql(&sandbox, Some(&url), "default", query).expect("runs on one executor");
+    assert_eq!(again, embedded);
 }

@@ -24,7 +24,7 @@ pub use certs::{GeneratedCerts, generate as generate_certs};
 pub use codec::SealhouseCodec;
 pub use coordinator::Cluster;
 pub use executor::{ExecutorOptions, run_executor};
-pub use scheduler::run_scheduler;
+pub use scheduler::{SchedulerOptions, run_scheduler};
 pub use scheduler_url::SchedulerUrl;
 pub use tls::ClusterTls;
 

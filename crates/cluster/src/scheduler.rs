@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ballista_core::config::TaskSchedulingPolicy;
 use ballista_core::serde::protobuf::scheduler_grpc_server::SchedulerGrpcServer;
@@ -22,12 +23,27 @@ use crate::{ClusterError, ClusterTls};
 /// work directories.
 const FINISHED_JOB_DATA_CLEANUP_SECONDS: u64 = 2;
 
-/// Runs a scheduler listening on `listen` (over TLS with `tls`) until the
-/// process ends.
-pub async fn run_scheduler(
-    listen: SocketAddr,
-    tls: Option<Arc<ClusterTls>>,
-) -> Result<(), ClusterError> {
+/// What a scheduler needs.
+#[derive(Debug)]
+pub struct SchedulerOptions {
+    /// Where it listens.
+    pub listen: SocketAddr,
+    /// The cluster's TLS, if it has one.
+    pub tls: Option<Arc<ClusterTls>>,
+    /// How long an executor may go without asking for work before it is
+    /// taken for lost: its tasks run again elsewhere (a busy executor asks
+    /// only when a task slot frees, so this must exceed the longest task).
+    pub executor_timeout: Duration,
+}
+
+/// Runs a scheduler until the process ends.
+pub async fn run_scheduler(options: SchedulerOptions) -> Result<(), ClusterError> {
+    let SchedulerOptions {
+        listen,
+        tls,
+        executor_timeout,
+    } = options;
+    let timeout = executor_timeout.as_secs().max(1);
     let config = Arc::new(SchedulerConfig {
         bind_host: listen.ip().to_string(),
         bind_port: listen.port(),
@@ -37,6 +53,8 @@ pub async fn run_scheduler(
         scheduling_policy: TaskSchedulingPolicy::PullStaged,
         finished_job_data_clean_up_interval_seconds: FINISHED_JOB_DATA_CLEANUP_SECONDS,
         override_physical_codec: Some(Arc::new(SealhouseCodec::new(None))),
+        executor_timeout_seconds: timeout,
+        expire_dead_executor_interval_seconds: (timeout / 3).clamp(1, 15),
         ..SchedulerConfig::default()
     });
     let cluster = BallistaCluster::new_from_config(&config)
