@@ -865,3 +865,56 @@ fn an_executor_killed_mid_query_costs_time_not_rows() {
     let again = sql(&sandbox, Some(&url), "default", query).expect("runs on one executor");
     assert_eq!(again, embedded);
 }
+
+/// The `key: value` line `name` of a `sealhouse kms` answer.
+fn kms_field(out: &str, name: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+        .unwrap_or_else(|| panic!("no {name} in {out}"))
+        .to_owned()
+}
+
+/// A KMS refusal on an executor (the project's own key disabled, the
+/// executor's key cache off) reaches the user naming the key and its
+/// state, as in the embedded warehouse; enabled again, the key serves.
+#[test]
+fn a_key_disabled_under_a_running_cluster_is_named_in_the_error() {
+    let sandbox = Sandbox::new();
+    let run = |args: &[&str]| {
+        let out = sandbox.std_command().args(args).output().expect("runs");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let key = run(&["kms", "create-key"]);
+    let key_id = kms_field(&key, "key_id");
+    run(&["project", "create", "byok", "--key", &key_id]);
+    fill(&sandbox, "byok");
+    let scheduler_port = free_port();
+    let url = format!("http://127.0.0.1:{scheduler_port}");
+    let _cluster = start_cluster(sandbox.dir.path(), scheduler_port, 1, None, &[], || {
+        let mut cmd = sandbox.std_command();
+        cmd.env("SEALHOUSE_KMS_CACHE_TTL", "0");
+        cmd
+    });
+    let query = "SELECT region, sum(amount) FROM events GROUP BY region ORDER BY 1";
+    let embedded = ok(&sandbox, "byok", query);
+    assert_eq!(
+        sql(&sandbox, Some(&url), "byok", query),
+        Ok(embedded.clone())
+    );
+
+    run(&["kms", "disable-key", "--key-id", &key_id]);
+    let err = sql(&sandbox, Some(&url), "byok", query).expect_err("the key is disabled");
+    assert!(err.contains(&key_id), "{err}");
+    assert!(err.contains("is Disabled"), "{err}");
+    assert!(err.contains("enable it with EnableKey"), "{err}");
+    // The executor's reason, not Ballista's Debug text of it.
+    assert!(!err.contains("DataFusionError("), "{err}");
+
+    run(&["kms", "enable-key", "--key-id", &key_id]);
+    assert_eq!(sql(&sandbox, Some(&url), "byok", query), Ok(embedded));
+}

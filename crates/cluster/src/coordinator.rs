@@ -109,6 +109,8 @@ impl Cluster {
                 "cannot reach the cluster's scheduler at {at}: start it with `sealhouse cluster \
                  scheduler --listen {at}`, or run the statement without --cluster"
             )
+        } else if let Some(reason) = task_failure(&text) {
+            format!("a task of the query failed on the cluster: {reason}")
         } else if !at.tls() && text.contains("tonic::transport::Error") {
             format!(
                 "the cluster's scheduler at {at} closed the plaintext connection: if it runs \
@@ -119,5 +121,54 @@ impl Cluster {
             return e;
         };
         DataFusionError::Execution(message)
+    }
+}
+
+/// The reason inside Ballista's report of a failed task, which carries the
+/// executor's error as its Debug text (`Task failed due to runtime
+/// execution error: DataFusionError(...(Kms { code: .., message: "..." }))`):
+/// Sealhouse's own message, unquoted.
+fn task_failure(text: &str) -> Option<String> {
+    let (_, debug) = text.split_once("Task failed due to runtime execution error: ")?;
+    let (_, quoted) = debug.split_once("message: \"")?;
+    let mut reason = String::new();
+    let mut chars = quoted.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(reason),
+            '\\' => match chars.next()? {
+                'n' => reason.push('\n'),
+                't' => reason.push('\t'),
+                other => reason.push(other),
+            },
+            c => reason.push(c),
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_task_reads_as_its_reason() {
+        let text = "Execution error: Job a failed: Job failed due to stage 1 failed: Task \
+                    failed due to runtime execution error: DataFusionError(ParquetError(External(\
+                    Kms { code: Disabled, message: \"key k is Disabled, so \\\"it\\\" cannot\" })))";
+        assert_eq!(
+            task_failure(text).as_deref(),
+            Some("key k is Disabled, so \"it\" cannot")
+        );
+        assert_eq!(
+            task_failure("Task failed due to runtime execution error: Io"),
+            None
+        );
+        assert_eq!(task_failure("message: \"x\""), None);
+        // Cut short: no reason rather than half of one.
+        assert_eq!(
+            task_failure("Task failed due to runtime execution error: X { message: \"abc"),
+            None
+        );
     }
 }
