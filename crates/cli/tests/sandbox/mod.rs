@@ -9,13 +9,26 @@ use std::path::PathBuf;
 /// `<temp>/data` and `<temp>/config`, removed with the value.
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
+    /// Variables every command of the sandbox gets (an S3 server's, say).
+    env: Vec<(String, String)>,
 }
 
 impl Sandbox {
     pub fn new() -> Self {
         Self {
             dir: tempfile::tempdir().expect("tempdir"),
+            env: Vec::new(),
         }
+    }
+
+    /// The sandbox, its commands given `vars` too.
+    pub fn with_env<K: Into<String>, V: Into<String>>(
+        mut self,
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.env
+            .extend(vars.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self
     }
 
     pub fn data(&self) -> PathBuf {
@@ -49,5 +62,6 @@ impl Sandbox {
             .env_remove("SEALHOUSE_KMS_ROOT_KEY")
             .env_remove("SEALHOUSE_REGION")
             .env_remove("SEALHOUSE_KMS_ROOT_KEY_FILE")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
     }
 }
