@@ -1,0 +1,270 @@
+//! Queries over an AES256-encrypted table, embedded and on a cluster of
+//! separate processes on this machine (a scheduler and one, then two,
+//! executors, plaintext loopback), measured in one run: rows per CPU-second
+//! of every process involved (the `sealhouse sql` coordinator, and for the
+//! cluster the scheduler and executors too), and the cluster's CPU per row
+//! against the embedded warehouse's.
+//!
+//! - `scan`: `SELECT sum(amount), max(region), count(id) FROM t`, the
+//!   encrypted-table scan with a final aggregate (one stage of partial
+//!   aggregates per file group, then one merge);
+//! - `group`: `SELECT region, sum(amount) ... GROUP BY region`: partial
+//!   aggregates shuffled (sealed shuffle files) by region.
+//!
+//! The table holds `SEALHOUSE_CLUSTER_ROWS` rows (10,000,000 by default) in
+//! seven files. Each figure is the median of three runs. CPU is read from
+//! /proc: a finished `sealhouse sql`'s from this process's children's
+//! total, the long-running processes' from their own counters.
+//!
+//!   cargo bench -p sealhouse --bench cluster_scan
+//!
+//! `cargo test --benches` runs it once on 70,000 rows.
+
+#[path = "../tests/sandbox/mod.rs"]
+mod sandbox;
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sandbox::Sandbox;
+
+const FILES: u64 = 7;
+const RUNS: usize = 3;
+/// Clock ticks per second of /proc's CPU counters (USER_HZ on Linux).
+const TICKS: f64 = 100.0;
+
+const QUERIES: [(&str, &str); 2] = [
+    ("scan", "SELECT sum(amount), max(region), count(id) FROM t"),
+    (
+        "group",
+        "SELECT region, sum(amount) FROM t GROUP BY region ORDER BY region",
+    ),
+];
+
+/// utime + stime of process `pid` (`self` for this one), and with
+/// `children`, of its waited-for children instead.
+fn cpu_ticks(pid: &str, children: bool) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("reads /proc");
+    // Fields after the command name, which ends with the last ')'.
+    let fields: Vec<&str> = stat[stat.rfind(')').expect("a stat line") + 2..]
+        .split(' ')
+        .collect();
+    // utime, stime, cutime, cstime are fields 14..=17 (1-based), 12..=15 here.
+    let at = if children { 14 } else { 12 };
+    fields[at].parse::<u64>().expect("ticks") + fields[at + 1].parse::<u64>().expect("ticks")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A cluster process, killed when dropped.
+struct Process(Child);
+
+impl Process {
+    fn start(sandbox: &Sandbox, args: &[&str], port: u16) -> Self {
+        let child = sandbox
+            .std_command()
+            .args(args)
+            .env("SEALHOUSE_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawns");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "{args:?} does not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self(child)
+    }
+
+    fn ticks(&self) -> u64 {
+        cpu_ticks(&self.0.id().to_string(), false)
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `sql` with `sealhouse sql` (on the cluster at `url`, if given):
+/// its output, wall time and CPU seconds (its own, and `cluster`'s).
+fn run(sandbox: &Sandbox, url: Option<&str>, cluster: &[Process], sql: &str) -> (String, f64, f64) {
+    let before_children = cpu_ticks("self", true);
+    let before_cluster: u64 = cluster.iter().map(Process::ticks).sum();
+    let started = Instant::now();
+    let mut cmd: Command = sandbox.std_command();
+    cmd.args(["sql", "--format", "csv", "--project", "enc", "-e", sql]);
+    if let Some(url) = url {
+        cmd.args(["--cluster", url]);
+    }
+    let out = cmd.output().expect("runs");
+    let wall = started.elapsed().as_secs_f64();
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ticks = cpu_ticks("self", true) - before_children
+        + cluster.iter().map(Process::ticks).sum::<u64>()
+        - before_cluster;
+    (
+        String::from_utf8(out.stdout).expect("utf-8"),
+        wall,
+        ticks as f64 / TICKS,
+    )
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// One configuration's median wall and CPU seconds for each query, and the
+/// rows each gave (checked against the embedded warehouse's).
+fn measure(
+    sandbox: &Sandbox,
+    url: Option<&str>,
+    cluster: &[Process],
+    expected: &mut Vec<String>,
+) -> Vec<(f64, f64)> {
+    QUERIES
+        .iter()
+        .enumerate()
+        .map(|(i, (_, sql))| {
+            let mut walls = Vec::new();
+            let mut cpus = Vec::new();
+            for _ in 0..RUNS {
+                let (rows, wall, cpu) = run(sandbox, url, cluster, sql);
+                match expected.get(i) {
+                    Some(want) => assert_eq!(&rows, want, "{sql}: other rows"),
+                    None => expected.push(rows),
+                }
+                walls.push(wall);
+                cpus.push(cpu);
+            }
+            (median(walls), median(cpus))
+        })
+        .collect()
+}
+
+fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let rows: u64 = if bench {
+        std::env::var("SEALHOUSE_CLUSTER_ROWS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(10_000_000)
+    } else {
+        70_000
+    };
+    let sandbox = Sandbox::new();
+    let setup = sandbox
+        .std_command()
+        .args(["project", "create", "enc", "--encryption", "AES256"])
+        .output()
+        .expect("runs");
+    assert!(setup.status.success());
+    let mut script = String::from("CREATE TABLE t (id BIGINT, region STRING, amount BIGINT);");
+    let per_file = rows / FILES;
+    for f in 0..FILES {
+        let end = if f + 1 == FILES {
+            rows
+        } else {
+            (f + 1) * per_file
+        };
+        script.push_str(&format!(
+            "INSERT INTO t SELECT value, concat('region-', CAST(value % 16 AS STRING)), \
+             value * 7919 % 1000003 FROM range({}, {end});",
+            f * per_file
+        ));
+    }
+    let started = Instant::now();
+    run_script(&sandbox, &script);
+    println!(
+        "cluster_scan: {rows} rows in {FILES} files of an AES256 table, written in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let (_, _, startup) = run(&sandbox, None, &[], "SELECT 1");
+    println!("a `sealhouse sql -e 'SELECT 1'` process: {startup:.2} CPU-s (in every figure)");
+
+    let mut expected = Vec::new();
+    let embedded = measure(&sandbox, None, &[], &mut expected);
+    let mut results = vec![("embedded", embedded)];
+    for executors in [1, 2] {
+        let port = free_port();
+        let url = format!("http://127.0.0.1:{port}");
+        let listen = format!("127.0.0.1:{port}");
+        let mut cluster = vec![Process::start(
+            &sandbox,
+            &["cluster", "scheduler", "--listen", &listen],
+            port,
+        )];
+        for i in 0..executors {
+            let port = free_port();
+            let work = sandbox.dir.path().join(format!("work{executors}-{i}"));
+            cluster.push(Process::start(
+                &sandbox,
+                &[
+                    "cluster",
+                    "executor",
+                    "--scheduler",
+                    &url,
+                    "--listen",
+                    &format!("127.0.0.1:{port}"),
+                    "--work-dir",
+                    work.to_str().expect("utf-8"),
+                ],
+                port,
+            ));
+        }
+        let name = if executors == 1 {
+            "1 executor"
+        } else {
+            "2 executors"
+        };
+        results.push((name, measure(&sandbox, Some(&url), &cluster, &mut expected)));
+    }
+
+    println!(
+        "\n{:<10} {:<12} {:>8} {:>8} {:>16} {:>14}",
+        "query", "where", "wall s", "CPU s", "M rows/CPU-s", "CPU/row vs emb"
+    );
+    for (q, (query, _)) in QUERIES.iter().enumerate() {
+        let reference = results[0].1[q].1;
+        for (name, figures) in &results {
+            let (wall, cpu) = figures[q];
+            println!(
+                "{:<10} {:<12} {:>8.2} {:>8.2} {:>16.2} {:>13.2}x",
+                query,
+                name,
+                wall,
+                cpu,
+                rows as f64 / cpu / 1e6,
+                cpu / reference
+            );
+        }
+    }
+}
+
+fn run_script(sandbox: &Sandbox, script: &str) {
+    let out = sandbox
+        .std_command()
+        .args(["sql", "--project", "enc", "-e", script])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
