@@ -302,6 +302,10 @@ fn queries_on_a_cluster_of_separate_processes_equal_the_embedded_warehouse() {
     let mut cluster = start_cluster(sandbox.dir.path(), scheduler_port, 2, None, &[], || {
         sandbox.std_command()
     });
+    // The coordinator reaches the scheduler through a tap that keeps the
+    // plans it submits.
+    let tap = WireTap::start(scheduler_port);
+    let tapped = format!("http://127.0.0.1:{}", tap.port);
     let watch = WorkDirWatch::start(
         (0..2)
             .map(|i| sandbox.dir.path().join(format!("work{i}")))
@@ -316,7 +320,7 @@ fn queries_on_a_cluster_of_separate_processes_equal_the_embedded_warehouse() {
         };
         for query in queries(other) {
             let embedded = ok(&sandbox, name, &query);
-            let clustered = sql(&sandbox, Some(&url), name, &query)
+            let clustered = sql(&sandbox, Some(&tapped), name, &query)
                 .unwrap_or_else(|e| panic!("{name}: {query} on the cluster: {e}"));
             assert_eq!(clustered, embedded, "{name}: {query}");
             assert!(embedded.lines().count() > 1, "{name}: {query} gave no rows");
@@ -423,6 +427,19 @@ fn queries_on_a_cluster_of_separate_processes_equal_the_embedded_warehouse() {
         use base64::Engine;
         base64::engine::general_purpose::STANDARD.encode(&root_key)
     };
+    // The plans submitted (every query above, tapped on the wire) name the
+    // tables' files and carry no row's value and no key.
+    let wire = tap.bytes();
+    println!(
+        "{} bytes between the coordinator and the scheduler",
+        wire.len()
+    );
+    let holds = |needle: &[u8]| wire.windows(needle.len()).any(|w| w == needle);
+    assert!(holds(b"events"), "the tap saw the plans");
+    assert!(!holds(MARKER.as_bytes()), "a plan holds a row's value");
+    assert!(!holds(&root_key), "a plan holds the root key");
+    assert!(!holds(hex.as_bytes()), "a plan holds the root key");
+    assert!(!holds(base64.as_bytes()), "a plan holds the root key");
     for process in &cluster {
         let log = std::fs::read(&process.log).expect("reads the log");
         let text = String::from_utf8_lossy(&log);
@@ -451,6 +468,54 @@ fn queries_on_a_cluster_of_separate_processes_equal_the_embedded_warehouse() {
         std::thread::sleep(Duration::from_millis(200));
     }
     cluster.clear();
+}
+
+/// Forwards TCP connections to a port and keeps every byte that passes,
+/// both ways: what a coordinator and the scheduler say to each other.
+struct WireTap {
+    port: u16,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl WireTap {
+    fn start(target: u16) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("binds");
+        let port = listener.local_addr().expect("an address").port();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = std::sync::Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for client in listener.incoming().filter_map(Result::ok) {
+                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                    continue;
+                };
+                for (mut from, mut to) in [
+                    (
+                        client.try_clone().expect("clones"),
+                        server.try_clone().expect("clones"),
+                    ),
+                    (server, client),
+                ] {
+                    let kept = std::sync::Arc::clone(&kept);
+                    std::thread::spawn(move || {
+                        use std::io::Write;
+                        let mut buf = [0u8; 16 * 1024];
+                        while let Ok(n) = from.read(&mut buf) {
+                            if n == 0 || to.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                            kept.lock().expect("lock").extend_from_slice(&buf[..n]);
+                        }
+                        let _ = to.shutdown(std::net::Shutdown::Write);
+                    });
+                }
+            }
+        });
+        Self { port, seen }
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        self.seen.lock().expect("lock").clone()
+    }
 }
 
 /// The first bytes of a sealed shuffle file (`crates/cluster/src/shuffle`);
