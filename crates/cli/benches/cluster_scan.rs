@@ -1,6 +1,7 @@
 //! Queries over an AES256-encrypted table, embedded and on a cluster of
 //! separate processes on this machine (a scheduler and one, then two,
-//! executors, plaintext loopback), measured in one run: rows per CPU-second
+//! executors; then two executors with the cluster's mutually authenticated
+//! TLS), measured in one run: rows per CPU-second
 //! of every process involved (the `sealhouse sql` coordinator, and for the
 //! cluster the scheduler and executors too), and the cluster's CPU per row
 //! against the embedded warehouse's.
@@ -66,7 +67,7 @@ fn free_port() -> u16 {
 struct Process(Child);
 
 impl Process {
-    fn start(sandbox: &Sandbox, args: &[&str], port: u16) -> Self {
+    fn start(sandbox: &Sandbox, args: &[String], port: u16) -> Self {
         let child = sandbox
             .std_command()
             .args(args)
@@ -98,14 +99,20 @@ impl Drop for Process {
 
 /// Runs `sql` with `sealhouse sql` (on the cluster at `url`, if given):
 /// its output, wall time and CPU seconds (its own, and `cluster`'s).
-fn run(sandbox: &Sandbox, url: Option<&str>, cluster: &[Process], sql: &str) -> (String, f64, f64) {
+fn run(
+    sandbox: &Sandbox,
+    url: Option<&str>,
+    tls: &[String],
+    cluster: &[Process],
+    sql: &str,
+) -> (String, f64, f64) {
     let before_children = cpu_ticks("self", true);
     let before_cluster: u64 = cluster.iter().map(Process::ticks).sum();
     let started = Instant::now();
     let mut cmd: Command = sandbox.std_command();
     cmd.args(["sql", "--format", "csv", "--project", "enc", "-e", sql]);
     if let Some(url) = url {
-        cmd.args(["--cluster", url]);
+        cmd.args(["--cluster", url]).args(tls);
     }
     let out = cmd.output().expect("runs");
     let wall = started.elapsed().as_secs_f64();
@@ -134,6 +141,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 fn measure(
     sandbox: &Sandbox,
     url: Option<&str>,
+    tls: &[String],
     cluster: &[Process],
     expected: &mut Vec<String>,
 ) -> Vec<(f64, f64)> {
@@ -144,7 +152,7 @@ fn measure(
             let mut walls = Vec::new();
             let mut cpus = Vec::new();
             for _ in 0..RUNS {
-                let (rows, wall, cpu) = run(sandbox, url, cluster, sql);
+                let (rows, wall, cpu) = run(sandbox, url, tls, cluster, sql);
                 match expected.get(i) {
                     Some(want) => assert_eq!(&rows, want, "{sql}: other rows"),
                     None => expected.push(rows),
@@ -194,27 +202,65 @@ fn main() {
         "cluster_scan: {rows} rows in {FILES} files of an AES256 table, written in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let (_, _, startup) = run(&sandbox, None, &[], "SELECT 1");
+    let (_, _, startup) = run(&sandbox, None, &[], &[], "SELECT 1");
     println!("a `sealhouse sql -e 'SELECT 1'` process: {startup:.2} CPU-s (in every figure)");
 
     let mut expected = Vec::new();
-    let embedded = measure(&sandbox, None, &[], &mut expected);
+    let embedded = measure(&sandbox, None, &[], &[], &mut expected);
     let mut results = vec![("embedded", embedded)];
-    for executors in [1, 2] {
+    let certs = sandbox.dir.path().join("certs");
+    let made = sandbox
+        .std_command()
+        .args(["cluster", "certs", "--out", certs.to_str().expect("utf-8")])
+        .args([
+            "--name",
+            "scheduler",
+            "--name",
+            "executor",
+            "--name",
+            "coordinator",
+        ])
+        .output()
+        .expect("runs");
+    assert!(made.status.success());
+    let tls_args = |name: &str| -> Vec<String> {
+        let path = |file: String| certs.join(file).to_str().expect("utf-8").to_owned();
+        vec![
+            "--cluster-ca".into(),
+            path("ca.pem".into()),
+            "--cluster-cert".into(),
+            path(format!("{name}.pem")),
+            "--cluster-key".into(),
+            path(format!("{name}.key")),
+        ]
+    };
+    for (name, executors, tls) in [
+        ("1 executor", 1, false),
+        ("2 executors", 2, false),
+        ("2 exec. TLS", 2, true),
+    ] {
         let port = free_port();
-        let url = format!("http://127.0.0.1:{port}");
+        let scheme = if tls { "https" } else { "http" };
+        let url = format!("{scheme}://127.0.0.1:{port}");
         let listen = format!("127.0.0.1:{port}");
-        let mut cluster = vec![Process::start(
-            &sandbox,
-            &["cluster", "scheduler", "--listen", &listen],
-            port,
-        )];
+        let with_tls = |mut args: Vec<String>, who: &str| {
+            if tls {
+                args.extend(tls_args(who));
+            }
+            args
+        };
+        let args = with_tls(
+            ["cluster", "scheduler", "--listen", &listen]
+                .map(String::from)
+                .to_vec(),
+            "scheduler",
+        );
+        let mut cluster = vec![Process::start(&sandbox, &args, port)];
         for i in 0..executors {
             let port = free_port();
-            let work = sandbox.dir.path().join(format!("work{executors}-{i}"));
-            cluster.push(Process::start(
-                &sandbox,
-                &[
+            let work = sandbox.dir.path().join(format!("work-{port}-{i}"));
+            let args = with_tls(
+                [
                     "cluster",
                     "executor",
                     "--scheduler",
@@ -223,16 +269,22 @@ fn main() {
                     &format!("127.0.0.1:{port}"),
                     "--work-dir",
                     work.to_str().expect("utf-8"),
-                ],
-                port,
-            ));
+                ]
+                .map(String::from)
+                .to_vec(),
+                "executor",
+            );
+            cluster.push(Process::start(&sandbox, &args, port));
         }
-        let name = if executors == 1 {
-            "1 executor"
+        let coordinator = if tls {
+            tls_args("coordinator")
         } else {
-            "2 executors"
+            Vec::new()
         };
-        results.push((name, measure(&sandbox, Some(&url), &cluster, &mut expected)));
+        results.push((
+            name,
+            measure(&sandbox, Some(&url), &coordinator, &cluster, &mut expected),
+        ));
     }
 
     println!(
