@@ -45,6 +45,21 @@ pub async fn run_executor(options: ExecutorOptions) -> Result<(), ClusterError> 
         ))
     })?;
     options.scheduler.check_tls(options.tls.is_some())?;
+    // Files a dead executor left here are sealed under a secret that died
+    // with it: nothing can read them, so they go.
+    let reclaimed = shuffle::reclaim(&options.work_dir).map_err(|e| {
+        ClusterError::Setup(format!(
+            "clearing the work directory {}: {e}",
+            options.work_dir.display()
+        ))
+    })?;
+    if reclaimed > 0 {
+        tracing::info!(
+            target: "sealhouse::cluster",
+            jobs = reclaimed,
+            "removed shuffle files a previous executor left in the work directory"
+        );
+    }
     let secret =
         Arc::new(ShuffleSecret::generate().map_err(|e| ClusterError::Setup(e.to_string()))?);
     let defaults = ExecutorProcessConfig::default();

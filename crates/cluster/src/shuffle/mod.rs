@@ -10,15 +10,20 @@
 //! so no process reads a shuffle file from disk but its writer. A copy of
 //! a work directory, or a crashed executor's leftovers, decrypts nothing.
 //!
+//! An executor that starts removes what a dead one left in its work
+//! directory ([`reclaim`]): sealed files nothing can open any more.
+//!
 //! Executors also never spill: their runtime has no disk manager, as the
 //! embedded warehouse's has none, so an operator that would spill fails
 //! with the memory limit instead.
 
 mod flight;
+mod reclaim;
 pub mod sealed_file;
 mod stage;
 
 pub(crate) use flight::serve;
+pub(crate) use reclaim::reclaim;
 pub(crate) use sealed_file::ShuffleSecret;
 pub(crate) use stage::SealedShuffleEngine;
 

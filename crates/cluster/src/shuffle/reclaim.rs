@@ -1,0 +1,96 @@
+//! What an executor that died left in its work directory: job directories
+//! of sealed shuffle files no process can open any more (the secret they
+//! were sealed under died with it). A new executor on the same work
+//! directory removes them when it starts. It removes only directories that
+//! look like Ballista's (a job id of letters and digits) and hold nothing
+//! but sealed shuffle files, so a work directory pointed at the wrong place
+//! loses nothing else.
+
+use std::io::Read;
+use std::path::Path;
+
+use super::sealed_file::MAGIC;
+
+/// Removes the job directories a dead executor left in `work_dir`; how
+/// many it removed.
+pub(crate) fn reclaim(work_dir: &Path) -> std::io::Result<usize> {
+    let mut removed = 0;
+    let entries = match std::fs::read_dir(work_dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        other => other?,
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let is_job_id = name
+            .to_str()
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric()));
+        if is_job_id && entry.file_type()?.is_dir() && only_sealed(&entry.path())? {
+            std::fs::remove_dir_all(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// Whether everything under `dir` is a directory or a sealed shuffle file
+/// (or an empty file, one cut short before its magic was written).
+fn only_sealed(dir: &Path) -> std::io::Result<bool> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            if !only_sealed(&entry.path())? {
+                return Ok(false);
+            }
+        } else if kind.is_file() {
+            let mut start = Vec::with_capacity(MAGIC.len());
+            std::fs::File::open(entry.path())?
+                .take(MAGIC.len() as u64)
+                .read_to_end(&mut start)?;
+            if !start.is_empty() && start != MAGIC {
+                return Ok(false);
+            }
+        } else {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(path: &Path, bytes: &[u8]) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    #[test]
+    fn removes_only_sealed_job_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let work = dir.path();
+        let sealed = [MAGIC.as_slice(), b"chunks"].concat();
+        write(&work.join("AbC1234/1/0/data.arrow"), &sealed);
+        write(&work.join("AbC1234/2/1/data-0.arrow"), b"");
+        write(&work.join("Zz99xyq/1/0/data.arrow"), &sealed);
+        // Not a dead executor's: a plaintext IPC file, a name that is no
+        // job id, a file at the top.
+        write(
+            &work.join("Plain12/1/0/data.arrow"),
+            &[0xff, 0xff, 0xff, 0xff, 0],
+        );
+        write(&work.join("my-notes/1/0/data.arrow"), &sealed);
+        write(&work.join("notes.txt"), b"mine");
+        assert_eq!(reclaim(work).unwrap(), 2);
+        let mut left: Vec<String> = std::fs::read_dir(work)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["Plain12", "my-notes", "notes.txt"]);
+        assert_eq!(reclaim(work).unwrap(), 0);
+        assert_eq!(reclaim(&work.join("missing")).unwrap(), 0);
+    }
+}
