@@ -11,7 +11,9 @@
 //!   bytes or through an `OpeningReader`.
 //!
 //! After the criterion groups, in benchmark mode, a table in M rows/s from
-//! the median of 5 timed passes of each, and the sealed/plain ratios.
+//! the median of 5 timed passes of each, and the sealed/plain ratios: the
+//! figures to quote. (Criterion's first case in the group measured 1.6-1.9x
+//! slow whichever case it was, also after a pass of each beforehand.)
 //! In test mode (`cargo test --all-targets`) the stage is 20,000 rows.
 //!
 //! Run with `cargo bench -p sealhouse-cluster --bench shuffle`.
