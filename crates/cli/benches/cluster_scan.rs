@@ -51,8 +51,9 @@ fn cpu_ticks(pid: &str, children: bool) -> u64 {
     let fields: Vec<&str> = stat[stat.rfind(')').expect("a stat line") + 2..]
         .split(' ')
         .collect();
-    // utime, stime, cutime, cstime are fields 14..=17 (1-based), 12..=15 here.
-    let at = if children { 14 } else { 12 };
+    // utime, stime, cutime, cstime are fields 14..=17 of proc(5); the
+    // slice starts at field 3 (state), so they are at 11..=14 here.
+    let at = if children { 13 } else { 11 };
     fields[at].parse::<u64>().expect("ticks") + fields[at + 1].parse::<u64>().expect("ticks")
 }
 
