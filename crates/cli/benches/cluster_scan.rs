@@ -17,7 +17,7 @@
 //! /proc: a finished `sealhouse sql`'s from this process's children's
 //! total, the long-running processes' from their own counters.
 //!
-//!   cargo bench -p sealhouse --bench cluster_scan
+//!   cargo bench --workspace --bench cluster_scan
 //!
 //! `cargo test --benches` runs it once on 70,000 rows.
 

@@ -16,7 +16,7 @@
 //! slow whichever case it was, also after a pass of each beforehand.)
 //! In test mode (`cargo test --all-targets`) the stage is 20,000 rows.
 //!
-//! Run with `cargo bench -p sealhouse-cluster --bench shuffle`.
+//! Run with `cargo bench --workspace --bench shuffle`.
 
 use std::hint::black_box;
 use std::io::{BufWriter, Read};
