@@ -71,8 +71,8 @@ fn options() -> IpcWriteOptions {
 
 /// As Ballista's writer: the IPC stream through an 8 KiB `BufWriter`.
 fn write_plain(schema: &SchemaRef, batches: &[RecordBatch], out: Vec<u8>) -> Vec<u8> {
-    let mut w = StreamWriter::try_new_with_options(BufWriter::new(out), schema, options())
-        .expect("writer");
+    let mut w =
+        StreamWriter::try_new_with_options(BufWriter::new(out), schema, options()).expect("writer");
     for b in batches {
         w.write(b).expect("writes");
     }
