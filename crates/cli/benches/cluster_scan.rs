@@ -21,13 +21,15 @@
 //!
 //! `cargo test --benches` runs it once on 70,000 rows.
 
+#[path = "../tests/cluster/mod.rs"]
+mod cluster;
 #[path = "../tests/sandbox/mod.rs"]
 mod sandbox;
 
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Instant;
 
+use cluster::{Process, free_port, make_certs, start_cluster, tls_args};
 use sandbox::Sandbox;
 
 const FILES: u64 = 7;
@@ -57,45 +59,9 @@ fn cpu_ticks(pid: &str, children: bool) -> u64 {
     fields[at].parse::<u64>().expect("ticks") + fields[at + 1].parse::<u64>().expect("ticks")
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-/// A cluster process, killed when dropped.
-struct Process(Child);
-
-impl Process {
-    fn start(sandbox: &Sandbox, args: &[String], port: u16) -> Self {
-        let child = sandbox
-            .std_command()
-            .args(args)
-            .env("SEALHOUSE_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawns");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "{args:?} does not listen");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self(child)
-    }
-
-    fn ticks(&self) -> u64 {
-        cpu_ticks(&self.0.id().to_string(), false)
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// utime + stime of a cluster process.
+fn ticks(process: &Process) -> u64 {
+    cpu_ticks(&process.child.id().to_string(), false)
 }
 
 /// Runs `sql` with `sealhouse sql` (on the cluster at `url`, if given):
@@ -108,7 +74,7 @@ fn run(
     sql: &str,
 ) -> (String, f64, f64) {
     let before_children = cpu_ticks("self", true);
-    let before_cluster: u64 = cluster.iter().map(Process::ticks).sum();
+    let before_cluster: u64 = cluster.iter().map(ticks).sum();
     let started = Instant::now();
     let mut cmd: Command = sandbox.std_command();
     cmd.args(["sql", "--format", "csv", "--project", "enc", "-e", sql]);
@@ -122,8 +88,7 @@ fn run(
         "{sql}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let ticks = cpu_ticks("self", true) - before_children
-        + cluster.iter().map(Process::ticks).sum::<u64>()
+    let ticks = cpu_ticks("self", true) - before_children + cluster.iter().map(ticks).sum::<u64>()
         - before_cluster;
     (
         String::from_utf8(out.stdout).expect("utf-8"),
@@ -210,31 +175,11 @@ fn main() {
     let embedded = measure(&sandbox, None, &[], &[], &mut expected);
     let mut results = vec![("embedded", embedded)];
     let certs = sandbox.dir.path().join("certs");
-    let made = sandbox
-        .std_command()
-        .args(["cluster", "certs", "--out", certs.to_str().expect("utf-8")])
-        .args([
-            "--name",
-            "scheduler",
-            "--name",
-            "executor",
-            "--name",
-            "coordinator",
-        ])
-        .output()
-        .expect("runs");
-    assert!(made.status.success());
-    let tls_args = |name: &str| -> Vec<String> {
-        let path = |file: String| certs.join(file).to_str().expect("utf-8").to_owned();
-        vec![
-            "--cluster-ca".into(),
-            path("ca.pem".into()),
-            "--cluster-cert".into(),
-            path(format!("{name}.pem")),
-            "--cluster-key".into(),
-            path(format!("{name}.key")),
-        ]
-    };
+    make_certs(
+        &sandbox,
+        &certs,
+        &["scheduler", "executor0", "executor1", "coordinator"],
+    );
     for (name, executors, tls) in [
         ("1 executor", 1, false),
         ("2 executors", 2, false),
@@ -243,42 +188,23 @@ fn main() {
         let port = free_port();
         let scheme = if tls { "https" } else { "http" };
         let url = format!("{scheme}://127.0.0.1:{port}");
-        let listen = format!("127.0.0.1:{port}");
-        let with_tls = |mut args: Vec<String>, who: &str| {
-            if tls {
-                args.extend(tls_args(who));
-            }
-            args
-        };
-        let args = with_tls(
-            ["cluster", "scheduler", "--listen", &listen]
-                .map(String::from)
-                .to_vec(),
-            "scheduler",
+        let logs = sandbox.dir.path().join(format!("cluster-{port}"));
+        std::fs::create_dir_all(&logs).expect("a logs directory");
+        let cluster = start_cluster(
+            &logs,
+            port,
+            executors,
+            tls.then_some(certs.as_path()),
+            &[],
+            || {
+                // Warnings only: the figures are of queries, not of logging.
+                let mut cmd = sandbox.std_command();
+                cmd.env("SEALHOUSE_LOG", "warn");
+                cmd
+            },
         );
-        let mut cluster = vec![Process::start(&sandbox, &args, port)];
-        for i in 0..executors {
-            let port = free_port();
-            let work = sandbox.dir.path().join(format!("work-{port}-{i}"));
-            let args = with_tls(
-                [
-                    "cluster",
-                    "executor",
-                    "--scheduler",
-                    &url,
-                    "--listen",
-                    &format!("127.0.0.1:{port}"),
-                    "--work-dir",
-                    work.to_str().expect("utf-8"),
-                ]
-                .map(String::from)
-                .to_vec(),
-                "executor",
-            );
-            cluster.push(Process::start(&sandbox, &args, port));
-        }
         let coordinator = if tls {
-            tls_args("coordinator")
+            tls_args(&certs, "coordinator")
         } else {
             Vec::new()
         };
