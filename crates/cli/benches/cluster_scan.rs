@@ -29,7 +29,7 @@ mod sandbox;
 use std::process::Command;
 use std::time::Instant;
 
-use cluster::{Process, free_port, make_certs, start_cluster, tls_args};
+use cluster::{Process, create_project, free_port, make_certs, start_cluster, tls_args};
 use sandbox::Sandbox;
 
 const FILES: u64 = 7;
@@ -142,12 +142,7 @@ fn main() {
         70_000
     };
     let sandbox = Sandbox::new();
-    let setup = sandbox
-        .std_command()
-        .args(["project", "create", "enc", "--encryption", "AES256"])
-        .output()
-        .expect("runs");
-    assert!(setup.status.success());
+    create_project(&sandbox, "enc", "AES256");
     let mut script = String::from("CREATE TABLE t (id BIGINT, region STRING, amount BIGINT);");
     let per_file = rows / FILES;
     for f in 0..FILES {

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cluster::{Process, free_port, make_certs, start_cluster, tls_args};
+use cluster::{Process, create_project, free_port, make_certs, start_cluster, tls_args};
 use sandbox::Sandbox;
 
 /// Runs `script` with `sealhouse sql` (on the cluster when `cluster` is
@@ -630,12 +630,7 @@ fn sql_with(sandbox: &Sandbox, url: &str, extra: &[String], query: &str) -> Resu
 #[test]
 fn a_cluster_with_tls_serves_only_holders_of_its_certificates() {
     let sandbox = Sandbox::new();
-    let out = sandbox
-        .std_command()
-        .args(["project", "create", "aes_p", "--encryption", "AES256"])
-        .output()
-        .expect("runs");
-    assert!(out.status.success());
+    create_project(&sandbox, "aes_p", "AES256");
     fill(&sandbox, "aes_p");
     let certs = sandbox.dir.path().join("certs");
     make_certs(
@@ -850,16 +845,7 @@ fn a_cluster_reads_tables_in_an_s3_bucket() {
     env.push(("SEALHOUSE_STORAGE_URL", "s3://warehouse/cluster".to_owned()));
     let sandbox = Sandbox::new().with_env(env);
     for (name, algorithm) in [("aes_p", "AES256"), ("ctr_p", "AESCTR")] {
-        let out = sandbox
-            .std_command()
-            .args(["project", "create", name, "--encryption", algorithm])
-            .output()
-            .expect("runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        create_project(&sandbox, name, algorithm);
         fill(&sandbox, name);
     }
     let mut objects = 0;

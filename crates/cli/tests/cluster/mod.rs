@@ -163,3 +163,17 @@ pub fn make_certs(sandbox: &Sandbox, dir: &Path, names: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Creates project `name` with storage encryption `algorithm`.
+pub fn create_project(sandbox: &Sandbox, name: &str, algorithm: &str) {
+    let out = sandbox
+        .std_command()
+        .args(["project", "create", name, "--encryption", algorithm])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "creating {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
