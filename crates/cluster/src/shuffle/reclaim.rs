@@ -24,8 +24,8 @@ pub(crate) fn reclaim(work_dir: &Path) -> std::io::Result<usize> {
         let name = entry.file_name();
         let is_job_id = name
             .to_str()
-            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric()));
-        if is_job_id && entry.file_type()?.is_dir() && only_sealed(&entry.path())? {
+            .is_some_and(|n| n.len() == JOB_ID_LEN && n.bytes().all(|b| b.is_ascii_alphanumeric()));
+        if is_job_id && entry.file_type()?.is_dir() && only_sealed(&entry.path())? == Some(true) {
             std::fs::remove_dir_all(entry.path())?;
             removed += 1;
         }
@@ -33,29 +33,40 @@ pub(crate) fn reclaim(work_dir: &Path) -> std::io::Result<usize> {
     Ok(removed)
 }
 
-/// Whether everything under `dir` is a directory or a sealed shuffle file
-/// (or an empty file, one cut short before its magic was written).
-fn only_sealed(dir: &Path) -> std::io::Result<bool> {
+/// The length of the job ids Ballista's scheduler makes.
+const JOB_ID_LEN: usize = 7;
+
+/// Under `dir`: `None` if nothing but directories and empty files (which
+/// prove nothing), `Some(true)` if sealed shuffle files as well (empty ones
+/// were cut short before their magic), `Some(false)` if anything else.
+fn only_sealed(dir: &Path) -> std::io::Result<Option<bool>> {
+    let mut sealed = None;
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let kind = entry.file_type()?;
         if kind.is_dir() {
-            if !only_sealed(&entry.path())? {
-                return Ok(false);
+            match only_sealed(&entry.path())? {
+                Some(false) => return Ok(Some(false)),
+                Some(true) => sealed = Some(true),
+                None => {}
             }
         } else if kind.is_file() {
             let mut start = Vec::with_capacity(MAGIC.len());
             std::fs::File::open(entry.path())?
                 .take(MAGIC.len() as u64)
                 .read_to_end(&mut start)?;
-            if !start.is_empty() && start != MAGIC {
-                return Ok(false);
+            if start.is_empty() {
+                continue;
             }
+            if start != MAGIC {
+                return Ok(Some(false));
+            }
+            sealed = Some(true);
         } else {
-            return Ok(false);
+            return Ok(Some(false));
         }
     }
-    Ok(true)
+    Ok(sealed)
 }
 
 #[cfg(test)]
@@ -82,14 +93,20 @@ mod tests {
             &[0xff, 0xff, 0xff, 0xff, 0],
         );
         write(&work.join("my-notes/1/0/data.arrow"), &sealed);
+        write(&work.join("Longer99x/1/0/data.arrow"), &sealed);
         write(&work.join("notes.txt"), b"mine");
+        // Seven letters and only empty files: nothing shows it is ours.
+        write(&work.join("Archive/empty.txt"), b"");
         assert_eq!(reclaim(work).unwrap(), 2);
         let mut left: Vec<String> = std::fs::read_dir(work)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         left.sort();
-        assert_eq!(left, ["Plain12", "my-notes", "notes.txt"]);
+        assert_eq!(
+            left,
+            ["Archive", "Longer99x", "Plain12", "my-notes", "notes.txt"]
+        );
         assert_eq!(reclaim(work).unwrap(), 0);
         assert_eq!(reclaim(&work.join("missing")).unwrap(), 0);
     }
