@@ -12,8 +12,10 @@ use ballista_core::extension::SessionConfigExt;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::SessionConfig;
 use datafusion_proto::protobuf::PhysicalPlanNode;
+use futures::TryStreamExt;
 use sealhouse_sql::RemoteExecution;
 
 use crate::codec::SealhouseCodec;
@@ -57,7 +59,7 @@ impl RemoteExecution for Cluster {
         if let Some(tls) = &self.tls {
             config = over_tls(config, tls);
         }
-        execute_physical_plan::<PhysicalPlanNode>(
+        let stream = execute_physical_plan::<PhysicalPlanNode>(
             self.scheduler.url(),
             &BallistaConfig::default(),
             plan,
@@ -66,7 +68,15 @@ impl RemoteExecution for Cluster {
             config,
         )
         .await
-        .map_err(|e| self.explain(e))
+        .map_err(|e| explain(&self.scheduler, e))?;
+        // Ballista submits lazily: a refused connection or a failed task
+        // may first show while the rows are read.
+        let scheduler = self.scheduler.clone();
+        let schema = stream.schema();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            schema,
+            stream.map_err(move |e| explain(&scheduler, e)),
+        )))
     }
 }
 
@@ -89,39 +99,44 @@ pub(crate) fn over_tls(config: SessionConfig, tls: &Arc<ClusterTls>) -> SessionC
         .with_ballista_override_create_grpc_client_endpoint(tls.endpoint_override())
 }
 
-impl Cluster {
-    /// Ballista reports connection failures as a transport error's Debug
-    /// text; say what went wrong and what to do.
-    fn explain(&self, e: DataFusionError) -> DataFusionError {
-        let text = e.to_string();
-        let at = &self.scheduler;
-        let both = "give every process of the cluster certificates of one cluster CA \
+/// Ballista reports connection failures as a transport error's Debug text,
+/// and a failed task as the Debug text of the executor's error; say what
+/// went wrong and what to do.
+fn explain(at: &SchedulerUrl, e: DataFusionError) -> DataFusionError {
+    let text = e.to_string();
+    let both = "give every process of the cluster certificates of one cluster CA \
                     (--cluster-ca, --cluster-cert, --cluster-key)";
-        let message = if text.contains("InvalidCertificate") {
-            format!(
-                "the cluster's scheduler at {at} presented a certificate the CA of \
+    let message = if text.contains("InvalidCertificate") {
+        format!(
+            "the cluster's scheduler at {at} presented a certificate the CA of \
                  --cluster-ca did not issue: {both}"
-            )
-        } else if text.contains("received fatal alert") {
-            format!("the cluster's scheduler at {at} refused this process's certificate: {both}")
-        } else if text.contains("ConnectError") || text.contains("tcp connect error") {
-            format!(
-                "cannot reach the cluster's scheduler at {at}: start it with `sealhouse cluster \
+        )
+    } else if text.contains("received fatal alert") {
+        format!("the cluster's scheduler at {at} refused this process's certificate: {both}")
+    } else if text.contains("ConnectError") || text.contains("tcp connect error") {
+        format!(
+            "cannot reach the cluster's scheduler at {at}: start it with `sealhouse cluster \
                  scheduler --listen {at}`, or run the statement without --cluster"
-            )
-        } else if let Some(reason) = task_failure(&text) {
-            format!("a task of the query failed on the cluster: {reason}")
-        } else if !at.tls() && text.contains("tonic::transport::Error") {
-            format!(
-                "the cluster's scheduler at {at} closed the plaintext connection: if it runs \
+        )
+    } else if let Some(reason) = task_failure(&text) {
+        format!("a task of the query failed on the cluster: {reason}")
+    } else if at.tls() && text.contains("tonic::transport::Error") {
+        // A server that refuses a client certificate sends an alert and
+        // closes; the client often reads only the closed connection.
+        format!(
+            "the cluster's scheduler at {at} closed the TLS connection (it refused this \
+             process's certificate, or it stopped): {both}"
+        )
+    } else if !at.tls() && text.contains("tonic::transport::Error") {
+        format!(
+            "the cluster's scheduler at {at} closed the plaintext connection: if it runs \
                  with TLS, give it as https://{at} with --cluster-ca, --cluster-cert and \
                  --cluster-key"
-            )
-        } else {
-            return e;
-        };
-        DataFusionError::Execution(message)
-    }
+        )
+    } else {
+        return e;
+    };
+    DataFusionError::Execution(message)
 }
 
 /// The reason inside Ballista's report of a failed task, which carries the
