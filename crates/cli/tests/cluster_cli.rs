@@ -6,132 +6,25 @@
 //! eight files each, for queries and for the SELECT of INSERT and CREATE
 //! TABLE AS; both executors run tasks, and each scan reads every file of its
 //! table exactly once across them (no task reads another's files). Every
-//! shuffle file the executors write is sealed.
+//! shuffle file the executors write is sealed, and the plans submitted hold
+//! no row's value or key. Tables in an S3 bucket too. (TLS clusters:
+//! `cluster_tls_cli.rs`; failures: `cluster_failures_cli.rs`.)
 
 mod cluster;
 mod sandbox;
 mod serve;
 
-use std::collections::BTreeMap;
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cluster::{Process, create_project, free_port, make_certs, start_cluster, tls_args};
+use cluster::{
+    MARKER, create_project, files_of, files_read, files_under, fill, free_port, ok, queries, sql,
+    start_cluster,
+};
 use sandbox::Sandbox;
-
-/// Runs `script` with `sealhouse sql` (on the cluster when `cluster` is
-/// given); its CSV output, or its error.
-fn sql(
-    sandbox: &Sandbox,
-    cluster: Option<&str>,
-    project: &str,
-    script: &str,
-) -> Result<String, String> {
-    let mut cmd = sandbox.std_command();
-    cmd.args(["sql", "--format", "csv", "--project", project, "-e", script]);
-    if let Some(url) = cluster {
-        cmd.args(["--cluster", url]);
-    }
-    let out = cmd.output().expect("runs");
-    if out.status.success() {
-        Ok(String::from_utf8(out.stdout).expect("utf-8"))
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-}
-
-fn ok(sandbox: &Sandbox, project: &str, script: &str) -> String {
-    sql(sandbox, None, project, script).unwrap_or_else(|e| panic!("{script}: {e}"))
-}
-
-/// The table's data files on disk.
-fn files_of(data: &Path, table_id: &str) -> usize {
-    std::fs::read_dir(data.join("tables").join(table_id))
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .filter(|e| e.path().extension().is_some_and(|x| x == "parquet"))
-                .count()
-        })
-        .unwrap_or(0)
-}
-
-/// Fills `project.events` with 14 files: seven single INSERTs of a few
-/// rows and seven of 20,000 rows (two size tiers of the automatic merge,
-/// each below its eight-file trigger), and `project.regions` with one.
-fn fill(sandbox: &Sandbox, project: &str) {
-    ok(
-        sandbox,
-        project,
-        "CREATE TABLE events (id BIGINT, region STRING, amount BIGINT); \
-         CREATE TABLE regions (region STRING, name STRING); \
-         INSERT INTO regions VALUES ('r0', 'north'), ('r1', 'south'), ('r2', 'east'), ('r3', 'west');",
-    );
-    let mut script = String::new();
-    for k in 0..7 {
-        script.push_str(&format!(
-            "INSERT INTO events VALUES ({a}, 'r{r}', {a}), ({b}, NULL, -{b}), ({c}, 'r9', 7), \
-             ({d}, '{MARKER}-{project}-{k}', 1);",
-            a = 1_000_000 + k,
-            b = 2_000_000 + k,
-            c = 3_000_000 + k,
-            d = 4_000_000 + k,
-            r = k % 4,
-        ));
-        script.push_str(&format!(
-            "INSERT INTO events SELECT value, concat('r', CAST(value % 5 AS STRING)), \
-             CAST(random() * 1000000000 AS BIGINT) FROM range({start}, {end});",
-            start = k * 20_000,
-            end = (k + 1) * 20_000,
-        ));
-    }
-    ok(sandbox, project, &script);
-}
-
-/// Begins a value inserted into every table: no cluster log may hold one.
-const MARKER: &str = "inserted-plaintext";
-
-/// The queries compared: full scans, aggregates, joins (within a project
-/// and across two), pushed-down conditions, a Sealhouse function that
-/// executors run, and COUNT(*).
-fn queries(other: &str) -> Vec<String> {
-    vec![
-        "SELECT id, region, amount FROM events ORDER BY id".into(),
-        "SELECT region, count(*), sum(amount), min(id), max(id) FROM events GROUP BY region ORDER BY region".into(),
-        "SELECT r.name, count(*), sum(e.amount) FROM events e JOIN regions r ON e.region = r.region GROUP BY r.name ORDER BY r.name".into(),
-        "SELECT count(*), sum(amount) FROM events WHERE id % 3 = 0 AND id > 100 AND region <> 'r2'".into(),
-        "SELECT count(*) FROM events".into(),
-        "SELECT hex(region), count(*) FROM events GROUP BY hex(region) ORDER BY 1".into(),
-        "SELECT id, amount FROM events WHERE region = 'r9' ORDER BY amount DESC, id LIMIT 5".into(),
-        format!("SELECT count(*), sum(a.amount - b.amount) FROM events a JOIN {other}.events b ON a.id = b.id"),
-    ]
-}
-
-/// How many times each executor's log says it read each file, by table.
-fn files_read(executors: &[Process]) -> BTreeMap<String, BTreeMap<String, usize>> {
-    let mut read: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
-    for executor in executors {
-        for line in executor
-            .log()
-            .lines()
-            .filter(|l| l.contains("reading a scan partition"))
-        {
-            let event: serde_json::Value = serde_json::from_str(line).expect("a JSON log line");
-            let fields = &event["fields"];
-            let table = fields["table"].as_str().expect("table").to_owned();
-            for file in fields["files"].as_str().expect("files").split(',') {
-                *read
-                    .entry(table.clone())
-                    .or_default()
-                    .entry(file.to_owned())
-                    .or_default() += 1;
-            }
-        }
-    }
-    read
-}
 
 #[test]
 fn queries_on_a_cluster_of_separate_processes_equal_the_embedded_warehouse() {
@@ -444,24 +337,6 @@ impl WorkDirWatch {
     }
 }
 
-/// Every file (not directory) under `dir`.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(Result::ok)
-        .flat_map(|e| {
-            let path = e.path();
-            if path.is_dir() {
-                files_under(&path)
-            } else {
-                vec![path]
-            }
-        })
-        .collect()
-}
-
 #[test]
 fn served_sessions_run_their_queries_on_the_cluster() {
     // The scheduler's address is known before the server starts; the
@@ -605,232 +480,6 @@ fn keyset_functions_do_not_go_to_a_cluster_and_bad_addresses_are_refused() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not a loopback address"), "{err}");
-}
-
-/// Runs `query` with `sealhouse sql --cluster URL` and `extra` arguments.
-fn sql_with(sandbox: &Sandbox, url: &str, extra: &[String], query: &str) -> Result<String, String> {
-    let out = sandbox
-        .std_command()
-        .args(["sql", "--format", "csv", "--project", "aes_p", "-e", query])
-        .args(["--cluster", url])
-        .args(extra)
-        .output()
-        .expect("runs");
-    if out.status.success() {
-        Ok(String::from_utf8(out.stdout).expect("utf-8"))
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-}
-
-/// A cluster whose processes were given certificates of one CA: queries
-/// from a coordinator with a certificate of that CA run over TLS and equal
-/// the embedded warehouse's; a coordinator without one, with one of another
-/// CA, or speaking plaintext, is refused, and no row comes back.
-#[test]
-fn a_cluster_with_tls_serves_only_holders_of_its_certificates() {
-    let sandbox = Sandbox::new();
-    create_project(&sandbox, "aes_p", "AES256");
-    fill(&sandbox, "aes_p");
-    let certs = sandbox.dir.path().join("certs");
-    make_certs(
-        &sandbox,
-        &certs,
-        &["scheduler", "executor0", "executor1", "coordinator"],
-    );
-    // The key files are this user's only, and nothing is overwritten.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(certs.join("coordinator.key"))
-            .expect("key")
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o077, 0, "{mode:o}");
-        let again = sandbox
-            .std_command()
-            .args(["cluster", "certs", "--out", certs.to_str().expect("utf-8")])
-            .args(["--name", "scheduler"])
-            .output()
-            .expect("runs");
-        assert!(!again.status.success());
-        assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
-    }
-    let intruder = sandbox.dir.path().join("other-ca");
-    make_certs(&sandbox, &intruder, &["coordinator"]);
-
-    let scheduler_port = free_port();
-    let url = format!("https://127.0.0.1:{scheduler_port}");
-    let cluster = start_cluster(
-        sandbox.dir.path(),
-        scheduler_port,
-        2,
-        Some(&certs),
-        &[],
-        || sandbox.std_command(),
-    );
-    let member = tls_args(&certs, "coordinator");
-    for query in queries("aes_p").iter().take(4) {
-        let embedded = ok(&sandbox, "aes_p", query);
-        let clustered = sql_with(&sandbox, &url, &member, query)
-            .unwrap_or_else(|e| panic!("{query} on the TLS cluster: {e}"));
-        assert_eq!(clustered, embedded, "{query}");
-    }
-    for (i, executor) in cluster[1..].iter().enumerate() {
-        let log = executor.log();
-        assert!(
-            log.lines().any(|l| l.contains("Finished task")),
-            "executor {i} ran no task over TLS: {log}"
-        );
-    }
-
-    // (A query that reads the table: COUNT(*) alone is answered from row
-    // counts, without the cluster.)
-    let query = "SELECT sum(amount) FROM events";
-    // A certificate of another CA: the handshake fails.
-    let err = sql_with(&sandbox, &url, &tls_args(&intruder, "coordinator"), query)
-        .expect_err("another CA's certificate is refused");
-    assert!(err.contains("did not issue"), "{err}");
-    // A process that trusts the cluster's CA but holds a certificate of
-    // another: the scheduler refuses it.
-    let mut forged = tls_args(&intruder, "coordinator");
-    forged[1] = certs.join("ca.pem").to_str().expect("utf-8").to_owned();
-    let err = sql_with(&sandbox, &url, &forged, query).expect_err("refused by the scheduler");
-    assert!(err.contains("refused this process's certificate"), "{err}");
-    // No certificate: the https:// address needs one.
-    let err = sql_with(&sandbox, &url, &[], query).expect_err("no certificate");
-    assert!(err.contains("--cluster-ca"), "{err}");
-    // Plaintext to the TLS scheduler.
-    let err = sql_with(
-        &sandbox,
-        &format!("http://127.0.0.1:{scheduler_port}"),
-        &[],
-        query,
-    )
-    .expect_err("plaintext is refused");
-    assert!(err.contains("if it runs with TLS"), "{err}");
-    // The files of a member, with an http:// address: refused before
-    // connecting.
-    let err = sql_with(
-        &sandbox,
-        &format!("http://127.0.0.1:{scheduler_port}"),
-        &member,
-        query,
-    )
-    .expect_err("TLS files with http://");
-    assert!(err.contains("https://"), "{err}");
-}
-
-/// An executor killed while a query runs on it: the scheduler takes it for
-/// lost once it stops asking for work (`--executor-timeout`), its tasks run
-/// again on the other executor, and the query gives the embedded
-/// warehouse's rows, or fails saying why; never other rows.
-#[test]
-fn an_executor_killed_mid_query_costs_time_not_rows() {
-    let sandbox = Sandbox::new();
-    fill(&sandbox, "default");
-    let scheduler_port = free_port();
-    let url = format!("http://127.0.0.1:{scheduler_port}");
-    let mut cluster = start_cluster(
-        sandbox.dir.path(),
-        scheduler_port,
-        2,
-        None,
-        &["--executor-timeout", "6"],
-        || sandbox.std_command(),
-    );
-    let query = "SELECT a.region, count(*), sum(b.amount % 1000) FROM events a \
-                 JOIN events b ON a.id % 3000 = b.id % 3000 GROUP BY a.region ORDER BY 1";
-    let started = Instant::now();
-    let embedded = ok(&sandbox, "default", query);
-    println!("embedded: {:?}", started.elapsed());
-
-    let mut cmd = sandbox.std_command();
-    cmd.args(["sql", "--format", "csv", "-e", query, "--cluster", &url]);
-    let started = Instant::now();
-    let running = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("runs");
-    // Once the second executor has finished a task of the query (so
-    // shuffle output the next stage needs is on it), kill it.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !cluster[2].log().contains("Finished task") {
-        assert!(Instant::now() < deadline, "executor 1 took no task");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    cluster[2].child.kill().expect("kills the executor");
-    let _ = cluster[2].child.wait();
-    println!("killed executor 1 after {:?}", started.elapsed());
-    let out = running.wait_with_output().expect("the query ends");
-    println!("the query ended after {:?}", started.elapsed());
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if out.status.success() {
-        assert_eq!(stdout, embedded, "rows after an executor was lost");
-        println!("the query was retried: same rows as embedded");
-    } else {
-        println!("the query failed: {stderr}");
-        assert!(stdout.lines().count() <= 1, "rows and an error: {stdout}");
-        assert!(stderr.contains("executor"), "{stderr}");
-    }
-    // The remaining executor answers the next queries.
-    let again = sql(&sandbox, Some(&url), "default", query).expect("runs on one executor");
-    assert_eq!(again, embedded);
-}
-
-/// The `key: value` line `name` of a `sealhouse kms` answer.
-fn kms_field(out: &str, name: &str) -> String {
-    out.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
-        .unwrap_or_else(|| panic!("no {name} in {out}"))
-        .to_owned()
-}
-
-/// A KMS refusal on an executor (the project's own key disabled, the
-/// executor's key cache off) reaches the user naming the key and its
-/// state, as in the embedded warehouse; enabled again, the key serves.
-#[test]
-fn a_key_disabled_under_a_running_cluster_is_named_in_the_error() {
-    let sandbox = Sandbox::new();
-    let run = |args: &[&str]| {
-        let out = sandbox.std_command().args(args).output().expect("runs");
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let key = run(&["kms", "create-key"]);
-    let key_id = kms_field(&key, "key_id");
-    run(&["project", "create", "byok", "--key", &key_id]);
-    fill(&sandbox, "byok");
-    let scheduler_port = free_port();
-    let url = format!("http://127.0.0.1:{scheduler_port}");
-    let _cluster = start_cluster(sandbox.dir.path(), scheduler_port, 1, None, &[], || {
-        let mut cmd = sandbox.std_command();
-        cmd.env("SEALHOUSE_KMS_CACHE_TTL", "0");
-        cmd
-    });
-    let query = "SELECT region, sum(amount) FROM events GROUP BY region ORDER BY 1";
-    let embedded = ok(&sandbox, "byok", query);
-    assert_eq!(
-        sql(&sandbox, Some(&url), "byok", query),
-        Ok(embedded.clone())
-    );
-
-    run(&["kms", "disable-key", "--key-id", &key_id]);
-    let err = sql(&sandbox, Some(&url), "byok", query).expect_err("the key is disabled");
-    assert!(err.contains(&key_id), "{err}");
-    assert!(err.contains("is Disabled"), "{err}");
-    assert!(err.contains("enable it with EnableKey"), "{err}");
-    // The executor's reason, not Ballista's Debug text of it.
-    assert!(!err.contains("DataFusionError("), "{err}");
-
-    run(&["kms", "enable-key", "--key-id", &key_id]);
-    assert_eq!(sql(&sandbox, Some(&url), "byok", query), Ok(embedded));
 }
 
 /// Tables in an S3 bucket (a real S3 server on loopback): executors read

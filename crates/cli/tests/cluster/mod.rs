@@ -1,10 +1,12 @@
 //! A Sealhouse cluster of separate processes on loopback for tests and the
 //! cluster benchmark: a scheduler and executors of the real binary, their
 //! logs in files, killed on drop; TLS files made with `sealhouse cluster
-//! certs`.
+//! certs`; the tables the cluster tests fill and the queries they compare
+//! with the embedded warehouse's.
 
 #![allow(dead_code, unreachable_pub)] // Each test binary uses its own part.
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -176,4 +178,133 @@ pub fn create_project(sandbox: &Sandbox, name: &str, algorithm: &str) {
         "creating {name}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Runs `script` with `sealhouse sql` (on the cluster when `cluster` is
+/// given); its CSV output, or its error.
+pub fn sql(
+    sandbox: &Sandbox,
+    cluster: Option<&str>,
+    project: &str,
+    script: &str,
+) -> Result<String, String> {
+    let mut cmd = sandbox.std_command();
+    cmd.args(["sql", "--format", "csv", "--project", project, "-e", script]);
+    if let Some(url) = cluster {
+        cmd.args(["--cluster", url]);
+    }
+    let out = cmd.output().expect("runs");
+    if out.status.success() {
+        Ok(String::from_utf8(out.stdout).expect("utf-8"))
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+pub fn ok(sandbox: &Sandbox, project: &str, script: &str) -> String {
+    sql(sandbox, None, project, script).unwrap_or_else(|e| panic!("{script}: {e}"))
+}
+
+/// The table's data files on disk.
+pub fn files_of(data: &Path, table_id: &str) -> usize {
+    std::fs::read_dir(data.join("tables").join(table_id))
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.path().extension().is_some_and(|x| x == "parquet"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Fills `project.events` with 14 files: seven single INSERTs of a few
+/// rows and seven of 20,000 rows (two size tiers of the automatic merge,
+/// each below its eight-file trigger), and `project.regions` with one.
+pub fn fill(sandbox: &Sandbox, project: &str) {
+    ok(
+        sandbox,
+        project,
+        "CREATE TABLE events (id BIGINT, region STRING, amount BIGINT); \
+         CREATE TABLE regions (region STRING, name STRING); \
+         INSERT INTO regions VALUES ('r0', 'north'), ('r1', 'south'), ('r2', 'east'), ('r3', 'west');",
+    );
+    let mut script = String::new();
+    for k in 0..7 {
+        script.push_str(&format!(
+            "INSERT INTO events VALUES ({a}, 'r{r}', {a}), ({b}, NULL, -{b}), ({c}, 'r9', 7), \
+             ({d}, '{MARKER}-{project}-{k}', 1);",
+            a = 1_000_000 + k,
+            b = 2_000_000 + k,
+            c = 3_000_000 + k,
+            d = 4_000_000 + k,
+            r = k % 4,
+        ));
+        script.push_str(&format!(
+            "INSERT INTO events SELECT value, concat('r', CAST(value % 5 AS STRING)), \
+             CAST(random() * 1000000000 AS BIGINT) FROM range({start}, {end});",
+            start = k * 20_000,
+            end = (k + 1) * 20_000,
+        ));
+    }
+    ok(sandbox, project, &script);
+}
+
+/// Begins a value inserted into every table: no cluster log may hold one.
+pub const MARKER: &str = "inserted-plaintext";
+
+/// The queries compared: full scans, aggregates, joins (within a project
+/// and across two), pushed-down conditions, a Sealhouse function that
+/// executors run, and COUNT(*).
+pub fn queries(other: &str) -> Vec<String> {
+    vec![
+        "SELECT id, region, amount FROM events ORDER BY id".into(),
+        "SELECT region, count(*), sum(amount), min(id), max(id) FROM events GROUP BY region ORDER BY region".into(),
+        "SELECT r.name, count(*), sum(e.amount) FROM events e JOIN regions r ON e.region = r.region GROUP BY r.name ORDER BY r.name".into(),
+        "SELECT count(*), sum(amount) FROM events WHERE id % 3 = 0 AND id > 100 AND region <> 'r2'".into(),
+        "SELECT count(*) FROM events".into(),
+        "SELECT hex(region), count(*) FROM events GROUP BY hex(region) ORDER BY 1".into(),
+        "SELECT id, amount FROM events WHERE region = 'r9' ORDER BY amount DESC, id LIMIT 5".into(),
+        format!("SELECT count(*), sum(a.amount - b.amount) FROM events a JOIN {other}.events b ON a.id = b.id"),
+    ]
+}
+
+/// How many times each executor's log says it read each file, by table.
+pub fn files_read(executors: &[Process]) -> BTreeMap<String, BTreeMap<String, usize>> {
+    let mut read: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+    for executor in executors {
+        for line in executor
+            .log()
+            .lines()
+            .filter(|l| l.contains("reading a scan partition"))
+        {
+            let event: serde_json::Value = serde_json::from_str(line).expect("a JSON log line");
+            let fields = &event["fields"];
+            let table = fields["table"].as_str().expect("table").to_owned();
+            for file in fields["files"].as_str().expect("files").split(',') {
+                *read
+                    .entry(table.clone())
+                    .or_default()
+                    .entry(file.to_owned())
+                    .or_default() += 1;
+            }
+        }
+    }
+    read
+}
+
+/// Every file (not directory) under `dir`.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .flat_map(|e| {
+            let path = e.path();
+            if path.is_dir() {
+                files_under(&path)
+            } else {
+                vec![path]
+            }
+        })
+        .collect()
 }
