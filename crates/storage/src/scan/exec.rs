@@ -30,47 +30,10 @@ use datafusion::physical_plan::{
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
+use super::capability::Capability;
+use super::scan_reader::{ReaderKeys, ScanReader};
 use super::{ProjectKeyAccess, ScanDescriptor, ScanKeys};
-use crate::encryption::{ProjectKeys, StorageKeys};
-use crate::{Catalog, StorageError};
-
-/// How a process reads the table files of scans it is given: the catalog
-/// of its data directory (its file store, and the key that checks plain
-/// files' block tags) and, for encrypted projects, its keys.
-pub struct ScanReader {
-    catalog: Arc<Catalog>,
-    keys: ReaderKeys,
-}
-
-/// The keys a [`ScanReader`] holds.
-#[derive(Clone)]
-pub enum ReaderKeys {
-    /// None: it reads unencrypted projects only.
-    None,
-    /// Any project's, through this process's KMS connection.
-    Any(Arc<StorageKeys>),
-    /// One project's.
-    Project(Arc<ProjectKeys>),
-    /// The project is encrypted and its keys are out of reach: why.
-    OutOfReach(Arc<DataFusionError>),
-}
-
-impl fmt::Debug for ScanReader {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ScanReader")
-            .field("location", self.catalog.file_store().location())
-            .field("keys", &!matches!(self.keys, ReaderKeys::None))
-            .finish()
-    }
-}
-
-impl ScanReader {
-    /// Reads through `catalog`'s file store; encrypted projects' files with
-    /// `keys` (without them, such a scan fails naming the table).
-    pub fn new(catalog: Arc<Catalog>, keys: ReaderKeys) -> Self {
-        Self { catalog, keys }
-    }
-}
+use crate::StorageError;
 
 /// A snapshot's scan, split into partitions of whole files.
 pub struct SnapshotScanExec {
@@ -106,37 +69,6 @@ struct Encoded {
     capability: Option<Capability>,
 }
 
-/// Permission to read a scan's files, signed by a process holding the
-/// catalog key (the coordinator that planned it): an executor reads only
-/// scans whose capability it verifies, so a plan forged or edited by
-/// whoever can reach the scheduler is refused before any file is opened
-/// or any key asked for. The scheduler passes it on unchecked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Capability {
-    /// Until when (Unix seconds).
-    expires_at: i64,
-    /// Hex of the catalog key's MAC of the scan and the expiry.
-    mac: String,
-}
-
-/// How long a scan's capability lasts: the longest a query's later stages
-/// may start after it was planned.
-const CAPABILITY_LIFETIME_SECS: i64 = 4 * 3600;
-
-/// The bytes a capability covers: the descriptor and the partitions.
-fn signed_part(descriptor: &ScanDescriptor, partitions: &[Vec<usize>]) -> Vec<u8> {
-    #[derive(Serialize)]
-    struct Signed<'a> {
-        descriptor: &'a ScanDescriptor,
-        partitions: &'a [Vec<usize>],
-    }
-    serde_json::to_vec(&Signed {
-        descriptor,
-        partitions,
-    })
-    .unwrap_or_else(|e| unreachable!("a snapshot scan always serialises: {e}"))
-}
-
 impl SnapshotScanExec {
     /// A scan of `descriptor` in at most `target_partitions` partitions
     /// (files spread so each partition holds about as many bytes), read with
@@ -149,17 +81,9 @@ impl SnapshotScanExec {
         let partitions = spread(&descriptor, target_partitions);
         // Planned by a holder of the catalog key: it signs the scan for
         // the processes that will read it.
-        let capability = reader.as_ref().map(|reader| {
-            let expires_at = crate::catalog::now() + CAPABILITY_LIFETIME_SECS;
-            let mac = reader
-                .catalog
-                .key()
-                .scan_capability(&signed_part(&descriptor, &partitions), expires_at);
-            Capability {
-                expires_at,
-                mac: hex::encode(mac),
-            }
-        });
+        let capability = reader
+            .as_ref()
+            .map(|reader| Capability::issue(&reader.catalog, &descriptor, &partitions));
         Self::with_partitions(descriptor, partitions, reader, capability)
     }
 
@@ -232,7 +156,12 @@ impl SnapshotScanExec {
             )))
         })?;
         if let Some(reader) = &reader {
-            check_capability(&encoded, reader)?;
+            Capability::check(
+                encoded.capability.as_ref(),
+                &reader.catalog,
+                &encoded.descriptor,
+                &encoded.partitions,
+            )?;
         }
         Self::with_partitions(
             encoded.descriptor,
@@ -257,39 +186,6 @@ impl SnapshotScanExec {
             .collect();
         Ok(descriptor)
     }
-}
-
-/// Refuses a scan a process with `reader` would read unless its capability
-/// was signed with this catalog's key for exactly this scan and has not
-/// expired.
-fn check_capability(encoded: &Encoded, reader: &ScanReader) -> Result<()> {
-    let table = format!(
-        "{}.{}",
-        encoded.descriptor.project, encoded.descriptor.table
-    );
-    let refused = |why: &str| {
-        DataFusionError::Execution(format!(
-            "the scan of {table} is refused: {why}; only scans planned by a Sealhouse session \
-             of this warehouse are read"
-        ))
-    };
-    let Some(capability) = &encoded.capability else {
-        return Err(refused("it carries no capability"));
-    };
-    let expected = reader.catalog.key().scan_capability(
-        &signed_part(&encoded.descriptor, &encoded.partitions),
-        capability.expires_at,
-    );
-    let given = hex::decode(&capability.mac).unwrap_or_default();
-    if !reader.catalog.key().verify(&expected, Some(&given)) {
-        return Err(refused(
-            "its capability was not signed for it with this warehouse's key",
-        ));
-    }
-    if capability.expires_at <= crate::catalog::now() {
-        return Err(refused("its capability has expired"));
-    }
-    Ok(())
 }
 
 /// Splits the descriptor's files into at most `target` groups of about
@@ -555,8 +451,9 @@ mod tests {
     fn a_process_reads_only_scans_signed_for_it_with_its_catalog_key() {
         let open = || {
             let dir = tempfile::tempdir().expect("tempdir");
-            let catalog = Catalog::open(dir.path(), crate::CatalogKey::random().expect("key"))
-                .expect("opens");
+            let catalog =
+                crate::Catalog::open(dir.path(), crate::CatalogKey::random().expect("key"))
+                    .expect("opens");
             (dir, Arc::new(ScanReader::new(catalog, ReaderKeys::None)))
         };
         let (_dir, reader) = open();
@@ -612,17 +509,11 @@ mod tests {
         // Signed, but expired.
         let expires_at = crate::catalog::now() - 1;
         let partitions = vec![vec![0, 2], vec![1]];
-        let mac = reader
-            .catalog
-            .key()
-            .scan_capability(&signed_part(&d, &partitions), expires_at);
+        let capability = Capability::sign(&reader.catalog, &d, &partitions, expires_at);
         let expired = serde_json::to_vec(&Encoded {
             descriptor: d,
             partitions,
-            capability: Some(Capability {
-                expires_at,
-                mac: hex::encode(mac),
-            }),
+            capability: Some(capability),
         })
         .expect("json");
         refused(&expired, &reader, "has expired");

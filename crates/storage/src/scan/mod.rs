@@ -10,6 +10,7 @@
 //! scans go through it, and any process holding a KMS connection can read a
 //! descriptor it was given.
 
+mod capability;
 mod descriptor;
 mod exec;
 mod file_check;
@@ -18,10 +19,12 @@ mod predicate;
 mod read_ahead;
 pub(crate) mod read_only_store;
 mod reader_factory;
+mod scan_reader;
 mod typed_metadata;
 mod verified_reader;
 
 pub use descriptor::{ScanDescriptor, ScanFile};
-pub use exec::{ReaderKeys, ScanReader, SnapshotScanExec};
+pub use exec::SnapshotScanExec;
 pub use plan::{ProjectKeyAccess, ScanKeys};
 pub use predicate::{Comparison, ScanPredicate};
+pub use scan_reader::{ReaderKeys, ScanReader};
