@@ -19,6 +19,7 @@ use sealhouse_cluster::{
 };
 
 use crate::cluster_tls::ClusterTlsArgs;
+use sealhouse_sql::KeysetUnsealer;
 use sealhouse_storage::encryption::StorageKeys;
 use sealhouse_storage::{ReaderKeys, ScanReader};
 
@@ -137,6 +138,8 @@ pub(crate) fn run(args: ClusterArgs) -> Result<()> {
             let services = local.identity_services()?;
             let keys = StorageKeys::new(Arc::clone(services.gateway()), catalog.file_store());
             let reader = Arc::new(ScanReader::new(catalog, ReaderKeys::Any(Arc::new(keys))));
+            let unsealer =
+                Arc::new(KeysetUnsealer::new(services.gateway()).map_err(anyhow::Error::msg)?);
             let runtime = crate::runtime::build("executor")?;
             eprintln!(
                 "sealhouse cluster executor on {listen}, scheduler {scheduler}, work dir {}",
@@ -148,6 +151,7 @@ pub(crate) fn run(args: ClusterArgs) -> Result<()> {
                     listen,
                     work_dir,
                     reader,
+                    unsealer,
                     concurrent_tasks,
                     tls,
                 }))

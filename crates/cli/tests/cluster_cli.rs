@@ -14,15 +14,13 @@ mod cluster;
 mod sandbox;
 mod serve;
 
-use std::io::Read;
-use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cluster::{
-    MARKER, create_project, files_of, files_read, files_under, fill, free_port, ok, queries, sql,
-    start_cluster,
+    MARKER, WireTap, create_project, files_of, files_read, files_under, fill, free_port, ok,
+    queries, sql, start_cluster,
 };
 use sandbox::Sandbox;
 
@@ -232,54 +230,6 @@ fn queries_on_a_cluster_of_separate_processes_equal_the_embedded_warehouse() {
     cluster.clear();
 }
 
-/// Forwards TCP connections to a port and keeps every byte that passes,
-/// both ways: what a coordinator and the scheduler say to each other.
-struct WireTap {
-    port: u16,
-    seen: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
-}
-
-impl WireTap {
-    fn start(target: u16) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("binds");
-        let port = listener.local_addr().expect("an address").port();
-        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let kept = std::sync::Arc::clone(&seen);
-        std::thread::spawn(move || {
-            for client in listener.incoming().filter_map(Result::ok) {
-                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
-                    continue;
-                };
-                for (mut from, mut to) in [
-                    (
-                        client.try_clone().expect("clones"),
-                        server.try_clone().expect("clones"),
-                    ),
-                    (server, client),
-                ] {
-                    let kept = std::sync::Arc::clone(&kept);
-                    std::thread::spawn(move || {
-                        use std::io::Write;
-                        let mut buf = [0u8; 16 * 1024];
-                        while let Ok(n) = from.read(&mut buf) {
-                            if n == 0 || to.write_all(&buf[..n]).is_err() {
-                                break;
-                            }
-                            kept.lock().expect("lock").extend_from_slice(&buf[..n]);
-                        }
-                        let _ = to.shutdown(std::net::Shutdown::Write);
-                    });
-                }
-            }
-        });
-        Self { port, seen }
-    }
-
-    fn bytes(&self) -> Vec<u8> {
-        self.seen.lock().expect("lock").clone()
-    }
-}
-
 /// The first bytes of a sealed shuffle file (`crates/cluster/src/shuffle`);
 /// a plaintext Arrow IPC stream starts with `0xFFFFFFFF`.
 const SEALED_SHUFFLE_MAGIC: &[u8] = b"SHSHUF1\n";
@@ -423,24 +373,15 @@ fn served_sessions_run_their_queries_on_the_cluster() {
 }
 
 #[test]
-fn keyset_functions_do_not_go_to_a_cluster_and_bad_addresses_are_refused() {
+fn queries_reading_no_table_stay_here_and_bad_addresses_are_refused() {
     let sandbox = Sandbox::new();
     ok(
         &sandbox,
         "default",
         "CREATE TABLE t (id BIGINT); INSERT INTO t VALUES (1)",
     );
-    // Over a table, a keyset function would go to the cluster: refused
-    // before anything is sent (nothing listens on port 1).
-    let err = sql(
-        &sandbox,
-        Some("http://127.0.0.1:1"),
-        "default",
-        "SELECT id, KEYSET_TO_JSON(NEW_KEYSET('AES-GCM-256')) FROM t",
-    )
-    .expect_err("refused");
-    assert!(err.contains("does not run on a cluster yet"), "{err}");
-    assert!(err.contains("without --cluster"), "{err}");
+    // (Keyset functions on a cluster, and what is refused before anything
+    // is sent: `cluster_keysets_cli.rs`.)
     // Reading no table, it runs here: the cluster is not asked.
     let out = sql(
         &sandbox,

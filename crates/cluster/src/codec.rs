@@ -4,11 +4,12 @@
 //! encodes it.
 //!
 //! Functions: DataFusion's own travel by name, as Ballista sends them.
-//! Sealhouse's functions that hold no key or session state (HEX, BASE64,
-//! GET_JSON_OBJECT, the bounded REPEAT / LPAD / RPAD that replace
-//! DataFusion's) travel marked as Sealhouse's, so an executor runs the same
-//! function the coordinator planned. The keyset and wrapped-keyset functions
-//! are refused: their keysets must not enter a plan.
+//! Sealhouse's travel marked as Sealhouse's, so an executor runs the same
+//! function the coordinator planned (the bounded REPEAT / LPAD / RPAD
+//! replace DataFusion's under the same names). A keyset constant they take
+//! arrives sealed by the coordinator (`sealhouse_sql`'s sealed keysets),
+//! and executors open it through the KMS. The wrapped-keyset functions,
+//! which act through the session's role chain, are refused.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use datafusion::execution::context::TaskContext;
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::physical_plan::PhysicalExtensionCodec;
+use sealhouse_sql::KeysetUnsealer;
 use sealhouse_storage::{ScanReader, SnapshotScanExec};
 
 /// The first byte of an encoded node: whose it is.
@@ -36,22 +38,24 @@ pub struct SealhouseCodec {
     /// the scheduler).
     reader: Option<Arc<ScanReader>>,
     /// Sealhouse's functions an executor may run, by lowercase name.
-    portable: HashMap<String, Arc<ScalarUDF>>,
+    functions: HashMap<String, Arc<ScalarUDF>>,
     /// Every function name Sealhouse registers (lowercase).
     own: HashSet<String>,
 }
 
 impl SealhouseCodec {
-    /// The codec of a process whose scans read with `reader`.
-    pub fn new(reader: Option<Arc<ScanReader>>) -> Self {
-        let portable = sealhouse_sql::portable_functions()
+    /// The codec of a process whose scans read with `reader`, and whose
+    /// functions open sealed keysets with `unsealer` (`None` for what runs
+    /// no task: the scheduler, and a coordinator's encoding).
+    pub fn new(reader: Option<Arc<ScanReader>>, unsealer: Option<Arc<KeysetUnsealer>>) -> Self {
+        let functions = sealhouse_sql::cluster_functions(unsealer)
             .into_iter()
             .map(|f| (f.name().to_ascii_lowercase(), Arc::new(f)))
             .collect();
         Self {
             ballista: BallistaPhysicalExtensionCodec::default(),
             reader,
-            portable,
+            functions,
             own: sealhouse_sql::own_function_names().into_iter().collect(),
         }
     }
@@ -88,13 +92,13 @@ impl PhysicalExtensionCodec for SealhouseCodec {
 
     fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
         let name = node.name().to_ascii_lowercase();
-        if self.portable.contains_key(&name) {
+        if self.functions.contains_key(&name) {
             buf.extend_from_slice(SEALHOUSE_FUNCTION);
             Ok(())
         } else if self.own.contains(&name) {
             Err(DataFusionError::NotImplemented(format!(
-                "{} does not run on a cluster yet (its keysets must not travel in a plan); \
-                 run this statement without --cluster",
+                "{} acts through your role chain, which stays with the session: it does not \
+                 run on a cluster; run this statement without --cluster",
                 node.name().to_ascii_uppercase()
             )))
         } else {
@@ -105,7 +109,7 @@ impl PhysicalExtensionCodec for SealhouseCodec {
 
     fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
         if buf == SEALHOUSE_FUNCTION {
-            self.portable
+            self.functions
                 .get(&name.to_ascii_lowercase())
                 .cloned()
                 .ok_or_else(|| {

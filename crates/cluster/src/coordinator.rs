@@ -42,7 +42,7 @@ impl Cluster {
         Ok(Arc::new(Self {
             scheduler,
             tls,
-            codec: SealhouseCodec::new(None),
+            codec: SealhouseCodec::new(None, None),
             session_id: uuid::Uuid::new_v4().to_string(),
         }))
     }

@@ -12,6 +12,7 @@ use ballista_core::utils::default_config_producer;
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use sealhouse_sql::KeysetUnsealer;
 use sealhouse_storage::ScanReader;
 
 use crate::codec::SealhouseCodec;
@@ -30,6 +31,8 @@ pub struct ExecutorOptions {
     pub work_dir: PathBuf,
     /// How it reads table files.
     pub reader: Arc<ScanReader>,
+    /// How its functions open the keysets a coordinator sealed.
+    pub unsealer: Arc<KeysetUnsealer>,
     /// Tasks it runs at once (0: one per core).
     pub concurrent_tasks: usize,
     /// The cluster's TLS (required when the scheduler is `https://`).
@@ -87,7 +90,10 @@ pub async fn run_executor(options: ExecutorOptions) -> Result<(), ClusterError> 
         concurrent_tasks: options.concurrent_tasks,
         work_dir: Some(work_dir.to_owned()),
         print_thread_info: false,
-        override_physical_codec: Some(Arc::new(SealhouseCodec::new(Some(options.reader)))),
+        override_physical_codec: Some(Arc::new(SealhouseCodec::new(
+            Some(options.reader),
+            Some(options.unsealer),
+        ))),
         override_execution_engine: Some(Arc::new(SealedShuffleEngine::new(Arc::clone(&secret)))),
         override_arrow_flight_service: Some(Arc::new(shuffle::serve(
             secret,

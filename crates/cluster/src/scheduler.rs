@@ -52,7 +52,7 @@ pub async fn run_scheduler(options: SchedulerOptions) -> Result<(), ClusterError
         // task plans.
         scheduling_policy: TaskSchedulingPolicy::PullStaged,
         finished_job_data_clean_up_interval_seconds: FINISHED_JOB_DATA_CLEANUP_SECONDS,
-        override_physical_codec: Some(Arc::new(SealhouseCodec::new(None))),
+        override_physical_codec: Some(Arc::new(SealhouseCodec::new(None, None))),
         executor_timeout_seconds: timeout,
         expire_dead_executor_interval_seconds: (timeout / 3).clamp(1, 15),
         ..SchedulerConfig::default()

@@ -2,7 +2,7 @@
 //! encoded as the coordinator sends them to a cluster, decoded as an
 //! executor does (with its own reader) and run, gives the embedded
 //! warehouse's rows; the encoded plans carry table scans as descriptors
-//! (file names, no rows), and keyset functions never enter one.
+//! (file names, no rows), and no keyset enters one.
 
 use std::sync::{Arc, Mutex};
 
@@ -52,8 +52,8 @@ impl Loopback {
     fn over(catalog: &Arc<Catalog>) -> Arc<Self> {
         let reader = Arc::new(ScanReader::new(Arc::clone(catalog), ReaderKeys::None));
         Arc::new(Self {
-            coordinator: SealhouseCodec::new(None),
-            executor: SealhouseCodec::new(Some(reader)),
+            coordinator: SealhouseCodec::new(None, None),
+            executor: SealhouseCodec::new(Some(reader), None),
             sent: Mutex::new(Vec::new()),
         })
     }
@@ -135,21 +135,35 @@ fn encoded_and_decoded_plans_give_the_embedded_rows_and_carry_no_rows() {
             );
         }
 
-        // A query reading a table with a keyset function is refused before
-        // anything is sent, also where the function is called on constants
-        // only (which planning may fold into a constant keyset).
+        // Keyset functions over the table's rows travel: the keysets they
+        // make are rows, not part of the plan.
+        let out = csv(remote
+            .execute(
+                "SELECT id, length(KEYSET_TO_JSON(NEW_KEYSET('AES-GCM-256'))) > 10 FROM t \
+                 WHERE id < 3 ORDER BY id",
+            )
+            .await
+            .expect("runs on the executor"));
+        assert_eq!(out, "id,_c1\n0,true\n1,true\n2,true\n");
+        assert_eq!(loopback.sent.lock().expect("lock").len(), 6);
+        // Key material made on constants would be folded into a constant
+        // of the plan: refused before anything is sent.
+        remote
+            .execute("@json := KEYSET_TO_JSON(NEW_KEYSET('AES-GCM-256'))")
+            .await
+            .expect("assigned");
         for query in [
-            "SELECT id, KEYSET_TO_JSON(NEW_KEYSET('AES-GCM-256')) FROM t",
-            "SELECT id, KEYSET_FROM_JSON(KEYSET_TO_JSON(NEW_KEYSET('AES-GCM-256'))) FROM t",
-            "SELECT id FROM t WHERE tel = (SELECT KEYSET_TO_JSON(NEW_KEYSET('AES-GCM-256')))",
+            "SELECT id, HEX(KEYSET_FROM_JSON(@json)) FROM t",
+            "SELECT id FROM t WHERE tel = KEYSET_TO_JSON(KEYSET_FROM_JSON(@json))",
         ] {
-            let e = remote.execute(query).await.expect_err(query);
+            let e = remote.execute(query).await.expect_err(query).to_string();
             assert!(
-                e.to_string().contains("does not run on a cluster yet"),
+                e.contains("on constants would reach the cluster"),
                 "{query}: {e}"
             );
+            assert!(e.contains("without --cluster"), "{query}: {e}");
         }
-        assert_eq!(loopback.sent.lock().expect("lock").len(), 5);
+        assert_eq!(loopback.sent.lock().expect("lock").len(), 6);
         // Reading no table (COUNT(*) comes from the catalog's row counts),
         // it runs here, sending nothing.
         let out = csv(remote
@@ -159,10 +173,11 @@ fn encoded_and_decoded_plans_give_the_embedded_rows_and_carry_no_rows() {
             .await
             .expect("runs here"));
         assert_eq!(out, "_c0,_c1\ntrue,12\n");
-        assert_eq!(loopback.sent.lock().expect("lock").len(), 5);
+        assert_eq!(loopback.sent.lock().expect("lock").len(), 6);
 
         // A variable holding a keyset (or a copy of one) is bound into a
-        // plan as a constant no function marks: refused all the same.
+        // plan as a constant: refused but as a keyset function's keyset,
+        // which this session (without a KMS to seal it) cannot send either.
         for assignment in [
             "@ks := KEYSET_FROM_JSON(KEYSET_TO_JSON(NEW_KEYSET('AES-GCM-256')))",
             "@copy := @ks",
@@ -170,18 +185,25 @@ fn encoded_and_decoded_plans_give_the_embedded_rows_and_carry_no_rows() {
             remote.execute(assignment).await.expect(assignment);
         }
         // (Both hold the same value: the message names one of them.)
-        for query in [
-            "SELECT id, @ks FROM t",
-            "SELECT id FROM t WHERE CAST(tel AS BINARY) = @copy",
+        for (query, says) in [
+            (
+                "SELECT id, @ks FROM t",
+                "a keyset (key material) as a constant",
+            ),
+            (
+                "SELECT id FROM t WHERE CAST(tel AS BINARY) = @copy",
+                "holds what a keyset function made",
+            ),
+            (
+                "SELECT ENHANCED_SYM_ENCRYPT(@ks, tel) FROM t",
+                "this session has no KMS",
+            ),
         ] {
             let e = remote.execute(query).await.expect_err(query).to_string();
-            assert!(
-                e.contains("holds what a keyset function made"),
-                "{query}: {e}"
-            );
+            assert!(e.contains(says), "{query}: {e}");
             assert!(e.contains("without --cluster"), "{query}: {e}");
         }
-        assert_eq!(loopback.sent.lock().expect("lock").len(), 5);
+        assert_eq!(loopback.sent.lock().expect("lock").len(), 6);
         // An executor of another warehouse (another catalog key) refuses
         // the coordinator's scans: their capabilities are not its.
         let other_dir = tempfile::tempdir().expect("tempdir");
@@ -201,7 +223,7 @@ fn encoded_and_decoded_plans_give_the_embedded_rows_and_carry_no_rows() {
             .await
             .expect("runs"));
         assert_eq!(out, "id,_c1\n1,plain\n");
-        assert_eq!(loopback.sent.lock().expect("lock").len(), 6);
+        assert_eq!(loopback.sent.lock().expect("lock").len(), 7);
     });
 }
 

@@ -16,12 +16,14 @@ mod functions;
 pub mod nesting;
 mod own_statements;
 pub mod script;
+mod sealed_keysets;
 mod session;
 mod tables;
 mod wrapped;
 
 pub use error::{Denial, ObjectKind, SqlError};
-pub use functions::{own_function_names, portable_functions};
+pub use functions::{cluster_functions, own_function_names};
+pub use sealed_keysets::{KeysetSealer, KeysetUnsealer};
 pub use session::{
     PlanOutput, RemoteExecution, RowStream, ScriptError, SqlSession, StatementOutput,
 };

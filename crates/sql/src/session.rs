@@ -20,6 +20,7 @@ use crate::format::ResultSet;
 use crate::functions::{self, FunctionSet};
 use crate::own_statements::{self, OwnStatement};
 use crate::script::{self, ScriptLine, ScriptStatement};
+use crate::sealed_keysets::KeysetUnsealer;
 use crate::tables::{CATALOG_NAME, CatalogView, StatementLeases};
 use crate::wrapped::{IdentityServices, KeysetWrapper};
 use crate::{SqlError, column_names};
@@ -79,7 +80,7 @@ impl SqlSession {
     /// A session over an open catalog, starting in the default project,
     /// without an identity: the wrapped-keyset functions refuse to run.
     pub fn new(catalog: Arc<Catalog>) -> Self {
-        Self::build(catalog, None, None, None)
+        Self::build(catalog, None, None, None, None)
     }
 
     /// A session acting as `principal`: wrapped keysets are unwrapped through
@@ -94,8 +95,17 @@ impl SqlSession {
             Arc::clone(keys.gateway()),
             catalog.file_store(),
         ));
+        // Opens what this session sealed for a cluster, should a sealed
+        // plan run here.
+        let unsealer = KeysetUnsealer::new(keys.gateway()).ok().map(Arc::new);
         let authorizer = Authorizer::new(keys, principal);
-        Self::build(catalog, Some(authorizer), Some(wrapper), Some(storage_keys))
+        Self::build(
+            catalog,
+            Some(authorizer),
+            Some(wrapper),
+            Some(storage_keys),
+            unsealer,
+        )
     }
 
     fn build(
@@ -103,6 +113,7 @@ impl SqlSession {
         authorizer: Option<Authorizer>,
         wrapper: Option<Arc<KeysetWrapper>>,
         storage_keys: Option<Arc<StorageKeys>>,
+        unsealer: Option<Arc<KeysetUnsealer>>,
     ) -> Self {
         let mut config = SessionConfig::new()
             .with_default_catalog_and_schema(CATALOG_NAME, DEFAULT_PROJECT)
@@ -123,7 +134,7 @@ impl SqlSession {
                 Arc::clone(&leases),
             )),
         );
-        let functions = functions::all(wrapper);
+        let functions = functions::all(wrapper, unsealer);
         for function in &functions.udfs {
             ctx.register_udf(function.clone());
         }
@@ -302,7 +313,7 @@ impl SqlSession {
         let (_, plan) = self.plan(&format!("SELECT {expr}")).await?;
         // `@x := (SELECT ... FROM t)` reads t: authorised like any query.
         self.authorize_plan(&plan)?;
-        let from_keyset = self.keyset_in(&plan)?.is_some();
+        let from_keyset = self.uses_keyset_functions(&plan)?;
         let batches = self.ctx.execute_logical_plan(plan).await?.collect().await?;
         let batch = batches
             .iter()

@@ -308,3 +308,51 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
         })
         .collect()
 }
+
+/// Forwards TCP connections to a port and keeps every byte that passes,
+/// both ways: what a coordinator and the scheduler say to each other.
+pub struct WireTap {
+    pub port: u16,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl WireTap {
+    pub fn start(target: u16) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("binds");
+        let port = listener.local_addr().expect("an address").port();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = std::sync::Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for client in listener.incoming().filter_map(Result::ok) {
+                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                    continue;
+                };
+                for (mut from, mut to) in [
+                    (
+                        client.try_clone().expect("clones"),
+                        server.try_clone().expect("clones"),
+                    ),
+                    (server, client),
+                ] {
+                    let kept = std::sync::Arc::clone(&kept);
+                    std::thread::spawn(move || {
+                        use std::io::Write;
+                        let mut buf = [0u8; 16 * 1024];
+                        while let Ok(n) = from.read(&mut buf) {
+                            if n == 0 || to.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                            kept.lock().expect("lock").extend_from_slice(&buf[..n]);
+                        }
+                        let _ = to.shutdown(std::net::Shutdown::Write);
+                    });
+                }
+            }
+        });
+        Self { port, seen }
+    }
+
+    pub fn bytes(&self) -> Vec<u8> {
+        self.seen.lock().expect("lock").clone()
+    }
+}

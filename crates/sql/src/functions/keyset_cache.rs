@@ -14,7 +14,8 @@ use datafusion::arrow::array::{Array, BinaryArray};
 use datafusion::error::{DataFusionError, Result};
 
 use super::args::{Bytes, crypto, exec};
-use super::keyset_handles::{KeysetHandles, Resolved, STALE};
+use super::keyset_handles::{KeysetHandles, Referenced, Resolved, STALE};
+use crate::sealed_keysets::{KeysetUnsealer, SealedKind, is_sealed};
 
 /// How many distinct keysets stay prepared.
 const CAPACITY: usize = 16;
@@ -22,11 +23,28 @@ const CAPACITY: usize = 16;
 /// Prepared keysets, most recently used first.
 /// Keyset references (USE_WRAPPED_KEYSET) resolve through `handles`, never
 /// through the cache, so they stop working when their statement ends.
+/// Sealed keysets (a plan's keyset constants on a cluster) open through
+/// `unsealer`, which keeps them until they expire.
 #[derive(Default)]
 pub(crate) struct KeysetCache {
     entries: Mutex<Vec<(SecretBytes, Arc<KeysetCipher>)>>,
     pub(crate) handles: KeysetHandles,
+    unsealer: Option<Arc<KeysetUnsealer>>,
 }
+
+/// What keyset bytes given to a function stand for.
+pub(crate) enum Lookup {
+    /// A keyset itself (or bytes to parse as one).
+    Bytes,
+    /// A keyset the query named, sealed for this process: it may be shown.
+    Keyset(Referenced),
+    /// A wrapped keyset's (a live reference, or one sealed for this
+    /// process): used, never shown.
+    Wrapped(Referenced),
+}
+
+/// The error for a sealed keyset where nothing can open one.
+const NO_UNSEALER: &str = "this is a sealed keyset, which only the processes of a Sealhouse cluster open; pass the keyset itself";
 
 /// Why keyset bytes gave no cipher.
 #[derive(Debug, thiserror::Error)]
@@ -35,26 +53,61 @@ pub(crate) enum CipherError {
     Keyset(#[from] sealhouse_crypto::Error),
     #[error("{STALE}")]
     StaleReference,
+    #[error("{0}")]
+    Sealed(String),
 }
 
 impl CipherError {
     /// The error of `function` that met it.
-    fn raise(self, function: &str) -> DataFusionError {
+    pub(crate) fn raise(self, function: &str) -> DataFusionError {
         match self {
             Self::Keyset(e) => crypto(function, e),
             Self::StaleReference => exec(function, STALE),
+            Self::Sealed(why) => exec(function, why),
         }
     }
 }
 
 impl KeysetCache {
-    /// The prepared keyset for `bytes` (a keyset or a keyset reference),
-    /// parsing a keyset on first sight.
-    pub(crate) fn cipher(&self, bytes: &[u8]) -> Result<Arc<KeysetCipher>, CipherError> {
+    /// A cache opening sealed keysets with `unsealer` (none: they are
+    /// refused).
+    pub(crate) fn new(unsealer: Option<Arc<KeysetUnsealer>>) -> Self {
+        Self {
+            unsealer,
+            ..Self::default()
+        }
+    }
+
+    /// What `bytes` stand for: a keyset, a reference, a sealed keyset.
+    pub(crate) fn lookup(&self, bytes: &[u8]) -> Result<Lookup, CipherError> {
+        if is_sealed(bytes) {
+            let unsealer = self
+                .unsealer
+                .as_ref()
+                .ok_or_else(|| CipherError::Sealed(NO_UNSEALER.to_owned()))?;
+            let opened = unsealer.open(bytes).map_err(CipherError::Sealed)?;
+            let referenced = Referenced {
+                keyset: opened.keyset,
+                cipher: opened.cipher,
+            };
+            return Ok(match opened.kind {
+                SealedKind::Keyset => Lookup::Keyset(referenced),
+                SealedKind::Reference => Lookup::Wrapped(referenced),
+            });
+        }
         match self.handles.resolve(bytes) {
-            Resolved::Live(referenced) => return Ok(referenced.cipher),
-            Resolved::Stale => return Err(CipherError::StaleReference),
-            Resolved::NotAReference => {}
+            Resolved::Live(referenced) => Ok(Lookup::Wrapped(referenced)),
+            Resolved::Stale => Err(CipherError::StaleReference),
+            Resolved::NotAReference => Ok(Lookup::Bytes),
+        }
+    }
+
+    /// The prepared keyset for `bytes` (a keyset, a keyset reference or a
+    /// sealed keyset), parsing a keyset on first sight.
+    pub(crate) fn cipher(&self, bytes: &[u8]) -> Result<Arc<KeysetCipher>, CipherError> {
+        match self.lookup(bytes)? {
+            Lookup::Keyset(found) | Lookup::Wrapped(found) => return Ok(found.cipher),
+            Lookup::Bytes => {}
         }
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(i) = entries.iter().position(|(k, _)| k.expose() == bytes) {

@@ -11,10 +11,9 @@ use std::sync::Arc;
 
 use sealhouse_crypto::Keyset;
 
-use super::args::{Bytes, FunctionSpec, Kind, all_scalar, crypto, exec, per_row};
+use super::args::{Bytes, FunctionSpec, Kind, all_scalar, crypto, per_row};
 use super::keyset_arg::parse_keyset;
-use super::keyset_cache::KeysetCache;
-use super::keyset_handles::{Resolved, STALE};
+use super::keyset_cache::{KeysetCache, Lookup};
 use super::udf::SqlFunction;
 
 static SPEC: FunctionSpec = FunctionSpec {
@@ -43,14 +42,24 @@ impl SqlFunction for KeysetToJson {
             let Some(bytes) = keysets.get(row) else {
                 return Ok(None);
             };
-            match self.cache.handles.resolve(bytes) {
-                Resolved::Live(referenced) => {
+            let found = self
+                .cache
+                .lookup(bytes)
+                .map_err(|e| e.raise(SPEC.function))?;
+            match found {
+                Lookup::Wrapped(referenced) => {
                     let keyset = Keyset::from_bytes(referenced.keyset.expose())
                         .map_err(|e| crypto(SPEC.function, e))?;
                     Ok(Some(mask_material(&keyset.to_json()).into_bytes()))
                 }
-                Resolved::Stale => Err(exec(SPEC.function, STALE)),
-                Resolved::NotAReference => Ok(Some(
+                Lookup::Keyset(referenced) => Ok(Some(
+                    Keyset::from_bytes(referenced.keyset.expose())
+                        .map_err(|e| crypto(SPEC.function, e))?
+                        .to_json()
+                        .as_bytes()
+                        .to_vec(),
+                )),
+                Lookup::Bytes => Ok(Some(
                     parse_keyset(SPEC.function, bytes)?
                         .to_json()
                         .as_bytes()

@@ -18,6 +18,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::common::ScalarValue;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::datasource::sink::DataSinkExec;
+use datafusion::datasource::source_as_provider;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::context::TaskContext;
@@ -34,6 +35,8 @@ use sealhouse_storage::SnapshotScanExec;
 
 use super::SqlSession;
 use crate::functions::keyset_function_names;
+use crate::sealed_keysets::{self, SealedKind, plan};
+use crate::tables::StoredTable;
 
 /// Runs a session's query plans somewhere other than this process.
 #[async_trait]
@@ -72,10 +75,8 @@ impl SqlSession {
             return frame.execute_stream().await;
         };
         let task = Arc::new(frame.task_ctx());
-        let keyset = self.keyset_in(frame.logical_plan())?;
-        let plan = frame.create_physical_plan().await?;
+        let plan = self.cluster_plan(frame).await?;
         if reads_stored_tables(&plan)? {
-            refuse_keyset(keyset)?;
             remote.execute(plan, task.session_config().clone()).await
         } else {
             datafusion::physical_plan::execute_stream(plan, task)
@@ -90,10 +91,8 @@ impl SqlSession {
             return frame.collect().await;
         };
         let task = Arc::new(frame.task_ctx());
-        let keyset = self.keyset_in(frame.logical_plan())?;
-        let mut plan = frame.create_physical_plan().await?;
+        let mut plan = self.cluster_plan(frame).await?;
         if plan.is::<DataSinkExec>() && reads_stored_tables(&plan)? {
-            refuse_keyset(keyset)?;
             let inputs = plan
                 .children()
                 .into_iter()
@@ -113,47 +112,92 @@ impl SqlSession {
         }
         datafusion::physical_plan::collect(plan, task).await
     }
-}
 
-impl SqlSession {
-    /// What in `plan` would carry a keyset (said as the start of a
-    /// sentence), if anything: a call of a keyset function, or a variable
-    /// holding what one made (bound into the plan as a constant). Checked
-    /// before optimisation, which may fold a call on constants into a
-    /// constant keyset that nothing marks.
-    pub(super) fn keyset_in(&self, plan: &LogicalPlan) -> Result<Option<String>> {
-        let keyset_functions = &*KEYSET_FUNCTIONS;
-        let keyset_values: Vec<(&String, &ScalarValue)> = self
-            .keyset_variables
+    /// The physical plan of `frame` for a session whose queries may run on
+    /// a cluster: when it reads stored tables, its keyset constants are
+    /// sealed (`sealed_keysets`), and what would carry key material any
+    /// other way is refused before anything is sent.
+    async fn cluster_plan(&self, frame: DataFrame) -> Result<Arc<dyn ExecutionPlan>> {
+        let (state, plan) = frame.into_parts();
+        let remote = reads_stored_tables_logical(&plan)?;
+        let mut keyset_names = Vec::new();
+        if remote {
+            plan::check_unoptimised(&plan, &self.keyset_values())?;
+            keyset_names = plan::keyset_names(&plan)?;
+        }
+        let mut plan = state.optimize(&plan)?;
+        if remote {
+            plan = self.seal_keysets(plan, &keyset_names)?;
+            plan::check_sealed(&plan, &keyset_names)?;
+        }
+        state
+            .query_planner()
+            .create_physical_plan(&plan, &state)
+            .await
+    }
+
+    /// `plan` with its keyset constants sealed for the cluster, and their
+    /// `keyset_names` out of its column names.
+    fn seal_keysets(&self, plan: LogicalPlan, keyset_names: &[String]) -> Result<LogicalPlan> {
+        let now = sealed_keysets::now();
+        let sealer = std::cell::OnceCell::new();
+        let seal = |kind: SealedKind, keyset: &[u8]| -> Result<Vec<u8>> {
+            let sealer = match sealer.get() {
+                Some(made) => Arc::clone(made),
+                None => {
+                    let made = self
+                        .authorizer
+                        .as_ref()
+                        .ok_or_else(|| {
+                            DataFusionError::NotImplemented(
+                                "a keyset constant goes to a cluster sealed by the KMS, and this \
+                                 session has no KMS; run this statement without --cluster"
+                                    .to_owned(),
+                            )
+                        })?
+                        .services()
+                        .keyset_sealer()
+                        .map_err(DataFusionError::Execution)?;
+                    Arc::clone(sealer.get_or_init(|| made))
+                }
+            };
+            sealer
+                .seal(kind, keyset, now)
+                .map_err(DataFusionError::Execution)
+        };
+        plan::seal(
+            plan,
+            keyset_names,
+            &|bytes| self.functions.keyset_constant(bytes),
+            &seal,
+        )
+    }
+
+    /// The values of the variables a keyset function made, by name.
+    fn keyset_values(&self) -> Vec<(&String, &ScalarValue)> {
+        self.keyset_variables
             .iter()
             .filter_map(|name| self.variables.get(name).map(|value| (name, value)))
-            .collect();
-        let mut found = None;
+            .collect()
+    }
+
+    /// Whether `plan` calls a keyset function or reads a variable holding
+    /// what one made: a variable assigned from it holds key material too.
+    pub(super) fn uses_keyset_functions(&self, plan: &LogicalPlan) -> Result<bool> {
+        let keyset_functions = &*KEYSET_FUNCTIONS;
+        let keyset_values = self.keyset_values();
+        let mut found = false;
         plan.apply_with_subqueries(|node| {
             node.apply_expressions(|expr| {
                 expr.apply(|e| {
-                    match e {
-                        Expr::ScalarFunction(call)
-                            if keyset_functions.contains(&call.name().to_ascii_lowercase()) =>
-                        {
-                            found = Some(format!(
-                                "{} does not run on a cluster yet (its keysets must not travel \
-                                 in a plan)",
-                                call.name().to_ascii_uppercase()
-                            ));
+                    found |= match e {
+                        Expr::ScalarFunction(call) => {
+                            keyset_functions.contains(&call.name().to_ascii_lowercase())
                         }
-                        Expr::Literal(value, _) => {
-                            if let Some((name, _)) = keyset_values.iter().find(|(_, v)| *v == value)
-                            {
-                                found = Some(format!(
-                                    "@{name} holds what a keyset function made, which must not \
-                                     travel in a plan to a cluster"
-                                ));
-                            }
-                        }
-                        _ => {}
-                    }
-                    Ok(if found.is_some() {
+                        Expr::Literal(value, _) => keyset_values.iter().any(|(_, v)| *v == value),
+                        _ => false,
+                    };
+                    Ok(if found {
                         TreeNodeRecursion::Stop
                     } else {
                         TreeNodeRecursion::Continue
@@ -168,14 +212,14 @@ impl SqlSession {
 /// The names (lowercase) of the functions that hold keys or keysets.
 static KEYSET_FUNCTIONS: LazyLock<HashSet<String>> = LazyLock::new(keyset_function_names);
 
-/// A plan carrying a keyset does not go to a cluster.
-fn refuse_keyset(keyset: Option<String>) -> Result<()> {
-    match keyset {
-        None => Ok(()),
-        Some(what) => Err(DataFusionError::NotImplemented(format!(
-            "{what}; run this statement without --cluster"
-        ))),
-    }
+/// Whether a logical `plan` reads a stored table.
+fn reads_stored_tables_logical(plan: &LogicalPlan) -> Result<bool> {
+    plan.exists(|node| {
+        Ok(match node {
+            LogicalPlan::TableScan(scan) => source_as_provider(&scan.source)?.is::<StoredTable>(),
+            _ => false,
+        })
+    })
 }
 
 /// Whether `plan` reads a stored table.

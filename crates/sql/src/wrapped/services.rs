@@ -7,12 +7,14 @@
 //! keysets.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use sealhouse_iam::{AccountId, Clock, Iam, Principal};
 use sealhouse_kms::{DEFAULT_REGION, KmsConnector, KmsData, KmsGateway};
 use sealhouse_storage::encryption::setup::SetupServices;
+
+use crate::sealed_keysets::KeysetSealer;
 
 /// The identity service, the KMS gateway and the local account.
 pub struct IdentityServices {
@@ -20,6 +22,9 @@ pub struct IdentityServices {
     pub(crate) local_account: AccountId,
     pub(crate) region: String,
     gateway: Arc<KmsGateway>,
+    /// Seals keyset constants of plans sent to a cluster (made when first
+    /// needed, shared so its data key serves every session).
+    sealer: Mutex<Option<Arc<KeysetSealer>>>,
 }
 
 impl IdentityServices {
@@ -38,6 +43,7 @@ impl IdentityServices {
             local_account,
             region: DEFAULT_REGION.to_owned(),
             gateway: Arc::new(KmsGateway::new(kms, ttl)),
+            sealer: Mutex::new(None),
         }
     }
 
@@ -46,6 +52,7 @@ impl IdentityServices {
     #[must_use]
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.gateway = Arc::new(self.gateway.with_clock(clock));
+        self.sealer = Mutex::new(None);
         self
     }
 
@@ -64,6 +71,17 @@ impl IdentityServices {
     /// The KMS gateway (storage encryption reaches the KMS through it).
     pub fn gateway(&self) -> &Arc<KmsGateway> {
         &self.gateway
+    }
+
+    /// The process's keyset sealer.
+    pub(crate) fn keyset_sealer(&self) -> Result<Arc<KeysetSealer>, String> {
+        let mut sealer = self.sealer.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(made) = sealer.as_ref() {
+            return Ok(Arc::clone(made));
+        }
+        let made = Arc::new(KeysetSealer::new(Arc::clone(&self.iam), &self.gateway)?);
+        *sealer = Some(Arc::clone(&made));
+        Ok(made)
     }
 
     /// What setting up a project's storage encryption reaches.

@@ -1,0 +1,332 @@
+//! Keeping key material out of the plans a session sends to a cluster.
+//!
+//! A query's keyset constants (a keyset literal, a variable, what
+//! `KEYSET_FROM_JSON('...')` or `USE_WRAPPED_KEYSET(...)` folds into while
+//! the plan is optimised) are sealed where a keyset function takes them
+//! ([`seal`]). Anything else that would carry key material is refused:
+//! [`check_unoptimised`] before optimisation (which could fold key material
+//! into a value nothing recognises, such as its HEX), [`check_sealed`] after
+//! sealing.
+
+use datafusion::common::ScalarValue;
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::expr_rewriter::NamePreserver;
+use datafusion::logical_expr::{Expr, LogicalPlan};
+use sealhouse_crypto::Keyset;
+
+use super::format::SealedKind;
+use crate::functions::{KEY_MATERIAL, KeysetConstant, RAW_KEY, ROLE_CHAIN, SEALABLE};
+
+/// What the refusals end with.
+const INSTEAD: &str = "run this statement without --cluster";
+
+fn refuse(what: String) -> DataFusionError {
+    DataFusionError::NotImplemented(format!("{what}; {INSTEAD}"))
+}
+
+fn lower(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+/// Refuses, before optimisation, key material that would be folded into a
+/// constant other than a keyset argument: a call making key material on
+/// constants, or a variable holding what a keyset function made (named in
+/// `keyset_values`), used anywhere but as a keyset function's argument or
+/// a result column (which [`check_sealed`] sees).
+pub(crate) fn check_unoptimised(
+    plan: &LogicalPlan,
+    keyset_values: &[(&String, &ScalarValue)],
+) -> Result<()> {
+    plan.apply_with_subqueries(|node| {
+        node.apply_expressions(|expr| {
+            check_expr(expr, true, keyset_values)?;
+            Ok(TreeNodeRecursion::Continue)
+        })
+    })?;
+    Ok(())
+}
+
+/// `passed`: whether `expr` is a keyset function's argument or a whole
+/// expression (a result column, whose constant [`check_sealed`] sees).
+fn check_expr(expr: &Expr, passed: bool, keyset_values: &[(&String, &ScalarValue)]) -> Result<()> {
+    let passes_key_material = match expr {
+        Expr::ScalarFunction(call) => {
+            let name = lower(call.name());
+            SEALABLE.contains(&name.as_str()) || KEY_MATERIAL.contains(&name.as_str())
+        }
+        Expr::Alias(_) => passed,
+        _ => false,
+    };
+    match expr {
+        Expr::ScalarFunction(call)
+            if KEY_MATERIAL.contains(&lower(call.name()).as_str())
+                && !passed
+                && !expr.any_column_refs()
+                && !expr.is_volatile()
+                && !shows_wrapped_keyset(expr) =>
+        {
+            return Err(refuse(format!(
+                "{}(...) on constants would reach the cluster folded into a constant holding \
+                 key material; pass it straight to ENHANCED_SYM_ENCRYPT, ENHANCED_SYM_DECRYPT \
+                 or KEYSET_TO_JSON as their keyset",
+                call.name().to_ascii_uppercase()
+            )));
+        }
+        Expr::Literal(value, _) if !passed => {
+            if let Some((name, _)) = keyset_values.iter().find(|(_, v)| *v == value) {
+                return Err(refuse(format!(
+                    "@{name} holds what a keyset function made, and here it is not a keyset \
+                     argument, so it would travel in the plan to the cluster"
+                )));
+            }
+        }
+        _ => {}
+    }
+    expr.apply_children(|child| {
+        check_expr(child, passes_key_material, keyset_values)?;
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    Ok(())
+}
+
+/// Whether `expr` is `KEYSET_TO_JSON` of a wrapped keyset, whose key
+/// material it masks, made of nothing else that holds key material.
+fn shows_wrapped_keyset(expr: &Expr) -> bool {
+    let Expr::ScalarFunction(call) = expr else {
+        return false;
+    };
+    let is = |e: &Expr, names: &[&str]| matches!(e, Expr::ScalarFunction(c) if names.contains(&lower(c.name()).as_str()));
+    lower(call.name()) == "keyset_to_json"
+        && call.args.first().is_some_and(|arg| {
+            arg.exists(|e| Ok(is(e, &["use_wrapped_keyset"])))
+                .unwrap_or(false)
+                && !arg.exists(|e| Ok(is(e, KEY_MATERIAL))).unwrap_or(true)
+        })
+}
+
+/// The names the constant keyset arguments of keyset functions have in
+/// the unoptimised `plan` (`unhex(Utf8("..."))`, a bound variable's value):
+/// names of the columns computed from them hold these, and [`seal`] takes
+/// them out.
+pub(crate) fn keyset_names(plan: &LogicalPlan) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    plan.apply_with_subqueries(|node| {
+        node.apply_expressions(|expr| {
+            expr.apply(|e| {
+                if let Expr::ScalarFunction(call) = e
+                    && SEALABLE.contains(&lower(call.name()).as_str())
+                    && let Some(arg) = call.args.first()
+                    && !arg.any_column_refs()
+                    && !arg.is_volatile()
+                    && !matches!(arg, Expr::Literal(ScalarValue::Null, _))
+                {
+                    let name = arg.schema_name().to_string();
+                    if !names.contains(&name) {
+                        names.push(name);
+                    }
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+        })
+    })?;
+    Ok(names)
+}
+
+/// Seals keyset bytes of a kind.
+pub(crate) type SealFn<'a> = &'a dyn Fn(SealedKind, &[u8]) -> Result<Vec<u8>>;
+
+/// Says what keyset bytes stand for in the statement.
+pub(crate) type ClassifyFn<'a> = &'a dyn Fn(&[u8]) -> KeysetConstant;
+
+/// What a keyset constant's name becomes in the names of columns.
+const SEALED_NAME: &str = "sealed_keyset";
+
+/// `plan` (optimised) with each constant keyset argument of a keyset
+/// function replaced by its sealed form (`classify` says what keyset bytes
+/// stand for in the statement, `seal` seals them), and `keyset_names`
+/// taken out of every column name.
+pub(crate) fn seal(
+    plan: LogicalPlan,
+    keyset_names: &[String],
+    classify: ClassifyFn<'_>,
+    seal: SealFn<'_>,
+) -> Result<LogicalPlan> {
+    let sealed = plan.transform_up_with_subqueries(|node| {
+        // A sealed expression keeps the name it had, as optimisation does.
+        let names = NamePreserver::new(&node);
+        node.map_expressions(|expr| {
+            let name = names.save(&expr);
+            let sealed = expr.transform_up(|e| seal_call(e, classify, seal))?;
+            Ok(if sealed.transformed {
+                sealed.update_data(|e| name.restore(e))
+            } else {
+                sealed
+            })
+        })
+    })?;
+    if keyset_names.is_empty() {
+        return Ok(sealed.data);
+    }
+    let rename = |name: &mut String| {
+        let renamed = keyset_names
+            .iter()
+            .fold(name.clone(), |n, k| n.replace(k.as_str(), SEALED_NAME));
+        let changed = renamed != *name;
+        *name = renamed;
+        changed
+    };
+    sealed
+        .data
+        .transform_up_with_subqueries(|node| {
+            node.map_expressions(|expr| {
+                expr.transform_up(|e| match e {
+                    Expr::Alias(mut alias) => {
+                        let changed = rename(&mut alias.name);
+                        Ok(Transformed::new_transformed(Expr::Alias(alias), changed))
+                    }
+                    Expr::Column(mut column) => {
+                        let changed = rename(&mut column.name);
+                        Ok(Transformed::new_transformed(Expr::Column(column), changed))
+                    }
+                    e => Ok(Transformed::no(e)),
+                })
+            })?
+            // Every schema again: a child's names may have changed.
+            .map_data(LogicalPlan::recompute_schema)
+        })
+        .map(|t| t.data)
+}
+
+/// A keyset function call with its constant keyset sealed.
+fn seal_call(e: Expr, classify: ClassifyFn<'_>, seal: SealFn<'_>) -> Result<Transformed<Expr>> {
+    let Expr::ScalarFunction(mut call) = e else {
+        return Ok(Transformed::no(e));
+    };
+    if !SEALABLE.contains(&lower(call.name()).as_str()) {
+        return Ok(Transformed::no(Expr::ScalarFunction(call)));
+    }
+    let sealed = match call.args.first() {
+        Some(Expr::Literal(value, _)) => sealed_form(value, classify, seal)?,
+        _ => None,
+    };
+    match sealed {
+        Some(bytes) => {
+            call.args[0] = Expr::Literal(ScalarValue::Binary(Some(bytes)), None);
+            Ok(Transformed::yes(Expr::ScalarFunction(call)))
+        }
+        None => Ok(Transformed::no(Expr::ScalarFunction(call))),
+    }
+}
+
+/// The sealed form of a keyset constant; `None` for one that holds no
+/// keyset (NULL, a stale reference, bytes that do not parse), which the
+/// function refuses where it runs as it would here.
+fn sealed_form(
+    value: &ScalarValue,
+    classify: ClassifyFn<'_>,
+    seal: SealFn<'_>,
+) -> Result<Option<Vec<u8>>> {
+    let Some(bytes) = keyset_bytes(value) else {
+        return Ok(None);
+    };
+    match classify(&bytes) {
+        KeysetConstant::Reference(keyset) => seal(SealedKind::Reference, keyset.expose()).map(Some),
+        KeysetConstant::Stale => Ok(None),
+        KeysetConstant::Bytes if Keyset::from_bytes(&bytes).is_ok() => {
+            seal(SealedKind::Keyset, &bytes).map(Some)
+        }
+        KeysetConstant::Bytes => Ok(None),
+    }
+}
+
+/// The bytes a keyset argument's constant gives the function: binary, or
+/// the `keyset` field of `USE_WRAPPED_KEYSET`'s STRUCT.
+fn keyset_bytes(value: &ScalarValue) -> Option<Vec<u8>> {
+    match value {
+        ScalarValue::Binary(Some(b))
+        | ScalarValue::LargeBinary(Some(b))
+        | ScalarValue::BinaryView(Some(b))
+        | ScalarValue::FixedSizeBinary(_, Some(b)) => Some(b.clone()),
+        ScalarValue::Struct(array) => {
+            let column = array.column_by_name(crate::functions::KEYSET_FIELD)?;
+            match ScalarValue::try_from_array(column, 0).ok()? {
+                ScalarValue::Struct(_) => None,
+                inner => keyset_bytes(&inner),
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Refuses a sealed plan that would still carry key material: a constant
+/// that is a keyset or a keyset's JSON, a function acting through the
+/// session's role chain, a raw key given as a constant, or a name holding
+/// one of `keyset_names`.
+pub(crate) fn check_sealed(plan: &LogicalPlan, keyset_names: &[String]) -> Result<()> {
+    let shown = plan.display_indent_schema().to_string();
+    if keyset_names
+        .iter()
+        .any(|name| shown.contains(name.as_str()))
+    {
+        return Err(refuse(
+            "a name in the query's plan would show a keyset constant".to_owned(),
+        ));
+    }
+    plan.apply_with_subqueries(|node| {
+        node.apply_expressions(|expr| {
+            expr.apply(|e| {
+                match e {
+                    Expr::Literal(value, _) if holds_keyset(value) => {
+                        return Err(refuse(
+                            "the query has a keyset (key material) as a constant other than a \
+                             keyset function's keyset, which must not travel in a plan to a \
+                             cluster"
+                                .to_owned(),
+                        ));
+                    }
+                    Expr::ScalarFunction(call) => {
+                        let name = lower(call.name());
+                        if ROLE_CHAIN.contains(&name.as_str()) {
+                            return Err(refuse(format!(
+                                "{} acts through your role chain, which stays with the session: \
+                                 on a cluster it runs only on constant arguments, folded before \
+                                 the plan is sent",
+                                call.name().to_ascii_uppercase()
+                            )));
+                        }
+                        if let Some((_, at)) = RAW_KEY.iter().find(|(f, _)| *f == name)
+                            && call.args.get(*at).is_some_and(|key| !key.any_column_refs())
+                        {
+                            return Err(refuse(format!(
+                                "{}'s key is a constant, which would travel in the plan to the \
+                                 cluster; keep the key in a keyset and use ENHANCED_SYM_ENCRYPT \
+                                 / ENHANCED_SYM_DECRYPT",
+                                call.name().to_ascii_uppercase()
+                            )));
+                        }
+                    }
+                    _ => {}
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+        })
+    })?;
+    Ok(())
+}
+
+/// Whether a constant is a keyset, or a keyset's JSON with its key material.
+fn holds_keyset(value: &ScalarValue) -> bool {
+    match value {
+        ScalarValue::Binary(Some(b))
+        | ScalarValue::LargeBinary(Some(b))
+        | ScalarValue::BinaryView(Some(b))
+        | ScalarValue::FixedSizeBinary(_, Some(b)) => Keyset::from_bytes(b).is_ok(),
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::LargeUtf8(Some(s))
+        | ScalarValue::Utf8View(Some(s)) => {
+            s.trim_start().starts_with('{') && Keyset::from_json(s).is_ok()
+        }
+        _ => false,
+    }
+}

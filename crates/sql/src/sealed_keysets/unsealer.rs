@@ -1,0 +1,102 @@
+//! Opening sealed keysets where a plan runs (a cluster's executors): one
+//! KMS Decrypt of the data key per sealing key, cached for the KMS cache's
+//! TTL, then AES-GCM. The opened keyset and its ciphers are kept by the
+//! seal, so each batch of a task pays one comparison.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sealhouse_crypto::{KeysetCipher, SecretBytes};
+use sealhouse_iam::Principal;
+use sealhouse_kms::api::DecryptRequest;
+use sealhouse_kms::{KmsData, KmsGateway};
+
+use super::context;
+use super::format::{self, SealedKind};
+use super::sealer::service_account;
+
+/// How many opened seals stay prepared.
+const CAPACITY: usize = 16;
+
+/// An opened sealed keyset.
+#[derive(Clone)]
+pub(crate) struct Unsealed {
+    pub(crate) kind: SealedKind,
+    pub(crate) keyset: Arc<SecretBytes>,
+    pub(crate) cipher: Arc<KeysetCipher>,
+    expires: i64,
+}
+
+/// Opens sealed keysets through the KMS, as the warehouse service account.
+pub struct KeysetUnsealer {
+    kms: Arc<dyn KmsData>,
+    opened: Mutex<Vec<(Vec<u8>, Unsealed)>>,
+}
+
+impl std::fmt::Debug for KeysetUnsealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeysetUnsealer").finish_non_exhaustive()
+    }
+}
+
+impl KeysetUnsealer {
+    /// An unsealer reaching the KMS through `gateway`, whose cache keeps
+    /// each data key for its TTL.
+    pub fn new(gateway: &KmsGateway) -> Result<Self, String> {
+        let account = service_account()?;
+        Ok(Self {
+            kms: gateway.cached("cluster-keysets", Principal::Root { account }),
+            opened: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The keyset sealed in `sealed`, if it has not expired.
+    pub(crate) fn open(&self, sealed: &[u8]) -> Result<Unsealed, String> {
+        let now = now();
+        let mut opened = self.opened.lock().unwrap_or_else(PoisonError::into_inner);
+        opened.retain(|(_, u)| u.expires >= now);
+        if let Some(i) = opened.iter().position(|(s, _)| s.as_slice() == sealed) {
+            let entry = opened.remove(i);
+            let found = entry.1.clone();
+            opened.insert(0, entry);
+            return Ok(found);
+        }
+        drop(opened);
+        let parsed = format::parse(sealed).map_err(|e| e.to_string())?;
+        if parsed.expires < now {
+            return Err(format!(
+                "the query's sealed keyset expired {} seconds ago; run the statement again",
+                now - parsed.expires
+            ));
+        }
+        let data_key = self
+            .kms
+            .decrypt(&DecryptRequest {
+                ciphertext_blob: parsed.blob.to_vec(),
+                encryption_context: context(parsed.key_expires),
+            })
+            .map_err(|e| format!("the KMS did not open the query's sealed keyset: {e}"))?;
+        let keyset = parsed
+            .open(&data_key.plaintext)
+            .map_err(|e| e.to_string())?;
+        let cipher = KeysetCipher::from_keyset_bytes(keyset.expose())
+            .map_err(|e| format!("the sealed keyset does not parse: {e}"))?;
+        let found = Unsealed {
+            kind: parsed.kind,
+            keyset: Arc::new(keyset),
+            cipher: Arc::new(cipher),
+            expires: parsed.expires,
+        };
+        let mut opened = self.opened.lock().unwrap_or_else(PoisonError::into_inner);
+        opened.insert(0, (sealed.to_vec(), found.clone()));
+        opened.truncate(CAPACITY);
+        Ok(found)
+    }
+}
+
+/// Unix seconds now.
+pub(crate) fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
