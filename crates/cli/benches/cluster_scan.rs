@@ -10,7 +10,12 @@
 //!   encrypted-table scan with a final aggregate (one stage of partial
 //!   aggregates per file group, then one merge);
 //! - `group`: `SELECT region, sum(amount) ... GROUP BY region`: partial
-//!   aggregates shuffled (sealed shuffle files) by region.
+//!   aggregates shuffled (sealed shuffle files) by region;
+//! - `encrypt`: `ENHANCED_SYM_ENCRYPT` of every row's region under an
+//!   AES-GCM-256 keyset given as a constant (sealed for the executors on a
+//!   cluster), counting the ciphertexts;
+//! - `decrypt`: `ENHANCED_SYM_DECRYPT` of a stored ciphertext column (table
+//!   `c`, the same rows encrypted) under that keyset.
 //!
 //! The table holds `SEALHOUSE_CLUSTER_ROWS` rows (10,000,000 by default) in
 //! seven files. Each figure is the median of three runs. CPU is read from
@@ -37,13 +42,27 @@ const RUNS: usize = 3;
 /// Clock ticks per second of /proc's CPU counters (USER_HZ on Linux).
 const TICKS: f64 = 100.0;
 
-const QUERIES: [(&str, &str); 2] = [
-    ("scan", "SELECT sum(amount), max(region), count(id) FROM t"),
-    (
-        "group",
-        "SELECT region, sum(amount) FROM t GROUP BY region ORDER BY region",
-    ),
-];
+/// The queries, by name, with `keyset` (hex) the column keyset.
+fn queries(keyset: &str) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "scan",
+            "SELECT sum(amount), max(region), count(id) FROM t".to_owned(),
+        ),
+        (
+            "group",
+            "SELECT region, sum(amount) FROM t GROUP BY region ORDER BY region".to_owned(),
+        ),
+        (
+            "encrypt",
+            format!("SELECT count(ENHANCED_SYM_ENCRYPT(UNHEX('{keyset}'), region)) FROM t"),
+        ),
+        (
+            "decrypt",
+            format!("SELECT count(ENHANCED_SYM_DECRYPT(UNHEX('{keyset}'), ct)) FROM c"),
+        ),
+    ]
+}
 
 /// utime + stime of process `pid` (`self` for this one), and with
 /// `children`, of its waited-for children instead.
@@ -106,12 +125,13 @@ fn median(mut values: Vec<f64>) -> f64 {
 /// rows each gave (checked against the embedded warehouse's).
 fn measure(
     sandbox: &Sandbox,
+    queries: &[(&str, String)],
     url: Option<&str>,
     tls: &[String],
     cluster: &[Process],
     expected: &mut Vec<String>,
 ) -> Vec<(f64, f64)> {
-    QUERIES
+    queries
         .iter()
         .enumerate()
         .map(|(i, (_, sql))| {
@@ -143,7 +163,17 @@ fn main() {
     };
     let sandbox = Sandbox::new();
     create_project(&sandbox, "enc", "AES256");
-    let mut script = String::from("CREATE TABLE t (id BIGINT, region STRING, amount BIGINT);");
+    let (keyset, _, _) = run(
+        &sandbox,
+        None,
+        &[],
+        &[],
+        "SELECT HEX(NEW_KEYSET('AES-GCM-256', 'bench'))",
+    );
+    let keyset = keyset.lines().last().expect("a keyset").trim().to_owned();
+    let mut script = String::from(
+        "CREATE TABLE t (id BIGINT, region STRING, amount BIGINT); CREATE TABLE c (ct BINARY);",
+    );
     let per_file = rows / FILES;
     for f in 0..FILES {
         let end = if f + 1 == FILES {
@@ -151,23 +181,27 @@ fn main() {
         } else {
             (f + 1) * per_file
         };
+        let start = f * per_file;
         script.push_str(&format!(
             "INSERT INTO t SELECT value, concat('region-', CAST(value % 16 AS STRING)), \
-             value * 7919 % 1000003 FROM range({}, {end});",
-            f * per_file
+             value * 7919 % 1000003 FROM range({start}, {end}); \
+             INSERT INTO c SELECT ENHANCED_SYM_ENCRYPT(UNHEX('{keyset}'), \
+             concat('region-', CAST(value % 16 AS STRING))) FROM range({start}, {end});"
         ));
     }
     let started = Instant::now();
     run_script(&sandbox, &script);
     println!(
-        "cluster_scan: {rows} rows in {FILES} files of an AES256 table, written in {:.1} s",
+        "cluster_scan: {rows} rows in {FILES} files of an AES256 table, and their regions \
+         encrypted in another, written in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    let queries = queries(&keyset);
     let (_, _, startup) = run(&sandbox, None, &[], &[], "SELECT 1");
     println!("a `sealhouse sql -e 'SELECT 1'` process: {startup:.2} CPU-s (in every figure)");
 
     let mut expected = Vec::new();
-    let embedded = measure(&sandbox, None, &[], &[], &mut expected);
+    let embedded = measure(&sandbox, &queries, None, &[], &[], &mut expected);
     let mut results = vec![("embedded", embedded)];
     let certs = sandbox.dir.path().join("certs");
     make_certs(
@@ -205,7 +239,14 @@ fn main() {
         };
         results.push((
             name,
-            measure(&sandbox, Some(&url), &coordinator, &cluster, &mut expected),
+            measure(
+                &sandbox,
+                &queries,
+                Some(&url),
+                &coordinator,
+                &cluster,
+                &mut expected,
+            ),
         ));
     }
 
@@ -213,7 +254,7 @@ fn main() {
         "\n{:<10} {:<12} {:>8} {:>8} {:>16} {:>14}",
         "query", "where", "wall s", "CPU s", "M rows/CPU-s", "CPU/row vs emb"
     );
-    for (q, (query, _)) in QUERIES.iter().enumerate() {
+    for (q, (query, _)) in queries.iter().enumerate() {
         let reference = results[0].1[q].1;
         for (name, figures) in &results {
             let (wall, cpu) = figures[q];

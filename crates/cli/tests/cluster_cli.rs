@@ -351,6 +351,34 @@ fn served_sessions_run_their_queries_on_the_cluster() {
             .expect("count");
         assert_eq!(rows[0].get::<_, i64>(0), 18);
         assert_eq!(rows[0].get::<_, String>(1), "n8");
+        // A keyset constant travels sealed: the first query makes the
+        // sealing data key (GenerateDataKey) and the executor opens it
+        // (Decrypt); the same query again, within the KMS cache's TTL, makes
+        // no KMS call at all.
+        let keyset: String = c
+            .query("SELECT HEX(NEW_KEYSET('AES-GCM-256'))", &[])
+            .await
+            .expect("a keyset")[0]
+            .get(0);
+        let round_trip = format!(
+            "SELECT count(*) FROM sales.t WHERE CAST(ENHANCED_SYM_DECRYPT(UNHEX('{keyset}'), \
+             ENHANCED_SYM_ENCRYPT(UNHEX('{keyset}'), name)) AS STRING) = name"
+        );
+        let mut calls = vec![kms_calls(served.data_dir())];
+        for _ in 0..2 {
+            let rows = c.query(&round_trip, &[]).await.expect("round trip");
+            assert_eq!(rows[0].get::<_, i64>(0), 18);
+            calls.push(kms_calls(served.data_dir()));
+        }
+        // (The first also finds, or creates, the cluster-keyset key.)
+        assert!(
+            calls[1] - calls[0] >= 2,
+            "GenerateDataKey and Decrypt: {calls:?}"
+        );
+        assert_eq!(
+            calls[2], calls[1],
+            "the repeated query called the KMS: {calls:?}"
+        );
         // The PostgreSQL catalog reads no stored table: it is answered here.
         let rows = c
             .query(
@@ -483,4 +511,12 @@ fn a_cluster_reads_tables_in_an_s3_bucket() {
     }
     let read = files_read(&cluster[1..]);
     assert_eq!(read["aes_p.events"].len(), 14, "{read:?}");
+}
+
+/// How many calls the KMS of data directory `data` has in its audit log.
+fn kms_calls(data: &std::path::Path) -> i64 {
+    rusqlite::Connection::open(data.join("kms").join("audit.db"))
+        .expect("the audit log")
+        .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+        .expect("counts")
 }

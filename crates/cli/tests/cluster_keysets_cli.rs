@@ -314,7 +314,56 @@ fn keyset_functions_run_on_a_cluster_with_their_keysets_sealed() {
             }
         }
     }
+
+    // A seal taken off the wire opens nothing for anyone else: not as a
+    // constant of another statement, not from a table's rows, not in a
+    // session (which never opens seals).
+    let stolen = stolen_seal(&wire, gcm.len() / 2);
+    let stolen_hex: String = stolen.iter().map(|b| format!("{b:02x}")).collect();
+    for (query, cluster, says) in [
+        (
+            format!(
+                "SELECT count(ENHANCED_SYM_ENCRYPT(UNHEX('{stolen_hex}'), region)) FROM events"
+            ),
+            true,
+            "a sealed keyset it did not make",
+        ),
+        (
+            format!("SELECT ENHANCED_SYM_ENCRYPT(UNHEX('{stolen_hex}'), 'x')"),
+            false,
+            "only the processes of a Sealhouse cluster open",
+        ),
+        (
+            format!(
+                "CREATE TABLE stolen (k BINARY); INSERT INTO stolen VALUES (UNHEX('{stolen_hex}')); \
+                 SELECT count(ENHANCED_SYM_ENCRYPT(s.k, e.region)) FROM events e JOIN stolen s"
+            ),
+            true,
+            "never from a table's rows",
+        ),
+    ] {
+        let err = sql(&sandbox, cluster.then_some(url.as_str()), "ks_p", &query).expect_err(&query);
+        assert!(err.contains(says), "{query}: {err}");
+    }
     processes.clear();
+}
+
+/// A sealed keyset of a plan on the wire, of a keyset of `keyset_len`
+/// bytes: what anyone reading a plaintext cluster's traffic could take.
+fn stolen_seal(wire: &[u8], keyset_len: usize) -> Vec<u8> {
+    const PREFIX: &[u8] = b"sealhouse:sealed-keyset:v1:";
+    let mut at = 0;
+    while let Some(found) = wire[at..].windows(PREFIX.len()).position(|w| w == PREFIX) {
+        let start = at + found;
+        let header = start + PREFIX.len() + 1 + 8 + 8;
+        let blob_len = usize::from(u16::from_be_bytes([wire[header], wire[header + 1]]));
+        let end = header + 2 + blob_len + 12 + keyset_len + 16;
+        if wire[start + PREFIX.len()] == 0 && end <= wire.len() {
+            return wire[start..end].to_vec();
+        }
+        at = start + 1;
+    }
+    panic!("no sealed keyset on the wire")
 }
 
 #[test]

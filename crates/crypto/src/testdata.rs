@@ -7,10 +7,16 @@ use std::path::PathBuf;
 pub(crate) fn path(relative: &str) -> PathBuf {
     let root = std::env::var_os("SEALHOUSE_TESTDATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata")
-        });
+        .unwrap_or_else(|| manifest_dir().join("../../../shared/testdata"));
     root.join(relative)
+}
+
+/// The crate's directory: as cargo says when it runs the test (a binary
+/// built in another checkout sharing the target directory keeps the path
+/// it was compiled at), else as it was compiled.
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
 }
 
 pub(crate) fn json(relative: &str) -> serde_json::Value {

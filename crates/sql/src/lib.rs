@@ -13,6 +13,7 @@ mod error;
 mod field_access;
 pub mod format;
 mod functions;
+pub mod fuzzing;
 pub mod nesting;
 mod own_statements;
 pub mod script;

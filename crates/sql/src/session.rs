@@ -20,7 +20,6 @@ use crate::format::ResultSet;
 use crate::functions::{self, FunctionSet};
 use crate::own_statements::{self, OwnStatement};
 use crate::script::{self, ScriptLine, ScriptStatement};
-use crate::sealed_keysets::KeysetUnsealer;
 use crate::tables::{CATALOG_NAME, CatalogView, StatementLeases};
 use crate::wrapped::{IdentityServices, KeysetWrapper};
 use crate::{SqlError, column_names};
@@ -80,7 +79,7 @@ impl SqlSession {
     /// A session over an open catalog, starting in the default project,
     /// without an identity: the wrapped-keyset functions refuse to run.
     pub fn new(catalog: Arc<Catalog>) -> Self {
-        Self::build(catalog, None, None, None, None)
+        Self::build(catalog, None, None, None)
     }
 
     /// A session acting as `principal`: wrapped keysets are unwrapped through
@@ -95,17 +94,8 @@ impl SqlSession {
             Arc::clone(keys.gateway()),
             catalog.file_store(),
         ));
-        // Opens what this session sealed for a cluster, should a sealed
-        // plan run here.
-        let unsealer = KeysetUnsealer::new(keys.gateway()).ok().map(Arc::new);
         let authorizer = Authorizer::new(keys, principal);
-        Self::build(
-            catalog,
-            Some(authorizer),
-            Some(wrapper),
-            Some(storage_keys),
-            unsealer,
-        )
+        Self::build(catalog, Some(authorizer), Some(wrapper), Some(storage_keys))
     }
 
     fn build(
@@ -113,7 +103,6 @@ impl SqlSession {
         authorizer: Option<Authorizer>,
         wrapper: Option<Arc<KeysetWrapper>>,
         storage_keys: Option<Arc<StorageKeys>>,
-        unsealer: Option<Arc<KeysetUnsealer>>,
     ) -> Self {
         let mut config = SessionConfig::new()
             .with_default_catalog_and_schema(CATALOG_NAME, DEFAULT_PROJECT)
@@ -134,7 +123,10 @@ impl SqlSession {
                 Arc::clone(&leases),
             )),
         );
-        let functions = functions::all(wrapper, unsealer);
+        // No unsealer: a session never opens a sealed keyset (only the
+        // executors it sends plans to do), so one a user got hold of is
+        // worth nothing here.
+        let functions = functions::all(wrapper, None);
         for function in &functions.udfs {
             ctx.register_udf(function.clone());
         }

@@ -46,6 +46,9 @@ pub(crate) enum Lookup {
 /// The error for a sealed keyset where nothing can open one.
 const NO_UNSEALER: &str = "this is a sealed keyset, which only the processes of a Sealhouse cluster open; pass the keyset itself";
 
+/// The error for a sealed keyset that is not a constant of the plan.
+const SEALED_DATA: &str = "a sealed keyset is opened only as a constant of the plan the coordinator sealed it in, never from a table's rows; pass the keyset itself";
+
 /// Why keyset bytes gave no cipher.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum CipherError {
@@ -79,8 +82,13 @@ impl KeysetCache {
     }
 
     /// What `bytes` stand for: a keyset, a reference, a sealed keyset.
-    pub(crate) fn lookup(&self, bytes: &[u8]) -> Result<Lookup, CipherError> {
+    /// `constant`: whether they are a constant of the plan (a sealed keyset
+    /// counts only as one: in a table's rows it could be anyone's).
+    pub(crate) fn lookup(&self, bytes: &[u8], constant: bool) -> Result<Lookup, CipherError> {
         if is_sealed(bytes) {
+            if !constant {
+                return Err(CipherError::Sealed(SEALED_DATA.to_owned()));
+            }
             let unsealer = self
                 .unsealer
                 .as_ref()
@@ -104,8 +112,12 @@ impl KeysetCache {
 
     /// The prepared keyset for `bytes` (a keyset, a keyset reference or a
     /// sealed keyset), parsing a keyset on first sight.
-    pub(crate) fn cipher(&self, bytes: &[u8]) -> Result<Arc<KeysetCipher>, CipherError> {
-        match self.lookup(bytes)? {
+    pub(crate) fn cipher(
+        &self,
+        bytes: &[u8],
+        constant: bool,
+    ) -> Result<Arc<KeysetCipher>, CipherError> {
+        match self.lookup(bytes, constant)? {
             Lookup::Keyset(found) | Lookup::Wrapped(found) => return Ok(found.cipher),
             Lookup::Bytes => {}
         }
@@ -138,7 +150,9 @@ impl KeysetCache {
         {
             // The join-without-ON case: one comparison over the whole buffer
             // instead of one call per row.
-            let cipher = self.cipher(array.value(0)).map_err(|e| e.raise(function))?;
+            let cipher = self
+                .cipher(array.value(0), false)
+                .map_err(|e| e.raise(function))?;
             return f(0..rows, Some(&cipher));
         }
         let mut start = 0;
@@ -153,7 +167,10 @@ impl KeysetCache {
             }
             match current {
                 Some(bytes) => {
-                    let cipher = self.cipher(bytes).map_err(|e| e.raise(function))?;
+                    let constant = matches!(keysets, Bytes::Scalar(_));
+                    let cipher = self
+                        .cipher(bytes, constant)
+                        .map_err(|e| e.raise(function))?;
                     f(start..end, Some(&cipher))?;
                 }
                 None => f(start..end, None)?,
@@ -194,20 +211,20 @@ mod tests {
         let a = Keyset::new(Algorithm::AesGcm256, "a")
             .expect("new")
             .to_bytes();
-        let first = cache.cipher(a.expose()).expect("parse");
-        let again = cache.cipher(a.expose()).expect("cached");
+        let first = cache.cipher(a.expose(), true).expect("parse");
+        let again = cache.cipher(a.expose(), true).expect("cached");
         assert!(Arc::ptr_eq(&first, &again));
         for i in 0..CAPACITY {
             let other = Keyset::new(Algorithm::AesGcm256, &i.to_string())
                 .expect("new")
                 .to_bytes();
-            cache.cipher(other.expose()).expect("parse");
+            cache.cipher(other.expose(), true).expect("parse");
         }
         assert!(
-            !Arc::ptr_eq(&first, &cache.cipher(a.expose()).expect("reparsed")),
+            !Arc::ptr_eq(&first, &cache.cipher(a.expose(), true).expect("reparsed")),
             "evicted after CAPACITY others"
         );
-        assert!(cache.cipher(b"junk").is_err());
+        assert!(cache.cipher(b"junk", true).is_err());
     }
 
     #[test]

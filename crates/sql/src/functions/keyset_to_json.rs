@@ -44,7 +44,7 @@ impl SqlFunction for KeysetToJson {
             };
             let found = self
                 .cache
-                .lookup(bytes)
+                .lookup(bytes, matches!(keysets, Bytes::Scalar(_)))
                 .map_err(|e| e.raise(SPEC.function))?;
             match found {
                 Lookup::Wrapped(referenced) => {

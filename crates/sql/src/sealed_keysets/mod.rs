@@ -10,7 +10,7 @@
 //! - `plan.rs`: sealing a plan's keyset constants, and refusing what would
 //!   carry key material any other way.
 
-mod format;
+pub(crate) mod format;
 pub(crate) mod plan;
 mod sealer;
 mod unsealer;

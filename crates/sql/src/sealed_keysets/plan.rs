@@ -15,7 +15,7 @@ use datafusion::logical_expr::expr_rewriter::NamePreserver;
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use sealhouse_crypto::Keyset;
 
-use super::format::SealedKind;
+use super::format::{SealedKind, is_sealed};
 use crate::functions::{KEY_MATERIAL, KeysetConstant, RAW_KEY, ROLE_CHAIN, SEALABLE};
 
 /// What the refusals end with.
@@ -262,8 +262,13 @@ fn keyset_bytes(value: &ScalarValue) -> Option<Vec<u8>> {
 /// Refuses a sealed plan that would still carry key material: a constant
 /// that is a keyset or a keyset's JSON, a function acting through the
 /// session's role chain, a raw key given as a constant, or a name holding
-/// one of `keyset_names`.
-pub(crate) fn check_sealed(plan: &LogicalPlan, keyset_names: &[String]) -> Result<()> {
+/// one of `keyset_names`; and a sealed keyset that is not one of `sealed`
+/// (made for this statement): one a user got hold of opens nothing.
+pub(crate) fn check_sealed(
+    plan: &LogicalPlan,
+    keyset_names: &[String],
+    sealed: &[Vec<u8>],
+) -> Result<()> {
     let shown = plan.display_indent_schema().to_string();
     if keyset_names
         .iter()
@@ -277,6 +282,16 @@ pub(crate) fn check_sealed(plan: &LogicalPlan, keyset_names: &[String]) -> Resul
         node.apply_expressions(|expr| {
             expr.apply(|e| {
                 match e {
+                    Expr::Literal(value, _)
+                        if keyset_bytes(value)
+                            .is_some_and(|b| is_sealed(&b) && !sealed.contains(&b)) =>
+                    {
+                        return Err(DataFusionError::Plan(
+                            "the query holds a sealed keyset it did not make: sealed keysets \
+                             are made by the warehouse for one statement; pass the keyset itself"
+                                .to_owned(),
+                        ));
+                    }
                     Expr::Literal(value, _) if holds_keyset(value) => {
                         return Err(refuse(
                             "the query has a keyset (key material) as a constant other than a \
@@ -328,5 +343,121 @@ fn holds_keyset(value: &ScalarValue) -> bool {
             s.trim_start().starts_with('{') && Keyset::from_json(s).is_ok()
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{ArrayRef, BinaryArray, StringArray, StructArray};
+    use datafusion::arrow::datatypes::{DataType, Field};
+    use sealhouse_crypto::Algorithm;
+
+    use super::*;
+
+    fn keyset() -> Vec<u8> {
+        Keyset::new(Algorithm::AesGcm256, "k")
+            .expect("new")
+            .to_bytes()
+            .expose()
+            .to_vec()
+    }
+
+    #[test]
+    fn keysets_and_their_json_are_recognised_as_constants() {
+        let bytes = keyset();
+        let json = Keyset::from_bytes(&bytes).expect("parses").to_json();
+        for held in [
+            ScalarValue::Binary(Some(bytes.clone())),
+            ScalarValue::LargeBinary(Some(bytes.clone())),
+            ScalarValue::BinaryView(Some(bytes.clone())),
+            ScalarValue::Utf8(Some(json.to_string())),
+            ScalarValue::Utf8View(Some(format!("  {}", &*json))),
+        ] {
+            assert!(holds_keyset(&held), "{:?}", held.data_type());
+        }
+        for not in [
+            ScalarValue::Binary(Some(b"junk".to_vec())),
+            ScalarValue::Utf8(Some("{\"key\": []}".to_owned())),
+            ScalarValue::Utf8(Some("plain text".to_owned())),
+            ScalarValue::Int64(Some(1)),
+            ScalarValue::Binary(None),
+        ] {
+            assert!(!holds_keyset(&not), "{not:?}");
+        }
+    }
+
+    #[test]
+    fn the_keyset_of_use_wrapped_keysets_struct_is_its_keyset_field() {
+        let reference: ArrayRef = Arc::new(BinaryArray::from_iter_values([b"ref".as_slice()]));
+        let info: ArrayRef = Arc::new(StringArray::from(vec!["{}"]));
+        let fields = vec![
+            Arc::new(Field::new("keyset", DataType::Binary, true)),
+            Arc::new(Field::new("wrapped_keyset_info", DataType::Utf8, true)),
+        ];
+        let value =
+            StructArray::try_new(fields.into(), vec![reference, info], None).expect("struct");
+        assert_eq!(
+            keyset_bytes(&ScalarValue::Struct(Arc::new(value))),
+            Some(b"ref".to_vec())
+        );
+        assert_eq!(keyset_bytes(&ScalarValue::Utf8(Some("x".into()))), None);
+    }
+
+    #[test]
+    fn a_constant_keyset_argument_is_sealed_and_its_name_kept() {
+        use datafusion::logical_expr::{LogicalPlanBuilder, lit};
+        use datafusion::prelude::col;
+
+        let bytes = keyset();
+        let encrypt = crate::functions::all(None, None)
+            .udfs
+            .into_iter()
+            .find(|f| f.name() == "enhanced_sym_encrypt")
+            .expect("the function");
+        let plan = LogicalPlanBuilder::values(vec![vec![lit("x")]])
+            .expect("values")
+            .project(vec![
+                Expr::ScalarFunction(datafusion::logical_expr::expr::ScalarFunction::new_udf(
+                    Arc::new(encrypt),
+                    vec![
+                        lit(ScalarValue::Binary(Some(bytes.clone()))),
+                        col("column1"),
+                    ],
+                ))
+                .alias("ct"),
+            ])
+            .expect("project")
+            .build()
+            .expect("plan");
+        let sealed = seal(plan, &[], &|_| KeysetConstant::Bytes, &|kind, keyset| {
+            assert_eq!(kind, SealedKind::Keyset);
+            let mut out = super::super::format::PREFIX.to_vec();
+            out.extend_from_slice(&keyset[..4]);
+            Ok(out)
+        })
+        .expect("sealed");
+        assert_eq!(sealed.schema().field(0).name(), "ct");
+        let shown = sealed.display_indent().to_string();
+        assert!(shown.contains("enhanced_sym_encrypt"), "{shown}");
+        let mut made = super::super::format::PREFIX.to_vec();
+        made.extend_from_slice(&bytes[..4]);
+        check_sealed(&sealed, &[], &[made]).expect("its own seal, no keyset left");
+        let err = check_sealed(&sealed, &[], &[]).expect_err("a seal it did not make");
+        assert!(err.to_string().contains("did not make"), "{err}");
+        let mut found = false;
+        sealed
+            .apply_expressions(|e| {
+                e.apply(|e| {
+                    if let Expr::Literal(ScalarValue::Binary(Some(b)), _) = e {
+                        found |= is_sealed(b);
+                        assert_ne!(b, &bytes, "the keyset itself is left");
+                    }
+                    Ok(TreeNodeRecursion::Continue)
+                })
+            })
+            .expect("walks");
+        assert!(found, "the keyset was replaced by its seal");
     }
 }

@@ -103,14 +103,16 @@ impl KeysetSealer {
     /// The cluster-keyset CMK's id, created with its alias on first use. Two
     /// processes creating it at once agree on the one the alias names.
     fn cmk(&self) -> Result<String, String> {
+        // The account exists once a project used a default storage key;
+        // before, it is made here.
+        self.iam
+            .ensure_service_account(&service_account()?)
+            .map_err(|e| format!("cannot set up the warehouse service account: {e}"))?;
         match self.kms.describe_key(&KeyRequest::new(KEY_ALIAS)) {
             Ok(found) => return Ok(found.key_metadata.key_id),
             Err(e) if matches!(e.code(), ErrorCode::AliasNotFound | ErrorCode::KeyNotFound) => {}
             Err(e) => return Err(format!("cannot find the cluster-keyset key: {e}")),
         }
-        self.iam
-            .ensure_service_account(&service_account()?)
-            .map_err(|e| format!("cannot set up the warehouse service account: {e}"))?;
         let created = self
             .kms
             .create_key(&CreateKeyRequest {

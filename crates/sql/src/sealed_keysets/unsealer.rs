@@ -31,6 +31,9 @@ pub(crate) struct Unsealed {
 pub struct KeysetUnsealer {
     kms: Arc<dyn KmsData>,
     opened: Mutex<Vec<(Vec<u8>, Unsealed)>>,
+    /// Held while a seal is opened, so the tasks of a job starting at once
+    /// make one KMS Decrypt, not one each.
+    opening: Mutex<()>,
 }
 
 impl std::fmt::Debug for KeysetUnsealer {
@@ -47,21 +50,21 @@ impl KeysetUnsealer {
         Ok(Self {
             kms: gateway.cached("cluster-keysets", Principal::Root { account }),
             opened: Mutex::new(Vec::new()),
+            opening: Mutex::new(()),
         })
     }
 
     /// The keyset sealed in `sealed`, if it has not expired.
     pub(crate) fn open(&self, sealed: &[u8]) -> Result<Unsealed, String> {
         let now = now();
-        let mut opened = self.opened.lock().unwrap_or_else(PoisonError::into_inner);
-        opened.retain(|(_, u)| u.expires >= now);
-        if let Some(i) = opened.iter().position(|(s, _)| s.as_slice() == sealed) {
-            let entry = opened.remove(i);
-            let found = entry.1.clone();
-            opened.insert(0, entry);
+        if let Some(found) = self.opened_before(sealed, now) {
             return Ok(found);
         }
-        drop(opened);
+        let _opening = self.opening.lock().unwrap_or_else(PoisonError::into_inner);
+        // Another task may have opened it while this one waited.
+        if let Some(found) = self.opened_before(sealed, now) {
+            return Ok(found);
+        }
         let parsed = format::parse(sealed).map_err(|e| e.to_string())?;
         if parsed.expires < now {
             return Err(format!(
@@ -91,6 +94,19 @@ impl KeysetUnsealer {
         opened.insert(0, (sealed.to_vec(), found.clone()));
         opened.truncate(CAPACITY);
         Ok(found)
+    }
+}
+
+impl KeysetUnsealer {
+    /// `sealed` as opened before, most recently used first.
+    fn opened_before(&self, sealed: &[u8], now: i64) -> Option<Unsealed> {
+        let mut opened = self.opened.lock().unwrap_or_else(PoisonError::into_inner);
+        opened.retain(|(_, u)| u.expires >= now);
+        let i = opened.iter().position(|(s, _)| s.as_slice() == sealed)?;
+        let entry = opened.remove(i);
+        let found = entry.1.clone();
+        opened.insert(0, entry);
+        Some(found)
     }
 }
 

@@ -9,6 +9,7 @@
 //! stay here). What stays: a plan that reads no stored table (constants,
 //! the PostgreSQL catalog), and every other statement.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, LazyLock};
@@ -119,7 +120,9 @@ impl SqlSession {
     /// other way is refused before anything is sent.
     async fn cluster_plan(&self, frame: DataFrame) -> Result<Arc<dyn ExecutionPlan>> {
         let (state, plan) = frame.into_parts();
-        let remote = reads_stored_tables_logical(&plan)?;
+        // EXPLAIN runs here, and shows its plan: nothing in it is sealed.
+        let remote = reads_stored_tables_logical(&plan)?
+            && !matches!(plan, LogicalPlan::Explain(_) | LogicalPlan::Analyze(_));
         let mut keyset_names = Vec::new();
         if remote {
             plan::check_unoptimised(&plan, &self.keyset_values())?;
@@ -127,8 +130,9 @@ impl SqlSession {
         }
         let mut plan = state.optimize(&plan)?;
         if remote {
-            plan = self.seal_keysets(plan, &keyset_names)?;
-            plan::check_sealed(&plan, &keyset_names)?;
+            let sealed = RefCell::new(Vec::new());
+            plan = self.seal_keysets(plan, &keyset_names, &sealed)?;
+            plan::check_sealed(&plan, &keyset_names, &sealed.into_inner())?;
         }
         state
             .query_planner()
@@ -136,9 +140,14 @@ impl SqlSession {
             .await
     }
 
-    /// `plan` with its keyset constants sealed for the cluster, and their
-    /// `keyset_names` out of its column names.
-    fn seal_keysets(&self, plan: LogicalPlan, keyset_names: &[String]) -> Result<LogicalPlan> {
+    /// `plan` with its keyset constants sealed for the cluster (each seal
+    /// kept in `sealed`), and their `keyset_names` out of its column names.
+    fn seal_keysets(
+        &self,
+        plan: LogicalPlan,
+        keyset_names: &[String],
+        sealed: &RefCell<Vec<Vec<u8>>>,
+    ) -> Result<LogicalPlan> {
         let now = sealed_keysets::now();
         let sealer = std::cell::OnceCell::new();
         let seal = |kind: SealedKind, keyset: &[u8]| -> Result<Vec<u8>> {
@@ -161,9 +170,11 @@ impl SqlSession {
                     Arc::clone(sealer.get_or_init(|| made))
                 }
             };
-            sealer
+            let made = sealer
                 .seal(kind, keyset, now)
-                .map_err(DataFusionError::Execution)
+                .map_err(DataFusionError::Execution)?;
+            sealed.borrow_mut().push(made.clone());
+            Ok(made)
         };
         plan::seal(
             plan,

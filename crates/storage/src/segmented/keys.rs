@@ -302,7 +302,10 @@ mod tests {
         let root = std::env::var_os("SEALHOUSE_TESTDATA")
             .map(PathBuf::from)
             .unwrap_or_else(|| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata")
+                // Where cargo runs the test from, else where it was compiled.
+                std::env::var_os("CARGO_MANIFEST_DIR")
+                    .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+                    .join("../../../shared/testdata")
             });
         let path = root.join("wycheproof/hkdf_sha256_test.json");
         let text = std::fs::read_to_string(&path)
