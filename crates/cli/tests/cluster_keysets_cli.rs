@@ -37,6 +37,19 @@ fn cell(csv: &str) -> String {
     csv.lines().last().expect("a row").trim().to_owned()
 }
 
+/// Decrypt calls of the key `arn` in the KMS audit log.
+fn decrypts_of(sandbox: &Sandbox, arn: &str) -> usize {
+    let db = rusqlite::Connection::open(sandbox.data().join("kms").join("audit.db"))
+        .expect("the audit log");
+    db.query_row(
+        "SELECT count(*) FROM events WHERE key_arn = ?1 AND action IN ('Decrypt', 'kms:Decrypt')",
+        [arn],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| usize::try_from(n).expect("a count"))
+    .expect("counts the audit log")
+}
+
 /// Decrypt calls of the cluster-keyset key in the KMS audit log.
 fn cluster_key_decrypts(sandbox: &Sandbox) -> usize {
     let kms = sandbox.data().join("kms");
@@ -211,8 +224,14 @@ fn keyset_functions_run_on_a_cluster_with_their_keysets_sealed() {
             .get("ks_p.events")
             .map_or(0, |f| f.values().sum::<usize>());
         let decrypts_before = cluster_key_decrypts(&sandbox);
+        let unwraps_before = decrypts_of(&sandbox, &cmk);
         let clustered = sql(&sandbox, Some(&url), "ks_p", query)
             .unwrap_or_else(|e| panic!("{query} on the cluster: {e}"));
+        // A wrapped keyset is unwrapped once, on the coordinator, however
+        // often the statement names it; executors never reach its CMK.
+        let unwraps = decrypts_of(&sandbox, &cmk) - unwraps_before;
+        let wrapped_keysets = usize::from(query.contains("USE_WRAPPED_KEYSET"));
+        assert_eq!(unwraps, wrapped_keysets, "unwraps of the CMK for {query}");
         assert_eq!(clustered, embedded, "{query}");
         assert!(embedded.lines().count() > 1, "{query} gave no rows");
         let after = files_read(&processes[1..])["ks_p.events"]
