@@ -20,6 +20,9 @@ use sealhouse_crypto::Keyset;
 /// The trust policy of spec 001's role: the warehouse may assume it.
 const TRUSTS_WAREHOUSE: &str = r#"{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"Service":["odps.aliyuncs.com"]}}],"Version":"1"}"#;
 
+/// A raw AES-256 key for SYM_ENCRYPT, in hex.
+const RAW_KEY: &str = "5ea15ea15ea15ea100112233445566778899aabbccddeeff0123456789abcdef";
+
 /// Runs the binary in the sandbox, expecting success; its standard output.
 fn run(sandbox: &Sandbox, args: &[&str]) -> String {
     let out = sandbox.std_command().args(args).output().expect("runs");
@@ -217,6 +220,12 @@ fn keyset_functions_run_on_a_cluster_with_their_keysets_sealed() {
             "{wrapped} SELECT KEYSET_TO_JSON({siv_w}) = KEYSET_TO_JSON({siv_w}), count(*) \
              FROM events WHERE region = 'r1'"
         ),
+        // A raw key given as a constant: sealed too.
+        format!(
+            "SELECT count(*), sum(CASE WHEN CAST(SYM_DECRYPT(SYM_ENCRYPT(region, \
+             UNHEX('{RAW_KEY}')), UNHEX('{RAW_KEY}')) AS STRING) = region THEN 1 ELSE 0 END) \
+             FROM events"
+        ),
     ];
     for query in &queries {
         let embedded = ok(&sandbox, "ks_p", query);
@@ -306,6 +315,16 @@ fn keyset_functions_run_on_a_cluster_with_their_keysets_sealed() {
     assert!(
         holds(b"sealhouse:sealed-keyset:v1:"),
         "the plans carry sealed keysets"
+    );
+    let raw_key: Vec<u8> = (0..RAW_KEY.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&RAW_KEY[i..i + 2], 16).expect("hex"))
+        .collect();
+    assert!(!holds(&raw_key), "a plan holds the raw key");
+    assert!(!holds(RAW_KEY.as_bytes()), "a plan holds the raw key's hex");
+    assert!(
+        !holds(RAW_KEY.to_uppercase().as_bytes()),
+        "a plan holds the raw key's hex"
     );
     for hex in [&gcm, &siv] {
         let bytes: Vec<u8> = (0..hex.len())
@@ -419,8 +438,8 @@ fn what_would_carry_key_material_otherwise_is_refused() {
             "@ks holds what a keyset function made",
         ),
         (
-            "SELECT id, SYM_ENCRYPT('x', UNHEX('000102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e0f')) FROM t".to_owned(),
-            "SYM_ENCRYPT's key is a constant",
+            "SELECT id, SYM_ENCRYPT('x', CAST(UUID() AS BINARY)) FROM t".to_owned(),
+            "SYM_ENCRYPT's key is made of constants",
         ),
         (
             "SELECT id, NEW_WRAPPED_KEYSET('acs:kms:cn-hangzhou:1:key/k', 'acs:ram::1:role/r', 'AES-GCM-256', CAST(id AS STRING)) FROM t".to_owned(),
@@ -433,10 +452,13 @@ fn what_would_carry_key_material_otherwise_is_refused() {
         refusals.insert(query, err);
     }
     // Keyset functions over a table's own columns go (and find no
-    // scheduler there): the keysets are data, not part of the plan.
+    // scheduler there): the keysets are data, not part of the plan; and a
+    // constant key goes sealed.
     for query in [
         "SELECT id, KEYSET_TO_JSON(NEW_KEYSET('AES-GCM-256')) FROM t",
         "SELECT ENHANCED_SYM_ENCRYPT(k, CAST(id AS STRING)) FROM t",
+        // A constant raw key is sealed as keysets are.
+        &format!("SELECT SYM_ENCRYPT('x', UNHEX('{RAW_KEY}')) FROM t"),
     ] {
         let err = sql(&sandbox, nowhere, "default", query).expect_err(query);
         assert!(

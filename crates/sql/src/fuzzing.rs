@@ -22,7 +22,7 @@ fn data_key() -> SecretBytes {
 /// - even mode: the rest is a sealed keyset. Parsing never panics; what
 ///   parses opens under the fixed key only if it was sealed under it, so
 ///   random bytes fail with the one authentication error.
-/// - odd mode: the rest is a keyset, sealed and read back to the same
+/// - odd mode: the rest is a keyset (or raw key), sealed and read back to the same
 ///   bytes and fields; with the byte at a position the mode picks flipped,
 ///   or cut there, it does not open.
 pub fn sealed_keyset(data: &[u8]) {
@@ -41,10 +41,10 @@ pub fn sealed_keyset(data: &[u8]) {
         }
         return;
     }
-    let kind = if mode & 2 == 0 {
-        SealedKind::Keyset
-    } else {
-        SealedKind::Reference
+    let kind = match (mode / 2) % 3 {
+        0 => SealedKind::Keyset,
+        1 => SealedKind::Reference,
+        _ => SealedKind::RawKey,
     };
     let blob = &rest[..rest.len().min(usize::from(mode))];
     let Ok(sealed) = format::seal(kind, 7, 9, blob, &data_key(), rest) else {

@@ -94,19 +94,52 @@ impl KeysetCache {
                 .as_ref()
                 .ok_or_else(|| CipherError::Sealed(NO_UNSEALER.to_owned()))?;
             let opened = unsealer.open(bytes).map_err(CipherError::Sealed)?;
+            let (Some(cipher), kind @ (SealedKind::Keyset | SealedKind::Reference)) =
+                (opened.cipher, opened.kind)
+            else {
+                return Err(CipherError::Sealed(
+                    "this sealed value is a raw key, not a keyset".to_owned(),
+                ));
+            };
             let referenced = Referenced {
                 keyset: opened.keyset,
-                cipher: opened.cipher,
+                cipher,
             };
-            return Ok(match opened.kind {
-                SealedKind::Keyset => Lookup::Keyset(referenced),
+            return Ok(match kind {
                 SealedKind::Reference => Lookup::Wrapped(referenced),
+                _ => Lookup::Keyset(referenced),
             });
         }
         match self.handles.resolve(bytes) {
             Resolved::Live(referenced) => Ok(Lookup::Wrapped(referenced)),
             Resolved::Stale => Err(CipherError::StaleReference),
             Resolved::NotAReference => Ok(Lookup::Bytes),
+        }
+    }
+
+    /// The raw key sealed in `bytes` (a constant of the plan), or `None`
+    /// when `bytes` are not sealed: the key itself.
+    pub(crate) fn raw_key(
+        &self,
+        bytes: &[u8],
+        constant: bool,
+    ) -> Result<Option<Arc<SecretBytes>>, CipherError> {
+        if !is_sealed(bytes) {
+            return Ok(None);
+        }
+        if !constant {
+            return Err(CipherError::Sealed(SEALED_DATA.to_owned()));
+        }
+        let unsealer = self
+            .unsealer
+            .as_ref()
+            .ok_or_else(|| CipherError::Sealed(NO_UNSEALER.to_owned()))?;
+        let opened = unsealer.open(bytes).map_err(CipherError::Sealed)?;
+        match opened.kind {
+            SealedKind::RawKey => Ok(Some(opened.keyset)),
+            SealedKind::Keyset | SealedKind::Reference => Err(CipherError::Sealed(
+                "this sealed value is a keyset, not a raw key".to_owned(),
+            )),
         }
     }
 

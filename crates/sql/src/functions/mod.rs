@@ -206,8 +206,14 @@ pub(crate) fn all(
         udf(enhanced_sym_reencrypt::EnhancedSymReencrypt {
             cache: Arc::clone(&cache),
         }),
-        udf(sym_crypt::SymCrypt { encrypt: true }),
-        udf(sym_crypt::SymCrypt { encrypt: false }),
+        udf(sym_crypt::SymCrypt {
+            encrypt: true,
+            cache: Arc::clone(&cache),
+        }),
+        udf(sym_crypt::SymCrypt {
+            encrypt: false,
+            cache: Arc::clone(&cache),
+        }),
         udf(get_json_object::GetJsonObject),
         udf(hex::Hex),
         udf(hex::Unhex),

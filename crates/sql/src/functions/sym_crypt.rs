@@ -5,13 +5,18 @@
 //! may only be 'AES-GCM-256', as in the original service. The cipher is set
 //! up once per distinct key, not per row.
 
+use std::sync::Arc;
+
+use datafusion::arrow::array::Array;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Volatility};
 use sealhouse_crypto::sym::SymCipher;
 
 use super::args::{ByteColumn, Bytes, FunctionSpec, Kind, Text, crypto, exec};
+use super::keyset_cache::KeysetCache;
 use super::udf::SqlFunction;
+use crate::sealed_keysets::is_sealed;
 
 const MODE: &str = "AES-GCM-256";
 
@@ -43,6 +48,8 @@ static DECRYPT: FunctionSpec = FunctionSpec {
 
 pub(crate) struct SymCrypt {
     pub(crate) encrypt: bool,
+    /// Opens a key sealed for a cluster's executors.
+    pub(crate) cache: Arc<KeysetCache>,
 }
 
 impl SqlFunction for SymCrypt {
@@ -54,6 +61,18 @@ impl SqlFunction for SymCrypt {
         let name = self.spec().function;
         let values = Bytes::of(&args[0])?;
         let keys = Bytes::of(&args[1])?;
+        // A constant key sealed by the coordinator (on a cluster's
+        // executors): opened once for the batch.
+        let sealed_key = match &keys {
+            Bytes::Scalar(Some(key)) => self.cache.raw_key(key, true),
+            Bytes::Scalar(None) => Ok(None),
+            Bytes::Array(array) => (0..array.len())
+                .find_map(|row| {
+                    is_sealed(array.value(row)).then(|| self.cache.raw_key(array.value(row), false))
+                })
+                .unwrap_or(Ok(None)),
+        }
+        .map_err(|e| e.raise(name))?;
         let modes = args.get(2).map(Text::of).transpose()?;
         let aads = args.get(3).map(Text::of).transpose()?;
         let mut out = ByteColumn::with_capacity(rows, rows * 48);
@@ -61,8 +80,11 @@ impl SqlFunction for SymCrypt {
         for row in 0..rows {
             let mode = modes.as_ref().map_or(Some(MODE), |m| m.get(row));
             let aad = aads.as_ref().map_or(Some(""), |a| a.get(row));
-            let (Some(value), Some(key), Some(mode), Some(aad)) =
-                (values.get(row), keys.get(row), mode, aad)
+            let key = match &sealed_key {
+                Some(opened) => keys.get(row).map(|_| opened.expose()),
+                None => keys.get(row),
+            };
+            let (Some(value), Some(key), Some(mode), Some(aad)) = (values.get(row), key, mode, aad)
             else {
                 out.append_null()?;
                 continue;

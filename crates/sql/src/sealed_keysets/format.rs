@@ -28,6 +28,8 @@ pub(crate) enum SealedKind {
     /// The keyset behind a `USE_WRAPPED_KEYSET` reference: the functions
     /// use it but never show its key material.
     Reference,
+    /// A raw key (`SYM_ENCRYPT` / `SYM_DECRYPT`'s `key`), not a keyset.
+    RawKey,
 }
 
 /// Why sealed bytes do not open.
@@ -74,6 +76,7 @@ pub(crate) fn seal(
     out.push(match kind {
         SealedKind::Keyset => 0,
         SealedKind::Reference => 1,
+        SealedKind::RawKey => 2,
     });
     out.extend_from_slice(&expires.to_be_bytes());
     out.extend_from_slice(&key_expires.to_be_bytes());
@@ -96,6 +99,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed<'_>, FormatError> {
     let kind = match kind {
         0 => SealedKind::Keyset,
         1 => SealedKind::Reference,
+        2 => SealedKind::RawKey,
         _ => return Err(FormatError::Malformed("unknown kind")),
     };
     let (expires, rest) = take_i64(rest)?;

@@ -115,8 +115,8 @@ pub(crate) fn keyset_names(plan: &LogicalPlan) -> Result<Vec<String>> {
         node.apply_expressions(|expr| {
             expr.apply(|e| {
                 if let Expr::ScalarFunction(call) = e
-                    && SEALABLE.contains(&lower(call.name()).as_str())
-                    && let Some(arg) = call.args.first()
+                    && let Some(at) = sealed_argument(call.name())
+                    && let Some(arg) = call.args.get(at)
                     && !arg.any_column_refs()
                     && !arg.is_volatile()
                     && !matches!(arg, Expr::Literal(ScalarValue::Null, _))
@@ -203,20 +203,34 @@ fn seal_call(e: Expr, classify: ClassifyFn<'_>, seal: SealFn<'_>) -> Result<Tran
     let Expr::ScalarFunction(mut call) = e else {
         return Ok(Transformed::no(e));
     };
-    if !SEALABLE.contains(&lower(call.name()).as_str()) {
+    let Some(at) = sealed_argument(call.name()) else {
         return Ok(Transformed::no(Expr::ScalarFunction(call)));
-    }
-    let sealed = match call.args.first() {
+    };
+    let raw_key = at != 0;
+    let sealed = match call.args.get(at) {
+        Some(Expr::Literal(value, _)) if raw_key => keyset_bytes(value)
+            .map(|key| seal(SealedKind::RawKey, &key))
+            .transpose()?,
         Some(Expr::Literal(value, _)) => sealed_form(value, classify, seal)?,
         _ => None,
     };
     match sealed {
         Some(bytes) => {
-            call.args[0] = Expr::Literal(ScalarValue::Binary(Some(bytes)), None);
+            call.args[at] = Expr::Literal(ScalarValue::Binary(Some(bytes)), None);
             Ok(Transformed::yes(Expr::ScalarFunction(call)))
         }
         None => Ok(Transformed::no(Expr::ScalarFunction(call))),
     }
+}
+
+/// Where function `name` takes what a seal stands in for: a keyset function's
+/// keyset (first), or a raw-key function's key.
+fn sealed_argument(name: &str) -> Option<usize> {
+    let name = lower(name);
+    if SEALABLE.contains(&name.as_str()) {
+        return Some(0);
+    }
+    RAW_KEY.iter().find(|(f, _)| *f == name).map(|(_, at)| *at)
 }
 
 /// The sealed form of a keyset constant; `None` for one that holds no
@@ -310,13 +324,19 @@ pub(crate) fn check_sealed(
                                 call.name().to_ascii_uppercase()
                             )));
                         }
+                        // A constant key is sealed (above); anything else
+                        // made of constants would carry it in the clear.
                         if let Some((_, at)) = RAW_KEY.iter().find(|(f, _)| *f == name)
-                            && call.args.get(*at).is_some_and(|key| !key.any_column_refs())
+                            && call.args.get(*at).is_some_and(|key| {
+                                !key.any_column_refs()
+                                    && !matches!(key, Expr::Literal(v, _)
+                                        if v.is_null() || keyset_bytes(v).is_some_and(|b| is_sealed(&b)))
+                            })
                         {
                             return Err(refuse(format!(
-                                "{}'s key is a constant, which would travel in the plan to the \
-                                 cluster; keep the key in a keyset and use ENHANCED_SYM_ENCRYPT \
-                                 / ENHANCED_SYM_DECRYPT",
+                                "{}'s key is made of constants that were not folded into one, \
+                                 so it would travel in the clear; give the key as a constant \
+                                 (UNHEX('...') or a variable), or keep it in a keyset",
                                 call.name().to_ascii_uppercase()
                             )));
                         }

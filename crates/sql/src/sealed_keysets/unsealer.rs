@@ -22,8 +22,10 @@ const CAPACITY: usize = 16;
 #[derive(Clone)]
 pub(crate) struct Unsealed {
     pub(crate) kind: SealedKind,
+    /// The keyset (or raw key) itself.
     pub(crate) keyset: Arc<SecretBytes>,
-    pub(crate) cipher: Arc<KeysetCipher>,
+    /// Its ciphers: a keyset's, not a raw key's.
+    pub(crate) cipher: Option<Arc<KeysetCipher>>,
     expires: i64,
 }
 
@@ -82,12 +84,17 @@ impl KeysetUnsealer {
         let keyset = parsed
             .open(&data_key.plaintext)
             .map_err(|e| e.to_string())?;
-        let cipher = KeysetCipher::from_keyset_bytes(keyset.expose())
-            .map_err(|e| format!("the sealed keyset does not parse: {e}"))?;
+        let cipher = match parsed.kind {
+            SealedKind::RawKey => None,
+            SealedKind::Keyset | SealedKind::Reference => Some(Arc::new(
+                KeysetCipher::from_keyset_bytes(keyset.expose())
+                    .map_err(|e| format!("the sealed keyset does not parse: {e}"))?,
+            )),
+        };
         let found = Unsealed {
             kind: parsed.kind,
             keyset: Arc::new(keyset),
-            cipher: Arc::new(cipher),
+            cipher,
             expires: parsed.expires,
         };
         let mut opened = self.opened.lock().unwrap_or_else(PoisonError::into_inner);
