@@ -434,6 +434,11 @@ fn what_would_carry_key_material_otherwise_is_refused() {
             "a keyset (key material) as a constant",
         ),
         (
+            // The table read only in a subquery, which becomes a join.
+            format!("SELECT (SELECT max(id) FROM t), UNHEX('{keyset}')"),
+            "a keyset (key material) as a constant",
+        ),
+        (
             format!("@ks := KEYSET_FROM_JSON(KEYSET_TO_JSON(UNHEX('{keyset}'))); SELECT id, HEX(@ks) FROM t"),
             "@ks holds what a keyset function made",
         ),

@@ -223,14 +223,21 @@ impl SqlSession {
 /// The names (lowercase) of the functions that hold keys or keysets.
 static KEYSET_FUNCTIONS: LazyLock<HashSet<String>> = LazyLock::new(keyset_function_names);
 
-/// Whether a logical `plan` reads a stored table.
+/// Whether a logical `plan` reads a stored table, subqueries included
+/// (optimisation may turn one into a join whose scan goes to the cluster).
 fn reads_stored_tables_logical(plan: &LogicalPlan) -> Result<bool> {
-    plan.exists(|node| {
-        Ok(match node {
-            LogicalPlan::TableScan(scan) => source_as_provider(&scan.source)?.is::<StoredTable>(),
-            _ => false,
+    let mut reads = false;
+    plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            reads |= source_as_provider(&scan.source)?.is::<StoredTable>();
+        }
+        Ok(if reads {
+            TreeNodeRecursion::Stop
+        } else {
+            TreeNodeRecursion::Continue
         })
-    })
+    })?;
+    Ok(reads)
 }
 
 /// Whether `plan` reads a stored table.
