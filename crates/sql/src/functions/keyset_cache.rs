@@ -15,7 +15,7 @@ use datafusion::error::{DataFusionError, Result};
 
 use super::args::{Bytes, crypto, exec};
 use super::keyset_handles::{KeysetHandles, Referenced, Resolved, STALE};
-use crate::sealed_keysets::{KeysetUnsealer, SealedKind, is_sealed};
+use crate::sealed_keysets::{KeysetUnsealer, SealedKind, Unsealed, is_sealed};
 
 /// How many distinct keysets stay prepared.
 const CAPACITY: usize = 16;
@@ -86,14 +86,7 @@ impl KeysetCache {
     /// counts only as one: in a table's rows it could be anyone's).
     pub(crate) fn lookup(&self, bytes: &[u8], constant: bool) -> Result<Lookup, CipherError> {
         if is_sealed(bytes) {
-            if !constant {
-                return Err(CipherError::Sealed(SEALED_DATA.to_owned()));
-            }
-            let unsealer = self
-                .unsealer
-                .as_ref()
-                .ok_or_else(|| CipherError::Sealed(NO_UNSEALER.to_owned()))?;
-            let opened = unsealer.open(bytes).map_err(CipherError::Sealed)?;
+            let opened = self.open_sealed(bytes, constant)?;
             let (Some(cipher), kind @ (SealedKind::Keyset | SealedKind::Reference)) =
                 (opened.cipher, opened.kind)
             else {
@@ -127,6 +120,18 @@ impl KeysetCache {
         if !is_sealed(bytes) {
             return Ok(None);
         }
+        let opened = self.open_sealed(bytes, constant)?;
+        match opened.kind {
+            SealedKind::RawKey => Ok(Some(opened.keyset)),
+            SealedKind::Keyset | SealedKind::Reference => Err(CipherError::Sealed(
+                "this sealed value is a keyset, not a raw key".to_owned(),
+            )),
+        }
+    }
+
+    /// Sealed `bytes` opened, if they are a constant of the plan and this
+    /// process opens seals.
+    fn open_sealed(&self, bytes: &[u8], constant: bool) -> Result<Unsealed, CipherError> {
         if !constant {
             return Err(CipherError::Sealed(SEALED_DATA.to_owned()));
         }
@@ -134,13 +139,7 @@ impl KeysetCache {
             .unsealer
             .as_ref()
             .ok_or_else(|| CipherError::Sealed(NO_UNSEALER.to_owned()))?;
-        let opened = unsealer.open(bytes).map_err(CipherError::Sealed)?;
-        match opened.kind {
-            SealedKind::RawKey => Ok(Some(opened.keyset)),
-            SealedKind::Keyset | SealedKind::Reference => Err(CipherError::Sealed(
-                "this sealed value is a keyset, not a raw key".to_owned(),
-            )),
-        }
+        unsealer.open(bytes).map_err(CipherError::Sealed)
     }
 
     /// The prepared keyset for `bytes` (a keyset, a keyset reference or a

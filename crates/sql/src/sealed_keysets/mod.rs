@@ -20,6 +20,7 @@ use sealhouse_kms::api::EncryptionContext;
 pub(crate) use format::{SealedKind, is_sealed};
 pub use sealer::KeysetSealer;
 pub use unsealer::KeysetUnsealer;
+pub(crate) use unsealer::Unsealed;
 pub(crate) use unsealer::now;
 
 /// How long a sealed keyset opens after its statement was planned (as long
