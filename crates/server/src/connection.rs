@@ -15,14 +15,14 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use datafusion::common::ParamValues;
-use datafusion::logical_expr::LogicalPlan;
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 use futures::FutureExt;
 use sealhouse_iam::{Iam, Principal};
 use sealhouse_sql::format::ResultSet;
 use sealhouse_sql::{
-    IdentityServices, PlanOutput, RemoteExecution, RowStream, SqlError, SqlSession, StatementOutput,
+    BoundPlan, IdentityServices, PlanOutput, RemoteExecution, RowStream, SqlError, SqlSession,
+    StatementOutput,
 };
 use sealhouse_storage::Catalog;
 use tokio::sync::Mutex;
@@ -131,6 +131,8 @@ pub(crate) struct Session {
     settings: Settings,
     block: Block,
     cursors: HashMap<String, Cursor>,
+    /// How the running statement's plan was had, for its log line.
+    plan_source: Option<&'static str>,
 }
 
 impl Connection {
@@ -182,6 +184,7 @@ impl Connection {
             settings: Settings::default(),
             block: Block::None,
             cursors: HashMap::new(),
+            plan_source: None,
         });
         Ok(())
     }
@@ -219,6 +222,7 @@ impl Session {
         params: Option<ParamValues>,
     ) -> Result<Outcome, ClientError> {
         let started = std::time::Instant::now();
+        self.plan_source = None;
         let mut result = self.run_in_block(command, params).await;
         if result.is_err() && self.block == Block::Open {
             self.block = Block::Failed;
@@ -229,6 +233,7 @@ impl Session {
             .map(ToString::to_string)
             .unwrap_or_default();
         let mut log = StatementLog::new(principal, command.kind(), started);
+        log.plan(self.plan_source);
         match &mut result {
             // Written once the rows are sent.
             Ok(Outcome {
@@ -391,7 +396,7 @@ impl Session {
                 let timeout = self.settings.statement_timeout();
                 let started = tokio::time::Instant::now();
                 let run = async {
-                    let plan = self.bound_plan(statement, params).await?;
+                    let plan = self.bound_plan(text, statement, params).await?;
                     self.warehouse
                         .execute_plan_streaming(text, plan)
                         .await
@@ -417,9 +422,8 @@ impl Session {
             .map_err(ClientError::from_sql)
     }
 
-    /// Plans (again, so a prepared statement sees the catalog as it is now
-    /// and is authorised as of now), binds and runs a query to completion
-    /// (a cursor's rows).
+    /// Binds (sees the catalog as it is now, is authorised as of now) and
+    /// runs a query to completion (a cursor's rows).
     async fn query(
         &mut self,
         text: &str,
@@ -428,7 +432,7 @@ impl Session {
     ) -> Result<StatementOutput, ClientError> {
         let timeout = self.settings.statement_timeout();
         let run = async {
-            let plan = self.bound_plan(statement, params).await?;
+            let plan = self.bound_plan(text, statement, params).await?;
             self.warehouse
                 .execute_plan(text, plan)
                 .await
@@ -437,23 +441,22 @@ impl Session {
         with_timeout(timeout, run).await
     }
 
-    /// A statement planned now, with its parameters bound.
+    /// A statement ready to run, with its parameters bound: planned now,
+    /// or from the session's kept plan of `text` when the catalog still
+    /// matches it.
     async fn bound_plan(
-        &self,
+        &mut self,
+        text: &str,
         statement: &Statement,
         params: Option<ParamValues>,
-    ) -> Result<LogicalPlan, ClientError> {
-        let plan = self
+    ) -> Result<BoundPlan, ClientError> {
+        let bound = self
             .warehouse
-            .plan_statement(statement.clone())
+            .bind_statement(text, statement, params)
             .await
             .map_err(ClientError::from_sql)?;
-        match params {
-            Some(params) => plan
-                .with_param_values(params)
-                .map_err(|e| ClientError::from_sql(e.into())),
-            None => Ok(plan),
-        }
+        self.plan_source = Some(if bound.reused() { "reused" } else { "planned" });
+        Ok(bound)
     }
 
     /// The column descriptions of cursor `name`, if it exists (a DECLAREd

@@ -16,6 +16,10 @@ pub(crate) struct StatementLog {
     rows: Option<u64>,
     /// "ok", or the SQLSTATE it failed with.
     outcome: String,
+    /// For a query or INSERT: "reused" when it ran the plan its session
+    /// kept at an earlier execution (`sealhouse_sql`'s `kept_plans`),
+    /// "planned" when it was planned.
+    plan: Option<&'static str>,
 }
 
 impl StatementLog {
@@ -26,7 +30,13 @@ impl StatementLog {
             started,
             rows: None,
             outcome: "ok".to_owned(),
+            plan: None,
         }
+    }
+
+    /// Records how the statement's plan was had.
+    pub(crate) fn plan(&mut self, plan: Option<&'static str>) {
+        self.plan = plan;
     }
 
     /// Counts rows sent.
@@ -44,7 +54,7 @@ impl Drop for StatementLog {
     fn drop(&mut self) {
         let duration_ms = self.started.elapsed().as_secs_f64() * 1000.0;
         let (principal, kind, rows) = (&self.principal, self.kind, self.rows);
-        let outcome = self.outcome.as_str();
-        tracing::info!(target: "sealhouse::statement", %principal, kind, duration_ms, rows, outcome, "statement");
+        let (outcome, plan) = (self.outcome.as_str(), self.plan);
+        tracing::info!(target: "sealhouse::statement", %principal, kind, duration_ms, rows, outcome, plan, "statement");
     }
 }

@@ -26,6 +26,6 @@ pub use error::{Denial, ObjectKind, SqlError};
 pub use functions::{cluster_functions, own_function_names};
 pub use sealed_keysets::{KeysetSealer, KeysetUnsealer};
 pub use session::{
-    PlanOutput, RemoteExecution, RowStream, ScriptError, SqlSession, StatementOutput,
+    BoundPlan, PlanOutput, RemoteExecution, RowStream, ScriptError, SqlSession, StatementOutput,
 };
 pub use wrapped::IdentityServices;

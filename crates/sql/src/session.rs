@@ -9,7 +9,7 @@ use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use futures::FutureExt;
 use sealhouse_iam::Principal;
 use sealhouse_storage::{Catalog, CatalogKey, DEFAULT_PROJECT, TableInfo};
@@ -32,6 +32,7 @@ mod database_settings;
 mod describe_statements;
 mod encryption_statements;
 mod insert_types;
+mod kept_plans;
 mod memory;
 mod output;
 mod postgres;
@@ -42,6 +43,7 @@ mod streaming;
 
 pub(crate) use cluster::DistributedScans;
 pub use cluster::RemoteExecution;
+pub use kept_plans::BoundPlan;
 pub use output::{ScriptError, StatementOutput};
 pub use streaming::{PlanOutput, RowStream};
 
@@ -67,6 +69,8 @@ pub struct SqlSession {
     settings: BTreeMap<String, String>,
     /// Where queries run when not here (a cluster).
     remote: Option<Arc<dyn RemoteExecution>>,
+    /// Prepared statements' optimised plans (`kept_plans`).
+    kept: kept_plans::KeptPlans,
 }
 
 impl SqlSession {
@@ -142,6 +146,7 @@ impl SqlSession {
             keyset_variables: BTreeSet::new(),
             settings: BTreeMap::new(),
             remote: None,
+            kept: kept_plans::KeptPlans::default(),
         }
     }
 
@@ -211,6 +216,8 @@ impl SqlSession {
     /// statement's [`SqlError::Internal`]: the session, and every other
     /// session of the process, goes on.
     pub async fn execute(&mut self, statement: &str) -> Result<StatementOutput, SqlError> {
+        // USE, SET and DDL change what a kept plan was planned on.
+        self.kept.clear();
         let result = AssertUnwindSafe(self.execute_statement(statement))
             .catch_unwind()
             .await
@@ -256,7 +263,7 @@ impl SqlSession {
                             Err(e) => return Err(self.screen_planning_error(sql, e)),
                         };
                         self.authorize_plan(&plan)?;
-                        self.run_plan(&prepared, plan).await
+                        self.run_plan(&prepared, plan, false).await
                     }
                 }
             }
@@ -322,10 +329,13 @@ impl SqlSession {
         ))
     }
 
+    /// Runs a planned statement; `optimized` for a kept plan, which is
+    /// not optimised again.
     async fn run_plan(
         &mut self,
         sql: &str,
         plan: LogicalPlan,
+        optimized: bool,
     ) -> Result<StatementOutput, SqlError> {
         match plan {
             LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) => {
@@ -373,7 +383,7 @@ impl SqlSession {
                 let target = self.resolve(&dml.table_name)?;
                 let binary_as_text = insert_types::binary_into_string(&dml);
                 let written = async {
-                    let frame = self.ctx.execute_logical_plan(LogicalPlan::Dml(dml)).await?;
+                    let frame = self.frame(LogicalPlan::Dml(dml), optimized).await?;
                     self.run_write(frame).await
                 };
                 let batches = written
@@ -383,7 +393,7 @@ impl SqlSession {
                 Ok(StatementOutput::Written(count_of(&batches)))
             }
             query => {
-                let frame = self.ctx.execute_logical_plan(query).await?;
+                let frame = self.frame(query, optimized).await?;
                 let schema = Arc::new(frame.schema().as_arrow().clone());
                 let names = column_names::display_names(sql, &schema);
                 let rows = self.query_rows(frame).await?;
@@ -395,6 +405,22 @@ impl SqlSession {
                 }))
             }
         }
+    }
+
+    /// The frame of a query or INSERT plan. A kept plan is analysed again
+    /// (binding values can give literals to type or rewrite, such as bytea
+    /// input) but not optimised again: that is what keeping it saves.
+    async fn frame(
+        &self,
+        plan: LogicalPlan,
+        optimized: bool,
+    ) -> datafusion::error::Result<DataFrame> {
+        if !optimized {
+            return self.ctx.execute_logical_plan(plan).await;
+        }
+        let mut state = self.ctx.state();
+        state.config_mut().options_mut().optimizer.max_passes = 0;
+        Ok(DataFrame::new(state, plan))
     }
 
     /// Runs an access-control statement (which needs an identity).

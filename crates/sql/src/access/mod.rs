@@ -20,5 +20,5 @@ mod resource;
 pub(crate) use acl_commands::{AclOutput, run as run_acl};
 pub(crate) use acl_statement::{AclStatement, parse as parse_acl};
 pub(crate) use authorizer::Authorizer;
-pub(crate) use plan_tables::table_needs;
+pub(crate) use plan_tables::{Need, table_needs};
 pub(crate) use privilege::Privilege;

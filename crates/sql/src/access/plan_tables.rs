@@ -1,7 +1,6 @@
 //! What a planned query or INSERT touches: every stored table it scans
 //! (subqueries included) needs SELECT, and the table it writes needs INSERT.
 
-use datafusion::catalog::default_table_source::DefaultTableSource;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::Result;
 use datafusion::logical_expr::{LogicalPlan, TableSource, WriteOp};
@@ -47,8 +46,7 @@ pub(crate) fn table_needs(plan: &LogicalPlan) -> Result<Vec<Need>> {
 
 fn stored(source: &dyn TableSource, privilege: Privilege) -> Option<Need> {
     // A source that is not one of our providers is not a stored table.
-    let source = (source as &dyn std::any::Any).downcast_ref::<DefaultTableSource>()?;
-    let table = source.table_provider.downcast_ref::<StoredTable>()?;
+    let table = StoredTable::behind(source)?;
     Some(Need {
         project: table.info().project.clone(),
         table: table.info().name.clone(),

@@ -11,8 +11,9 @@ use datafusion::sql::sqlparser::ast::{Expr, visit_expressions};
 use sealhouse_storage::{RESERVED_PROJECT_NAMES, StorageError};
 
 use super::SqlSession;
+use super::kept_plans::BoundPlan;
 use crate::SqlError;
-use crate::access::{self, Privilege};
+use crate::access::{self, Need, Privilege};
 use crate::error::ObjectKind;
 use crate::script;
 use crate::tables::CATALOG_NAME;
@@ -49,7 +50,15 @@ impl SqlSession {
             }
             _ => {}
         }
-        for need in access::table_needs(plan)? {
+        self.authorize_needs(&access::table_needs(plan)?)
+    }
+
+    /// Checks a statement's privileges on stored tables.
+    pub(super) fn authorize_needs(&self, needs: &[Need]) -> Result<(), SqlError> {
+        let Some(auth) = &self.authorizer else {
+            return Ok(());
+        };
+        for need in needs {
             auth.check(
                 &self.catalog,
                 &need.project,
@@ -58,6 +67,15 @@ impl SqlSession {
             )?;
         }
         Ok(())
+    }
+
+    /// Checks what a bound plan needs: a kept plan's needs are those of the
+    /// statement as written (optimisation may have removed a scan).
+    pub(super) fn authorize_bound(&self, bound: &BoundPlan) -> Result<(), SqlError> {
+        match &bound.kept_needs {
+            Some(needs) => self.authorize_needs(needs),
+            None => self.authorize_plan(&bound.plan),
+        }
     }
 
     /// A planning error as the user sees it. It can tell what a table

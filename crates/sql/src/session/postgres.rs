@@ -10,9 +10,9 @@ use std::sync::{Arc, OnceLock};
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::CatalogProviderList;
-use datafusion::common::ScalarValue;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
+use datafusion::common::{ParamValues, ScalarValue};
 use datafusion::datasource::TableType;
 use datafusion::error::DataFusionError;
 use datafusion::error::Result as DfResult;
@@ -28,6 +28,7 @@ use datafusion_pg_catalog::pg_catalog::{
 };
 use sealhouse_storage::{Catalog, RESERVED_PROJECT_NAMES};
 
+use super::kept_plans::{self, BoundPlan};
 use super::{SqlSession, StatementOutput};
 use crate::access::{self, Authorizer, Privilege};
 use crate::own_statements::{self, OwnStatement};
@@ -105,15 +106,70 @@ impl SqlSession {
         Ok(plan)
     }
 
-    /// Authorises and runs a plan from [`SqlSession::plan_statement`];
+    /// Plans a prepared statement for one execution and binds its `$n`;
+    /// `sql` is its text. An INSERT or query this session planned before
+    /// (in the same project) is taken from the session's kept plans and
+    /// only bound (`kept_plans` says when that is safe); anything else is
+    /// planned now, and kept when it may be.
+    pub async fn bind_statement(
+        &mut self,
+        sql: &str,
+        statement: &Statement,
+        params: Option<ParamValues>,
+    ) -> Result<BoundPlan, SqlError> {
+        let keeping = self.remote.is_none();
+        if keeping && let Some(kept) = self.kept.get(sql, &self.project) {
+            let catalog = self
+                .ctx
+                .catalog(CATALOG_NAME)
+                .ok_or_else(|| SqlError::plan("the warehouse catalog is not registered"))?;
+            match kept.bind(params.as_ref(), catalog.as_ref()).await? {
+                Some(bound) => return Ok(bound),
+                None => self.kept.forget(sql, &self.project),
+            }
+        }
+        let plan = self.plan_statement(statement.clone()).await?;
+        let typed = match &params {
+            Some(params) if keeping => kept_plans::type_placeholders(plan.clone(), params).ok(),
+            _ => Some(plan.clone()),
+        };
+        if keeping
+            && let Some(typed) = typed
+            && kept_plans::keepable(&typed)?
+            // An optimiser rule that cannot handle a placeholder leaves
+            // the statement to be planned per execution.
+            && let Ok(optimized) = self.ctx.state().optimize(&typed)
+        {
+            let needs = access::table_needs(&plan)?;
+            let bound = kept_plans::bind_values(optimized.clone(), params.as_ref())?;
+            let needs = self.kept.keep(sql, &self.project, optimized, needs);
+            if let Some(bound) = bound {
+                return Ok(BoundPlan {
+                    plan: bound,
+                    kept_needs: Some(needs),
+                    reused: false,
+                });
+            }
+        }
+        let plan = match params {
+            Some(params) => plan.with_param_values(params)?,
+            None => plan,
+        };
+        Ok(BoundPlan::planned(plan))
+    }
+
+    /// Authorises and runs a plan from [`SqlSession::bind_statement`];
     /// `sql` is its text, for column names.
     pub async fn execute_plan(
         &mut self,
         sql: &str,
-        plan: LogicalPlan,
+        bound: BoundPlan,
     ) -> Result<StatementOutput, SqlError> {
-        let result = match self.authorize_plan(&plan) {
-            Ok(()) => self.run_plan(sql, plan).await,
+        let result = match self.authorize_bound(&bound) {
+            Ok(()) => {
+                let optimized = bound.kept_needs.is_some();
+                self.run_plan(sql, bound.plan, optimized).await
+            }
             Err(e) => Err(e),
         };
         self.end_statement();

@@ -16,7 +16,7 @@ use datafusion::logical_expr::LogicalPlan;
 use futures::{Stream, StreamExt};
 use sealhouse_storage::SnapshotLease;
 
-use super::{SqlSession, StatementOutput};
+use super::{BoundPlan, SqlSession, StatementOutput};
 use crate::functions::StatementEnd;
 use crate::{SqlError, column_names};
 
@@ -87,13 +87,16 @@ impl SqlSession {
     pub async fn execute_plan_streaming(
         &mut self,
         sql: &str,
-        plan: LogicalPlan,
+        bound: BoundPlan,
     ) -> Result<PlanOutput, SqlError> {
-        if !is_query(&plan) {
-            return self.execute_plan(sql, plan).await.map(PlanOutput::Done);
+        if !is_query(&bound.plan) {
+            return self.execute_plan(sql, bound).await.map(PlanOutput::Done);
         }
-        let started = match self.authorize_plan(&plan) {
-            Ok(()) => self.start_stream(sql, plan).await,
+        let started = match self.authorize_bound(&bound) {
+            Ok(()) => {
+                let optimized = bound.kept_needs.is_some();
+                self.start_stream(sql, bound.plan, optimized).await
+            }
             Err(e) => Err(e),
         };
         match started {
@@ -105,8 +108,13 @@ impl SqlSession {
         }
     }
 
-    async fn start_stream(&self, sql: &str, plan: LogicalPlan) -> Result<RowStream, SqlError> {
-        let frame = self.ctx.execute_logical_plan(plan).await?;
+    async fn start_stream(
+        &self,
+        sql: &str,
+        plan: LogicalPlan,
+        optimized: bool,
+    ) -> Result<RowStream, SqlError> {
+        let frame = self.frame(plan, optimized).await?;
         let schema = std::sync::Arc::new(frame.schema().as_arrow().clone());
         let names = column_names::display_names(sql, &schema);
         let batches = self.query_rows(frame).await?;

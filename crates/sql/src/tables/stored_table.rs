@@ -7,12 +7,13 @@ use std::sync::Arc;
 use super::provider::ProjectKeysHeld;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::default_table_source::DefaultTableSource;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::datasource::TableType;
 use datafusion::datasource::sink::DataSinkExec;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::dml::InsertOp;
-use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableSource};
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 use sealhouse_storage::{
@@ -129,6 +130,12 @@ impl StoredTable {
         files: &[DataFile],
     ) -> Result<Arc<dyn ExecutionPlan>> {
         self.scan_all(state, files, None, &[], None).await
+    }
+
+    /// The stored table behind a plan's table source, if it is one.
+    pub(crate) fn behind(source: &dyn TableSource) -> Option<&StoredTable> {
+        let source = (source as &dyn std::any::Any).downcast_ref::<DefaultTableSource>()?;
+        source.table_provider.downcast_ref::<StoredTable>()
     }
 
     /// The table (access control reads its project and name).
