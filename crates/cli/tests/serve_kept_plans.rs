@@ -319,6 +319,45 @@ fn statements_with_stable_functions_are_planned_each_time() {
     );
 }
 
+/// PostgreSQL's `plan_cache_mode = force_custom_plan` plans every
+/// execution with its values; `auto` keeps plans again.
+#[test]
+fn force_custom_plan_plans_every_execution() {
+    let served = Served::start();
+    let root = served.account("6666");
+    runtime().block_on(async {
+        let c = served.connect(&root).await;
+        c.batch_execute("CREATE PROJECT p; CREATE TABLE p.t (id BIGINT)")
+            .await
+            .expect("create");
+        let insert = c
+            .prepare("INSERT INTO p.t VALUES ($1)")
+            .await
+            .expect("prepare");
+        c.batch_execute("SET plan_cache_mode = force_custom_plan")
+            .await
+            .expect("set");
+        for id in 0..3_i64 {
+            c.execute(&insert, &[&id]).await.expect("insert");
+        }
+        c.batch_execute("SET plan_cache_mode = auto")
+            .await
+            .expect("set");
+        for id in 3..6_i64 {
+            c.execute(&insert, &[&id]).await.expect("insert");
+        }
+        assert_eq!(count(&c, "SELECT count(*) FROM p.t").await, 6);
+    });
+    let inserts = plans(&served, "INSERT");
+    assert_eq!(
+        inserts,
+        [
+            "planned", "planned", "planned", "planned", "reused", "reused"
+        ],
+        "{inserts:?}"
+    );
+}
+
 /// Every file under `dir`, read.
 fn stored_bytes(dir: &std::path::Path) -> Vec<Vec<u8>> {
     let mut out = Vec::new();

@@ -23,7 +23,7 @@ fn sixteen_clients_insert_and_read_without_loss_or_errors() {
             &root,
             "load",
             &keyset,
-            (16, serve::load::Mix::Mixed),
+            (16, serve::load::Mix::Mixed, serve::load::Plans::Kept),
             Duration::from_secs(4),
         )
         .await

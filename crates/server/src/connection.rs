@@ -450,9 +450,10 @@ impl Session {
         statement: &Statement,
         params: Option<ParamValues>,
     ) -> Result<BoundPlan, ClientError> {
+        let keep = self.settings.keeps_plans();
         let bound = self
             .warehouse
-            .bind_statement(text, statement, params)
+            .bind_statement(text, statement, params, keep)
             .await
             .map_err(ClientError::from_sql)?;
         self.plan_source = Some(if bound.reused() { "reused" } else { "planned" });

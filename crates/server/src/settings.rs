@@ -142,6 +142,16 @@ const PARAMETERS: &[Parameter] = &[
         reported: false,
         accepts: milliseconds,
     },
+    // PostgreSQL's: `force_custom_plan` plans every execution with its
+    // values; `auto` (and `force_generic_plan`, which can do no more) runs
+    // a prepared statement's kept plan when it is safe to (see
+    // `sealhouse_sql`'s `kept_plans`).
+    Parameter {
+        name: "plan_cache_mode",
+        default: "auto",
+        reported: false,
+        accepts: |v| only(&["auto", "force_generic_plan", "force_custom_plan"])(v),
+    },
     Parameter {
         name: "search_path",
         default: "\"$user\", public",
@@ -297,6 +307,11 @@ impl Settings {
             .ok()
             .filter(|d| !d.is_zero())
     }
+
+    /// Whether prepared statements may run kept plans (`plan_cache_mode`).
+    pub(crate) fn keeps_plans(&self) -> bool {
+        self.get("plan_cache_mode") != "force_custom_plan"
+    }
 }
 
 /// A PostgreSQL duration setting: a number of milliseconds, or a number
@@ -375,5 +390,20 @@ mod tests {
         s.set("statement_timeout", Some("150")).expect("set");
         assert_eq!(s.statement_timeout(), Some(Duration::from_millis(150)));
         assert!(s.set("statement_timeout", Some("soon")).is_err());
+    }
+
+    #[test]
+    fn force_custom_plan_turns_kept_plans_off() {
+        let mut s = Settings::default();
+        assert!(s.keeps_plans());
+        s.set("plan_cache_mode", Some("FORCE_CUSTOM_PLAN"))
+            .expect("accepted");
+        assert!(!s.keeps_plans());
+        s.set("plan_cache_mode", Some("force_generic_plan"))
+            .expect("accepted");
+        assert!(s.keeps_plans());
+        assert!(s.set("plan_cache_mode", Some("never")).is_err());
+        s.set("plan_cache_mode", None).expect("reset");
+        assert!(s.keeps_plans());
     }
 }

@@ -20,6 +20,16 @@ pub enum Mix {
     InsertsOnly,
 }
 
+/// How the server plans the clients' prepared statements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plans {
+    /// Kept per session and reused (the default, `plan_cache_mode = auto`).
+    Kept,
+    /// Planned with their values at every execution
+    /// (`plan_cache_mode = force_custom_plan`): the reference.
+    EveryExecution,
+}
+
 /// What a load run did.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LoadReport {
@@ -69,7 +79,7 @@ pub async fn run(
     key: &Key,
     project: &str,
     keyset: &[u8],
-    (clients, mix): (usize, Mix),
+    (clients, mix, plans): (usize, Mix, Plans),
     duration: Duration,
 ) -> LoadReport {
     let started = Instant::now();
@@ -78,6 +88,11 @@ pub async fn run(
     for client in 0..clients {
         let client_id = i64::try_from(client).expect("small");
         let c = served.connect(key).await;
+        if plans == Plans::EveryExecution {
+            c.batch_execute("SET plan_cache_mode = force_custom_plan")
+                .await
+                .expect("set plan_cache_mode");
+        }
         let keyset = keyset.to_vec();
         let project = project.to_owned();
         tasks.push(tokio::spawn(async move {

@@ -107,17 +107,19 @@ impl SqlSession {
     }
 
     /// Plans a prepared statement for one execution and binds its `$n`;
-    /// `sql` is its text. An INSERT or query this session planned before
-    /// (in the same project) is taken from the session's kept plans and
-    /// only bound (`kept_plans` says when that is safe); anything else is
-    /// planned now, and kept when it may be.
+    /// `sql` is its text. With `keep`, an INSERT or query this session
+    /// planned before (in the same project) is taken from the session's
+    /// kept plans and only bound (`kept_plans` says when that is safe), and
+    /// one planned now is kept when it may be; without, it is planned with
+    /// its values, every time.
     pub async fn bind_statement(
         &mut self,
         sql: &str,
         statement: &Statement,
         params: Option<ParamValues>,
+        keep: bool,
     ) -> Result<BoundPlan, SqlError> {
-        let keeping = self.remote.is_none();
+        let keeping = keep && self.remote.is_none();
         if keeping && let Some(kept) = self.kept.get(sql, &self.project) {
             let catalog = self
                 .ctx
