@@ -135,29 +135,31 @@ impl AuditLog {
     /// Appends an event.
     pub(crate) fn record(&self, e: &NewEvent) -> Result<(), KmsError> {
         let conn = self.lock()?;
-        conn.execute(
+        let failed = |e: rusqlite::Error| KmsError::internal(format!("the audit log failed: {e}"));
+        conn.prepare_cached(
             "INSERT INTO events (time, request_id, principal, principal_account, action,
                  key_arn, key_id, key_account, other_key_arn, other_key_id, other_key_account,
                  outcome, source_ip)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-            params![
-                nanos(e.time),
-                e.request_id,
-                e.principal,
-                e.principal_account,
-                e.action,
-                e.key_arn,
-                e.key_id,
-                e.key_account,
-                e.other_key_arn,
-                e.other_key_id,
-                e.other_key_account,
-                e.outcome,
-                e.source_ip,
-            ],
         )
+        .map_err(failed)?
+        .execute(params![
+            nanos(e.time),
+            e.request_id,
+            e.principal,
+            e.principal_account,
+            e.action,
+            e.key_arn,
+            e.key_id,
+            e.key_account,
+            e.other_key_arn,
+            e.other_key_id,
+            e.other_key_account,
+            e.outcome,
+            e.source_ip,
+        ])
         .map(drop)
-        .map_err(|e| KmsError::internal(format!("the audit log failed: {e}")))
+        .map_err(failed)
     }
 
     /// A page of the events `account` may see that match `filter`, and the total.

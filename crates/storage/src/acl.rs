@@ -73,16 +73,13 @@ impl Catalog {
         let project = normalize_name("project", project)?;
         Ok(self
             .conn()
-            .query_row(
-                "SELECT account, owner FROM project_owners WHERE project = ?1",
-                [&project],
-                |r| {
-                    Ok(ProjectOwner {
-                        account: r.get(0)?,
-                        owner: r.get(1)?,
-                    })
-                },
-            )
+            .prepare_cached("SELECT account, owner FROM project_owners WHERE project = ?1")?
+            .query_row([&project], |r| {
+                Ok(ProjectOwner {
+                    account: r.get(0)?,
+                    owner: r.get(1)?,
+                })
+            })
             .optional()?)
     }
 

@@ -141,6 +141,9 @@ impl Catalog {
         let mut conn = Connection::open(&db)?;
         // First: another process opening the catalog makes us wait, not fail.
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // Every statement a single-row INSERT runs stays prepared
+        // (`prepare_cached`; rusqlite keeps 16 by default).
+        conn.set_prepared_statement_cache_capacity(64);
         // WAL keeps readers and the writer out of each other's way; FULL
         // makes each commit durable once it returns.
         conn.pragma_update(None, "journal_mode", "WAL")?;

@@ -316,10 +316,9 @@ impl Catalog {
             }
             Replaced::Exactly(old) => {
                 for file in old {
-                    let deleted = tx.execute(
-                        "DELETE FROM files WHERE table_id = ?1 AND path = ?2",
-                        params![table.id, file.key],
-                    )?;
+                    let deleted = tx
+                        .prepare_cached("DELETE FROM files WHERE table_id = ?1 AND path = ?2")?
+                        .execute(params![table.id, file.key])?;
                     if deleted == 0 {
                         // Dropping `tx` rolls back what was deleted so far.
                         return Err(changed());
@@ -328,21 +327,22 @@ impl Catalog {
                 }
             }
         }
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO files (table_id, path, rows, bytes, encryption, footer_sha256, block_tags) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
         for row in placed {
-            tx.execute(
-                "INSERT INTO files (table_id, path, rows, bytes, encryption, footer_sha256, block_tags) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    table.id,
-                    row.path,
-                    row.rows as i64,
-                    row.bytes as i64,
-                    row.encryption,
-                    row.pinned.as_ref().map(|d| d.as_slice()),
-                    row.block_tags,
-                ],
-            )?;
+            insert.execute(params![
+                table.id,
+                row.path,
+                row.rows as i64,
+                row.bytes as i64,
+                row.encryption,
+                row.pinned.as_ref().map(|d| d.as_slice()),
+                row.block_tags,
+            ])?;
         }
+        drop(insert);
         sealed::reseal_table(&tx, self.key(), table.id)?;
         retired::retire(&tx, replaced.iter().map(String::as_str))?;
         tx.commit()?;

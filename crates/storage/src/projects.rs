@@ -161,11 +161,8 @@ impl Catalog {
         name: &str,
     ) -> Result<Option<ProjectInfo>, StorageError> {
         let row: Option<(i64, String, Option<Vec<u8>>)> = conn
-            .query_row(
-                "SELECT created_at, properties, mac FROM projects WHERE name = ?1",
-                [name],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
+            .prepare_cached("SELECT created_at, properties, mac FROM projects WHERE name = ?1")?
+            .query_row([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?;
         let Some((created_at, properties, mac)) = row else {
             return Ok(None);

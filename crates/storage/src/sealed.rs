@@ -158,10 +158,8 @@ pub(crate) fn reseal_table(
     if let Some(table) = table_row(conn, id)? {
         let files = file_rows(conn, id)?;
         let mac = table_mac(key, &table, &files);
-        conn.execute(
-            "UPDATE tables SET mac = ?2 WHERE id = ?1",
-            params![id, mac.as_slice()],
-        )?;
+        conn.prepare_cached("UPDATE tables SET mac = ?2 WHERE id = ?1")?
+            .execute(params![id, mac.as_slice()])?;
     }
     Ok(())
 }

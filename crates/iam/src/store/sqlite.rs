@@ -59,11 +59,9 @@ impl Store for SqliteStore {
     fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
         let conn = self.lock()?;
         let created: Option<i64> = conn
-            .query_row(
-                "SELECT created_at FROM accounts WHERE uid = ?1",
-                [id.as_str()],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT created_at FROM accounts WHERE uid = ?1")
+            .map_err(backend)?
+            .query_row([id.as_str()], |r| r.get(0))
             .optional()
             .map_err(backend)?;
         created

@@ -150,7 +150,9 @@ impl Tx<'_> {
     pub(crate) fn key(&self, key_id: &str) -> Result<Option<KeyRecord>, KmsError> {
         let sql = format!("SELECT {KEY_COLUMNS} FROM keys WHERE key_id = ?1");
         self.tx
-            .query_row(&sql, [key_id], RawKey::from_row)
+            .prepare_cached(&sql)
+            .map_err(db_error)?
+            .query_row([key_id], RawKey::from_row)
             .optional()
             .map_err(db_error)?
             .map(RawKey::parse)
@@ -332,12 +334,12 @@ impl Tx<'_> {
         version_id: Uuid,
     ) -> Result<Option<VersionRecord>, KmsError> {
         self.tx
-            .query_row(
+            .prepare_cached(
                 "SELECT key_id, version_id, seq, created_at, sealed_material FROM key_versions
                  WHERE key_id = ?1 AND version_id = ?2",
-                params![key_id, version_id.to_string()],
-                version_from_row,
             )
+            .map_err(db_error)?
+            .query_row(params![key_id, version_id.to_string()], version_from_row)
             .optional()
             .map_err(db_error)?
             .map(parse_version)

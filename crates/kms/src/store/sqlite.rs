@@ -49,6 +49,8 @@ impl KeyStore {
         // First: another process opening the same store makes us wait, not fail.
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(fail)?;
+        // The key lookups of every Encrypt / Decrypt stay prepared.
+        conn.set_prepared_statement_cache_capacity(64);
         for (pragma, value) in [
             ("journal_mode", "WAL"),
             ("synchronous", "FULL"),
