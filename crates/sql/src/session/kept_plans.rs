@@ -39,8 +39,8 @@ use datafusion::error::Result;
 use datafusion::logical_expr::expr::Placeholder;
 use datafusion::logical_expr::expr_rewriter::NamePreserver;
 use datafusion::logical_expr::{
-    DmlStatement, Expr, LogicalPlan, LogicalPlanBuilder, TableScan, TableSource, Values,
-    Volatility, WriteOp,
+    DmlStatement, Expr, LogicalPlan, LogicalPlanBuilder, Projection, TableScan, TableSource,
+    Values, Volatility, WriteOp,
 };
 
 use crate::access::Need;
@@ -214,9 +214,103 @@ pub(super) fn bind_values(
 ) -> Result<Option<LogicalPlan>> {
     match params {
         Some(params) if !types_match(&plan, params)? => Ok(None),
+        Some(params) if fills_in_place(&plan)? => Ok(Some(fill(plan, params)?)),
         Some(params) => Ok(Some(plan.with_param_values(params.clone())?)),
         None => Ok(Some(plan)),
     }
+}
+
+/// Names each projected expression that holds a placeholder by the name
+/// it has now (an alias), so that binding a value changes no column name:
+/// a literal's text would enter the name (a keyset's bytes as hex, at
+/// every execution) and DataFusion would recompute every schema above it.
+pub(super) fn pin_names(plan: LogicalPlan) -> Result<LogicalPlan> {
+    plan.transform_up_with_subqueries(|node| {
+        let LogicalPlan::Projection(Projection {
+            expr,
+            input,
+            schema,
+            ..
+        }) = node
+        else {
+            return Ok(Transformed::no(node));
+        };
+        let expr = expr
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| {
+                if matches!(e, Expr::Alias(_)) || !has_placeholder(&e)? {
+                    return Ok(e);
+                }
+                let (qualifier, field) = schema.qualified_field(i);
+                Ok(e.alias_qualified(qualifier.cloned(), field.name()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Transformed::yes(LogicalPlan::Projection(
+            Projection::try_new_with_schema(expr, input, schema)?,
+        )))
+    })
+    .map(|t| t.data)
+}
+
+/// Whether every placeholder of `plan` sits where a value can take its
+/// place without changing a schema: in a node whose columns are not named
+/// after its expressions, or under a projection's alias ([`pin_names`]).
+fn fills_in_place(plan: &LogicalPlan) -> Result<bool> {
+    let mut in_place = true;
+    plan.apply_with_subqueries(|node| {
+        let named = match node {
+            LogicalPlan::Values(_)
+            | LogicalPlan::Filter(_)
+            | LogicalPlan::Sort(_)
+            | LogicalPlan::Limit(_)
+            | LogicalPlan::TableScan(_)
+            | LogicalPlan::Join(_)
+            | LogicalPlan::Repartition(_) => false,
+            LogicalPlan::Projection(projection) => {
+                for e in &projection.expr {
+                    if !matches!(e, Expr::Alias(_)) && has_placeholder(e)? {
+                        in_place = false;
+                    }
+                }
+                false
+            }
+            _ => true,
+        };
+        if named {
+            for e in node.expressions() {
+                if has_placeholder(&e)? {
+                    in_place = false;
+                }
+            }
+        }
+        Ok(if in_place {
+            TreeNodeRecursion::Continue
+        } else {
+            TreeNodeRecursion::Stop
+        })
+    })?;
+    Ok(in_place)
+}
+
+/// `plan` with each placeholder replaced by its value, every schema kept.
+fn fill(plan: LogicalPlan, params: &ParamValues) -> Result<LogicalPlan> {
+    plan.transform_up_with_subqueries(|node| {
+        node.map_expressions(|e| {
+            e.transform_up(|e| match e {
+                Expr::Placeholder(Placeholder { id, .. }) => {
+                    let (value, metadata) = params.get_placeholders_with_values(&id)?.into_inner();
+                    Ok(Transformed::yes(Expr::Literal(value, metadata)))
+                }
+                e => Ok(Transformed::no(e)),
+            })
+        })
+    })
+    .map(|t| t.data)
+}
+
+fn has_placeholder(e: &Expr) -> Result<bool> {
+    e.exists(|e| Ok(matches!(e, Expr::Placeholder(_))))
 }
 
 /// Whether `plan` (unoptimised, with placeholders) may be kept: an INSERT
@@ -408,6 +502,36 @@ mod tests {
         );
         let missing = ParamValues::from(Vec::<ScalarValue>::new());
         assert!(bind_values(kept, Some(&missing)).expect("checks").is_none());
+    }
+
+    #[tokio::test]
+    async fn binding_a_kept_plan_changes_no_column_name() {
+        let kept = pin_names(plan("SELECT $1 + CAST(1 AS BIGINT), 2").await).expect("pins");
+        let names = |p: &LogicalPlan| -> Vec<String> {
+            p.schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect()
+        };
+        let before = names(&kept);
+        assert!(fills_in_place(&kept).expect("walks"));
+        let values = ParamValues::from(vec![ScalarValue::Int64(Some(41))]);
+        let bound = bind_values(kept, Some(&values))
+            .expect("binds")
+            .expect("same type");
+        assert_eq!(names(&bound), before);
+        assert!(bound.get_parameter_types().expect("walks").is_empty());
+        // An aggregate names its columns after its expressions: bound by
+        // DataFusion, which recomputes the schemas.
+        let aggregate =
+            pin_names(plan("SELECT sum(column1 + $1) FROM (VALUES (CAST(1 AS BIGINT)))").await)
+                .expect("pins");
+        assert!(!fills_in_place(&aggregate).expect("walks"));
+        let bound = bind_values(aggregate, Some(&values))
+            .expect("binds")
+            .expect("same type");
+        assert!(bound.get_parameter_types().expect("walks").is_empty());
     }
 
     #[tokio::test]

@@ -143,6 +143,7 @@ impl SqlSession {
             && let Ok(optimized) = self.ctx.state().optimize(&typed)
         {
             let needs = access::table_needs(&plan)?;
+            let optimized = kept_plans::pin_names(optimized)?;
             let bound = kept_plans::bind_values(optimized.clone(), params.as_ref())?;
             let needs = self.kept.keep(sql, &self.project, optimized, needs);
             if let Some(bound) = bound {
