@@ -5,17 +5,9 @@
 
 mod serve;
 
-use serve::Served;
+use serve::{Served, code, message, runtime};
 use tokio_postgres::types::Type;
 use tokio_postgres::{NoTls, SimpleQueryMessage};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
 
 /// The rows of a simple query, as text.
 async fn simple(client: &tokio_postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
@@ -35,22 +27,12 @@ async fn simple(client: &tokio_postgres::Client, sql: &str) -> Vec<Vec<Option<St
         .collect()
 }
 
-/// The server's message of an error.
-fn message(e: &tokio_postgres::Error) -> String {
-    e.as_db_error()
-        .map_or_else(|| e.to_string(), |d| d.message().to_owned())
-}
-
 /// A row of sales.t as bound (borrowed) and as read back (owned).
 type RowIn<'a> = (i64, Option<&'a str>, Option<&'a [u8]>, f64);
 type RowOut = (i64, Option<String>, Option<Vec<u8>>, f64);
 /// A row of params.t, every column nullable, as bound and as read back.
 type NullableIn<'a> = (Option<i64>, Option<&'a str>, Option<&'a [u8]>);
 type NullableOut = (Option<i64>, Option<String>, Option<Vec<u8>>);
-
-fn code(e: &tokio_postgres::Error) -> String {
-    e.code().map(|c| c.code().to_owned()).unwrap_or_default()
-}
 
 #[test]
 fn prepared_statements_with_parameters_and_binary_results() {

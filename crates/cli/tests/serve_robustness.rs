@@ -7,16 +7,8 @@
 
 mod serve;
 
-use serve::{Key, Served};
+use serve::{Key, Served, runtime};
 use tokio_postgres::Client;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
 
 /// The SQLSTATE of an error, or "" for a success.
 fn outcome(

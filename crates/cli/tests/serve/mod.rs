@@ -32,6 +32,26 @@ pub struct Key {
     pub secret: String,
 }
 
+/// The runtime the clients of a test run on.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// The server's message of an error.
+pub fn message(e: &tokio_postgres::Error) -> String {
+    e.as_db_error()
+        .map_or_else(|| e.to_string(), |d| d.message().to_owned())
+}
+
+/// The SQLSTATE of an error ("" when it has none).
+pub fn code(e: &tokio_postgres::Error) -> String {
+    e.code().map(|c| c.code().to_owned()).unwrap_or_default()
+}
+
 fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_sealhouse")
 }
