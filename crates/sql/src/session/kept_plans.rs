@@ -148,7 +148,7 @@ impl KeptPlans {
 }
 
 impl Kept {
-    /// The kept plan with its tables looked up again through `lookup` (which
+    /// The kept plan with its tables looked up again in `catalog` (which
     /// leases their snapshots for the statement) and `params` bound; `None`
     /// when a table changed or a value's type differs from its
     /// placeholder's, so the statement must be planned anew.

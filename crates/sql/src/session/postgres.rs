@@ -142,11 +142,12 @@ impl SqlSession {
             // the statement to be planned per execution.
             && let Ok(optimized) = self.ctx.state().optimize(&typed)
         {
-            let needs = access::table_needs(&plan)?;
             let optimized = kept_plans::pin_names(optimized)?;
-            let bound = kept_plans::bind_values(optimized.clone(), params.as_ref())?;
-            let needs = self.kept.keep(sql, &self.project, optimized, needs);
-            if let Some(bound) = bound {
+            // Values of other types than the plan's placeholders (which
+            // the server does not send) leave nothing kept.
+            if let Some(bound) = kept_plans::bind_values(optimized.clone(), params.as_ref())? {
+                let needs = access::table_needs(&plan)?;
+                let needs = self.kept.keep(sql, &self.project, optimized, needs);
                 return Ok(BoundPlan {
                     plan: bound,
                     kept_needs: Some(needs),
