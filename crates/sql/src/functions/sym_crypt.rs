@@ -66,11 +66,14 @@ impl SqlFunction for SymCrypt {
         let sealed_key = match &keys {
             Bytes::Scalar(Some(key)) => self.cache.raw_key(key, true),
             Bytes::Scalar(None) => Ok(None),
-            Bytes::Array(array) => (0..array.len())
-                .find_map(|row| {
-                    is_sealed(array.value(row)).then(|| self.cache.raw_key(array.value(row), false))
-                })
-                .unwrap_or(Ok(None)),
+            // A seal among a column's values is refused (the cache says why).
+            Bytes::Array(array) => match (0..array.len())
+                .map(|row| array.value(row))
+                .find(|key| is_sealed(key))
+            {
+                Some(sealed) => self.cache.raw_key(sealed, false),
+                None => Ok(None),
+            },
         }
         .map_err(|e| e.raise(name))?;
         let modes = args.get(2).map(Text::of).transpose()?;

@@ -102,9 +102,7 @@ impl KeysetUnsealer {
         opened.truncate(CAPACITY);
         Ok(found)
     }
-}
 
-impl KeysetUnsealer {
     /// `sealed` as opened before, most recently used first.
     fn opened_before(&self, sealed: &[u8], now: i64) -> Option<Unsealed> {
         let mut opened = self.opened.lock().unwrap_or_else(PoisonError::into_inner);
