@@ -2,8 +2,8 @@
 //! table, its files with their encryption and pinned digests, the
 //! projection, limit and predicate) and holds no key; [`ScanDescriptor::plan`] turns
 //! it into a DataFusion plan that reads the files with every integrity
-//! check the warehouse makes: each file's frame and pinned digest
-//! (`file_check`), plain files' block tags (`verified_reader`), AES256
+//! check the warehouse makes: each file's frame and pinned digest, on the
+//! bytes the reader decodes (`file_check`, `checked_frame`), plain files' block tags (`verified_reader`), AES256
 //! files through Parquet modular encryption, segmented files through their
 //! decrypting store. Every byte a scan reads comes through the table
 //! files' object store (the data directory or a bucket). The warehouse's own
@@ -11,6 +11,7 @@
 //! descriptor it was given.
 
 mod capability;
+mod checked_frame;
 mod descriptor;
 mod exec;
 mod file_check;

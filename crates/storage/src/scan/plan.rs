@@ -22,7 +22,8 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::{ObjectStore, ObjectStoreExt};
 
 use super::ScanDescriptor;
-use super::file_check::{ParquetMagic, check_parquet_frame};
+use super::checked_frame::CheckFrame;
+use super::file_check::{FrameCheck, ParquetMagic};
 use super::reader_factory::ReaderFactory;
 use super::verified_reader::BlockCheck;
 use crate::encryption::{ProjectKeys, StorageAlgorithm, segmented_plaintext_len};
@@ -199,10 +200,11 @@ impl Scan<'_> {
         // Row counts recorded at commit give the optimiser exact sizes, so a
         // join with a one-row keyset table builds on the small side and
         // streams the large one.
-        // Each file is checked before DataFusion reads it; the checks are a
-        // few small reads each, run side by side so a table of many files
-        // does not pay their round trips one after another (an automatic
-        // merge scans every small file of a table inside an INSERT).
+        // A segmented file's header is read and checked here; those reads
+        // run side by side so a table of many files does not pay their
+        // round trips one after another (an automatic merge scans every
+        // small file of a table inside an INSERT). Parquet files need no
+        // read here: their frames are checked as they are read.
         // (The futures are made first: a closure inside the stream would
         // not be general enough over lifetimes for a Send future.)
         let checks: Vec<_> = files
@@ -227,9 +229,11 @@ impl Scan<'_> {
         Ok(DataSourceExec::from_data_source(config))
     }
 
-    /// `f` as DataFusion reads it, once its frame has been checked through
-    /// `store`: its size as the reader sees it, its committed row count, and
-    /// (plain files) its block check.
+    /// `f` as DataFusion reads it: its size as the reader sees it, its
+    /// committed row count, and its checks. A segmented file's header is
+    /// checked here (its plaintext length follows from it); a Parquet
+    /// file's frame is checked by its first read (`checked_frame.rs`), on
+    /// the bytes the reader decodes.
     async fn checked_file(
         &self,
         store: &dyn ObjectStore,
@@ -237,39 +241,50 @@ impl Scan<'_> {
         kind: FileKind,
     ) -> Result<PartitionedFile> {
         let location = self.keys.file_store.object_path(&f.key);
-        let len = match store.head(&location).await {
-            Ok(meta) => meta.size,
-            Err(e) => {
-                let what = if matches!(e, object_store::Error::NotFound { .. }) {
-                    "is missing".to_owned()
-                } else {
-                    format!("cannot be read ({e})")
-                };
-                return Err(self.damaged(
-                    f,
-                    format!(" {what}, though the catalog lists it; restore it from a backup"),
-                ));
-            }
-        };
         let stats = Statistics::new_unknown(&self.schema)
             .with_num_rows(Precision::Exact(f.rows as usize))
             .with_total_byte_size(Precision::Inexact(f.bytes as usize));
-        // The reader sees a segmented file's plaintext, so its size.
         let pinned = f.pinned_sha256.as_ref();
-        let size = match kind {
-            FileKind::Segmented => segmented_plaintext_len(store, &location, len, pinned).await?,
+        let (size, frame) = match kind {
+            FileKind::Segmented => {
+                let len = match store.head(&location).await {
+                    Ok(meta) => meta.size,
+                    Err(e) => {
+                        let what = if matches!(e, object_store::Error::NotFound { .. }) {
+                            "is missing".to_owned()
+                        } else {
+                            format!("cannot be read ({e})")
+                        };
+                        return Err(self.damaged(
+                            f,
+                            format!(" {what}, though the catalog lists it; restore it from a backup"),
+                        ));
+                    }
+                };
+                // The reader sees a segmented file's plaintext, so its size.
+                let size = segmented_plaintext_len(store, &location, len, pinned).await?;
+                (size, None)
+            }
             FileKind::Aes256 | FileKind::Plain => {
                 let magic = if kind == FileKind::Plain {
                     ParquetMagic::Plain
                 } else {
                     ParquetMagic::Encrypted
                 };
-                check_parquet_frame(store, &location, len, magic, pinned).await?;
-                f.bytes
+                let check = FrameCheck {
+                    magic,
+                    len: f.bytes,
+                    footer_sha256: f.pinned_sha256,
+                    named: self.about(f, String::new()),
+                };
+                (f.bytes, Some(CheckFrame(Arc::new(check))))
             }
         };
         let mut file =
             PartitionedFile::new(location.to_string(), size).with_statistics(Arc::new(stats));
+        if let Some(frame) = frame {
+            file = file.with_extension(frame);
+        }
         if kind == FileKind::Plain && f.block_tags.is_some() {
             let Some(catalog) = self.keys.block_tags else {
                 return Err(DataFusionError::Execution(self.about(

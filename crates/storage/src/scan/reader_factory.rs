@@ -1,5 +1,7 @@
 //! How a scan opens each Parquet file: through its block check if it is a
-//! plain file with block tags (`verified_reader.rs`), one row group ahead if
+//! plain file with block tags (`verified_reader.rs`), through its frame
+//! check if it is a Parquet file of the table (`checked_frame.rs`; every
+//! file but a segmented one's plaintext), one row group ahead if
 //! it is in a bucket (`read_ahead.rs`), and with DataFusion's metadata cache
 //! and metrics either way, keeping footer errors typed (`typed_metadata.rs`).
 //! (One factory for every kind of file, so that
@@ -16,6 +18,7 @@ use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use object_store::ObjectStore;
 use parquet::arrow::async_reader::{AsyncFileReader, ParquetObjectReader};
 
+use super::checked_frame::{CheckFrame, CheckedFrameStore};
 use super::read_ahead::ReadAhead;
 use super::typed_metadata::TypedMetadataReader;
 use super::verified_reader::{BlockCheck, VerifiedFileStore};
@@ -53,13 +56,21 @@ impl ParquetFileReaderFactory for ReaderFactory {
         metadata_size_hint: Option<usize>,
         metrics: &ExecutionPlanMetricsSet,
     ) -> datafusion::error::Result<Box<dyn AsyncFileReader + Send>> {
-        let store: Arc<dyn ObjectStore> = match file.extension::<BlockCheck>() {
+        let mut store: Arc<dyn ObjectStore> = match file.extension::<BlockCheck>() {
             Some(check) => Arc::new(VerifiedFileStore::new(
                 Arc::clone(&self.store),
                 Arc::clone(&check.0),
             )),
             None => Arc::clone(&self.store),
         };
+        // The frame is checked on the bytes the block check passed.
+        if let Some(check) = file.extension::<CheckFrame>() {
+            store = Arc::new(CheckedFrameStore::new(
+                store,
+                Arc::clone(&check.0),
+                metadata_size_hint,
+            ));
+        }
         let location = file.object_meta.location.clone();
         let range = file.range.clone();
         let file_metrics = ParquetFileMetrics::new(partition_index, location.as_ref(), metrics);

@@ -49,11 +49,14 @@ impl fmt::Display for VerifiedFileStore {
     }
 }
 
+/// A block that fails its check, as the storage error it is (it comes out
+/// of the query typed).
 fn damaged(location: &Path, what: impl fmt::Display) -> object_store::Error {
     object_store::Error::Generic {
         store: STORE,
-        source: format!("data file /{location} is damaged: {what}; restore it from a backup")
-            .into(),
+        source: Box::new(crate::StorageError::DamagedFile(format!(
+            "data file /{location} is damaged: {what}; restore it from a backup"
+        ))),
     }
 }
 
