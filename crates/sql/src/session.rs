@@ -6,10 +6,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::ScalarValue;
+use datafusion::execution::{SendableRecordBatchStream, SessionState};
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
-use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::FutureExt;
 use sealhouse_iam::Principal;
 use sealhouse_storage::{Catalog, CatalogKey, DEFAULT_PROJECT, TableInfo};
@@ -40,6 +42,7 @@ mod project_statements;
 mod set_statement;
 mod small_files;
 mod streaming;
+mod values_insert;
 
 pub(crate) use cluster::DistributedScans;
 pub use cluster::RemoteExecution;
@@ -383,8 +386,13 @@ impl SqlSession {
                 let target = self.resolve(&dml.table_name)?;
                 let binary_as_text = insert_types::binary_into_string(&dml);
                 let written = async {
-                    let frame = self.frame(LogicalPlan::Dml(dml), optimized).await?;
-                    self.run_write(frame).await
+                    if optimized {
+                        let (state, physical) = self.kept_physical(LogicalPlan::Dml(dml)).await?;
+                        datafusion::physical_plan::collect(physical, state.task_ctx()).await
+                    } else {
+                        let frame = self.ctx.execute_logical_plan(LogicalPlan::Dml(dml)).await?;
+                        self.run_write(frame).await
+                    }
                 };
                 let batches = written
                     .await
@@ -393,10 +401,8 @@ impl SqlSession {
                 Ok(StatementOutput::Written(count_of(&batches)))
             }
             query => {
-                let frame = self.frame(query, optimized).await?;
-                let schema = Arc::new(frame.schema().as_arrow().clone());
+                let (schema, rows) = self.query_output(query, optimized).await?;
                 let names = column_names::display_names(sql, &schema);
-                let rows = self.query_rows(frame).await?;
                 let batches = datafusion::physical_plan::common::collect(rows).await?;
                 Ok(StatementOutput::Rows(ResultSet {
                     names,
@@ -407,20 +413,48 @@ impl SqlSession {
         }
     }
 
-    /// The frame of a query or INSERT plan. A kept plan is analysed again
-    /// (binding values can give literals to type or rewrite, such as bytea
-    /// input) but not optimised again: that is what keeping it saves.
-    async fn frame(
+    /// A query's schema and rows: a kept plan's planned here
+    /// ([`SqlSession::kept_physical`]; a session that sends queries to a
+    /// cluster keeps none), another's through its `DataFrame`, analysed,
+    /// optimised and, when the session has a cluster, run there.
+    async fn query_output(
         &self,
         plan: LogicalPlan,
         optimized: bool,
-    ) -> datafusion::error::Result<DataFrame> {
-        if !optimized {
-            return self.ctx.execute_logical_plan(plan).await;
+    ) -> Result<(SchemaRef, SendableRecordBatchStream), SqlError> {
+        let schema = Arc::new(plan.schema().as_arrow().clone());
+        let rows = if optimized {
+            let (state, physical) = self.kept_physical(plan).await?;
+            datafusion::physical_plan::execute_stream(physical, state.task_ctx())?
+        } else {
+            let frame = self.ctx.execute_logical_plan(plan).await?;
+            self.query_rows(frame).await?
+        };
+        Ok((schema, rows))
+    }
+
+    /// The physical plan of a bound kept plan, and the state it was
+    /// planned in. Only the session's own analyser rules run again
+    /// (`KeptPlans::analyse_bound`: binding values can give them literals
+    /// to rewrite, such as bytea input); nothing is optimised again, which
+    /// is what keeping the plan saves; and an INSERT of VALUES skips
+    /// DataFusion's planner altogether (`values_insert`).
+    async fn kept_physical(
+        &self,
+        plan: LogicalPlan,
+    ) -> datafusion::error::Result<(SessionState, Arc<dyn ExecutionPlan>)> {
+        let state = self.ctx.state();
+        let plan = self.kept.analyse_bound(plan, state.config_options())?;
+        if let LogicalPlan::Dml(dml) = &plan
+            && let Some(physical) = values_insert::plan(&state, dml).await?
+        {
+            return Ok((state, physical));
         }
-        let mut state = self.ctx.state();
-        state.config_mut().options_mut().optimizer.max_passes = 0;
-        Ok(DataFrame::new(state, plan))
+        let physical = state
+            .query_planner()
+            .create_physical_plan(&plan, &state)
+            .await?;
+        Ok((state, physical))
     }
 
     /// Runs an access-control statement (which needs an identity).

@@ -34,6 +34,7 @@ use datafusion::arrow::datatypes::Field;
 use datafusion::catalog::default_table_source::provider_as_source;
 use datafusion::catalog::{CatalogProvider, TableProvider};
 use datafusion::common::ParamValues;
+use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::error::Result;
 use datafusion::logical_expr::expr::Placeholder;
@@ -42,6 +43,7 @@ use datafusion::logical_expr::{
     DmlStatement, Expr, LogicalPlan, LogicalPlanBuilder, Projection, TableScan, TableSource,
     Values, Volatility, WriteOp,
 };
+use datafusion::optimizer::AnalyzerRule;
 
 use crate::access::Need;
 use crate::tables::StoredTable;
@@ -55,6 +57,9 @@ const CAPACITY: usize = 64;
 pub(super) struct KeptPlans {
     entries: HashMap<(String, String), Kept>,
     clock: u64,
+    /// The session's own analyser rules, run again on each bound plan
+    /// (`analyse_bound`).
+    rebind_rules: Vec<Arc<dyn AnalyzerRule + Send + Sync>>,
 }
 
 /// One statement's optimised plan, with placeholders.
@@ -144,6 +149,27 @@ impl KeptPlans {
     /// Forgets every plan.
     pub(super) fn clear(&mut self) {
         self.entries.clear();
+    }
+
+    /// Runs `rule` (one of the session's own analyser rules) on each bound
+    /// plan too.
+    pub(super) fn analyse_bound_with(&mut self, rule: Arc<dyn AnalyzerRule + Send + Sync>) {
+        self.rebind_rules.push(rule);
+    }
+
+    /// A bound plan as the analyser leaves it. DataFusion's rules ran when
+    /// the plan was kept, and change nothing once values of the
+    /// placeholders' own types are in it (types were coerced around the
+    /// placeholders); the session's own rules can (bytea input: a text
+    /// value cast to bytea).
+    pub(super) fn analyse_bound(
+        &self,
+        plan: LogicalPlan,
+        options: &ConfigOptions,
+    ) -> Result<LogicalPlan> {
+        self.rebind_rules
+            .iter()
+            .try_fold(plan, |plan, rule| rule.analyze(plan, options))
     }
 }
 

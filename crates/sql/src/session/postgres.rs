@@ -47,6 +47,7 @@ impl SqlSession {
         setup_pg_catalog(&self.ctx, CATALOG_NAME, EmptyContextProvider)
             .map_err(|e| SqlError::from(*e))?;
         self.ctx.add_analyzer_rule(Arc::new(ByteaHexLiterals));
+        self.kept.analyse_bound_with(Arc::new(ByteaHexLiterals));
         // setup_pg_catalog lists every project; a session with an identity
         // gets one that lists what SHOW PROJECTS would.
         if let Some(auth) = &self.authorizer {

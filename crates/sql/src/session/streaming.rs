@@ -114,10 +114,8 @@ impl SqlSession {
         plan: LogicalPlan,
         optimized: bool,
     ) -> Result<RowStream, SqlError> {
-        let frame = self.frame(plan, optimized).await?;
-        let schema = std::sync::Arc::new(frame.schema().as_arrow().clone());
+        let (schema, batches) = self.query_output(plan, optimized).await?;
         let names = column_names::display_names(sql, &schema);
-        let batches = self.query_rows(frame).await?;
         Ok(RowStream {
             names,
             schema,

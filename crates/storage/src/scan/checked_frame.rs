@@ -116,9 +116,7 @@ impl CheckedFrameStore {
                     meta.size, self.check.len
                 ),
                 // A block-checked file's store says what its length is.
-                Err(object_store::Error::Generic { source, .. })
-                    if source.is::<StorageError>() =>
-                {
+                Err(object_store::Error::Generic { source, .. }) if source.is::<StorageError>() => {
                     return object_store::Error::Generic {
                         store: STORE,
                         source,
@@ -354,8 +352,10 @@ mod tests {
         let (store, location) = checked(&dir, &bytes[..bytes.len() - 1], len);
         let e = store.get_range(&location, 0..4).await.expect_err("short");
         assert!(
-            e.to_string()
-                .contains(&format!("data file f of table p.t is {} bytes, shorter", len - 1)),
+            e.to_string().contains(&format!(
+                "data file f of table p.t is {} bytes, shorter",
+                len - 1
+            )),
             "{e}"
         );
         let mut flipped = bytes.clone();

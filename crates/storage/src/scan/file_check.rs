@@ -81,9 +81,11 @@ impl FrameCheck {
         if digest.as_ref() == expected {
             Ok(())
         } else {
-            Err("its footer differs from the one committed (modified, or another file put in \
+            Err(
+                "its footer differs from the one committed (modified, or another file put in \
                  its place)"
-                .into())
+                    .into(),
+            )
         }
     }
 }

@@ -257,7 +257,9 @@ impl Scan<'_> {
                         };
                         return Err(self.damaged(
                             f,
-                            format!(" {what}, though the catalog lists it; restore it from a backup"),
+                            format!(
+                                " {what}, though the catalog lists it; restore it from a backup"
+                            ),
                         ));
                     }
                 };
