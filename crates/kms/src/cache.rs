@@ -23,6 +23,14 @@
 //!   not share one cache between principals: a hit is not authorised again.
 //! - Cached plaintexts are [`SecretBytes`]: never printed, zeroed when dropped.
 //!   Cache hits are not audited by the KMS (no call reaches it).
+//! - **Own ciphertexts, when asked** ([`CachingKms::remembering_encryptions`]):
+//!   the ciphertexts this cache's Encrypt and GenerateDataKey calls return
+//!   are remembered as if decrypted, with the plaintext the caller gave or
+//!   got, for the same TTL. Storage encryption uses it: a file's key wrapped
+//!   by the KMS is unwrapped from the cache when the same process reads the
+//!   file back within the TTL (the automatic merge of small files just
+//!   written), instead of one audited Decrypt per file. It answers only
+//!   what the caller already held.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -98,6 +106,8 @@ impl State {
 pub struct CachingKms<K> {
     inner: K,
     ttl: Duration,
+    /// Whether Encrypt and GenerateDataKey answers fill the Decrypt cache.
+    remember_encryptions: bool,
     max_entries: usize,
     clock: Box<dyn Clock>,
     state: Mutex<State>,
@@ -110,6 +120,7 @@ impl<K: KmsData> CachingKms<K> {
         Self {
             inner,
             ttl,
+            remember_encryptions: false,
             max_entries: DEFAULT_CACHE_ENTRIES,
             clock: Box::new(SystemClock),
             state: Mutex::new(State::default()),
@@ -121,6 +132,34 @@ impl<K: KmsData> CachingKms<K> {
     pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
         self.clock = Box::new(clock);
         self
+    }
+
+    /// The same cache, also remembering the ciphertexts its Encrypt and
+    /// GenerateDataKey calls return (see the module's documentation).
+    #[must_use]
+    pub fn remembering_encryptions(mut self) -> Self {
+        self.remember_encryptions = true;
+        self
+    }
+
+    /// Remembers that `ciphertext_blob` under `context` decrypts to
+    /// `plaintext`, as the KMS answered `request_id` (an Encrypt or
+    /// GenerateDataKey this cache made).
+    fn remember(
+        &self,
+        ciphertext_blob: &[u8],
+        context: &crate::api::EncryptionContext,
+        answer: DecryptResponse,
+    ) -> Result<(), KmsError> {
+        if !self.remember_encryptions || self.ttl.is_zero() {
+            return Ok(());
+        }
+        let key = Self::cache_key(&DecryptRequest {
+            ciphertext_blob: ciphertext_blob.to_vec(),
+            encryption_context: context.clone(),
+        })?;
+        self.insert(key, &answer, self.clock.now());
+        Ok(())
     }
 
     /// The same cache holding at most `max_entries` (at least 1).
@@ -242,14 +281,36 @@ impl<K: KmsData> KmsData for CachingKms<K> {
     }
 
     fn encrypt(&self, request: &EncryptRequest) -> Result<EncryptResponse, KmsError> {
-        self.inner.encrypt(request)
+        let response = self.inner.encrypt(request)?;
+        self.remember(
+            &response.ciphertext_blob,
+            &request.encryption_context,
+            DecryptResponse {
+                request_id: response.request_id.clone(),
+                key_id: response.key_id.clone(),
+                key_version_id: response.key_version_id.clone(),
+                plaintext: request.plaintext.duplicate(),
+            },
+        )?;
+        Ok(response)
     }
 
     fn generate_data_key(
         &self,
         request: &GenerateDataKeyRequest,
     ) -> Result<GenerateDataKeyResponse, KmsError> {
-        self.inner.generate_data_key(request)
+        let response = self.inner.generate_data_key(request)?;
+        self.remember(
+            &response.ciphertext_blob,
+            &request.encryption_context,
+            DecryptResponse {
+                request_id: response.request_id.clone(),
+                key_id: response.key_id.clone(),
+                key_version_id: response.key_version_id.clone(),
+                plaintext: response.plaintext.duplicate(),
+            },
+        )?;
+        Ok(response)
     }
 
     fn generate_data_key_without_plaintext(

@@ -74,12 +74,27 @@ impl KmsGateway {
     /// went through), acting as `principal` (the chain's last one). The
     /// same object every time, so its cache lives as long as the gateway.
     pub fn cached(&self, chain: &str, principal: Principal) -> Arc<dyn KmsData> {
+        self.cached_with(chain, principal, false)
+    }
+
+    /// [`KmsGateway::cached`], the cache also remembering the ciphertexts
+    /// its own Encrypt and GenerateDataKey calls return
+    /// ([`CachingKms::remembering_encryptions`]: storage encryption, which
+    /// reads back the files it writes). `chain` must name only such uses.
+    pub fn cached_remembering(&self, chain: &str, principal: Principal) -> Arc<dyn KmsData> {
+        self.cached_with(chain, principal, true)
+    }
+
+    fn cached_with(&self, chain: &str, principal: Principal, remember: bool) -> Arc<dyn KmsData> {
         let mut chains = self.chains.lock().unwrap_or_else(PoisonError::into_inner);
         let kms = chains.entry(chain.to_owned()).or_insert_with(|| {
-            Arc::new(
-                CachingKms::new(self.connector.connect(principal), self.ttl)
-                    .with_clock(Arc::clone(&self.clock)),
-            )
+            let cache = CachingKms::new(self.connector.connect(principal), self.ttl)
+                .with_clock(Arc::clone(&self.clock));
+            Arc::new(if remember {
+                cache.remembering_encryptions()
+            } else {
+                cache
+            })
         });
         Arc::clone(kms)
     }

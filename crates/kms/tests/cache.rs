@@ -10,7 +10,7 @@ use std::time::Duration as StdDuration;
 
 use common::{World, ctx, decrypt, encrypt, expect_code, new_key};
 use sealhouse_kms::api::{KeyRequest, ListAuditEventsRequest};
-use sealhouse_kms::{CachingKms, DEFAULT_CACHE_TTL, ErrorCode, Kms};
+use sealhouse_kms::{CachingKms, DEFAULT_CACHE_TTL, ErrorCode, Kms, KmsData};
 use time::Duration;
 
 fn decrypt_events(kms: &dyn Kms) -> u64 {
@@ -139,4 +139,49 @@ fn the_cache_is_bounded_and_can_be_cleared() {
     assert!(cached.is_empty());
     let debug = format!("{cached:?}");
     assert!(debug.contains("max_entries: 3"), "{debug}");
+}
+
+#[test]
+fn a_remembering_cache_decrypts_its_own_ciphertexts_without_a_call_for_the_ttl() {
+    use sealhouse_kms::api::GenerateDataKeyRequest;
+    let w = World::new();
+    let root = w.root_a();
+    let key = new_key(&root);
+    let plain = CachingKms::new(w.root_a(), DEFAULT_CACHE_TTL).with_clock(Arc::clone(&w.clock));
+    let blob = encrypt(&plain, &key.key_id, b"kek", &ctx(&[("f", "1")]))
+        .unwrap()
+        .ciphertext_blob;
+    decrypt(&plain, &blob, &ctx(&[("f", "1")])).unwrap();
+    assert_eq!(decrypt_events(&root), 1, "without remembering, one call");
+
+    let remembering = CachingKms::new(w.root_a(), DEFAULT_CACHE_TTL)
+        .with_clock(Arc::clone(&w.clock))
+        .remembering_encryptions();
+    let wrapped = encrypt(&remembering, &key.key_id, b"kek", &ctx(&[("f", "2")])).unwrap();
+    let data_key = remembering
+        .generate_data_key(&GenerateDataKeyRequest {
+            key_id: key.key_id.clone(),
+            key_spec: None,
+            number_of_bytes: Some(32),
+            encryption_context: ctx(&[]),
+        })
+        .unwrap();
+    let got = decrypt(&remembering, &wrapped.ciphertext_blob, &ctx(&[("f", "2")])).unwrap();
+    assert_eq!(got.plaintext.expose(), b"kek");
+    assert_eq!(got.key_version_id, wrapped.key_version_id);
+    let got = decrypt(&remembering, &data_key.ciphertext_blob, &ctx(&[])).unwrap();
+    assert_eq!(got.plaintext.expose(), data_key.plaintext.expose());
+    assert_eq!(decrypt_events(&root), 1, "both answered from the cache");
+    // Under another context it is not the same ciphertext: the KMS refuses.
+    expect_code(
+        decrypt(&remembering, &wrapped.ciphertext_blob, &ctx(&[("f", "3")])),
+        ErrorCode::InvalidCiphertext,
+    );
+    // Remembered like any answer: a disabled key shows once the TTL passed.
+    root.disable_key(&KeyRequest::new(&key.key_id)).unwrap();
+    w.advance(Duration::hours(24));
+    expect_code(
+        decrypt(&remembering, &wrapped.ciphertext_blob, &ctx(&[("f", "2")])),
+        ErrorCode::Disabled,
+    );
 }

@@ -70,8 +70,10 @@ impl StorageKeys {
             .entry(account.as_str().to_owned())
             .or_insert_with(|| {
                 // One cache per account: a cached answer is only ever served
-                // to the principal it was given to.
-                let kms = self.gateway.cached(
+                // to the principal it was given to. It remembers the keys it
+                // wraps, so reading back a file this process wrote (a merge
+                // of small files) unwraps its key without a KMS call.
+                let kms = self.gateway.cached_remembering(
                     &format!("storage-encryption:{account}"),
                     Principal::Root {
                         account: account.clone(),
