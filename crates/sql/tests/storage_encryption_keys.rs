@@ -220,7 +220,45 @@ fn a_disabled_byok_key_stops_reads_once_the_cache_ttl_has_passed(backend: Backen
     }
 }
 
+/// The keys a process wraps for the files it writes are remembered by its
+/// KMS cache: merging the small files it just wrote (which reads each back)
+/// makes no Decrypt call, where each file used to cost one.
+fn files_written_here_are_read_back_without_a_decrypt_call(backend: Backend) {
+    use sealhouse_kms::Kms;
+    use sealhouse_kms::api::ListAuditEventsRequest;
+    let w = World::on(backend);
+    let decrypts = || {
+        w.kms
+            .as_principal(root(A))
+            .list_audit_events(&ListAuditEventsRequest {
+                key_id: Some(w.key_arn.clone()),
+                action: Some("Decrypt".into()),
+                ..Default::default()
+            })
+            .unwrap()
+            .total_count
+    };
+    for algorithm in StorageAlgorithm::ALL {
+        let project = format!("back_{}", algorithm.name().to_lowercase());
+        let mut s = w.session(root(A), Duration::from_secs(600));
+        s.ok(&format!(
+            "CREATE PROJECT {project} ENCRYPTION ALGORITHM {algorithm} KEY '{}'",
+            w.key_arn
+        ));
+        s.ok(&format!("USE {project}"));
+        s.ok(CREATE_T);
+        for i in 0..3 {
+            s.insert_marked("t", 1 + 10 * i, 10);
+        }
+        let before = decrypts();
+        s.ok("ALTER TABLE t MERGE SMALLFILES");
+        assert_eq!(s.check("t").0, "30", "{algorithm}");
+        assert_eq!(decrypts(), before, "{algorithm}: files read back from the cache");
+    }
+}
+
 on_both_backends!(
     only_a_super_administrator_changes_encryption_and_a_deny_policy_forces_it_on,
     a_disabled_byok_key_stops_reads_once_the_cache_ttl_has_passed,
+    files_written_here_are_read_back_without_a_decrypt_call,
 );
