@@ -253,7 +253,11 @@ fn files_written_here_are_read_back_without_a_decrypt_call(backend: Backend) {
         let before = decrypts();
         s.ok("ALTER TABLE t MERGE SMALLFILES");
         assert_eq!(s.check("t").0, "30", "{algorithm}");
-        assert_eq!(decrypts(), before, "{algorithm}: files read back from the cache");
+        assert_eq!(
+            decrypts(),
+            before,
+            "{algorithm}: files read back from the cache"
+        );
     }
 }
 

@@ -146,11 +146,12 @@ impl CheckedFrameStore {
         } else {
             len - self.tail_bytes.clamp(8, len)
         };
-        let ranges = if tail_start == 0 {
-            vec![0..len]
-        } else {
-            vec![0..4, tail_start..len]
-        };
+        // The first four bytes, unless the tail is the whole file.
+        let mut ranges = Vec::with_capacity(2);
+        if tail_start > 0 {
+            ranges.push(0..4);
+        }
+        ranges.push(tail_start..len);
         let mut fetched = match self.inner.get_ranges(location, &ranges).await {
             Ok(fetched) => fetched,
             Err(e) => return Err(self.unreadable(location, e).await),
@@ -369,7 +370,7 @@ mod tests {
         let got = store.get_range(&location, 0..len).await.expect("committed");
         assert_eq!(&got[..], &bytes[..]);
         let e = store
-            .get_ranges(&location, &[0..len + 1])
+            .get_ranges(&location, std::slice::from_ref(&(0..len + 1)))
             .await
             .expect_err("past the committed length");
         assert!(e.to_string().contains("asked for bytes"), "{e}");
