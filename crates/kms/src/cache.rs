@@ -143,13 +143,14 @@ impl<K: KmsData> CachingKms<K> {
     }
 
     /// Remembers that `ciphertext_blob` under `context` decrypts to
-    /// `plaintext`, as the KMS answered `request_id` (an Encrypt or
-    /// GenerateDataKey this cache made).
+    /// `plaintext`, as an Encrypt or GenerateDataKey this cache made
+    /// answered (its request id, key id and key version id).
     fn remember(
         &self,
-        ciphertext_blob: &[u8],
         context: &crate::api::EncryptionContext,
-        answer: DecryptResponse,
+        ciphertext_blob: &[u8],
+        [request_id, key_id, key_version_id]: [&String; 3],
+        plaintext: &SecretBytes,
     ) -> Result<(), KmsError> {
         if !self.remember_encryptions || self.ttl.is_zero() {
             return Ok(());
@@ -158,6 +159,12 @@ impl<K: KmsData> CachingKms<K> {
             ciphertext_blob: ciphertext_blob.to_vec(),
             encryption_context: context.clone(),
         })?;
+        let answer = DecryptResponse {
+            request_id: request_id.clone(),
+            key_id: key_id.clone(),
+            key_version_id: key_version_id.clone(),
+            plaintext: plaintext.duplicate(),
+        };
         self.insert(key, &answer, self.clock.now());
         Ok(())
     }
@@ -283,14 +290,14 @@ impl<K: KmsData> KmsData for CachingKms<K> {
     fn encrypt(&self, request: &EncryptRequest) -> Result<EncryptResponse, KmsError> {
         let response = self.inner.encrypt(request)?;
         self.remember(
-            &response.ciphertext_blob,
             &request.encryption_context,
-            DecryptResponse {
-                request_id: response.request_id.clone(),
-                key_id: response.key_id.clone(),
-                key_version_id: response.key_version_id.clone(),
-                plaintext: request.plaintext.duplicate(),
-            },
+            &response.ciphertext_blob,
+            [
+                &response.request_id,
+                &response.key_id,
+                &response.key_version_id,
+            ],
+            &request.plaintext,
         )?;
         Ok(response)
     }
@@ -301,14 +308,14 @@ impl<K: KmsData> KmsData for CachingKms<K> {
     ) -> Result<GenerateDataKeyResponse, KmsError> {
         let response = self.inner.generate_data_key(request)?;
         self.remember(
-            &response.ciphertext_blob,
             &request.encryption_context,
-            DecryptResponse {
-                request_id: response.request_id.clone(),
-                key_id: response.key_id.clone(),
-                key_version_id: response.key_version_id.clone(),
-                plaintext: response.plaintext.duplicate(),
-            },
+            &response.ciphertext_blob,
+            [
+                &response.request_id,
+                &response.key_id,
+                &response.key_version_id,
+            ],
+            &response.plaintext,
         )?;
         Ok(response)
     }

@@ -41,12 +41,6 @@ impl fmt::Debug for SegmentedStore {
     }
 }
 
-impl fmt::Display for SegmentedStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(STORE)
-    }
-}
-
 fn generic(location: &Path, message: impl fmt::Display) -> object_store::Error {
     object_store::Error::Generic {
         store: STORE,

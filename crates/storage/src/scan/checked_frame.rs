@@ -69,12 +69,6 @@ impl fmt::Debug for CheckedFrameStore {
     }
 }
 
-impl fmt::Display for CheckedFrameStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(STORE)
-    }
-}
-
 impl CheckedFrameStore {
     /// `inner`'s file checked by `check`; the reader's footer reads ask for
     /// the last `footer_hint` bytes (DataFusion's metadata size hint).

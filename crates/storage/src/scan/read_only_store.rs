@@ -12,9 +12,16 @@ pub(crate) fn refused(store: &'static str, what: &str) -> object_store::Error {
 }
 
 /// `impl ObjectStore for $ty` with the given `get_opts` (the one method a
-/// reader needs) and every other method refused, naming `$store`.
+/// reader needs) and every other method refused, naming `$store`; and
+/// `Display` as `$store`.
 macro_rules! read_only_object_store {
     ($ty:ty, $store:expr, { $($get_opts:tt)* }) => {
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str($store)
+            }
+        }
+
         #[async_trait::async_trait]
         impl object_store::ObjectStore for $ty {
             $($get_opts)*

@@ -43,12 +43,6 @@ impl fmt::Debug for VerifiedFileStore {
     }
 }
 
-impl fmt::Display for VerifiedFileStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(STORE)
-    }
-}
-
 /// A block that fails its check, as the storage error it is (it comes out
 /// of the query typed).
 fn damaged(location: &Path, what: impl fmt::Display) -> object_store::Error {
