@@ -357,6 +357,21 @@ impl Catalog {
             .get(conn, &self.key, id)
     }
 
+    /// Tells the checked-table cache that this process changed the
+    /// database through `conn` (locked since `before` was read), changing
+    /// `table`'s state if any (`CheckedTables::changed_here`).
+    pub(crate) fn changed_here(
+        &self,
+        conn: &Connection,
+        before: u64,
+        table: Option<i64>,
+    ) -> Result<(), StorageError> {
+        self.checked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .changed_here(conn, before, table)
+    }
+
     /// The catalog's key.
     pub(crate) fn key(&self) -> &CatalogKey {
         &self.key

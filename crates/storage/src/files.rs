@@ -307,6 +307,8 @@ impl Catalog {
         let Some((_, current)) = self.checked_table(&tx, table.id)? else {
             return Err(changed());
         };
+        // What the cache was validated at, just now, under this lock.
+        let before = tx.total_changes();
         let mut replaced = Vec::new();
         match replaced_files {
             Replaced::ByMode(CommitMode::Append) => {}
@@ -346,6 +348,7 @@ impl Catalog {
         sealed::reseal_table(&tx, self.key(), table.id)?;
         retired::retire(&tx, replaced.iter().map(String::as_str))?;
         tx.commit()?;
+        self.changed_here(&conn, before, Some(table.id))?;
         Ok(replaced)
     }
 

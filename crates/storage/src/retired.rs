@@ -214,11 +214,14 @@ impl Catalog {
             }
         }
         let conn = self.conn();
+        let before = conn.total_changes();
         let mut delete = conn.prepare_cached("DELETE FROM retired WHERE path = ?1")?;
         for path in &gone {
             delete.execute([path])?;
         }
-        Ok(())
+        drop(delete);
+        // Forgetting retired files changes no table's state.
+        self.changed_here(&conn, before, None)
     }
 
     /// Keys retired within the grace period: garbage collection leaves
