@@ -9,16 +9,13 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::stream::{self, StreamExt};
 use object_store::path::Path;
-use object_store::{
-    GetOptions, GetResult, GetResultPayload, ObjectMeta, ObjectStore, ObjectStoreExt,
-};
+use object_store::{GetOptions, GetResult, ObjectMeta, ObjectStore, ObjectStoreExt};
 use sealhouse_kms::KmsData;
 
 use super::keys::open_data_key;
 use crate::StorageError;
-use crate::scan::read_only_store::read_only_object_store;
+use crate::scan::read_only_store::{get_result, read_only_object_store};
 use crate::segmented::{FileIdentity, MAX_HEADER_LEN, SegmentedHeader, SegmentedReader};
 
 const STORE: &str = "sealhouse-segmented";
@@ -176,18 +173,7 @@ read_only_object_store!(SegmentedStore, STORE, {
             e_tag: None,
             version: None,
         };
-        let (payload, range) = match read {
-            Some((bytes, range)) => (stream::once(async move { Ok(bytes) }).boxed(), range),
-            None => {
-                debug_assert!(head);
-                (stream::empty().boxed(), 0..size)
-            }
-        };
-        Ok(GetResult {
-            payload: GetResultPayload::Stream(payload),
-            meta,
-            range,
-            attributes: Default::default(),
-        })
+        debug_assert!(read.is_some() || head);
+        Ok(get_result(meta, read))
     }
 });

@@ -20,16 +20,13 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::stream::{self, StreamExt};
 use object_store::path::Path;
-use object_store::{
-    GetOptions, GetResult, GetResultPayload, ObjectMeta, ObjectStore, ObjectStoreExt,
-};
+use object_store::{GetOptions, GetResult, ObjectMeta, ObjectStore, ObjectStoreExt};
 use tokio::sync::OnceCell;
 
 use super::file_check::FrameCheck;
 use crate::StorageError;
-use crate::scan::read_only_store::read_only_object_store;
+use crate::scan::read_only_store::{get_result, read_only_object_store};
 
 const STORE: &str = "sealhouse-checked-frame";
 
@@ -258,20 +255,15 @@ read_only_object_store!(CheckedFrameStore, STORE, {
             None => 0..size,
             Some(r) => r.as_range(size).map_err(|e| self.damaged(e))?,
         };
-        let (payload, range) = if options.head {
+        if options.head {
             self.ends(location).await?;
-            (stream::empty().boxed(), 0..size)
-        } else {
-            let mut bytes = self.ranges(location, std::slice::from_ref(&range)).await?;
-            let bytes = bytes.pop().unwrap_or_default();
-            (stream::once(async move { Ok(bytes) }).boxed(), range)
-        };
-        Ok(GetResult {
-            payload: GetResultPayload::Stream(payload),
+            return Ok(get_result(meta, None));
+        }
+        let mut bytes = self.ranges(location, std::slice::from_ref(&range)).await?;
+        Ok(get_result(
             meta,
-            range,
-            attributes: Default::default(),
-        })
+            Some((bytes.pop().unwrap_or_default(), range)),
+        ))
     }
 
     async fn get_ranges(

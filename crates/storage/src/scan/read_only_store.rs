@@ -3,6 +3,28 @@
 //! everything else (tables are written through the warehouse, never through
 //! an object store).
 
+/// A `get_opts` answer of a read-only store: `bytes` of `range` of the
+/// object `meta`, or (`None`) a HEAD's, whose range is the whole object.
+pub(crate) fn get_result(
+    meta: object_store::ObjectMeta,
+    read: Option<(bytes::Bytes, std::ops::Range<u64>)>,
+) -> object_store::GetResult {
+    use futures::StreamExt as _;
+    let (payload, range) = match read {
+        Some((bytes, range)) => (
+            futures::stream::once(async move { Ok(bytes) }).boxed(),
+            range,
+        ),
+        None => (futures::stream::empty().boxed(), 0..meta.size),
+    };
+    object_store::GetResult {
+        payload: object_store::GetResultPayload::Stream(payload),
+        meta,
+        range,
+        attributes: Default::default(),
+    }
+}
+
 /// The refusal of a write, listing, copy or delete by read-only store
 /// `store`.
 pub(crate) fn refused(store: &'static str, what: &str) -> object_store::Error {

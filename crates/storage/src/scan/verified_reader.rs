@@ -14,14 +14,11 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::stream::{self, StreamExt};
 use object_store::path::Path;
-use object_store::{
-    GetOptions, GetResult, GetResultPayload, ObjectMeta, ObjectStore, ObjectStoreExt,
-};
+use object_store::{GetOptions, GetResult, ObjectMeta, ObjectStore, ObjectStoreExt};
 
 use crate::integrity::block_tags::BlockVerifier;
-use crate::scan::read_only_store::read_only_object_store;
+use crate::scan::read_only_store::{get_result, read_only_object_store};
 
 const STORE: &str = "sealhouse-verified";
 
@@ -124,16 +121,7 @@ read_only_object_store!(VerifiedFileStore, STORE, {
         };
         let meta = self.checked_head(location).await?;
         let mut bytes = self.checked_ranges(location, &wanted).await?;
-        let payload = match bytes.pop() {
-            Some(bytes) => stream::once(async move { Ok(bytes) }).boxed(),
-            None => stream::empty().boxed(),
-        };
-        Ok(GetResult {
-            payload: GetResultPayload::Stream(payload),
-            meta,
-            range: if options.head { 0..size } else { range },
-            attributes: Default::default(),
-        })
+        Ok(get_result(meta, bytes.pop().map(|bytes| (bytes, range))))
     }
 
     async fn get_ranges(
