@@ -39,27 +39,69 @@ pub(super) async fn plan(
     let Some(table) = StoredTable::behind(dml.target.as_ref()) else {
         return Ok(None);
     };
-    if !plain_values(&dml.input)? {
+    let Some(input) = values_input(state, &dml.input)? else {
         return Ok(None);
-    }
-    let input = values_input(state, &dml.input)?;
+    };
     table.insert_into(state, input, op).await.map(Some)
 }
 
-/// Whether `plan` is VALUES under projections only, with no expression
-/// DataFusion's planner treats specially (subqueries, asynchronous
-/// functions, which it plans as nodes of their own).
-fn plain_values(plan: &LogicalPlan) -> Result<bool> {
-    let exprs = match plan {
-        LogicalPlan::Values(Values { values, .. }) => values.iter().flatten().collect::<Vec<_>>(),
-        LogicalPlan::Projection(Projection { expr, input, .. }) => {
-            if !plain_values(input)? {
-                return Ok(false);
+/// The physical plan of `plan` if it is VALUES under projections only, as
+/// DataFusion's planner makes it; `None` for anything else, or for an
+/// expression DataFusion's planner treats specially.
+fn values_input(
+    state: &SessionState,
+    plan: &LogicalPlan,
+) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+    let props = state.execution_props();
+    match plan {
+        LogicalPlan::Values(Values { values, schema }) => {
+            if any_special(values.iter().flatten())? {
+                return Ok(None);
             }
-            expr.iter().collect()
+            let rows = values
+                .iter()
+                .map(|row| {
+                    row.iter()
+                        .map(|e| create_physical_expr(e, schema, props))
+                        .collect::<Result<Vec<_>>>()
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Some(MemorySourceConfig::try_new_as_values(
+                Arc::clone(schema.inner()),
+                rows,
+            )?))
         }
-        _ => return Ok(false),
-    };
+        LogicalPlan::Projection(Projection {
+            expr,
+            input,
+            schema,
+            ..
+        }) => {
+            if any_special(expr)? {
+                return Ok(None);
+            }
+            let Some(input_exec) = values_input(state, input)? else {
+                return Ok(None);
+            };
+            let exprs = expr
+                .iter()
+                .zip(schema.fields())
+                .map(|(e, field)| {
+                    Ok(ProjectionExpr {
+                        expr: create_physical_expr(e, input.schema(), props)?,
+                        alias: field.name().clone(),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Some(Arc::new(ProjectionExec::try_new(exprs, input_exec)?)))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Whether any of `exprs` holds what DataFusion's planner plans as nodes
+/// of their own (subqueries, asynchronous functions), or a placeholder.
+fn any_special<'a>(exprs: impl IntoIterator<Item = &'a Expr>) -> Result<bool> {
     for expr in exprs {
         let special = expr.exists(|e| {
             Ok(match e {
@@ -74,55 +116,10 @@ fn plain_values(plan: &LogicalPlan) -> Result<bool> {
             })
         })?;
         if special {
-            return Ok(false);
+            return Ok(true);
         }
     }
-    Ok(true)
-}
-
-/// The physical plan of VALUES under projections (`plain_values`), as
-/// DataFusion's planner makes it.
-fn values_input(state: &SessionState, plan: &LogicalPlan) -> Result<Arc<dyn ExecutionPlan>> {
-    let props = state.execution_props();
-    match plan {
-        LogicalPlan::Values(Values { values, schema }) => {
-            let rows = values
-                .iter()
-                .map(|row| {
-                    row.iter()
-                        .map(|e| create_physical_expr(e, schema, props))
-                        .collect::<Result<Vec<_>>>()
-                })
-                .collect::<Result<Vec<_>>>()?;
-            Ok(MemorySourceConfig::try_new_as_values(
-                Arc::clone(schema.inner()),
-                rows,
-            )?)
-        }
-        LogicalPlan::Projection(Projection {
-            expr,
-            input,
-            schema,
-            ..
-        }) => {
-            let input_exec = values_input(state, input)?;
-            let exprs = expr
-                .iter()
-                .zip(schema.fields())
-                .map(|(e, field)| {
-                    Ok(ProjectionExpr {
-                        expr: create_physical_expr(e, input.schema(), props)?,
-                        alias: field.name().clone(),
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            Ok(Arc::new(ProjectionExec::try_new(exprs, input_exec)?))
-        }
-        other => Err(datafusion::error::DataFusionError::Internal(format!(
-            "values_input called on {}",
-            other.display()
-        ))),
-    }
+    Ok(false)
 }
 
 #[cfg(test)]

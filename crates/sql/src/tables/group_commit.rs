@@ -315,6 +315,30 @@ mod tests {
         spawned
     }
 
+    /// A table whose rounds are held ([`hold`]), and a runtime for its
+    /// appends.
+    struct Held {
+        _dir: tempfile::TempDir,
+        catalog: Arc<Catalog>,
+        table: TableInfo,
+        key: TableKey,
+        rt: tokio::runtime::Runtime,
+    }
+
+    fn held() -> Held {
+        let dir = tempfile::tempdir().expect("dir");
+        let (catalog, table) = catalog(&dir);
+        let key = (catalog.root().to_path_buf(), table.id);
+        hold(&key);
+        Held {
+            _dir: dir,
+            catalog,
+            table,
+            key,
+            rt: tokio::runtime::Runtime::new().expect("runtime"),
+        }
+    }
+
     /// Starts the writer of `key`'s rounds, as a first append would.
     fn start_writer(rt: &tokio::runtime::Runtime, key: &TableKey) {
         let (handle, key) = (rt.handle().clone(), key.clone());
@@ -325,11 +349,13 @@ mod tests {
     /// the next round as one file, and each learns its own row count.
     #[test]
     fn appends_waiting_together_are_one_file() {
-        let dir = tempfile::tempdir().expect("dir");
-        let (catalog, table) = catalog(&dir);
-        let key = (catalog.root().to_path_buf(), table.id);
-        let rt = tokio::runtime::Runtime::new().expect("runtime");
-        hold(&key);
+        let Held {
+            _dir,
+            catalog,
+            table,
+            key,
+            rt,
+        } = held();
         let appends = queue(&rt, (&catalog, &table), 0..64);
         start_writer(&rt, &key);
         for a in appends {
@@ -345,11 +371,13 @@ mod tests {
     /// many waiting, it does not.
     #[test]
     fn a_writer_waits_for_a_round_to_fill_only_after_a_full_one() {
-        let dir = tempfile::tempdir().expect("dir");
-        let (catalog, table) = catalog(&dir);
-        let key = (catalog.root().to_path_buf(), table.id);
-        let rt = tokio::runtime::Runtime::new().expect("runtime");
-        hold(&key);
+        let Held {
+            _dir,
+            catalog,
+            table,
+            key,
+            rt,
+        } = held();
         assert!(
             !gather(&key, 1),
             "a lone client's next round is not delayed"
@@ -367,11 +395,13 @@ mod tests {
     /// round; the others commit.
     #[test]
     fn a_cancelled_append_is_left_out() {
-        let dir = tempfile::tempdir().expect("dir");
-        let (catalog, table) = catalog(&dir);
-        let key = (catalog.root().to_path_buf(), table.id);
-        let rt = tokio::runtime::Runtime::new().expect("runtime");
-        hold(&key);
+        let Held {
+            _dir,
+            catalog,
+            table,
+            key,
+            rt,
+        } = held();
         let kept = queue(&rt, (&catalog, &table), 1..2).remove(0);
         let cancelled = queue(&rt, (&catalog, &table), 2..3).remove(0);
         cancelled.abort();
@@ -386,11 +416,13 @@ mod tests {
     /// append in it with the reason, and the next append starts afresh.
     #[test]
     fn a_failed_round_fails_each_of_its_appends() {
-        let dir = tempfile::tempdir().expect("dir");
-        let (catalog, table) = catalog(&dir);
-        let key = (catalog.root().to_path_buf(), table.id);
-        let rt = tokio::runtime::Runtime::new().expect("runtime");
-        hold(&key);
+        let Held {
+            _dir,
+            catalog,
+            table,
+            key,
+            rt,
+        } = held();
         let appends = queue(&rt, (&catalog, &table), 0..3);
         assert!(catalog.drop_table("p", "t", false).expect("drop"));
         start_writer(&rt, &key);
