@@ -42,6 +42,11 @@ pub(crate) struct ServeArgs {
     /// bytes. A statement needing more fails; the server goes on.
     #[arg(long, env = "SEALHOUSE_SESSION_MEMORY_LIMIT", default_value = "2GiB", value_parser = parse_size)]
     session_memory_limit: usize,
+    /// Merge a table's files under 1 MiB in the background once it has
+    /// had no INSERT for this many milliseconds (0: only the merges that
+    /// INSERTs make as they go, by size tier).
+    #[arg(long, env = "SEALHOUSE_MERGE_QUIET_MS", default_value_t = 500, value_name = "MS")]
+    merge_quiet_ms: u64,
     /// Run sessions' queries on the cluster whose scheduler is at this
     /// address (http://HOST:PORT, or https://HOST:PORT with --cluster-ca,
     /// --cluster-cert and --cluster-key; see `sealhouse cluster`).
@@ -111,6 +116,9 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
     let catalog = local.catalog()?;
     let mut server = PostgresServer::new(catalog, services, Arc::clone(&local.iam))
         .with_session_memory_limit(args.session_memory_limit);
+    if args.merge_quiet_ms > 0 {
+        server = server.with_quiet_merge(std::time::Duration::from_millis(args.merge_quiet_ms));
+    }
     if let Some(config) = &tls {
         server = server.with_tls(Arc::clone(config));
     }

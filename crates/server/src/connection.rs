@@ -46,6 +46,9 @@ pub(crate) struct Shared {
     pub(crate) session_memory: Option<usize>,
     /// Where sessions' queries run when not here (a cluster).
     pub(crate) remote: Option<Arc<dyn RemoteExecution>>,
+    /// How long a written table goes quiet before its small files are
+    /// merged in the background.
+    pub(crate) quiet_merge: Option<std::time::Duration>,
 }
 
 impl Shared {
@@ -162,6 +165,9 @@ impl Connection {
         warehouse
             .enable_postgres_catalog()
             .map_err(ClientError::from_sql)?;
+        if let Some(after) = self.shared.quiet_merge {
+            warehouse.merge_when_quiet(after);
+        }
         if let Some(bytes) = self.shared.session_memory {
             warehouse
                 .limit_memory(bytes)

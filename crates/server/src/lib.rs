@@ -64,6 +64,7 @@ impl PostgresServer {
                 running: tokio::sync::watch::channel(0).0,
                 session_memory: None,
                 remote: None,
+                quiet_merge: None,
             }),
             tls: None,
         }
@@ -75,6 +76,16 @@ impl PostgresServer {
     pub fn with_session_memory_limit(mut self, bytes: usize) -> Self {
         if let Some(shared) = Arc::get_mut(&mut self.shared) {
             shared.session_memory = Some(bytes);
+        }
+        self
+    }
+
+    /// Merges a written table's small files in the background once no
+    /// session's INSERT has reached it for `after` (see
+    /// `SqlSession::merge_when_quiet`). Set before serving.
+    pub fn with_quiet_merge(mut self, after: std::time::Duration) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.quiet_merge = Some(after);
         }
         self
     }

@@ -74,6 +74,9 @@ pub struct SqlSession {
     remote: Option<Arc<dyn RemoteExecution>>,
     /// Prepared statements' optimised plans (`kept_plans`).
     kept: kept_plans::KeptPlans,
+    /// How long a written table must go without INSERTs before its small
+    /// files are merged in the background (`small_files`); none: never.
+    quiet_merge: Option<std::time::Duration>,
 }
 
 impl SqlSession {
@@ -150,6 +153,7 @@ impl SqlSession {
             settings: BTreeMap::new(),
             remote: None,
             kept: kept_plans::KeptPlans::default(),
+            quiet_merge: None,
         }
     }
 

@@ -254,3 +254,58 @@ fn small_files_merge_explicitly_and_automatically_without_losing_rows() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A server's sessions (`SqlSession::merge_when_quiet`) also merge a
+/// table's files under 1 MiB once its INSERTs pause: the size tiers alone
+/// leave up to seven files per tier after a burst. INSERTs that keep
+/// coming put the merge off (it never runs sooner than the quiet period
+/// after the last one), and the rows stay as they were.
+#[test]
+fn a_table_gone_quiet_gets_its_small_files_merged() {
+    let world = World::new();
+    let rt = runtime();
+    let mut s = world.session();
+    let quiet = Duration::from_millis(1000);
+    s.merge_when_quiet(quiet);
+    run(&rt, &mut s, "CREATE PROJECT q ENCRYPTION ALGORITHM AES256");
+    run(&rt, &mut s, "USE q");
+    run(&rt, &mut s, "CREATE TABLE t (id BIGINT, v STRING)");
+    // Six INSERTs 250 ms apart: 1.5 s in all, longer than the quiet
+    // period, but never that long without one.
+    for i in 0..6 {
+        if i > 0 {
+            std::thread::sleep(quiet / 4);
+        }
+        run(&rt, &mut s, &format!("INSERT INTO t VALUES ({i}, 'v{i}')"));
+    }
+    assert_eq!(
+        file_count(&world, "q", "t"),
+        6,
+        "no merge while INSERTs keep coming"
+    );
+    let sums = "SELECT count(*) AS n, sum(id) AS s, min(v) AS lo, max(v) AS hi FROM t";
+    let answer = |s: &mut SqlSession| match rt.block_on(s.execute(sums)).expect("sums") {
+        StatementOutput::Rows(rows) => (0..4).map(|c| text(&rows, 0, c)).collect::<Vec<_>>(),
+        other => panic!("{other:?}"),
+    };
+    let before = answer(&mut s);
+    assert_eq!(before, ["6", "15", "v0", "v5"]);
+    let waited = std::time::Instant::now();
+    while file_count(&world, "q", "t") > 1 {
+        assert!(
+            waited.elapsed() < quiet * 20,
+            "still {} files long after the table went quiet",
+            file_count(&world, "q", "t")
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(waited.elapsed() >= quiet / 2, "merged only once quiet");
+    let info = world.catalog.table("q", "t").expect("table");
+    let files = world.catalog.files(&info).expect("files");
+    assert_eq!(
+        files[0].encryption,
+        Some(sealhouse_storage::StorageAlgorithm::Aes256),
+        "the merged file is encrypted as the project says"
+    );
+    assert_eq!(answer(&mut s), before, "the same rows");
+}

@@ -5,12 +5,19 @@
 //! merge after INSERTs (by size tier) rewrite small files into one, encrypted as
 //! the project says, and swap them in atomically: rows committed meanwhile
 //! stay, and a reader planned on the old files keeps them until it is done.
+//! A server also merges a table's remaining files under 1 MiB once its
+//! INSERTs pause ([`SqlSession::merge_when_quiet`]): the tiers alone leave
+//! up to seven files per tier after a burst.
 
-use std::collections::BTreeSet;
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use datafusion::physical_plan::collect;
-use sealhouse_storage::{DataFile, StorageError, TableInfo};
+use datafusion::prelude::SessionContext;
+use sealhouse_storage::encryption::StorageKeys;
+use sealhouse_storage::{Catalog, DataFile, StorageError, TableInfo};
 
 use super::{SqlSession, StatementOutput};
 use crate::SqlError;
@@ -32,10 +39,19 @@ const TIERS: [u64; 3] = [64 << 10, 1 << 20, SMALL_FILE_BYTES];
 /// How many files of one tier trigger a merge after an INSERT.
 pub(crate) const AUTO_MERGE_FILES: usize = 8;
 
+/// Files below this are merged when their table goes quiet: the two lower
+/// tiers. A table written once a quiet period apart rewrites at most
+/// 1 MiB per period; the top tier waits for its eight files.
+const QUIET_MERGE_BYTES: u64 = TIERS[1];
+
 /// Tables this process is merging now: another INSERT into the same table
 /// does not start a second merge of the same files, which would lose the
 /// race at commit after doing the work.
 static MERGING: Mutex<BTreeSet<i64>> = Mutex::new(BTreeSet::new());
+
+/// Tables waiting to go quiet, each with the INSERTs it had since its
+/// waiter last looked; one waiter per table however many sessions write it.
+static WAITING: Mutex<BTreeMap<i64, u64>> = Mutex::new(BTreeMap::new());
 
 impl SqlSession {
     /// `ALTER TABLE t MERGE SMALLFILES`: whoever may read and write the
@@ -64,32 +80,128 @@ impl SqlSession {
             )));
         }
         let merged = small.len();
-        let rows = self.merge(&table, small).await?;
+        let rows = self.merger().merge(&table, small).await?;
         Ok(StatementOutput::Done(format!(
             "OK: merged {merged} small files of {}.{} ({rows} rows) into one",
             table.project, table.name
         )))
     }
 
+    /// Also merges, in the background, the files under 1 MiB of a table
+    /// this session wrote once no INSERT of this process has reached it for
+    /// `after` (for servers: a one-shot command exits first). Merges made
+    /// while clients wait are then rarer than the scans they would slow.
+    pub fn merge_when_quiet(&mut self, after: Duration) {
+        self.quiet_merge = Some(after);
+    }
+
     /// The automatic policy, after an INSERT into `project.table`
     /// committed: merges a size tier once it holds [`AUTO_MERGE_FILES`]
-    /// files. Never fails the INSERT, whose rows are committed: a
-    /// concurrent merge or rewrite that got there first is the merge done,
-    /// and another failure leaves the files as they are for the next time.
+    /// files, and with [`SqlSession::merge_when_quiet`] starts (or extends)
+    /// the table's quiet wait. Never fails the INSERT, whose rows are
+    /// committed.
     pub(super) async fn merge_if_due(&self, project: &str, table: &str) {
         let Ok(table) = self.catalog.table(project, table) else {
             return;
         };
+        if let Some(after) = self.quiet_merge {
+            self.wait_for_quiet(&table, after);
+        }
         let Ok(files) = self.catalog.files(&table) else {
             return;
         };
-        let Some(due) = due(files) else {
+        if let Some(due) = due(files) {
+            self.merger().merge_logged(&table, due).await;
+        }
+    }
+
+    /// Counts an INSERT into `table` for its waiter, starting one (on the
+    /// running Tokio runtime) when it has none: the waiter sleeps `after`,
+    /// again while INSERTs came meanwhile, then merges.
+    fn wait_for_quiet(&self, table: &TableInfo, after: Duration) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
+        match WAITING
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(table.id)
+        {
+            Entry::Occupied(mut seen) => {
+                *seen.get_mut() += 1;
+                return;
+            }
+            Entry::Vacant(wait) => {
+                wait.insert(0);
+            }
+        }
+        let merger = self.merger();
+        let table = table.clone();
+        runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(after).await;
+                let mut waiting = WAITING.lock().unwrap_or_else(PoisonError::into_inner);
+                match waiting.get_mut(&table.id) {
+                    Some(seen) if *seen > 0 => *seen = 0,
+                    _ => {
+                        waiting.remove(&table.id);
+                        break;
+                    }
+                }
+            }
+            merger.merge_quiet(&table).await;
+        });
+    }
+
+    fn merger(&self) -> Merger {
+        Merger {
+            catalog: Arc::clone(&self.catalog),
+            storage_keys: self.storage_keys.clone(),
+            ctx: self.ctx.clone(),
+        }
+    }
+}
+
+/// What merging needs of a session, owned, so a merge can outlive the
+/// statement (and the session) that asked for it.
+struct Merger {
+    catalog: Arc<Catalog>,
+    storage_keys: Option<Arc<StorageKeys>>,
+    ctx: SessionContext,
+}
+
+impl Merger {
+    /// Merges a quiet table's files under [`QUIET_MERGE_BYTES`] when it
+    /// still is the table that was written (not dropped, nor dropped and
+    /// created again) and holds two or more.
+    async fn merge_quiet(&self, written: &TableInfo) {
+        let Ok(table) = self.catalog.table(&written.project, &written.name) else {
+            return;
+        };
+        if table.id != written.id {
+            return;
+        }
+        let Ok(files) = self.catalog.files(&table) else {
+            return;
+        };
+        let quiet: Vec<DataFile> = files
+            .into_iter()
+            .filter(|f| f.bytes < QUIET_MERGE_BYTES)
+            .collect();
+        if quiet.len() >= 2 {
+            self.merge_logged(&table, quiet).await;
+        }
+    }
+
+    /// Merges `files` of `table` unless this process merges the table
+    /// already; a failure is logged, never returned: a concurrent merge or
+    /// rewrite that got there first is the merge done, and another failure
+    /// leaves the files as they are for the next time.
+    async fn merge_logged(&self, table: &TableInfo, files: Vec<DataFile>) {
         let Some(_merging) = Merging::start(table.id) else {
             return;
         };
-        match self.merge(&table, due).await {
+        match self.merge(table, files).await {
             Ok(_) => {}
             Err(SqlError::Storage(StorageError::TableChanged { .. })) => {}
             Err(e) => tracing::warn!(
