@@ -207,7 +207,10 @@ async fn small_files(served: &serve::Served, root: &serve::Key, inserts: u64) {
     // for --merge-quiet-ms (500 ms by default): scanned again after that.
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let (quiet, quiet_answer) = best("many").await;
-    assert_eq!(quiet_answer, one_answer, "the same rows after the quiet merge");
+    assert_eq!(
+        quiet_answer, one_answer,
+        "the same rows after the quiet merge"
+    );
     println!(
         "pg_load small files: {inserts} single-row INSERTs from {clients} clients in {:.2} s \
          ({:.0}/s); scan of them {:.1} ms, of the same rows in one INSERT (reference) {:.1} ms: \

@@ -45,7 +45,12 @@ pub(crate) struct ServeArgs {
     /// Merge a table's files under 1 MiB in the background once it has
     /// had no INSERT for this many milliseconds (0: only the merges that
     /// INSERTs make as they go, by size tier).
-    #[arg(long, env = "SEALHOUSE_MERGE_QUIET_MS", default_value_t = 500, value_name = "MS")]
+    #[arg(
+        long,
+        env = "SEALHOUSE_MERGE_QUIET_MS",
+        default_value_t = 500,
+        value_name = "MS"
+    )]
     merge_quiet_ms: u64,
     /// Run sessions' queries on the cluster whose scheduler is at this
     /// address (http://HOST:PORT, or https://HOST:PORT with --cluster-ca,
