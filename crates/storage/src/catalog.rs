@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use rusqlite::{Connection, TransactionBehavior, params};
 
-use crate::checked_tables::CheckedTables;
+use crate::checked_tables::{CheckedTables, TableState};
 use crate::column_type::table_schema;
 use crate::encryption::ProjectEncryption;
 use crate::encryption::setting as encryption;
@@ -309,7 +309,8 @@ impl Catalog {
         let project = normalize_name("project", project)?;
         let name = normalize_name("table", name)?;
         let conn = self.conn();
-        let found = match sealed::table_id(&conn, &project, &name)? {
+        let id = self.checked().table_id(&conn, &project, &name)?;
+        let found = match id {
             Some(id) => self.checked_table(&conn, id)?,
             None => None,
         };
@@ -350,26 +351,27 @@ impl Catalog {
         &self,
         conn: &Connection,
         id: i64,
-    ) -> Result<Option<(sealed::TableRow, Vec<FileRow>)>, StorageError> {
-        self.checked
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(conn, &self.key, id)
+    ) -> Result<Option<TableState>, StorageError> {
+        self.checked().get(conn, &self.key, id)
+    }
+
+    /// The cache of checked catalog rows; taken after the connection's
+    /// lock, never before it.
+    pub(crate) fn checked(&self) -> MutexGuard<'_, CheckedTables> {
+        self.checked.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Tells the checked-table cache that this process changed the
     /// database through `conn` (locked since `before` was read), changing
-    /// `table`'s state if any (`CheckedTables::changed_here`).
+    /// a table's files if any, to the state given when known
+    /// (`CheckedTables::changed_here`).
     pub(crate) fn changed_here(
         &self,
         conn: &Connection,
         before: u64,
-        table: Option<i64>,
+        table: Option<(i64, Option<TableState>)>,
     ) -> Result<(), StorageError> {
-        self.checked
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .changed_here(conn, before, table)
+        self.checked().changed_here(conn, before, table)
     }
 
     /// The catalog's key.

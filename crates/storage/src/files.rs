@@ -345,10 +345,12 @@ impl Catalog {
             ])?;
         }
         drop(insert);
-        sealed::reseal_table(&tx, self.key(), table.id)?;
+        let sealed = sealed::reseal_table(&tx, self.key(), table.id)?;
         retired::retire(&tx, replaced.iter().map(String::as_str))?;
         tx.commit()?;
-        self.changed_here(&conn, before, Some(table.id))?;
+        // The state just sealed is the table's now: the next statement
+        // finds it checked.
+        self.changed_here(&conn, before, Some((table.id, sealed)))?;
         Ok(replaced)
     }
 

@@ -150,7 +150,8 @@ impl Catalog {
     pub fn project(&self, name: &str) -> Result<ProjectInfo, StorageError> {
         let name = normalize_name("project", name)?;
         let conn = self.conn();
-        self.checked_project(&conn, &name)?
+        self.checked()
+            .project(&conn, &name, || self.checked_project(&conn, &name))?
             .ok_or(StorageError::ProjectNotFound(name))
     }
 

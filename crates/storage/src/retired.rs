@@ -213,13 +213,18 @@ impl Catalog {
                 let _ = std::fs::remove_dir(root.join("tables").join(id.to_string()));
             }
         }
-        let conn = self.conn();
+        let mut conn = self.conn();
         let before = conn.total_changes();
-        let mut delete = conn.prepare_cached("DELETE FROM retired WHERE path = ?1")?;
+        // One transaction: one sync for them all, not one per file (a
+        // merge retires eight). A crash before it commits leaves them
+        // retired, and the next open finds them gone.
+        let tx = conn.transaction()?;
+        let mut delete = tx.prepare_cached("DELETE FROM retired WHERE path = ?1")?;
         for path in &gone {
             delete.execute([path])?;
         }
         drop(delete);
+        tx.commit()?;
         // Forgetting retired files changes no table's state.
         self.changed_here(&conn, before, None)
     }

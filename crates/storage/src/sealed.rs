@@ -149,19 +149,22 @@ pub(crate) fn checked_table(
     Ok(Some((table, files)))
 }
 
-/// Remakes table `id`'s MAC over its rows as they are now.
+/// Remakes table `id`'s MAC over its rows as they are now; the state it
+/// sealed (what a check would read back), if the table exists.
 pub(crate) fn reseal_table(
     conn: &Connection,
     key: &CatalogKey,
     id: i64,
-) -> Result<(), StorageError> {
-    if let Some(table) = table_row(conn, id)? {
-        let files = file_rows(conn, id)?;
-        let mac = table_mac(key, &table, &files);
-        conn.prepare_cached("UPDATE tables SET mac = ?2 WHERE id = ?1")?
-            .execute(params![id, mac.as_slice()])?;
-    }
-    Ok(())
+) -> Result<Option<(TableRow, Vec<FileRow>)>, StorageError> {
+    let Some(mut table) = table_row(conn, id)? else {
+        return Ok(None);
+    };
+    let files = file_rows(conn, id)?;
+    let mac = table_mac(key, &table, &files);
+    conn.prepare_cached("UPDATE tables SET mac = ?2 WHERE id = ?1")?
+        .execute(params![id, mac.as_slice()])?;
+    table.mac = Some(mac.to_vec());
+    Ok(Some((table, files)))
 }
 
 /// Fails unless project `name`'s row matches its MAC.
