@@ -49,9 +49,10 @@ const QUIET_MERGE_BYTES: u64 = TIERS[1];
 /// race at commit after doing the work.
 static MERGING: Mutex<BTreeSet<i64>> = Mutex::new(BTreeSet::new());
 
-/// Tables waiting to go quiet, each with the INSERTs it had since its
+/// Tables waiting to go quiet, by catalog (its address: a process may
+/// open several) and table id, each with the INSERTs it had since its
 /// waiter last looked; one waiter per table however many sessions write it.
-static WAITING: Mutex<BTreeMap<i64, u64>> = Mutex::new(BTreeMap::new());
+static WAITING: Mutex<BTreeMap<(usize, i64), u64>> = Mutex::new(BTreeMap::new());
 
 impl SqlSession {
     /// `ALTER TABLE t MERGE SMALLFILES`: whoever may read and write the
@@ -122,10 +123,11 @@ impl SqlSession {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
+        let waiting = (Arc::as_ptr(&self.catalog) as usize, table.id);
         match WAITING
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .entry(table.id)
+            .entry(waiting)
         {
             Entry::Occupied(mut seen) => {
                 *seen.get_mut() += 1;
@@ -140,11 +142,11 @@ impl SqlSession {
         runtime.spawn(async move {
             loop {
                 tokio::time::sleep(after).await;
-                let mut waiting = WAITING.lock().unwrap_or_else(PoisonError::into_inner);
-                match waiting.get_mut(&table.id) {
+                let mut tables = WAITING.lock().unwrap_or_else(PoisonError::into_inner);
+                match tables.get_mut(&waiting) {
                     Some(seen) if *seen > 0 => *seen = 0,
                     _ => {
-                        waiting.remove(&table.id);
+                        tables.remove(&waiting);
                         break;
                     }
                 }
