@@ -66,41 +66,69 @@ impl VerifiedFileStore {
         Ok(meta)
     }
 
-    /// The bytes of each range: the whole blocks every range touches,
-    /// fetched in one call to the inner store (one request for a row
-    /// group's column chunks, as without the check) and checked before any
-    /// byte is handed out. (No HEAD first: that would be a round trip per
-    /// row group on object storage, and a file that changed length fails
-    /// its blocks' tags or the range read anyway.)
+    /// The bytes of each range: the whole blocks the ranges touch, merged
+    /// where they overlap or meet (a block two column chunks share is
+    /// fetched and checked once, not once for each), fetched in one call to
+    /// the inner store (one request for a row group's column chunks, as
+    /// without the check) and checked before any byte is handed out. (No
+    /// HEAD first: that would be a round trip per row group on object
+    /// storage, and a file that changed length fails its blocks' tags or
+    /// the range read anyway.)
     async fn checked_ranges(
         &self,
         location: &Path,
         ranges: &[Range<u64>],
     ) -> object_store::Result<Vec<Bytes>> {
-        let blocks = ranges
-            .iter()
-            .map(|r| self.verifier.blocks_for(r))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| damaged(location, e))?;
-        let wanted: Vec<Range<u64>> = blocks.iter().filter(|b| !b.is_empty()).cloned().collect();
-        let mut fetched = self.inner.get_ranges(location, &wanted).await?.into_iter();
-        let mut out = Vec::with_capacity(ranges.len());
-        for (range, blocks) in ranges.iter().zip(&blocks) {
-            if blocks.is_empty() {
-                out.push(Bytes::new());
-                continue;
-            }
-            let bytes = fetched
-                .next()
-                .ok_or_else(|| damaged(location, "the store returned fewer ranges than asked"))?;
-            self.verifier
-                .verify(blocks.start, &bytes)
+        let mut wanted = Vec::with_capacity(ranges.len());
+        for range in ranges {
+            let blocks = self
+                .verifier
+                .blocks_for(range)
                 .map_err(|e| damaged(location, e))?;
-            let from = (range.start - blocks.start) as usize;
-            out.push(bytes.slice(from..from + (range.end - range.start) as usize));
+            if !blocks.is_empty() {
+                wanted.push(blocks);
+            }
         }
-        Ok(out)
+        let wanted = merged(wanted);
+        let fetched = self.inner.get_ranges(location, &wanted).await?;
+        if fetched.len() != wanted.len() {
+            return Err(damaged(
+                location,
+                "the store returned fewer ranges than asked",
+            ));
+        }
+        for (blocks, bytes) in wanted.iter().zip(&fetched) {
+            self.verifier
+                .verify(blocks.start, bytes)
+                .map_err(|e| damaged(location, e))?;
+        }
+        Ok(ranges
+            .iter()
+            .map(|range| {
+                if range.is_empty() {
+                    return Bytes::new();
+                }
+                // The merged blocks holding `range`: the first to end after
+                // its start (they are sorted and apart).
+                let i = wanted.partition_point(|blocks| blocks.end <= range.start);
+                let from = (range.start - wanted[i].start) as usize;
+                fetched[i].slice(from..from + (range.end - range.start) as usize)
+            })
+            .collect())
     }
+}
+
+/// `ranges` sorted, those that overlap or meet made one.
+fn merged(mut ranges: Vec<Range<u64>>) -> Vec<Range<u64>> {
+    ranges.sort_by_key(|r| r.start);
+    ranges.dedup_by(|next, kept| {
+        let joins = next.start <= kept.end;
+        if joins {
+            kept.end = kept.end.max(next.end);
+        }
+        joins
+    });
+    ranges
 }
 
 read_only_object_store!(VerifiedFileStore, STORE, {
@@ -132,3 +160,135 @@ read_only_object_store!(VerifiedFileStore, STORE, {
         self.checked_ranges(location, ranges).await
     }
 });
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+    use std::sync::Mutex;
+
+    use object_store::memory::InMemory;
+
+    use super::*;
+    use crate::integrity::block_tags::{BLOCK_LEN, BlockTagKey, BlockTagWriter};
+
+    #[test]
+    fn ranges_that_overlap_or_meet_are_merged() {
+        assert_eq!(merged(vec![8..12, 0..4, 4..6, 10..16]), vec![0..6, 8..16]);
+        assert_eq!(merged(vec![0..4, 5..6]), vec![0..4, 5..6]);
+        assert!(merged(Vec::new()).is_empty());
+    }
+
+    /// What the inner store was asked for, range by range.
+    #[derive(Debug, Default)]
+    struct Asked(Mutex<Vec<Range<u64>>>);
+
+    /// An inner store that records the ranges asked of it.
+    #[derive(Debug)]
+    struct Recording {
+        inner: InMemory,
+        asked: Arc<Asked>,
+    }
+
+    read_only_object_store!(Recording, "recording", {
+        async fn get_opts(
+            &self,
+            location: &Path,
+            options: GetOptions,
+        ) -> object_store::Result<GetResult> {
+            self.inner.get_opts(location, options).await
+        }
+
+        async fn get_ranges(
+            &self,
+            location: &Path,
+            ranges: &[Range<u64>],
+        ) -> object_store::Result<Vec<Bytes>> {
+            self.asked
+                .0
+                .lock()
+                .expect("lock")
+                .extend(ranges.iter().cloned());
+            self.inner.get_ranges(location, ranges).await
+        }
+    });
+
+    fn key() -> BlockTagKey {
+        let prk = ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, b"test").extract(&[7; 32]);
+        BlockTagKey::derive(&prk, "f")
+    }
+
+    /// The checking store of a file whose tags were made over `tagged` and
+    /// which holds `stored`; what its inner store was asked for.
+    async fn store(tagged: &[u8], stored: &[u8]) -> (VerifiedFileStore, Arc<Asked>) {
+        let mut writer = BlockTagWriter::new(Vec::new(), key());
+        writer.write_all(tagged).expect("write");
+        let (_, tags) = writer.finish().expect("finish");
+        let verifier = BlockVerifier::new(key(), tags.into(), tagged.len() as u64).expect("fits");
+        let inner = InMemory::new();
+        inner
+            .put(&Path::from("f"), Bytes::copy_from_slice(stored).into())
+            .await
+            .expect("put");
+        let asked = Arc::new(Asked::default());
+        let recording = Recording {
+            inner,
+            asked: Arc::clone(&asked),
+        };
+        (
+            VerifiedFileStore::new(Arc::new(recording), Arc::new(verifier)),
+            asked,
+        )
+    }
+
+    /// Two column chunks that share a block, and a third range in the last
+    /// (short) block: each gets its own bytes, and the shared block is
+    /// fetched (and checked) once.
+    #[tokio::test]
+    async fn a_block_two_ranges_share_is_fetched_once() {
+        let block = BLOCK_LEN as usize;
+        let data: Vec<u8> = (0..block * 7 / 2).map(|i| (i % 251) as u8).collect();
+        let (store, asked) = store(&data, &data).await;
+        let ranges = [
+            10..(block + 100) as u64,
+            (block + 100) as u64..(2 * block + 5) as u64,
+            (3 * block + 1) as u64..(3 * block + 9) as u64,
+            7..7,
+        ];
+        let got = store
+            .get_ranges(&Path::from("f"), &ranges)
+            .await
+            .expect("read");
+        for (range, bytes) in ranges.iter().zip(&got) {
+            assert_eq!(
+                bytes.as_ref(),
+                &data[range.start as usize..range.end as usize]
+            );
+        }
+        assert_eq!(
+            *asked.0.lock().expect("lock"),
+            vec![0..data.len() as u64],
+            "every block once, in one range (the ranges' blocks meet)"
+        );
+    }
+
+    /// A flipped byte in the shared block fails the read.
+    #[tokio::test]
+    async fn a_damaged_shared_block_fails_the_read() {
+        let block = BLOCK_LEN as usize;
+        let data: Vec<u8> = (0..block * 2).map(|i| (i % 251) as u8).collect();
+        let mut damaged = data.clone();
+        damaged[block - 1] ^= 1;
+        let (store, _) = store(&data, &damaged).await;
+        let e = store
+            .get_ranges(
+                &Path::from("f"),
+                &[
+                    10..(block - 10) as u64,
+                    (block - 10) as u64..(block + 10) as u64,
+                ],
+            )
+            .await
+            .expect_err("damaged");
+        assert!(e.to_string().contains("is damaged"), "{e}");
+    }
+}
