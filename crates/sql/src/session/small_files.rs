@@ -44,15 +44,23 @@ pub(crate) const AUTO_MERGE_FILES: usize = 8;
 /// 1 MiB per period; the top tier waits for its eight files.
 const QUIET_MERGE_BYTES: u64 = TIERS[1];
 
+/// A table of this process: its catalog's address (a process may open
+/// several catalogs, whose table ids overlap) and its id.
+type TableKey = (usize, i64);
+
 /// Tables this process is merging now: another INSERT into the same table
 /// does not start a second merge of the same files, which would lose the
 /// race at commit after doing the work.
-static MERGING: Mutex<BTreeSet<i64>> = Mutex::new(BTreeSet::new());
+static MERGING: Mutex<BTreeSet<TableKey>> = Mutex::new(BTreeSet::new());
 
-/// Tables waiting to go quiet, by catalog (its address: a process may
-/// open several) and table id, each with the INSERTs it had since its
+/// Tables waiting to go quiet, each with the INSERTs it had since its
 /// waiter last looked; one waiter per table however many sessions write it.
-static WAITING: Mutex<BTreeMap<(usize, i64), u64>> = Mutex::new(BTreeMap::new());
+static WAITING: Mutex<BTreeMap<TableKey, u64>> = Mutex::new(BTreeMap::new());
+
+/// `table`'s key in [`MERGING`] and [`WAITING`].
+fn table_key(catalog: &Arc<Catalog>, table: &TableInfo) -> TableKey {
+    (Arc::as_ptr(catalog) as usize, table.id)
+}
 
 impl SqlSession {
     /// `ALTER TABLE t MERGE SMALLFILES`: whoever may read and write the
@@ -123,7 +131,7 @@ impl SqlSession {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let waiting = (Arc::as_ptr(&self.catalog) as usize, table.id);
+        let waiting = table_key(&self.catalog, table);
         match WAITING
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -200,7 +208,7 @@ impl Merger {
     /// rewrite that got there first is the merge done, and another failure
     /// leaves the files as they are for the next time.
     async fn merge_logged(&self, table: &TableInfo, files: Vec<DataFile>) {
-        let Some(_merging) = Merging::start(table.id) else {
+        let Some(_merging) = Merging::start(table_key(&self.catalog, table)) else {
             return;
         };
         match self.merge(table, files).await {
@@ -251,10 +259,10 @@ fn due(files: Vec<DataFile>) -> Option<Vec<DataFile>> {
 }
 
 /// A table's entry in [`MERGING`] while this process merges it.
-struct Merging(i64);
+struct Merging(TableKey);
 
 impl Merging {
-    fn start(table: i64) -> Option<Self> {
+    fn start(table: TableKey) -> Option<Self> {
         let mut merging = MERGING.lock().unwrap_or_else(PoisonError::into_inner);
         // A guard only when the entry is new (not `then_some`, which would
         // build one anyway and drop it here: dropping one locks MERGING).
@@ -326,10 +334,14 @@ mod tests {
 
     #[test]
     fn one_merge_per_table_at_a_time() {
-        let first = Merging::start(-7).expect("free");
-        assert!(Merging::start(-7).is_none());
-        assert!(Merging::start(-8).is_some());
+        let first = Merging::start((1, -7)).expect("free");
+        assert!(Merging::start((1, -7)).is_none());
+        assert!(Merging::start((1, -8)).is_some());
+        assert!(
+            Merging::start((2, -7)).is_some(),
+            "another catalog's table of the same id"
+        );
         drop(first);
-        assert!(Merging::start(-7).is_some());
+        assert!(Merging::start((1, -7)).is_some());
     }
 }
