@@ -98,6 +98,19 @@ impl VerifiedFileStore {
             ));
         }
         for (blocks, bytes) in wanted.iter().zip(&fetched) {
+            // A short answer (a store that cut the body) would pass the
+            // tags of the blocks it has, and then be sliced past its end.
+            if bytes.len() as u64 != blocks.end - blocks.start {
+                return Err(damaged(
+                    location,
+                    format!(
+                        "bytes {}..{} came back as {} bytes",
+                        blocks.start,
+                        blocks.end,
+                        bytes.len()
+                    ),
+                ));
+            }
             self.verifier
                 .verify(blocks.start, bytes)
                 .map_err(|e| damaged(location, e))?;
@@ -182,11 +195,13 @@ mod tests {
     #[derive(Debug, Default)]
     struct Asked(Mutex<Vec<Range<u64>>>);
 
-    /// An inner store that records the ranges asked of it.
+    /// An inner store that records the ranges asked of it, and returns
+    /// each `cut` bytes short (a hostile or broken store).
     #[derive(Debug)]
     struct Recording {
         inner: InMemory,
         asked: Arc<Asked>,
+        cut: usize,
     }
 
     read_only_object_store!(Recording, "recording", {
@@ -208,7 +223,11 @@ mod tests {
                 .lock()
                 .expect("lock")
                 .extend(ranges.iter().cloned());
-            self.inner.get_ranges(location, ranges).await
+            let got = self.inner.get_ranges(location, ranges).await?;
+            Ok(got
+                .into_iter()
+                .map(|b| b.slice(..b.len().saturating_sub(self.cut)))
+                .collect())
         }
     });
 
@@ -220,6 +239,15 @@ mod tests {
     /// The checking store of a file whose tags were made over `tagged` and
     /// which holds `stored`; what its inner store was asked for.
     async fn store(tagged: &[u8], stored: &[u8]) -> (VerifiedFileStore, Arc<Asked>) {
+        cut_store(tagged, stored, 0).await
+    }
+
+    /// As [`store`], its inner store answering each range `cut` bytes short.
+    async fn cut_store(
+        tagged: &[u8],
+        stored: &[u8],
+        cut: usize,
+    ) -> (VerifiedFileStore, Arc<Asked>) {
         let mut writer = BlockTagWriter::new(Vec::new(), key());
         writer.write_all(tagged).expect("write");
         let (_, tags) = writer.finish().expect("finish");
@@ -233,6 +261,7 @@ mod tests {
         let recording = Recording {
             inner,
             asked: Arc::clone(&asked),
+            cut,
         };
         (
             VerifiedFileStore::new(Arc::new(recording), Arc::new(verifier)),
@@ -290,5 +319,19 @@ mod tests {
             .await
             .expect_err("damaged");
         assert!(e.to_string().contains("is damaged"), "{e}");
+    }
+
+    /// A store that answers a whole block short (the tags of what it
+    /// returns would pass) gets an error, not a read past the answer.
+    #[tokio::test]
+    async fn a_short_answer_is_refused() {
+        let block = BLOCK_LEN as usize;
+        let data: Vec<u8> = (0..block * 3).map(|i| (i % 251) as u8).collect();
+        let (store, _) = cut_store(&data, &data, block).await;
+        let e = store
+            .get_ranges(&Path::from("f"), &[10..(2 * block + 10) as u64])
+            .await
+            .expect_err("short");
+        assert!(e.to_string().contains("came back as"), "{e}");
     }
 }
