@@ -329,7 +329,10 @@ mod tests {
         let data: Vec<u8> = (0..block * 3).map(|i| (i % 251) as u8).collect();
         let (store, _) = cut_store(&data, &data, block).await;
         let e = store
-            .get_ranges(&Path::from("f"), &[10..(2 * block + 10) as u64])
+            .get_ranges(
+                &Path::from("f"),
+                std::slice::from_ref(&(10..(2 * block + 10) as u64)),
+            )
             .await
             .expect_err("short");
         assert!(e.to_string().contains("came back as"), "{e}");
