@@ -243,7 +243,10 @@ fn integrity_costs(
         tagging.push(t.elapsed());
         let t = Instant::now();
         for (f, b) in files.iter().zip(&bytes) {
-            let verifier = catalog.block_verifier(f).expect("fits").expect("tagged");
+            let verifier = sealhouse_storage::BlockTagKeys::Catalog(&catalog)
+                .verifier(f)
+                .expect("fits")
+                .expect("tagged");
             verifier.verify(0, b).expect("intact");
         }
         checking.push(t.elapsed());

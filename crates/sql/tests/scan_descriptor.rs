@@ -36,8 +36,8 @@ use sealhouse_sql::{IdentityServices, SqlSession, StatementOutput};
 use sealhouse_storage::encryption::{SERVICE_ACCOUNT, StorageKeys};
 use sealhouse_storage::segmented::{MAX_HEADER_LEN, SegmentedHeader};
 use sealhouse_storage::{
-    Catalog, Comparison, DataFile, FileStore, ProjectKeyAccess, ScanDescriptor, ScanKeys,
-    ScanPredicate, StorageAlgorithm,
+    BlockTagKeys, Catalog, Comparison, DataFile, FileStore, ProjectKeyAccess, ScanDescriptor,
+    ScanKeys, ScanPredicate, StorageAlgorithm,
 };
 
 use common::ACCOUNT_A as A;
@@ -382,7 +382,7 @@ fn a_descriptor_reads_only_its_tables_files_and_plain_tags_need_the_catalog() {
                 ScanKeys {
                     file_store: w.catalog.file_store(),
                     project: ProjectKeyAccess::Unencrypted,
-                    block_tags: Some(&w.catalog),
+                    block_tags: Some(BlockTagKeys::Catalog(&w.catalog)),
                 },
             )
             .await
@@ -424,7 +424,7 @@ fn a_descriptor_reads_only_its_tables_files_and_plain_tags_need_the_catalog() {
                 ScanKeys {
                     file_store: w.catalog.file_store(),
                     project: ProjectKeyAccess::Unencrypted,
-                    block_tags: Some(&w.catalog),
+                    block_tags: Some(BlockTagKeys::Catalog(&w.catalog)),
                 },
             ))
             .expect_err("refused");
@@ -448,7 +448,7 @@ fn a_descriptor_reads_only_its_tables_files_and_plain_tags_need_the_catalog() {
             ScanKeys {
                 file_store: w.catalog.file_store(),
                 project: ProjectKeyAccess::Unencrypted,
-                block_tags: Some(&w.catalog),
+                block_tags: Some(BlockTagKeys::Catalog(&w.catalog)),
             },
         ))
         .expect_err("refused");

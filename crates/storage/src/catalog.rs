@@ -379,6 +379,12 @@ impl Catalog {
         &self.key
     }
 
+    /// The public key this warehouse's scan capabilities verify under: what
+    /// a cluster's executors are given instead of the catalog key.
+    pub fn capability_key(&self) -> crate::CapabilityKey {
+        self.key.capability_key()
+    }
+
     pub(crate) fn staging_dir(&self) -> PathBuf {
         self.root.join("staging")
     }

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use crate::catalog::{Catalog, TableInfo};
-use crate::integrity::block_tags::{BlockTagError, BlockTagKey, BlockVerifier};
+use crate::integrity::block_tags::BlockTagKey;
 use crate::retired::{self, RETIRED_GRACE};
 use crate::sealed::{self, FileRow};
 use crate::segmented::{MAX_HEADER_LEN, SegmentedHeader};
@@ -187,14 +187,6 @@ impl Catalog {
     /// The block-tag key of a staged plain file.
     pub fn block_tag_key(&self, staged: &StagedFile) -> BlockTagKey {
         self.key().file_tag_key(&staged.id)
-    }
-
-    /// The checker of a committed plain file's bytes, if it has tags.
-    pub fn block_verifier(&self, file: &DataFile) -> Result<Option<BlockVerifier>, BlockTagError> {
-        let (Some(tags), Some(id)) = (&file.block_tags, file.file_id()) else {
-            return Ok(None);
-        };
-        BlockVerifier::new(self.key().file_tag_key(id), Arc::clone(tags), file.bytes).map(Some)
     }
 
     /// Makes staged files part of `table`, atomically: afterwards the table

@@ -78,6 +78,7 @@ pub use names::{RESERVED_PROJECT_NAMES, normalize_name};
 pub use project_settings::DatabaseSetting;
 pub use retired::{RETIRED_GRACE, SnapshotLease};
 pub use scan::{
-    Comparison, ProjectKeyAccess, ReaderKeys, ScanDescriptor, ScanKeys, ScanPredicate, ScanReader,
+    BlockTagKeys, CapabilityKey, Comparison, GivenTagKeys, PlanOpener, PlanSealer,
+    ProjectKeyAccess, ReaderKeys, ScanDescriptor, ScanKeys, ScanPredicate, ScanReader,
     SnapshotScanExec,
 };

@@ -91,7 +91,7 @@ impl KeysetCache {
                 (opened.cipher, opened.kind)
             else {
                 return Err(CipherError::Sealed(
-                    "this sealed value is a raw key, not a keyset".to_owned(),
+                    "this sealed value is not a keyset".to_owned(),
                 ));
             };
             let referenced = Referenced {
@@ -123,9 +123,9 @@ impl KeysetCache {
         let opened = self.open_sealed(bytes, constant)?;
         match opened.kind {
             SealedKind::RawKey => Ok(Some(opened.keyset)),
-            SealedKind::Keyset | SealedKind::Reference => Err(CipherError::Sealed(
-                "this sealed value is a keyset, not a raw key".to_owned(),
-            )),
+            SealedKind::Keyset | SealedKind::Reference | SealedKind::TagKeys => Err(
+                CipherError::Sealed("this sealed value is not a raw key".to_owned()),
+            ),
         }
     }
 

@@ -30,6 +30,9 @@ pub(crate) enum SealedKind {
     Reference,
     /// A raw key (`SYM_ENCRYPT` / `SYM_DECRYPT`'s `key`), not a keyset.
     RawKey,
+    /// A table scan's block-tag keys (the storage crate's `GivenTagKeys`):
+    /// no function takes them.
+    TagKeys,
 }
 
 /// Why sealed bytes do not open.
@@ -77,6 +80,7 @@ pub(crate) fn seal(
         SealedKind::Keyset => 0,
         SealedKind::Reference => 1,
         SealedKind::RawKey => 2,
+        SealedKind::TagKeys => 3,
     });
     out.extend_from_slice(&expires.to_be_bytes());
     out.extend_from_slice(&key_expires.to_be_bytes());
@@ -100,6 +104,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed<'_>, FormatError> {
         0 => SealedKind::Keyset,
         1 => SealedKind::Reference,
         2 => SealedKind::RawKey,
+        3 => SealedKind::TagKeys,
         _ => return Err(FormatError::Malformed("unknown kind")),
     };
     let (expires, rest) = take_i64(rest)?;

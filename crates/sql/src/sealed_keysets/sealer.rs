@@ -12,6 +12,7 @@ use sealhouse_kms::api::{
     CreateAliasRequest, CreateKeyRequest, GenerateDataKeyRequest, KeyRequest,
 };
 use sealhouse_kms::{ErrorCode, Kms, KmsGateway};
+use sealhouse_storage::PlanSealer;
 use sealhouse_storage::encryption::SERVICE_ACCOUNT;
 
 use super::format::{self, SealedKind};
@@ -135,6 +136,13 @@ impl KeysetSealer {
                 .map_err(|e| format!("cannot find the cluster-keyset key: {e}")),
             Err(e) => Err(format!("cannot name the cluster-keyset key: {e}")),
         }
+    }
+}
+
+/// A scan's block-tag keys travel sealed as keysets do.
+impl PlanSealer for KeysetSealer {
+    fn seal(&self, secret: &[u8]) -> Result<Vec<u8>, String> {
+        KeysetSealer::seal(self, SealedKind::TagKeys, secret, super::now())
     }
 }
 

@@ -10,6 +10,7 @@ use sealhouse_crypto::{KeysetCipher, SecretBytes};
 use sealhouse_iam::Principal;
 use sealhouse_kms::api::DecryptRequest;
 use sealhouse_kms::{KmsData, KmsGateway};
+use sealhouse_storage::PlanOpener;
 
 use super::context;
 use super::format::{self, SealedKind};
@@ -85,7 +86,7 @@ impl KeysetUnsealer {
             .open(&data_key.plaintext)
             .map_err(|e| e.to_string())?;
         let cipher = match parsed.kind {
-            SealedKind::RawKey => None,
+            SealedKind::RawKey | SealedKind::TagKeys => None,
             SealedKind::Keyset | SealedKind::Reference => Some(Arc::new(
                 KeysetCipher::from_keyset_bytes(keyset.expose())
                     .map_err(|e| format!("the sealed keyset does not parse: {e}"))?,
@@ -112,6 +113,17 @@ impl KeysetUnsealer {
         let found = entry.1.clone();
         opened.insert(0, entry);
         Some(found)
+    }
+}
+
+/// Opens a scan's sealed block-tag keys, and nothing else.
+impl PlanOpener for KeysetUnsealer {
+    fn open(&self, sealed: &[u8]) -> Result<SecretBytes, String> {
+        let opened = KeysetUnsealer::open(self, sealed)?;
+        if opened.kind != SealedKind::TagKeys {
+            return Err("the sealed value is not a scan's block-tag keys".to_owned());
+        }
+        Ok(opened.keyset.duplicate())
     }
 }
 

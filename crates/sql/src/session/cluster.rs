@@ -32,7 +32,7 @@ use datafusion::physical_plan::{
 };
 use datafusion::prelude::{DataFrame, SessionConfig};
 use futures::TryStreamExt;
-use sealhouse_storage::SnapshotScanExec;
+use sealhouse_storage::{PlanSealer, SnapshotScanExec};
 
 use super::SqlSession;
 use crate::functions::keyset_function_names;
@@ -52,19 +52,36 @@ pub trait RemoteExecution: Send + Sync + fmt::Debug {
 }
 
 /// Set in the configuration of a session whose queries run remotely: table
-/// scans are planned as descriptors.
-#[derive(Debug)]
-pub(crate) struct DistributedScans;
+/// scans are planned as descriptors, with plain files' block-tag keys
+/// sealed for the executors (when the session reaches a KMS).
+pub(crate) struct DistributedScans {
+    pub(crate) sealer: Option<Arc<dyn PlanSealer>>,
+}
+
+impl fmt::Debug for DistributedScans {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DistributedScans")
+            .field("sealer", &self.sealer.is_some())
+            .finish()
+    }
+}
 
 impl SqlSession {
     /// The session with its queries run by `remote` (a cluster) from now on.
     #[must_use]
     pub fn with_remote_execution(mut self, remote: Arc<dyn RemoteExecution>) -> Self {
+        // Executors without the catalog key check plain files with the tag
+        // keys sealed into each scan.
+        let sealer = self
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.services().keyset_sealer().ok())
+            .map(|s| s as Arc<dyn PlanSealer>);
         self.ctx
             .state_ref()
             .write()
             .config_mut()
-            .set_extension(Arc::new(DistributedScans));
+            .set_extension(Arc::new(DistributedScans { sealer }));
         self.remote = Some(remote);
         self
     }

@@ -17,8 +17,8 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableSource};
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 use sealhouse_storage::{
-    Catalog, CommitMode, DataFile, ScanDescriptor, ScanKeys, ScanPredicate, ScanReader,
-    SnapshotScanExec, TableInfo,
+    BlockTagKeys, Catalog, CommitMode, DataFile, ScanDescriptor, ScanKeys, ScanPredicate,
+    ScanReader, SnapshotScanExec, TableInfo,
 };
 
 use super::sink::{SinkTarget, StoredTableSink};
@@ -69,15 +69,17 @@ impl StoredTable {
             .with_projection(projection.cloned())
             .with_predicate(ScanPredicate::all_of(filters, &self.info.schema))
             .with_limit(limit);
-        if state
+        if let Some(distributed) = state
             .config()
             .get_extension::<crate::session::DistributedScans>()
-            .is_some()
         {
             // The plan runs elsewhere: the scan travels as its descriptor,
             // split into the session's partitions (and still readable here,
             // for statements that run in this process).
-            let reader = ScanReader::new(Arc::clone(&self.catalog), self.keys.reader_keys());
+            let mut reader = ScanReader::new(Arc::clone(&self.catalog), self.keys.reader_keys());
+            if let Some(sealer) = &distributed.sealer {
+                reader = reader.sealing_tag_keys(Arc::clone(sealer));
+            }
             let partitions = state.config().target_partitions();
             return Ok(Arc::new(SnapshotScanExec::new(
                 descriptor,
@@ -88,7 +90,7 @@ impl StoredTable {
         let keys = ScanKeys {
             file_store,
             project: self.keys.access(),
-            block_tags: Some(&self.catalog),
+            block_tags: Some(BlockTagKeys::Catalog(&self.catalog)),
         };
         descriptor.plan(state, keys).await
     }

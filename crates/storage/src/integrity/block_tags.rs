@@ -97,6 +97,16 @@ impl BlockTagKey {
         Self(key)
     }
 
+    /// The key from its bytes (as a plan's sealed tag keys carry it).
+    pub(crate) fn from_bytes(bytes: &[u8; 32]) -> Self {
+        Self(Zeroizing::new(*bytes))
+    }
+
+    /// Its bytes, to seal for another process.
+    pub(crate) fn expose(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     fn tag(&self, index: u64, block: &[u8]) -> [u8; TAG_LEN] {
         let mut hasher = blake3::Hasher::new_keyed(&self.0);
         hasher.update(&index.to_be_bytes());

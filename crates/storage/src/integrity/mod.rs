@@ -18,7 +18,12 @@
 //! project_mac = HMAC-SHA256(K_project, "sealhouse project v1" || name || created_at || properties)
 //! seal        = HMAC-SHA256(K_seal, "sealhouse catalog sealed v1")             (files on local disk)
 //!             = HMAC-SHA256(K_seal, "sealhouse catalog sealed at v1" || storage URL) (in a bucket)
+//! capability  = Ed25519(seed = K_scan, "sealhouse scan capability v2" || scan || expires_at)
 //! ```
+//!
+//! Scan capabilities are signatures, not MACs: a cluster's executors check
+//! them with the public half ([`crate::CapabilityKey`]) and hold no key of
+//! the catalog.
 //!
 //! `K_*` are HKDF-SHA256 expansions of the catalog key, one per purpose. The
 //! seal in the catalog's `meta` table says "this catalog is MACed, under this
@@ -35,6 +40,7 @@ pub mod block_tags;
 
 use std::fmt;
 
+use ring::signature::{Ed25519KeyPair, KeyPair};
 use ring::{hkdf, hmac};
 use sealhouse_crypto::SecretBytes;
 use subtle::ConstantTimeEq;
@@ -54,7 +60,7 @@ pub struct CatalogKey {
     table: hmac::Key,
     project: hmac::Key,
     seal: hmac::Key,
-    scan: hmac::Key,
+    scan: Ed25519KeyPair,
     file_tags: hkdf::Prk,
 }
 
@@ -77,6 +83,16 @@ impl CatalogKey {
                 .expect("HKDF-SHA256 expansion of 32 bytes");
             hmac::Key::from(okm)
         };
+        let scan = {
+            let info: [&[u8]; 1] = [b"scan capability signing key"];
+            let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+            prk.expand(&info, hkdf::HKDF_SHA256)
+                .and_then(|okm| okm.fill(&mut seed[..]))
+                .expect("HKDF-SHA256 expansion of 32 bytes");
+            Ed25519KeyPair::from_seed_unchecked(&seed[..]).map_err(|_| {
+                StorageError::Corrupt("the scan-signing key does not derive".to_owned())
+            })?
+        };
         let info: [&[u8]; 1] = [b"plain file block tags"];
         let file_tags = hkdf::Prk::from(
             prk.expand(&info, hkdf::HKDF_SHA256)
@@ -86,7 +102,7 @@ impl CatalogKey {
             table: mac_key(b"table state"),
             project: mac_key(b"project setting"),
             seal: mac_key(b"catalog seal"),
-            scan: mac_key(b"scan capability"),
+            scan,
             file_tags,
         })
     }
@@ -149,14 +165,22 @@ impl CatalogKey {
         stored.is_some_and(|s| bool::from(expected.as_slice().ct_eq(s)))
     }
 
-    /// The capability of a scan sent to another process: a MAC of what it
-    /// reads (`scan`, its encoding) and until when (`expires_at`, Unix
-    /// seconds). Only holders of the catalog key make or check one.
-    pub(crate) fn scan_capability(&self, scan: &[u8], expires_at: i64) -> [u8; 32] {
-        let mut fields = Fields::new(b"sealhouse scan capability v1");
-        fields.bytes(scan);
-        fields.i64(expires_at);
-        sign(&self.scan, &[&fields.0])
+    /// The signature of a scan sent to another process: over what it reads
+    /// (`scan`, its encoding) and until when (`expires_at`, Unix seconds).
+    /// Only holders of the catalog key make one; anyone with
+    /// [`CatalogKey::capability_key`] checks it.
+    pub(crate) fn scan_capability(&self, scan: &[u8], expires_at: i64) -> Vec<u8> {
+        self.scan
+            .sign(&capability_message(scan, expires_at))
+            .as_ref()
+            .to_vec()
+    }
+
+    /// The public key scan capabilities are checked with.
+    pub fn capability_key(&self) -> crate::CapabilityKey {
+        let mut public = [0u8; 32];
+        public.copy_from_slice(self.scan.public_key().as_ref());
+        crate::CapabilityKey::from_bytes(public)
     }
 
     /// The block-tag key of the file with `file_id`.
@@ -189,6 +213,14 @@ pub(crate) struct FileRecord<'a> {
     pub(crate) encryption: Option<&'a str>,
     pub(crate) pinned: Option<&'a [u8; 32]>,
     pub(crate) block_tags: Option<&'a [u8]>,
+}
+
+/// What a scan capability signs.
+pub(crate) fn capability_message(scan: &[u8], expires_at: i64) -> Vec<u8> {
+    let mut fields = Fields::new(b"sealhouse scan capability v2");
+    fields.bytes(scan);
+    fields.i64(expires_at);
+    fields.0
 }
 
 /// An unambiguous encoding: every variable-length field is length-prefixed.

@@ -9,7 +9,9 @@
 //! Parquet scan would let one task's stream take over others' files). It
 //! plans its partition's files when executed, in the process executing it,
 //! with that process's [`ScanReader`]: its file store, its own KMS
-//! connection and its catalog key for plain files' block tags.
+//! connection, and plain files' block-tag keys derived from its catalog key
+//! or, in a process without one (a cluster's executor), the ones the
+//! coordinator sealed into the node.
 
 use std::fmt;
 use std::sync::Arc;
@@ -30,8 +32,12 @@ use datafusion::physical_plan::{
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
 use super::capability::Capability;
 use super::scan_reader::{ReaderKeys, ScanReader};
+use super::tag_keys::{BlockTagKeys, GivenTagKeys};
 use super::{ProjectKeyAccess, ScanDescriptor, ScanKeys};
 use crate::StorageError;
 
@@ -44,6 +50,9 @@ pub struct SnapshotScanExec {
     reader: Option<Arc<ScanReader>>,
     /// Signed where it was planned, checked where it is read.
     capability: Option<Capability>,
+    /// Base64 of the plain files' block-tag keys, sealed by the coordinator
+    /// for executors that hold no catalog key.
+    tag_keys: Option<String>,
     properties: Arc<PlanProperties>,
 }
 
@@ -67,6 +76,8 @@ struct Encoded {
     partitions: Vec<Vec<usize>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     capability: Option<Capability>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tag_keys: Option<String>,
 }
 
 impl SnapshotScanExec {
@@ -79,12 +90,32 @@ impl SnapshotScanExec {
         reader: Option<Arc<ScanReader>>,
     ) -> Result<Self> {
         let partitions = spread(&descriptor, target_partitions);
-        // Planned by a holder of the catalog key: it signs the scan for
-        // the processes that will read it.
-        let capability = reader
-            .as_ref()
-            .map(|reader| Capability::issue(&reader.catalog, &descriptor, &partitions));
-        Self::with_partitions(descriptor, partitions, reader, capability)
+        // Planned by a holder of the catalog key: it seals the plain files'
+        // tag keys and signs the scan for the processes that will read it.
+        let catalog = reader.as_ref().and_then(|r| r.catalog().map(|c| (r, c)));
+        let (capability, tag_keys) = match catalog {
+            Some((reader, catalog)) => {
+                let tag_keys = match reader.sealer() {
+                    Some(sealer) if descriptor.files.iter().any(|f| f.block_tags.is_some()) => {
+                        let files = descriptor.data_files().map_err(external)?;
+                        let keys = GivenTagKeys::encode(catalog, &files);
+                        let sealed = sealer.seal(&keys).map_err(|e| {
+                            DataFusionError::Execution(format!(
+                                "cannot seal the block-tag keys of {}.{} for the cluster: {e}",
+                                descriptor.project, descriptor.table
+                            ))
+                        })?;
+                        Some(STANDARD.encode(sealed))
+                    }
+                    _ => None,
+                };
+                let capability =
+                    Capability::issue(catalog, &descriptor, &partitions, tag_keys.as_deref());
+                (Some(capability), tag_keys)
+            }
+            None => (None, None),
+        };
+        Self::with_partitions(descriptor, partitions, reader, capability, tag_keys)
     }
 
     fn with_partitions(
@@ -92,6 +123,7 @@ impl SnapshotScanExec {
         partitions: Vec<Vec<usize>>,
         reader: Option<Arc<ScanReader>>,
         capability: Option<Capability>,
+        tag_keys: Option<String>,
     ) -> Result<Self> {
         descriptor.check().map_err(external)?;
         let mut seen = vec![false; descriptor.files.len()];
@@ -124,6 +156,7 @@ impl SnapshotScanExec {
             partitions,
             reader,
             capability,
+            tag_keys,
             properties,
         })
     }
@@ -140,6 +173,7 @@ impl SnapshotScanExec {
             descriptor: self.descriptor.clone(),
             partitions: self.partitions.clone(),
             capability: self.capability.clone(),
+            tag_keys: self.tag_keys.clone(),
         };
         serde_json::to_vec(&encoded).unwrap_or_else(|e| {
             // Strings, numbers and lists of them.
@@ -158,9 +192,10 @@ impl SnapshotScanExec {
         if let Some(reader) = &reader {
             Capability::check(
                 encoded.capability.as_ref(),
-                &reader.catalog,
+                reader.capability_key(),
                 &encoded.descriptor,
                 &encoded.partitions,
+                encoded.tag_keys.as_deref(),
             )?;
         }
         Self::with_partitions(
@@ -168,7 +203,28 @@ impl SnapshotScanExec {
             encoded.partitions,
             reader,
             encoded.capability,
+            encoded.tag_keys,
         )
+    }
+
+    /// The block-tag keys the node carries, opened, when this process holds
+    /// no catalog key to derive them with.
+    fn given_tag_keys(&self, reader: &ScanReader) -> Result<Option<GivenTagKeys>> {
+        let (None, Some(sealed), Some(opener)) =
+            (reader.catalog(), &self.tag_keys, reader.opener())
+        else {
+            return Ok(None);
+        };
+        let table = format!("{}.{}", self.descriptor.project, self.descriptor.table);
+        let sealed = STANDARD.decode(sealed).map_err(|_| {
+            DataFusionError::Execution(format!("the block-tag keys of {table} are not base64"))
+        })?;
+        let opened = opener.open(&sealed).map_err(|e| {
+            DataFusionError::Execution(format!("cannot open the block-tag keys of {table}: {e}"))
+        })?;
+        GivenTagKeys::decode(opened.expose())
+            .map(Some)
+            .map_err(DataFusionError::Execution)
     }
 
     /// The descriptor of partition `partition`'s files alone.
@@ -288,6 +344,7 @@ impl ExecutionPlan for SnapshotScanExec {
             "reading a scan partition"
         );
         let schema = self.schema();
+        let given = self.given_tag_keys(&reader)?;
         let rows = async move {
             let state = SessionStateBuilder::new()
                 .with_config(context.session_config().clone())
@@ -313,12 +370,16 @@ impl ExecutionPlan for SnapshotScanExec {
                 }
             };
             let keys = ScanKeys {
-                file_store: reader.catalog.file_store(),
+                file_store: reader.file_store(),
                 project: match &project_keys {
                     Some(keys) => ProjectKeyAccess::Held(keys),
                     None => ProjectKeyAccess::Unencrypted,
                 },
-                block_tags: Some(&reader.catalog),
+                block_tags: match (reader.catalog(), &given) {
+                    (Some(catalog), _) => Some(BlockTagKeys::Catalog(catalog)),
+                    (None, Some(given)) => Some(BlockTagKeys::Given(given)),
+                    (None, None) => None,
+                },
             };
             let plan = descriptor.plan(&state, keys).await?;
             let count = plan.output_partitioning().partition_count();
@@ -435,6 +496,7 @@ mod tests {
                 descriptor: d.clone(),
                 partitions,
                 capability: None,
+                tag_keys: None,
             })
             .expect("encodes");
             let e = SnapshotScanExec::from_bytes(&bytes, None)
@@ -509,11 +571,13 @@ mod tests {
         // Signed, but expired.
         let expires_at = crate::catalog::now() - 1;
         let partitions = vec![vec![0, 2], vec![1]];
-        let capability = Capability::sign(&reader.catalog, &d, &partitions, expires_at);
+        let catalog = reader.catalog().expect("a catalog");
+        let capability = Capability::sign(catalog, &d, &partitions, None, expires_at);
         let expired = serde_json::to_vec(&Encoded {
             descriptor: d,
             partitions,
             capability: Some(capability),
+            tag_keys: None,
         })
         .expect("json");
         refused(&expired, &reader, "has expired");

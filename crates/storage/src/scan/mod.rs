@@ -11,6 +11,7 @@
 //! descriptor it was given.
 
 mod capability;
+pub use capability::CapabilityKey;
 mod checked_frame;
 mod descriptor;
 mod exec;
@@ -21,6 +22,7 @@ mod read_ahead;
 pub(crate) mod read_only_store;
 mod reader_factory;
 mod scan_reader;
+mod tag_keys;
 mod typed_metadata;
 mod verified_reader;
 
@@ -29,3 +31,4 @@ pub use exec::SnapshotScanExec;
 pub use plan::{ProjectKeyAccess, ScanKeys};
 pub use predicate::{Comparison, ScanPredicate};
 pub use scan_reader::{ReaderKeys, ScanReader};
+pub use tag_keys::{BlockTagKeys, GivenTagKeys, PlanOpener, PlanSealer};

@@ -25,9 +25,10 @@ use super::ScanDescriptor;
 use super::checked_frame::CheckFrame;
 use super::file_check::{FrameCheck, ParquetMagic};
 use super::reader_factory::ReaderFactory;
+use super::tag_keys::BlockTagKeys;
 use super::verified_reader::BlockCheck;
 use crate::encryption::{ProjectKeys, StorageAlgorithm, segmented_plaintext_len};
-use crate::{Catalog, DataFile, FileStore, StorageError, StorageLocation};
+use crate::{DataFile, FileStore, StorageError, StorageLocation};
 
 /// What reading a descriptor's files takes besides the descriptor.
 #[derive(Debug, Clone, Copy)]
@@ -37,9 +38,9 @@ pub struct ScanKeys<'a> {
     pub file_store: &'a FileStore,
     /// The project's keys, for its encrypted files.
     pub project: ProjectKeyAccess<'a>,
-    /// The catalog whose key checks plain files' block tags. Without it, a
-    /// plain file with block tags is refused, never read unchecked.
-    pub block_tags: Option<&'a Catalog>,
+    /// The keys that check plain files' block tags. Without them, a plain
+    /// file with block tags is refused, never read unchecked.
+    pub block_tags: Option<BlockTagKeys<'a>>,
 }
 
 /// The keys of a scanned table's project, as this process holds them.
@@ -288,13 +289,13 @@ impl Scan<'_> {
             file = file.with_extension(frame);
         }
         if kind == FileKind::Plain && f.block_tags.is_some() {
-            let Some(catalog) = self.keys.block_tags else {
+            let Some(tag_keys) = self.keys.block_tags else {
                 return Err(DataFusionError::Execution(self.about(
                     f,
                     " is checked with the catalog's key, which this process does not hold".into(),
                 )));
             };
-            let verifier = catalog.block_verifier(f).map_err(|e| {
+            let verifier = tag_keys.verifier(f).map_err(|e| {
                 self.damaged(
                     f,
                     format!(": {e}; restore the data directory from a backup"),
