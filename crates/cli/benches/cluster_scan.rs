@@ -34,7 +34,9 @@ mod sandbox;
 use std::process::Command;
 use std::time::Instant;
 
-use cluster::{Process, create_project, free_port, make_certs, start_cluster, tls_args};
+use cluster::{
+    ExecutorsAs, Process, create_project, free_port, make_certs, start_cluster, tls_args,
+};
 use sandbox::Sandbox;
 
 const FILES: u64 = 7;
@@ -223,6 +225,9 @@ fn main() {
             &logs,
             port,
             executors,
+            // Executors as the warehouse: no KMS process to count. (As own
+            // principals they make a few cached KMS calls per job.)
+            ExecutorsAs::Warehouse,
             tls.then_some(certs.as_path()),
             &[],
             || {

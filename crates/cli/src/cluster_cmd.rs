@@ -9,7 +9,7 @@
 //! loopback only.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
@@ -18,10 +18,15 @@ use sealhouse_cluster::{
     ExecutorOptions, SchedulerOptions, SchedulerUrl, run_executor, run_scheduler,
 };
 
+use crate::cluster_identity::ExecutorIdentity;
 use crate::cluster_tls::ClusterTlsArgs;
+use sealhouse_crypto::SecretBytes;
+use sealhouse_iam::signing::Credentials;
+use sealhouse_kms::{CachingKms, KmsData};
+use sealhouse_kms_http::KmsClient;
 use sealhouse_sql::KeysetUnsealer;
 use sealhouse_storage::encryption::StorageKeys;
-use sealhouse_storage::{ReaderKeys, ScanReader};
+use sealhouse_storage::{FileStore, PlanOpener, ReaderKeys, S3Settings, ScanReader};
 
 use crate::data_dir;
 use crate::local::{Local, create_private_dir};
@@ -51,7 +56,9 @@ enum ClusterCommand {
         tls: ClusterTlsArgs,
     },
     /// Run an executor: it runs tasks the scheduler hands out, reading the
-    /// table files of the data directory.
+    /// table files their scans name. With --identity and --kms it is a
+    /// principal of its own and holds no key of the warehouse; without,
+    /// it opens the data directory (and its root key) as the warehouse does.
     Executor {
         /// The scheduler, as http://HOST:PORT (https://HOST:PORT with TLS).
         #[arg(long, value_name = "URL")]
@@ -65,14 +72,32 @@ enum ClusterCommand {
         #[arg(long, value_name = "DIR")]
         work_dir: PathBuf,
         /// The data directory whose tables it reads (default:
-        /// $SEALHOUSE_DATA_DIR, else ~/.local/share/sealhouse).
-        #[arg(long, value_name = "PATH")]
+        /// $SEALHOUSE_DATA_DIR, else ~/.local/share/sealhouse), when it has
+        /// no --identity.
+        #[arg(long, value_name = "PATH", conflicts_with = "identity")]
         data_dir: Option<PathBuf>,
+        /// Its own identity (`sealhouse cluster identity create`): it reads
+        /// as that principal, through the KMS HTTP API at --kms.
+        #[arg(long, value_name = "FILE", requires = "kms")]
+        identity: Option<PathBuf>,
+        /// The KMS HTTP API (`sealhouse kms serve`) it calls as its
+        /// identity: http://HOST:PORT, or https://HOST:PORT with --kms-ca.
+        #[arg(long, value_name = "URL", requires = "identity")]
+        kms: Option<String>,
+        /// The certificate (PEM) an https KMS's certificate must chain to.
+        #[arg(long, value_name = "PEM", requires = "kms")]
+        kms_ca: Option<PathBuf>,
         /// Tasks it runs at once (default: one per core).
         #[arg(long, default_value_t = 0)]
         concurrent_tasks: usize,
         #[command(flatten)]
         tls: ClusterTlsArgs,
+    },
+    /// Executor identities: principals of the warehouse service account
+    /// allowed to Decrypt with its keys and nothing else.
+    Identity {
+        #[command(subcommand)]
+        command: IdentityCommand,
     },
     /// Make a cluster CA and a certificate and key for each named process,
     /// valid for the given hosts, for trials and tests: ca.pem, NAME.pem
@@ -89,6 +114,34 @@ enum ClusterCommand {
         /// An address or DNS name the processes listen on (repeat it).
         #[arg(long = "host", value_name = "HOST", default_values = ["127.0.0.1", "localhost"])]
         hosts: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum IdentityCommand {
+    /// Make executor NAME's principal (a user of the service account, with
+    /// the SealhouseClusterExecutor policy) and a new access key for it,
+    /// and write them with the warehouse's capability key and table
+    /// location to FILE (readable by this user only; never overwritten).
+    Create {
+        /// The executor's name (letters, digits, '-', '_').
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// Where to write the identity.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// The data directory (default: $SEALHOUSE_DATA_DIR, else
+        /// ~/.local/share/sealhouse).
+        #[arg(long, value_name = "PATH")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Take Decrypt away from executor NAME: its reads of encrypted
+    /// projects fail once its key cache expires.
+    Revoke {
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        #[arg(long, value_name = "PATH")]
+        data_dir: Option<PathBuf>,
     },
 }
 
@@ -121,25 +174,38 @@ pub(crate) fn run(args: ClusterArgs) -> Result<()> {
             }
             Ok(())
         }
+        ClusterCommand::Identity { command } => identity_command(command),
         ClusterCommand::Executor {
             scheduler,
             listen,
             work_dir,
             data_dir,
+            identity,
+            kms,
+            kms_ca,
             concurrent_tasks,
             tls,
         } => {
             let tls = tls.load()?;
             loopback_only(listen, tls.is_some())?;
             create_private_dir(&work_dir)?;
-            let dir = data_dir::resolve(data_dir)?;
-            let local = Local::open(&dir)?;
-            let catalog = local.catalog()?;
-            let services = local.identity_services()?;
-            let keys = StorageKeys::new(Arc::clone(services.gateway()), catalog.file_store());
-            let reader = Arc::new(ScanReader::new(catalog, ReaderKeys::Any(Arc::new(keys))));
-            let unsealer =
-                Arc::new(KeysetUnsealer::new(services.gateway()).map_err(anyhow::Error::msg)?);
+            let (reader, unsealer) = match (identity, kms) {
+                (Some(identity), Some(kms)) => own_principal(&identity, &kms, kms_ca.as_deref())?,
+                _ => {
+                    let dir = data_dir::resolve(data_dir)?;
+                    let local = Local::open(&dir)?;
+                    let catalog = local.catalog()?;
+                    let services = local.identity_services()?;
+                    let keys =
+                        StorageKeys::new(Arc::clone(services.gateway()), catalog.file_store());
+                    let reader =
+                        Arc::new(ScanReader::new(catalog, ReaderKeys::Any(Arc::new(keys))));
+                    let unsealer = Arc::new(
+                        KeysetUnsealer::new(services.gateway()).map_err(anyhow::Error::msg)?,
+                    );
+                    (reader, unsealer)
+                }
+            };
             let runtime = crate::runtime::build("executor")?;
             eprintln!(
                 "sealhouse cluster executor on {listen}, scheduler {scheduler}, work dir {}",
@@ -156,6 +222,74 @@ pub(crate) fn run(args: ClusterArgs) -> Result<()> {
                     tls,
                 }))
                 .context("the executor stopped")?;
+            Ok(())
+        }
+    }
+}
+
+/// An executor reading as its own principal: the identity's access key
+/// signs its calls to the KMS at `kms` (answers cached for the KMS cache
+/// TTL); the identity names the table files and the capability key.
+fn own_principal(
+    identity: &Path,
+    kms: &str,
+    kms_ca: Option<&Path>,
+) -> Result<(Arc<ScanReader>, Arc<KeysetUnsealer>)> {
+    let identity = ExecutorIdentity::load(identity)?;
+    let mut client = KmsClient::new(
+        kms,
+        Credentials::new(
+            identity.access_key_id.clone(),
+            SecretBytes::from_slice(identity.access_key_secret.as_bytes()),
+        ),
+    )?;
+    if let Some(ca) = kms_ca {
+        let pem = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
+        client = client.with_root_certificates(&pem)?;
+    }
+    let kms: Arc<dyn KmsData> = Arc::new(CachingKms::new(client, crate::cache_ttl::cache_ttl()?));
+    let files = FileStore::open(&identity.tables, &S3Settings::from_env())
+        .with_context(|| format!("opening the table files at {}", identity.tables))?;
+    let account = identity.account()?;
+    let keys = Arc::new(StorageKeys::as_principal(Arc::clone(&kms), account, &files));
+    let unsealer = Arc::new(KeysetUnsealer::as_principal(kms));
+    let reader = ScanReader::without_catalog(
+        files,
+        identity.capability_key()?,
+        Arc::clone(&unsealer) as Arc<dyn PlanOpener>,
+        ReaderKeys::Any(keys),
+    );
+    eprintln!(
+        "sealhouse cluster executor acting as {}",
+        identity.principal
+    );
+    Ok((Arc::new(reader), unsealer))
+}
+
+fn identity_command(command: IdentityCommand) -> Result<()> {
+    match command {
+        IdentityCommand::Create {
+            name,
+            out,
+            data_dir,
+        } => {
+            let local = Local::open(&data_dir::resolve(data_dir)?)?;
+            let catalog = local.catalog()?;
+            let identity = crate::cluster_identity::create(
+                &local.iam,
+                &name,
+                catalog.capability_key(),
+                catalog.file_store().location().clone(),
+                &out,
+            )?;
+            println!("{}", identity.principal);
+            println!("written to {}", out.display());
+            Ok(())
+        }
+        IdentityCommand::Revoke { name, data_dir } => {
+            let local = Local::open(&data_dir::resolve(data_dir)?)?;
+            crate::cluster_identity::revoke(&local.iam, &name)?;
+            println!("executor {name} may no longer Decrypt");
             Ok(())
         }
     }

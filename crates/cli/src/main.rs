@@ -8,6 +8,7 @@
 mod cache_ttl;
 mod cipher_cmd;
 mod cluster_cmd;
+mod cluster_identity;
 mod cluster_tls;
 mod data_dir;
 mod external_cmd;

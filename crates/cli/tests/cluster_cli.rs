@@ -19,8 +19,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cluster::{
-    MARKER, WireTap, create_project, files_of, files_read, files_under, fill, free_port, ok,
-    queries, sql, start_cluster,
+    ExecutorsAs, MARKER, WireTap, audit_events, create_project, executor_home, files_of,
+    files_read, files_under, fill, free_port, identity_file, ok, queries, sql, start_cluster,
+    start_kms,
 };
 use sandbox::Sandbox;
 
@@ -59,9 +60,18 @@ fn queries_on_a_cluster_of_separate_processes_equal_the_embedded_warehouse() {
 
     let scheduler_port = free_port();
     let url = format!("http://127.0.0.1:{scheduler_port}");
-    let mut cluster = start_cluster(sandbox.dir.path(), scheduler_port, 2, None, &[], || {
-        sandbox.std_command()
-    });
+    // The executors are principals of their own, reaching the KMS over its
+    // HTTP API; they hold no key of the warehouse.
+    let (_kms, kms_url) = start_kms(sandbox.dir.path(), || sandbox.std_command());
+    let mut cluster = start_cluster(
+        sandbox.dir.path(),
+        scheduler_port,
+        2,
+        ExecutorsAs::OwnPrincipals { kms: &kms_url },
+        None,
+        &[],
+        || sandbox.std_command(),
+    );
     // The coordinator reaches the scheduler through a tap that keeps the
     // plans it submits.
     let tap = WireTap::start(scheduler_port);
@@ -170,6 +180,47 @@ fn queries_on_a_cluster_of_separate_processes_equal_the_embedded_warehouse() {
         14,
         "every file of plain_p.events was read: {events:?}"
     );
+    // Each executor made its KMS calls as its own principal (the audit
+    // log), Decrypt only; a repeated query within the key cache's TTL makes
+    // none.
+    let executor_calls = || -> Vec<(String, String, String, String)> {
+        audit_events(&data)
+            .into_iter()
+            .filter(|(principal, ..)| principal.contains(":user/cluster-executor-"))
+            .collect()
+    };
+    let calls = executor_calls();
+    for i in 0..2 {
+        let principal = format!("acs:ram::0000000000000000:user/cluster-executor-executor{i}");
+        let own: Vec<_> = calls.iter().filter(|c| c.0 == principal).collect();
+        assert!(!own.is_empty(), "executor {i} made no KMS call: {calls:?}");
+        println!("executor {i}: {} KMS calls as {principal}", own.len());
+    }
+    assert!(
+        calls
+            .iter()
+            .all(|(_, action, key, outcome)| action == "Decrypt"
+                && outcome == "ok"
+                && key.contains(":0000000000000000:key/")),
+        "executors only Decrypt with the service account's keys: {calls:?}"
+    );
+    for project in ["aes_p", "ctr_p"] {
+        let query = "SELECT count(*), sum(amount) FROM events WHERE id % 2 = 0";
+        sql(&sandbox, Some(&url), project, query).expect("runs");
+        let before = executor_calls().len();
+        sql(&sandbox, Some(&url), project, query).expect("runs");
+        assert_eq!(
+            executor_calls().len(),
+            before,
+            "{project}: a repeated query made KMS calls on the executors"
+        );
+    }
+    // Their homes, data and config directories stayed empty: no root key,
+    // no catalog was opened or made there.
+    for i in 0..2 {
+        let home = executor_home(sandbox.dir.path(), i);
+        assert_eq!(files_under(&home), Vec::<PathBuf>::new(), "executor {i}");
+    }
     // No process of the cluster logged a row's value or the root key (raw,
     // hex or base64), though they planned, read and decrypted every table.
     let root_keys = std::fs::read_dir(sandbox.config().join("root-keys")).expect("root keys");
@@ -200,10 +251,34 @@ fn queries_on_a_cluster_of_separate_processes_equal_the_embedded_warehouse() {
     assert!(!holds(&root_key), "a plan holds the root key");
     assert!(!holds(hex.as_bytes()), "a plan holds the root key");
     assert!(!holds(base64.as_bytes()), "a plan holds the root key");
+    let secrets: Vec<String> = (0..2)
+        .map(|i| {
+            let identity: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(identity_file(sandbox.dir.path(), i)).expect("identity"),
+            )
+            .expect("json");
+            identity["access_key_secret"]
+                .as_str()
+                .expect("secret")
+                .to_owned()
+        })
+        .collect();
+    for secret in &secrets {
+        assert!(
+            !holds(secret.as_bytes()),
+            "a plan holds an executor's secret"
+        );
+    }
     for process in &cluster {
         let log = std::fs::read(&process.log).expect("reads the log");
         let text = String::from_utf8_lossy(&log);
         assert!(!text.contains(MARKER), "a log holds a row's value");
+        for secret in &secrets {
+            assert!(
+                !text.contains(secret.as_str()),
+                "a log holds an executor's secret"
+            );
+        }
         assert!(
             !text.to_lowercase().contains(&hex),
             "a log holds the root key"
@@ -304,7 +379,15 @@ fn served_sessions_run_their_queries_on_the_cluster() {
             .env_remove("SEALHOUSE_KMS_ROOT_KEY_FILE");
         cmd
     };
-    let cluster = start_cluster(logs.path(), scheduler_port, 1, None, &[], command);
+    let cluster = start_cluster(
+        logs.path(),
+        scheduler_port,
+        1,
+        ExecutorsAs::Warehouse,
+        None,
+        &[],
+        command,
+    );
 
     let root = served.account("1892732288741234");
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -370,11 +453,10 @@ fn served_sessions_run_their_queries_on_the_cluster() {
             assert_eq!(rows[0].get::<_, i64>(0), 18);
             calls.push(kms_calls(served.data_dir()));
         }
-        // (The first also finds, or creates, the cluster-keyset key.)
-        assert!(
-            calls[1] - calls[0] >= 2,
-            "GenerateDataKey and Decrypt: {calls:?}"
-        );
+        // The first opens the seal on the executor: one Decrypt (the data
+        // key it is sealed under was made when the session's first scan
+        // sealed its plain files' tag keys).
+        assert!(calls[1] - calls[0] >= 1, "Decrypt: {calls:?}");
         assert_eq!(
             calls[2], calls[1],
             "the repeated query called the KMS: {calls:?}"
@@ -498,9 +580,18 @@ fn a_cluster_reads_tables_in_an_s3_bucket() {
 
     let scheduler_port = free_port();
     let url = format!("http://127.0.0.1:{scheduler_port}");
-    let cluster = start_cluster(sandbox.dir.path(), scheduler_port, 2, None, &[], || {
-        sandbox.std_command()
-    });
+    // Executors as their own principals: they read the bucket their
+    // identity names with their own AWS_* settings, and no catalog.
+    let (_kms, kms_url) = start_kms(sandbox.dir.path(), || sandbox.std_command());
+    let cluster = start_cluster(
+        sandbox.dir.path(),
+        scheduler_port,
+        2,
+        ExecutorsAs::OwnPrincipals { kms: &kms_url },
+        None,
+        &[],
+        || sandbox.std_command(),
+    );
     for (name, other) in [("aes_p", "ctr_p"), ("ctr_p", "aes_p")] {
         for query in queries(other) {
             let embedded = ok(&sandbox, name, &query);

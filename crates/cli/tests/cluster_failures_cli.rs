@@ -8,7 +8,7 @@ mod sandbox;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use cluster::{fill, free_port, ok, sql, start_cluster};
+use cluster::{ExecutorsAs, fill, free_port, ok, sql, start_cluster, start_kms};
 use sandbox::Sandbox;
 
 /// An executor killed while a query runs on it: the scheduler takes it for
@@ -21,10 +21,12 @@ fn an_executor_killed_mid_query_costs_time_not_rows() {
     fill(&sandbox, "default");
     let scheduler_port = free_port();
     let url = format!("http://127.0.0.1:{scheduler_port}");
+    let (_kms, kms_url) = start_kms(sandbox.dir.path(), || sandbox.std_command());
     let mut cluster = start_cluster(
         sandbox.dir.path(),
         scheduler_port,
         2,
+        ExecutorsAs::OwnPrincipals { kms: &kms_url },
         None,
         &["--executor-timeout", "6"],
         || sandbox.std_command(),
@@ -81,6 +83,8 @@ fn kms_field(out: &str, name: &str) -> String {
 /// A KMS refusal on an executor (the project's own key disabled, the
 /// executor's key cache off) reaches the user naming the key and its
 /// state, as in the embedded warehouse; enabled again, the key serves.
+/// (Executors reading as the warehouse: a BYOK key belongs to the
+/// customer's account, which an executor's own principal cannot use.)
 #[test]
 fn a_key_disabled_under_a_running_cluster_is_named_in_the_error() {
     let sandbox = Sandbox::new();
@@ -99,11 +103,19 @@ fn a_key_disabled_under_a_running_cluster_is_named_in_the_error() {
     fill(&sandbox, "byok");
     let scheduler_port = free_port();
     let url = format!("http://127.0.0.1:{scheduler_port}");
-    let _cluster = start_cluster(sandbox.dir.path(), scheduler_port, 1, None, &[], || {
-        let mut cmd = sandbox.std_command();
-        cmd.env("SEALHOUSE_KMS_CACHE_TTL", "0");
-        cmd
-    });
+    let _cluster = start_cluster(
+        sandbox.dir.path(),
+        scheduler_port,
+        1,
+        ExecutorsAs::Warehouse,
+        None,
+        &[],
+        || {
+            let mut cmd = sandbox.std_command();
+            cmd.env("SEALHOUSE_KMS_CACHE_TTL", "0");
+            cmd
+        },
+    );
     let query = "SELECT region, sum(amount) FROM events GROUP BY region ORDER BY 1";
     let embedded = ok(&sandbox, "byok", query);
     assert_eq!(
@@ -121,4 +133,83 @@ fn a_key_disabled_under_a_running_cluster_is_named_in_the_error() {
 
     run(&["kms", "enable-key", "--key-id", &key_id]);
     assert_eq!(sql(&sandbox, Some(&url), "byok", query), Ok(embedded));
+}
+
+/// An executor reading as its own principal uses only what that principal
+/// may: a BYOK project's key (another account's) is refused naming the key
+/// and why, and once its Decrypt is revoked (`sealhouse cluster identity
+/// revoke`, key cache off) a default-key project's reads fail naming the
+/// key and the missing permission; granted again, they work. Never rows
+/// read without the key.
+#[test]
+fn an_executor_reads_only_what_its_own_principal_may_decrypt() {
+    let sandbox = Sandbox::new();
+    let run = |args: &[&str]| {
+        let out = sandbox.std_command().args(args).output().expect("runs");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let key = run(&["kms", "create-key"]);
+    let byok_key = kms_field(&key, "key_id");
+    run(&["project", "create", "byok", "--key", &byok_key]);
+    fill(&sandbox, "byok");
+    run(&["project", "create", "dflt", "--encryption", "AES256"]);
+    fill(&sandbox, "dflt");
+    let scheduler_port = free_port();
+    let url = format!("http://127.0.0.1:{scheduler_port}");
+    let (_kms, kms_url) = start_kms(sandbox.dir.path(), || sandbox.std_command());
+    let _cluster = start_cluster(
+        sandbox.dir.path(),
+        scheduler_port,
+        1,
+        ExecutorsAs::OwnPrincipals { kms: &kms_url },
+        None,
+        &[],
+        || {
+            let mut cmd = sandbox.std_command();
+            cmd.env("SEALHOUSE_KMS_CACHE_TTL", "0");
+            cmd
+        },
+    );
+    let query = "SELECT region, sum(amount) FROM events GROUP BY region ORDER BY 1";
+    let embedded = ok(&sandbox, "dflt", query);
+    assert_eq!(
+        sql(&sandbox, Some(&url), "dflt", query),
+        Ok(embedded.clone())
+    );
+
+    let err = sql(&sandbox, Some(&url), "byok", query).expect_err("another account's key");
+    println!("BYOK on an own-principal executor: {err}");
+    assert!(err.contains(&byok_key), "{err}");
+    assert!(
+        err.contains("its own principal of account 0000000000000000"),
+        "{err}"
+    );
+    assert!(err.contains("--data-dir"), "{err}");
+
+    run(&["cluster", "identity", "revoke", "--name", "executor0"]);
+    let err = sql(&sandbox, Some(&url), "dflt", query).expect_err("Decrypt revoked");
+    println!("revoked: {err}");
+    assert!(err.contains("cluster-executor-executor0"), "{err}");
+    assert!(err.contains("kms:Decrypt"), "{err}");
+    assert!(err.contains(":0000000000000000:key/"), "{err}");
+    assert!(!err.contains("DataFusionError("), "{err}");
+
+    // Granted again (a new identity file for the same executor re-attaches
+    // its policy), the running executor reads again.
+    let again = sandbox.dir.path().join("executor0-again.identity");
+    run(&[
+        "cluster",
+        "identity",
+        "create",
+        "--name",
+        "executor0",
+        "--out",
+        again.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(sql(&sandbox, Some(&url), "dflt", query), Ok(embedded));
 }

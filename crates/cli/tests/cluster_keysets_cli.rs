@@ -13,7 +13,10 @@ mod sandbox;
 
 use std::collections::BTreeMap;
 
-use cluster::{WireTap, create_project, files_read, fill, free_port, ok, sql, start_cluster};
+use cluster::{
+    ExecutorsAs, WireTap, create_project, files_read, fill, free_port, ok, sql, start_cluster,
+    start_kms,
+};
 use sandbox::Sandbox;
 use sealhouse_crypto::Keyset;
 
@@ -144,9 +147,16 @@ fn keyset_functions_run_on_a_cluster_with_their_keysets_sealed() {
     ));
 
     let scheduler_port = free_port();
-    let mut processes = start_cluster(sandbox.dir.path(), scheduler_port, 2, None, &[], || {
-        sandbox.std_command()
-    });
+    let (_kms, kms_url) = start_kms(sandbox.dir.path(), || sandbox.std_command());
+    let mut processes = start_cluster(
+        sandbox.dir.path(),
+        scheduler_port,
+        2,
+        ExecutorsAs::OwnPrincipals { kms: &kms_url },
+        None,
+        &[],
+        || sandbox.std_command(),
+    );
     let tap = WireTap::start(scheduler_port);
     let url = format!("http://127.0.0.1:{}", tap.port);
 

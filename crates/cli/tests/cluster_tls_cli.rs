@@ -6,7 +6,9 @@
 mod cluster;
 mod sandbox;
 
-use cluster::{create_project, fill, free_port, make_certs, ok, queries, start_cluster, tls_args};
+use cluster::{
+    ExecutorsAs, create_project, fill, free_port, make_certs, ok, queries, start_cluster, tls_args,
+};
 use sandbox::Sandbox;
 
 /// Runs `query` with `sealhouse sql --cluster URL` and `extra` arguments.
@@ -63,10 +65,13 @@ fn a_cluster_with_tls_serves_only_holders_of_its_certificates() {
 
     let scheduler_port = free_port();
     let url = format!("https://127.0.0.1:{scheduler_port}");
+    // Executors reading as the warehouse (the data directory): the mode
+    // the other cluster tests do not use.
     let cluster = start_cluster(
         sandbox.dir.path(),
         scheduler_port,
         2,
+        ExecutorsAs::Warehouse,
         Some(&certs),
         &[],
         || sandbox.std_command(),

@@ -92,15 +92,52 @@ pub fn tls_args(dir: &Path, name: &str) -> Vec<String> {
     ]
 }
 
+/// How a test cluster's executors read.
+#[derive(Clone, Copy)]
+pub enum ExecutorsAs<'a> {
+    /// As the warehouse: each opens the data directory, root key and all.
+    Warehouse,
+    /// As principals of their own: each gets an identity (`sealhouse
+    /// cluster identity create --name executorN`) and calls the KMS HTTP
+    /// API at this URL; its data and config directories (and HOME) are an
+    /// empty directory of its own, so it holds no key of the warehouse.
+    OwnPrincipals { kms: &'a str },
+}
+
+/// The executor identity file of executor `i` under `logs`.
+pub fn identity_file(logs: &Path, i: usize) -> PathBuf {
+    logs.join(format!("executor{i}.identity"))
+}
+
+/// The empty home of executor `i` (an own principal) under `logs`.
+pub fn executor_home(logs: &Path, i: usize) -> PathBuf {
+    logs.join(format!("executor{i}-home"))
+}
+
+/// The KMS HTTP API over the data directory `command` points at
+/// (`sealhouse kms serve` on a free loopback port), and its URL.
+pub fn start_kms(logs: &Path, command: impl Fn() -> Command) -> (Process, String) {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut kms = Process::spawn(
+        command(),
+        logs.join("kms.log"),
+        &["kms", "serve", "--listen", &listen],
+    );
+    kms.wait_listening(port);
+    (kms, format!("http://{listen}"))
+}
+
 /// A scheduler on `scheduler_port` and `executors` executors (two tasks at
-/// once each), their logs and work directories in `logs`, the binary
-/// pointed at a data directory by `command`; the scheduler first. With
-/// `tls`, the certificates of `scheduler` and `executorN` in that
-/// directory.
+/// once each, reading as `readers` says), their logs and work directories
+/// in `logs`, the binary pointed at a data directory by `command`; the
+/// scheduler first. With `tls`, the certificates of `scheduler` and
+/// `executorN` in that directory.
 pub fn start_cluster(
     logs: &Path,
     scheduler_port: u16,
     executors: usize,
+    readers: ExecutorsAs<'_>,
     tls: Option<&Path>,
     scheduler_options: &[&str],
     command: impl Fn() -> Command,
@@ -126,29 +163,76 @@ pub fn start_cluster(
     for i in 0..executors {
         let port = free_port();
         let work = logs.join(format!("work{i}"));
-        let args = with_tls(
-            [
-                "cluster",
-                "executor",
-                "--scheduler",
-                &url,
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--work-dir",
-                work.to_str().expect("utf-8"),
-                "--concurrent-tasks",
-                "2",
-            ]
-            .map(String::from)
-            .to_vec(),
-            &format!("executor{i}"),
-        );
+        let mut args: Vec<String> = [
+            "cluster",
+            "executor",
+            "--scheduler",
+            &url,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--work-dir",
+            work.to_str().expect("utf-8"),
+            "--concurrent-tasks",
+            "2",
+        ]
+        .map(String::from)
+        .to_vec();
+        let mut cmd = command();
+        if let ExecutorsAs::OwnPrincipals { kms } = readers {
+            let identity = identity_file(logs, i);
+            if !identity.exists() {
+                let out = command()
+                    .args(["cluster", "identity", "create", "--name"])
+                    .arg(format!("executor{i}"))
+                    .arg("--out")
+                    .arg(&identity)
+                    .output()
+                    .expect("runs");
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            let home = executor_home(logs, i);
+            std::fs::create_dir_all(&home).expect("home");
+            cmd.env("HOME", &home)
+                .env("SEALHOUSE_DATA_DIR", home.join("data"))
+                .env("SEALHOUSE_CONFIG_DIR", home.join("config"));
+            args.extend([
+                "--identity".to_owned(),
+                identity.to_str().expect("utf-8").to_owned(),
+                "--kms".to_owned(),
+                kms.to_owned(),
+            ]);
+        }
+        let args = with_tls(args, &format!("executor{i}"));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut executor = Process::spawn(command(), logs.join(format!("executor{i}.log")), &args);
+        let mut executor = Process::spawn(cmd, logs.join(format!("executor{i}.log")), &args);
         executor.wait_listening(port);
         processes.push(executor);
     }
     processes
+}
+
+/// The KMS calls the audit log of the data directory `data` holds, oldest
+/// first: (principal, action, key ARN, outcome).
+pub fn audit_events(data: &Path) -> Vec<(String, String, String, String)> {
+    let db = rusqlite::Connection::open_with_flags(
+        data.join("kms").join("audit.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("opens the audit log");
+    let mut statement = db
+        .prepare(
+            "SELECT principal, action, coalesce(key_arn, ''), outcome FROM events ORDER BY seq",
+        )
+        .expect("prepares");
+    statement
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .expect("queries")
+        .map(|r| r.expect("a row"))
+        .collect()
 }
 
 /// Runs `sealhouse cluster certs` for `names` into `dir`.

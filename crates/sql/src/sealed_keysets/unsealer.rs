@@ -30,7 +30,8 @@ pub(crate) struct Unsealed {
     expires: i64,
 }
 
-/// Opens sealed keysets through the KMS, as the warehouse service account.
+/// Opens sealed keysets through the KMS: as the warehouse service account,
+/// or as a cluster executor's own principal.
 pub struct KeysetUnsealer {
     kms: Arc<dyn KmsData>,
     opened: Mutex<Vec<(Vec<u8>, Unsealed)>>,
@@ -50,11 +51,20 @@ impl KeysetUnsealer {
     /// each data key for its TTL.
     pub fn new(gateway: &KmsGateway) -> Result<Self, String> {
         let account = service_account()?;
-        Ok(Self {
-            kms: gateway.cached("cluster-keysets", Principal::Root { account }),
+        Ok(Self::as_principal(
+            gateway.cached("cluster-keysets", Principal::Root { account }),
+        ))
+    }
+
+    /// An unsealer reaching the KMS through `kms`, one principal's
+    /// connection (a cluster executor's own), which must be allowed
+    /// `kms:Decrypt` on the cluster-keyset CMK.
+    pub fn as_principal(kms: Arc<dyn KmsData>) -> Self {
+        Self {
+            kms,
             opened: Mutex::new(Vec::new()),
             opening: Mutex::new(()),
-        })
+        }
     }
 
     /// The keyset sealed in `sealed`, if it has not expired.

@@ -39,7 +39,7 @@ struct AccountKeys {
 
 /// Keys of encrypted projects, shared by every session of a process.
 pub struct StorageKeys {
-    gateway: Arc<KmsGateway>,
+    access: KeyAccess,
     /// Where table files are read from (the segmented stores read through it).
     files: Arc<dyn object_store::ObjectStore>,
     accounts: Mutex<HashMap<String, Arc<AccountKeys>>>,
@@ -51,12 +51,40 @@ impl fmt::Debug for StorageKeys {
     }
 }
 
+/// How a process reaches projects' CMKs.
+enum KeyAccess {
+    /// The warehouse's own processes: each key as its account's root,
+    /// through the embedded KMS.
+    AccountRoots(Arc<KmsGateway>),
+    /// A process that is a principal of its own (a cluster's executor) in
+    /// the account named: every key through its one KMS connection, as far
+    /// as its permissions reach.
+    Principal(Arc<dyn KmsData>, AccountId),
+}
+
 impl StorageKeys {
     /// Keys reached through `gateway` (whose TTL their KMS answers are
     /// cached for), for the table files of `files`.
     pub fn new(gateway: Arc<KmsGateway>, files: &crate::FileStore) -> Self {
+        Self::with_access(KeyAccess::AccountRoots(gateway), files)
+    }
+
+    /// Keys reached through `kms`, one principal's connection (caching as
+    /// it was set up to) in `account`, for the table files of `files`: a
+    /// project whose key that principal may not use fails with the KMS's
+    /// refusal, and one whose key is another account's (BYOK), which no
+    /// principal of `account` can ever use, fails saying so.
+    pub fn as_principal(
+        kms: Arc<dyn KmsData>,
+        account: AccountId,
+        files: &crate::FileStore,
+    ) -> Self {
+        Self::with_access(KeyAccess::Principal(kms, account), files)
+    }
+
+    fn with_access(access: KeyAccess, files: &crate::FileStore) -> Self {
         Self {
-            gateway,
+            access,
             files: Arc::clone(files.object_store()),
             accounts: Mutex::new(HashMap::new()),
         }
@@ -65,6 +93,17 @@ impl StorageKeys {
     /// The keys of `project`, encrypted as `setting`.
     pub fn project(&self, project: &str, setting: &ProjectEncryption) -> Result<ProjectKeys> {
         let account = key_account(&setting.key_arn)?;
+        if let KeyAccess::Principal(_, own) = &self.access
+            && *own != account
+        {
+            return Err(DataFusionError::Execution(format!(
+                "cannot read encrypted project '{project}' ({} with key {}): this process reads \
+                 as its own principal of account {own}, and a KMS key serves only principals of \
+                 its own account ({account}); read the project where the warehouse itself runs \
+                 (without --cluster, or on executors started with --data-dir)",
+                setting.algorithm, setting.key_arn
+            )));
+        }
         let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
         let keys = accounts
             .entry(account.as_str().to_owned())
@@ -73,12 +112,15 @@ impl StorageKeys {
                 // to the principal it was given to. It remembers the keys it
                 // wraps, so reading back a file this process wrote (a merge
                 // of small files) unwraps its key without a KMS call.
-                let kms = self.gateway.cached_remembering(
-                    &format!("storage-encryption:{account}"),
-                    Principal::Root {
-                        account: account.clone(),
-                    },
-                );
+                let kms = match &self.access {
+                    KeyAccess::AccountRoots(gateway) => gateway.cached_remembering(
+                        &format!("storage-encryption:{account}"),
+                        Principal::Root {
+                            account: account.clone(),
+                        },
+                    ),
+                    KeyAccess::Principal(kms, _) => Arc::clone(kms),
+                };
                 // The Parquet keys keep no cache of their own: unwrapped
                 // KEKs are the KMS cache's Decrypt answers, whose TTL is the
                 // one the KMS issue configures.
