@@ -190,6 +190,7 @@ fn an_executor_reads_only_what_its_own_principal_may_decrypt() {
         "{err}"
     );
     assert!(err.contains("--data-dir"), "{err}");
+    assert!(!err.contains("DataFusionError("), "{err}");
 
     run(&["cluster", "identity", "revoke", "--name", "executor0"]);
     let err = sql(&sandbox, Some(&url), "dflt", query).expect_err("Decrypt revoked");

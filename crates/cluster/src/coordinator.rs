@@ -141,11 +141,15 @@ fn explain(at: &SchedulerUrl, e: DataFusionError) -> DataFusionError {
 
 /// The reason inside Ballista's report of a failed task, which carries the
 /// executor's error as its Debug text (`Task failed due to runtime
-/// execution error: DataFusionError(...(Kms { code: .., message: "..." }))`):
-/// Sealhouse's own message, unquoted.
+/// execution error: DataFusionError(...(Kms { code: .., message: "..." }))`,
+/// or `DataFusionError(Execution("..."))`): Sealhouse's own message,
+/// unquoted.
 fn task_failure(text: &str) -> Option<String> {
     let (_, debug) = text.split_once("Task failed due to runtime execution error: ")?;
-    let (_, quoted) = debug.split_once("message: \"")?;
+    let quoted = ["message: \"", "Execution(\""]
+        .iter()
+        .filter_map(|marker| debug.find(marker).map(|at| &debug[at + marker.len()..]))
+        .max_by_key(|rest| rest.len())?;
     let mut reason = String::new();
     let mut chars = quoted.chars();
     while let Some(c) = chars.next() {
@@ -174,6 +178,12 @@ mod tests {
         assert_eq!(
             task_failure(text).as_deref(),
             Some("key k is Disabled, so \"it\" cannot")
+        );
+        let text = "Job a failed: Task failed due to runtime execution error: \
+                    DataFusionError(Execution(\"cannot read 'p': \\\"why\\\"\"))";
+        assert_eq!(
+            task_failure(text).as_deref(),
+            Some("cannot read 'p': \"why\"")
         );
         assert_eq!(
             task_failure("Task failed due to runtime execution error: Io"),
