@@ -243,7 +243,7 @@ fn integrity_costs(
         tagging.push(t.elapsed());
         let t = Instant::now();
         for (f, b) in files.iter().zip(&bytes) {
-            let verifier = sealhouse_storage::BlockTagKeys::Catalog(&catalog)
+            let verifier = sealhouse_storage::BlockTagKeys::Catalog(catalog)
                 .verifier(f)
                 .expect("fits")
                 .expect("tagged");

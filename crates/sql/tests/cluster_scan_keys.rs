@@ -26,13 +26,16 @@ use sealhouse_storage::{
     CapabilityKey, Catalog, FileStore, ReaderKeys, S3Settings, ScanReader, SnapshotScanExec,
 };
 
+/// A change made to a scan's bytes on their way.
+type Edit = Box<dyn Fn(Vec<u8>) -> Vec<u8> + Send>;
+
 /// Runs plans as an executor without the catalog would: every scan node
 /// goes through its bytes and comes back decoded with `reader`. Keeps the
 /// bytes of the scans it sent; `edit` may change them on the way.
 struct CatalogFreeExecutor {
     reader: Arc<ScanReader>,
     sent: Mutex<Vec<Vec<u8>>>,
-    edit: Mutex<Option<Box<dyn Fn(Vec<u8>) -> Vec<u8> + Send>>>,
+    edit: Mutex<Option<Edit>>,
 }
 
 impl std::fmt::Debug for CatalogFreeExecutor {
