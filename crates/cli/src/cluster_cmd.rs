@@ -23,9 +23,9 @@ use crate::cluster_tls::ClusterTlsArgs;
 use sealhouse_crypto::SecretBytes;
 use sealhouse_iam::signing::Credentials;
 use sealhouse_kms::{CachingKms, KmsData};
-use sealhouse_kms_http::KmsClient;
+use sealhouse_kms_http::{KmsClient, RoleSessionKms};
 use sealhouse_sql::KeysetUnsealer;
-use sealhouse_storage::encryption::StorageKeys;
+use sealhouse_storage::encryption::{OtherAccounts, StorageKeys};
 use sealhouse_storage::{FileStore, PlanOpener, ReaderKeys, S3Settings, ScanReader};
 
 use crate::data_dir;
@@ -247,11 +247,36 @@ fn own_principal(
         let pem = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
         client = client.with_root_certificates(&pem)?;
     }
-    let kms: Arc<dyn KmsData> = Arc::new(CachingKms::new(client, crate::cache_ttl::cache_ttl()?));
+    let ttl = crate::cache_ttl::cache_ttl()?;
+    let via = client.with_credentials(Credentials::new(
+        identity.access_key_id.clone(),
+        SecretBytes::from_slice(identity.access_key_secret.as_bytes()),
+    ));
+    let own_key_id = identity.access_key_id.clone();
+    let own_secret = SecretBytes::from_slice(identity.access_key_secret.as_bytes());
+    let kms: Arc<dyn KmsData> = Arc::new(CachingKms::new(client, ttl));
     let files = FileStore::open(&identity.tables, &S3Settings::from_env())
         .with_context(|| format!("opening the table files at {}", identity.tables))?;
     let account = identity.account()?;
-    let keys = Arc::new(StorageKeys::as_principal(Arc::clone(&kms), account, &files));
+    // Another account's (BYOK) keys: as a session of its executor role.
+    let session = identity.session_name();
+    let others: OtherAccounts = Arc::new(move |account| {
+        let role = format!(
+            "acs:ram::{account}:role/{}",
+            crate::cluster_identity::BYOK_ROLE.to_lowercase()
+        );
+        let own = Credentials::new(own_key_id.clone(), own_secret.duplicate());
+        let role_kms = RoleSessionKms::new(via.with_credentials(own), &role, &session).with_hint(
+            "that account's administrator makes the role, trusting the warehouse service \
+             account (acs:ram::0000000000000000:root) and allowed kms:Decrypt with the key \
+             (docs/cluster.md, \"BYOK projects\"); or read the project without --cluster",
+        );
+        Arc::new(CachingKms::new(role_kms, ttl)) as Arc<dyn KmsData>
+    });
+    let keys = Arc::new(
+        StorageKeys::as_principal(Arc::clone(&kms), account, &files)
+            .reaching_other_accounts(others),
+    );
     let unsealer = Arc::new(KeysetUnsealer::as_principal(kms));
     let reader = ScanReader::without_catalog(
         files,

@@ -10,7 +10,10 @@
 //! account, so an executor identity reads every unencrypted and default-key
 //! project and opens sealed keysets and tag keys. A BYOK project's CMK
 //! belongs to its customer's account, which no service-account principal
-//! may use: such scans fail on the executor with the KMS's refusal.
+//! may use directly: the executor assumes that account's
+//! [`BYOK_ROLE`], which the account's administrator makes (trusting the
+//! service account, allowed Decrypt with the key), or the scan fails with
+//! the refusal.
 
 use std::path::Path;
 
@@ -23,9 +26,15 @@ use serde::{Deserialize, Serialize};
 /// The service-account policy every executor identity has.
 pub(crate) const EXECUTOR_POLICY: &str = "SealhouseClusterExecutor";
 
+/// The role an account that wants its BYOK projects read on a cluster
+/// makes: it trusts the executors' principals and may Decrypt with the
+/// project's key. Executors assume it to read that account's files.
+pub(crate) const BYOK_ROLE: &str = "SealhouseClusterExecutorRole";
+
 /// What it allows: Decrypt with the service account's own keys (the
-/// default storage keys, the cluster-keyset key), in any region.
-const EXECUTOR_POLICY_DOCUMENT: &str = r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":["kms:Decrypt"],"Resource":["acs:kms:*:0000000000000000:key/*"]}]}"#;
+/// default storage keys, the cluster-keyset key), in any region, and
+/// assuming any account's [`BYOK_ROLE`] that trusts it.
+const EXECUTOR_POLICY_DOCUMENT: &str = r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":["kms:Decrypt"],"Resource":["acs:kms:*:0000000000000000:key/*"]},{"Effect":"Allow","Action":["sts:AssumeRole"],"Resource":["acs:ram::*:role/sealhouseclusterexecutorrole"]}]}"#;
 
 /// User names of executor identities start with it.
 const USER_PREFIX: &str = "cluster-executor-";
@@ -75,6 +84,15 @@ impl ExecutorIdentity {
             .ok()
             .and_then(|a| a.account().cloned())
             .with_context(|| format!("the executor identity's principal {:?}", self.principal))
+    }
+
+    /// The name of its sessions of other accounts' roles: its user's name.
+    pub(crate) fn session_name(&self) -> String {
+        self.principal
+            .rsplit('/')
+            .next()
+            .unwrap_or("cluster-executor")
+            .to_owned()
     }
 
     /// The capability key it names.

@@ -80,34 +80,43 @@ fn kms_field(out: &str, name: &str) -> String {
         .to_owned()
 }
 
-/// A KMS refusal on an executor (the project's own key disabled, the
-/// executor's key cache off) reaches the user naming the key and its
-/// state, as in the embedded warehouse; enabled again, the key serves.
-/// (Executors reading as the warehouse: a BYOK key belongs to the
-/// customer's account, which an executor's own principal cannot use.)
+/// The role an account makes so that a cluster's executors read its BYOK
+/// projects: it trusts the warehouse service account's principals.
+const EXECUTOR_ROLE_TRUST: &str = r#"{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"RAM":["acs:ram::0000000000000000:root"]}}],"Version":"1"}"#;
+
+/// Runs the binary in the sandbox, expecting success; its standard output.
+fn run(sandbox: &Sandbox, args: &[&str]) -> String {
+    let out = sandbox.std_command().args(args).output().expect("runs");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Executors are principals of their own. A BYOK project's key is another
+/// account's: they read it as a session of that account's executor role,
+/// and without the role the scan is refused naming the key and the role.
+/// A KMS refusal on an executor (the role's Decrypt taken away, the key
+/// disabled; the executor's key cache off) reaches the user naming the key
+/// and why, as in the embedded warehouse; granted or enabled again, the
+/// key serves. Never rows read without the key.
 #[test]
-fn a_key_disabled_under_a_running_cluster_is_named_in_the_error() {
+fn byok_projects_are_read_through_the_accounts_executor_role() {
     let sandbox = Sandbox::new();
-    let run = |args: &[&str]| {
-        let out = sandbox.std_command().args(args).output().expect("runs");
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let key = run(&["kms", "create-key"]);
+    let key = run(&sandbox, &["kms", "create-key"]);
     let key_id = kms_field(&key, "key_id");
-    run(&["project", "create", "byok", "--key", &key_id]);
+    run(&sandbox, &["project", "create", "byok", "--key", &key_id]);
     fill(&sandbox, "byok");
     let scheduler_port = free_port();
     let url = format!("http://127.0.0.1:{scheduler_port}");
+    let (_kms, kms_url) = start_kms(sandbox.dir.path(), || sandbox.std_command());
     let _cluster = start_cluster(
         sandbox.dir.path(),
         scheduler_port,
         1,
-        ExecutorsAs::Warehouse,
+        ExecutorsAs::OwnPrincipals { kms: &kms_url },
         None,
         &[],
         || {
@@ -118,46 +127,89 @@ fn a_key_disabled_under_a_running_cluster_is_named_in_the_error() {
     );
     let query = "SELECT region, sum(amount) FROM events GROUP BY region ORDER BY 1";
     let embedded = ok(&sandbox, "byok", query);
+
+    // No role yet: refused, naming the key and the role to make.
+    let err = sql(&sandbox, Some(&url), "byok", query).expect_err("no role");
+    println!("without the role: {err}");
+    assert!(err.contains(&key_id), "{err}");
+    assert!(err.contains("role/sealhouseclusterexecutorrole"), "{err}");
+    assert!(!err.contains("DataFusionError("), "{err}");
+
+    run(
+        &sandbox,
+        &[
+            "iam",
+            "create-role",
+            "--name",
+            "SealhouseClusterExecutorRole",
+            "--trust-policy",
+            EXECUTOR_ROLE_TRUST,
+        ],
+    );
+    let attach = |verb: &str| {
+        run(
+            &sandbox,
+            &[
+                "iam",
+                verb,
+                "--policy",
+                "AliyunKMSCryptoUserAccess",
+                "--system",
+                "--role",
+                "SealhouseClusterExecutorRole",
+            ],
+        )
+    };
+    attach("attach-policy");
     assert_eq!(
         sql(&sandbox, Some(&url), "byok", query),
         Ok(embedded.clone())
     );
 
-    run(&["kms", "disable-key", "--key-id", &key_id]);
+    run(&sandbox, &["kms", "disable-key", "--key-id", &key_id]);
     let err = sql(&sandbox, Some(&url), "byok", query).expect_err("the key is disabled");
     assert!(err.contains(&key_id), "{err}");
     assert!(err.contains("is Disabled"), "{err}");
     assert!(err.contains("enable it with EnableKey"), "{err}");
     // The executor's reason, not Ballista's Debug text of it.
     assert!(!err.contains("DataFusionError("), "{err}");
+    run(&sandbox, &["kms", "enable-key", "--key-id", &key_id]);
+    assert_eq!(
+        sql(&sandbox, Some(&url), "byok", query),
+        Ok(embedded.clone())
+    );
 
-    run(&["kms", "enable-key", "--key-id", &key_id]);
+    // The role's Decrypt taken away: refused, naming the role session.
+    attach("detach-policy");
+    let err = sql(&sandbox, Some(&url), "byok", query).expect_err("no Decrypt");
+    println!("the role without Decrypt: {err}");
+    assert!(err.contains(&key_id), "{err}");
+    assert!(err.contains("sealhouseclusterexecutorrole"), "{err}");
+    assert!(err.contains("kms:Decrypt"), "{err}");
+    attach("attach-policy");
     assert_eq!(sql(&sandbox, Some(&url), "byok", query), Ok(embedded));
+
+    // Every call the executor made went through its role session of the
+    // key's account, or as itself: none as an account root.
+    let calls = cluster::audit_events(&sandbox.data());
+    let on_key: Vec<_> = calls
+        .iter()
+        .filter(|(p, _, k, _)| k.ends_with(&key_id) && p.contains("sealhouseclusterexecutorrole"))
+        .collect();
+    assert!(!on_key.is_empty(), "{calls:?}");
 }
 
-/// An executor reading as its own principal uses only what that principal
-/// may: a BYOK project's key (another account's) is refused naming the key
-/// and why, and once its Decrypt is revoked (`sealhouse cluster identity
-/// revoke`, key cache off) a default-key project's reads fail naming the
-/// key and the missing permission; granted again, they work. Never rows
-/// read without the key.
+/// An executor of its own principal: once its Decrypt is revoked
+/// (`sealhouse cluster identity revoke`, key cache off) a default-key
+/// project's reads fail naming the key and the missing permission; granted
+/// again (a new identity file for the same name), they work.
 #[test]
-fn an_executor_reads_only_what_its_own_principal_may_decrypt() {
+fn a_revoked_executor_identity_reads_nothing_encrypted() {
     let sandbox = Sandbox::new();
-    let run = |args: &[&str]| {
-        let out = sandbox.std_command().args(args).output().expect("runs");
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let key = run(&["kms", "create-key"]);
-    let byok_key = kms_field(&key, "key_id");
-    run(&["project", "create", "byok", "--key", &byok_key]);
-    fill(&sandbox, "byok");
-    run(&["project", "create", "dflt", "--encryption", "AES256"]);
+    run(
+        &sandbox,
+        &["project", "create", "dflt", "--encryption", "AES256"],
+    );
     fill(&sandbox, "dflt");
     let scheduler_port = free_port();
     let url = format!("http://127.0.0.1:{scheduler_port}");
@@ -182,17 +234,10 @@ fn an_executor_reads_only_what_its_own_principal_may_decrypt() {
         Ok(embedded.clone())
     );
 
-    let err = sql(&sandbox, Some(&url), "byok", query).expect_err("another account's key");
-    println!("BYOK on an own-principal executor: {err}");
-    assert!(err.contains(&byok_key), "{err}");
-    assert!(
-        err.contains("its own principal of account 0000000000000000"),
-        "{err}"
+    run(
+        &sandbox,
+        &["cluster", "identity", "revoke", "--name", "executor0"],
     );
-    assert!(err.contains("--data-dir"), "{err}");
-    assert!(!err.contains("DataFusionError("), "{err}");
-
-    run(&["cluster", "identity", "revoke", "--name", "executor0"]);
     let err = sql(&sandbox, Some(&url), "dflt", query).expect_err("Decrypt revoked");
     println!("revoked: {err}");
     assert!(err.contains("cluster-executor-executor0"), "{err}");
@@ -200,17 +245,18 @@ fn an_executor_reads_only_what_its_own_principal_may_decrypt() {
     assert!(err.contains(":0000000000000000:key/"), "{err}");
     assert!(!err.contains("DataFusionError("), "{err}");
 
-    // Granted again (a new identity file for the same executor re-attaches
-    // its policy), the running executor reads again.
     let again = sandbox.dir.path().join("executor0-again.identity");
-    run(&[
-        "cluster",
-        "identity",
-        "create",
-        "--name",
-        "executor0",
-        "--out",
-        again.to_str().expect("utf-8"),
-    ]);
+    run(
+        &sandbox,
+        &[
+            "cluster",
+            "identity",
+            "create",
+            "--name",
+            "executor0",
+            "--out",
+            again.to_str().expect("utf-8"),
+        ],
+    );
     assert_eq!(sql(&sandbox, Some(&url), "dflt", query), Ok(embedded));
 }

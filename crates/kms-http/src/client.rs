@@ -170,6 +170,20 @@ impl KmsClient {
         })
     }
 
+    /// A client of the same endpoint, trusting the same certificates, with
+    /// the same timeouts, signing with `credentials` (a role session's).
+    pub fn with_credentials(&self, credentials: Credentials) -> Self {
+        Self {
+            url: self.url.clone(),
+            host: self.host.clone(),
+            signer: Signer::new(credentials),
+            agent: self.agent.clone(),
+            roots: self.roots.clone(),
+            connect_timeout: self.connect_timeout,
+            call_timeout: self.call_timeout,
+        }
+    }
+
     /// Trusts only the certificates in `pem` (the KMS's CA, or its own
     /// self-signed certificate) for an https endpoint.
     pub fn with_root_certificates(mut self, pem: &[u8]) -> Result<Self, ClientError> {
@@ -197,7 +211,7 @@ impl KmsClient {
         self.signer.credentials().access_key_id()
     }
 
-    fn transport(&self, action: Action, what: impl fmt::Display) -> KmsError {
+    fn transport(&self, action: &str, what: impl fmt::Display) -> KmsError {
         KmsError::new(
             ErrorCode::InternalFailure,
             format!(
@@ -208,7 +222,7 @@ impl KmsClient {
         )
     }
 
-    fn malformed(&self, action: Action, what: impl fmt::Display) -> KmsError {
+    fn malformed(&self, action: &str, what: impl fmt::Display) -> KmsError {
         KmsError::new(
             ErrorCode::InternalFailure,
             format!(
@@ -218,21 +232,49 @@ impl KmsClient {
         )
     }
 
+    /// Temporary credentials of `role_arn` (`acs:ram::<uid>:role/<name>`)
+    /// for a session named `session_name`, if the role trusts this
+    /// client's principal and its policies allow `sts:AssumeRole` on it
+    /// ([`crate::sts`]).
+    pub fn assume_role(
+        &self,
+        role_arn: &str,
+        session_name: &str,
+    ) -> Result<crate::sts::AssumeRoleResponse, KmsError> {
+        let request = crate::sts::AssumeRoleRequest {
+            role_arn: role_arn.to_owned(),
+            role_session_name: session_name.to_owned(),
+            duration_seconds: None,
+        };
+        let body = serde_json::to_vec(&request)
+            .map_err(|_| self.malformed(crate::sts::ASSUME_ROLE, "the request did not encode"))?;
+        let bytes = self.send(crate::sts::ASSUME_ROLE, body)?;
+        serde_json::from_slice(&bytes).map_err(|e| self.malformed(crate::sts::ASSUME_ROLE, e))
+    }
+
     /// Signs and sends one call; the parsed response or the server's error.
     fn call<Req: Serialize, Resp: DeserializeOwned>(
         &self,
         action: Action,
         request: &Req,
     ) -> Result<Resp, KmsError> {
+        let action = action.as_str();
         let body = to_value(request)
             .ok()
             .and_then(|v| serde_json::to_vec(&v).ok())
             .ok_or_else(|| self.malformed(action, "the request could not be encoded"))?;
+        let bytes = self.send(action, body)?;
+        from_body::<Resp>(&bytes).map_err(|e| self.malformed(action, e.message()))
+    }
+
+    /// Signs and sends `body` as `action`; the answer's body if it is a
+    /// success, else the server's error.
+    fn send(&self, action: &str, body: Vec<u8>) -> Result<Vec<u8>, KmsError> {
         let extra = [("content-type".to_owned(), "application/json".to_owned())];
         let signed = self
             .signer
             .sign(&RequestToSign {
-                action: action.as_str(),
+                action,
                 version: API_VERSION,
                 host: &self.host,
                 method: "POST",
@@ -257,7 +299,7 @@ impl KmsClient {
             .read_to_vec()
             .map_err(|e| self.transport(action, e))?;
         if status == 200 {
-            return from_body::<Resp>(&bytes).map_err(|e| self.malformed(action, e.message()));
+            return Ok(bytes);
         }
         match serde_json::from_slice::<ErrorBody>(&bytes) {
             Ok(body) => Err(body.into_kms_error(status)),

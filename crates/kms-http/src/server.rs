@@ -32,6 +32,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 
 use crate::dispatch::dispatch;
+use crate::sts;
 use crate::wire::{API_VERSION, Action, ErrorBody};
 
 /// The largest request body accepted: 64 KiB (the largest parameters, a
@@ -43,6 +44,7 @@ const SOURCE_IP: &str = "acs:SourceIp";
 
 struct AppState {
     service: Arc<KmsService>,
+    iam: Arc<Iam>,
     verifier: Verifier<Arc<Iam>>,
 }
 
@@ -102,11 +104,16 @@ pub fn endpoint_hosts(addr: SocketAddr, names: &[String]) -> Vec<String> {
 /// as [`serve`] does, so that `acs:SourceIp` is known. Nonces are recorded
 /// in `iam`'s store.
 pub fn router(service: Arc<KmsService>, iam: Arc<Iam>, hosts: Option<Vec<String>>) -> Router {
-    let mut verifier = Verifier::new(Arc::clone(&iam)).with_nonce_ledger(iam);
+    let ledger: Arc<dyn sealhouse_iam::signing::NonceLedger> = Arc::clone(&iam) as _;
+    let mut verifier = Verifier::new(Arc::clone(&iam)).with_nonce_ledger(ledger);
     if let Some(hosts) = hosts {
         verifier = verifier.with_hosts(hosts);
     }
-    let state = Arc::new(AppState { service, verifier });
+    let state = Arc::new(AppState {
+        service,
+        iam,
+        verifier,
+    });
     Router::new()
         .route("/", post(action))
         .route("/health", get(health))
@@ -414,6 +421,9 @@ async fn run_action(
         return Outcome::error("-", e, request_id);
     };
     let Some(action) = Action::parse(name) else {
+        if name == sts::ASSUME_ROLE {
+            return run_assume_role(state, verified, peer, body, request_id).await;
+        }
         return Outcome {
             action: "-",
             request_id: request_id.clone(),
@@ -423,37 +433,21 @@ async fn run_action(
                 404,
                 "InvalidAction.NotFound",
                 format!(
-                    "the action {} is not an operation of this API; the operations are {}",
+                    "the action {} is not an operation of this API; the operations are {}, {}",
                     printable(name),
                     Action::ALL
                         .iter()
                         .map(|a| a.as_str())
                         .collect::<Vec<_>>()
-                        .join(", ")
+                        .join(", "),
+                    sts::ASSUME_ROLE
                 ),
                 request_id,
             ),
         };
     };
-    match verified.version.as_deref() {
-        Some(API_VERSION) => {}
-        Some(other) => {
-            let e = KmsError::new(
-                ErrorCode::InvalidParameter,
-                format!(
-                    "x-acs-version {} is not supported; use {API_VERSION}",
-                    printable(other)
-                ),
-            );
-            return Outcome::error(action.as_str(), e, request_id);
-        }
-        None => {
-            let e = KmsError::new(
-                ErrorCode::InvalidParameter,
-                format!("the request has no x-acs-version header; send {API_VERSION} (signed)"),
-            );
-            return Outcome::error(action.as_str(), e, request_id);
-        }
+    if let Err(e) = check_version(&verified) {
+        return Outcome::error(action.as_str(), e, request_id);
     }
     // Bytes clones share the buffer: the worker thread parses the body.
     let body = body.clone();
@@ -485,6 +479,66 @@ async fn run_action(
             KmsError::new(
                 ErrorCode::InternalFailure,
                 "the KMS call did not complete (its worker thread failed); retry",
+            ),
+            request_id,
+        ),
+    }
+}
+
+/// Refuses a request signed for another version of the API, or none.
+fn check_version(verified: &Verified) -> Result<(), KmsError> {
+    match verified.version.as_deref() {
+        Some(API_VERSION) => Ok(()),
+        Some(other) => Err(KmsError::new(
+            ErrorCode::InvalidParameter,
+            format!(
+                "x-acs-version {} is not supported; use {API_VERSION}",
+                printable(other)
+            ),
+        )),
+        None => Err(KmsError::new(
+            ErrorCode::InvalidParameter,
+            format!("the request has no x-acs-version header; send {API_VERSION} (signed)"),
+        )),
+    }
+}
+
+/// AssumeRole for the signing principal ([`sts`]).
+async fn run_assume_role(
+    state: &Arc<AppState>,
+    verified: Verified,
+    peer: Option<std::net::IpAddr>,
+    body: &Bytes,
+    request_id: String,
+) -> Outcome {
+    if let Err(e) = check_version(&verified) {
+        return Outcome::error(sts::ASSUME_ROLE, e, request_id);
+    }
+    let mut context = RequestContext::new();
+    if let Some(ip) = peer {
+        context.insert(SOURCE_IP, ip.to_string());
+    }
+    let iam = Arc::clone(&state.iam);
+    let body = body.clone();
+    let id = request_id.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        sts::assume_role(&iam, &verified.principal, &context, &body, &id)
+    })
+    .await;
+    match result {
+        Ok(Ok(value)) => Outcome {
+            action: sts::ASSUME_ROLE,
+            request_id,
+            status: 200,
+            code: None,
+            response: json_response(StatusCode::OK, &value),
+        },
+        Ok(Err(e)) => Outcome::error(sts::ASSUME_ROLE, e, request_id),
+        Err(_) => Outcome::error(
+            sts::ASSUME_ROLE,
+            KmsError::new(
+                ErrorCode::InternalFailure,
+                "the AssumeRole call did not complete (its worker thread failed); retry",
             ),
             request_id,
         ),

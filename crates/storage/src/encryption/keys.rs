@@ -57,10 +57,20 @@ enum KeyAccess {
     /// through the embedded KMS.
     AccountRoots(Arc<KmsGateway>),
     /// A process that is a principal of its own (a cluster's executor) in
-    /// the account named: every key through its one KMS connection, as far
-    /// as its permissions reach.
-    Principal(Arc<dyn KmsData>, AccountId),
+    /// the account named: its own account's keys through its KMS
+    /// connection, as far as its permissions reach; another account's
+    /// through the connection `others` makes for that account (a role
+    /// of it the principal assumes), if any.
+    Principal {
+        kms: Arc<dyn KmsData>,
+        account: AccountId,
+        others: Option<OtherAccounts>,
+    },
 }
+
+/// The KMS connection a principal of its own uses for another account's
+/// keys: acting as a role of that account, say.
+pub type OtherAccounts = Arc<dyn Fn(&AccountId) -> Arc<dyn KmsData> + Send + Sync>;
 
 impl StorageKeys {
     /// Keys reached through `gateway` (whose TTL their KMS answers are
@@ -79,7 +89,24 @@ impl StorageKeys {
         account: AccountId,
         files: &crate::FileStore,
     ) -> Self {
-        Self::with_access(KeyAccess::Principal(kms, account), files)
+        Self::with_access(
+            KeyAccess::Principal {
+                kms,
+                account,
+                others: None,
+            },
+            files,
+        )
+    }
+
+    /// [`StorageKeys::as_principal`], reaching another account's keys
+    /// through the connection `others` makes for it.
+    #[must_use]
+    pub fn reaching_other_accounts(mut self, others: OtherAccounts) -> Self {
+        if let KeyAccess::Principal { others: slot, .. } = &mut self.access {
+            *slot = Some(others);
+        }
+        self
     }
 
     fn with_access(access: KeyAccess, files: &crate::FileStore) -> Self {
@@ -93,7 +120,11 @@ impl StorageKeys {
     /// The keys of `project`, encrypted as `setting`.
     pub fn project(&self, project: &str, setting: &ProjectEncryption) -> Result<ProjectKeys> {
         let account = key_account(&setting.key_arn)?;
-        if let KeyAccess::Principal(_, own) = &self.access
+        if let KeyAccess::Principal {
+            account: own,
+            others: None,
+            ..
+        } = &self.access
             && *own != account
         {
             return Err(DataFusionError::Execution(format!(
@@ -119,7 +150,14 @@ impl StorageKeys {
                             account: account.clone(),
                         },
                     ),
-                    KeyAccess::Principal(kms, _) => Arc::clone(kms),
+                    KeyAccess::Principal {
+                        kms,
+                        account: own,
+                        others,
+                    } => match others {
+                        Some(connect) if *own != account => connect(&account),
+                        _ => Arc::clone(kms),
+                    },
                 };
                 // The Parquet keys keep no cache of their own: unwrapped
                 // KEKs are the KMS cache's Decrypt answers, whose TTL is the

@@ -33,7 +33,7 @@ mod segmented_store;
 pub mod setting;
 pub mod setup;
 
-pub use keys::{FileEncryption, ProjectKeys, StorageKeys};
+pub use keys::{FileEncryption, OtherAccounts, ProjectKeys, StorageKeys};
 pub(crate) use segmented_store::segmented_plaintext_len;
 pub use setting::{KeySource, ProjectEncryption, StorageAlgorithm};
 
