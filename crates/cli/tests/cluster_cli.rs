@@ -29,16 +29,51 @@ use sandbox::Sandbox;
 fn queries_on_a_cluster_of_separate_processes_equal_the_embedded_warehouse() {
     let sandbox = Sandbox::new();
     let data = sandbox.data();
+    let run = |args: &[&str]| {
+        let out = sandbox.std_command().args(args).output().expect("runs");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // A BYOK project: its key is the local account's, which lets the
+    // cluster's executors in through the role they assume.
+    let byok_key = run(&["kms", "create-key"])
+        .lines()
+        .find_map(|l| l.strip_prefix("key_id: ").map(str::to_owned))
+        .expect("a key id");
+    run(&[
+        "iam",
+        "create-role",
+        "--name",
+        "SealhouseClusterExecutorRole",
+        "--trust-policy",
+        r#"{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"RAM":["acs:ram::0000000000000000:root"]}}],"Version":"1"}"#,
+    ]);
+    run(&[
+        "iam",
+        "attach-policy",
+        "--policy",
+        "AliyunKMSCryptoUserAccess",
+        "--system",
+        "--role",
+        "SealhouseClusterExecutorRole",
+    ]);
     let projects = [
         ("plain_p", None),
         ("aes_p", Some("AES256")),
+        ("byok_p", Some("BYOK")),
         ("ctr_p", Some("AESCTR")),
         ("rc4_p", Some("RC4")),
     ];
     for (name, encryption) in projects {
         let mut args = vec!["project", "create", name];
-        if let Some(algorithm) = encryption {
-            args.extend(["--encryption", algorithm]);
+        match encryption {
+            Some("BYOK") => args.extend(["--key", byok_key.as_str()]),
+            Some(algorithm) => args.extend(["--encryption", algorithm]),
+            None => {}
         }
         let out = sandbox.std_command().args(&args).output().expect("runs");
         assert!(
@@ -204,7 +239,26 @@ fn queries_on_a_cluster_of_separate_processes_equal_the_embedded_warehouse() {
                 && key.contains(":0000000000000000:key/")),
         "executors only Decrypt with the service account's keys: {calls:?}"
     );
-    for project in ["aes_p", "ctr_p"] {
+    // The BYOK key: as sessions of the account's executor role, Decrypt
+    // only.
+    let byok: Vec<_> = audit_events(&data)
+        .into_iter()
+        .filter(|(_, _, key, _)| key.ends_with(&byok_key))
+        .collect();
+    let sessions: Vec<_> = byok
+        .iter()
+        .filter(|(p, ..)| {
+            p.contains(":assumed-role/sealhouseclusterexecutorrole/cluster-executor-")
+        })
+        .collect();
+    assert!(!sessions.is_empty(), "{byok:?}");
+    assert!(
+        sessions
+            .iter()
+            .all(|(_, action, _, outcome)| action == "Decrypt" && outcome == "ok"),
+        "{sessions:?}"
+    );
+    for project in ["aes_p", "byok_p", "ctr_p"] {
         let query = "SELECT count(*), sum(amount) FROM events WHERE id % 2 = 0";
         sql(&sandbox, Some(&url), project, query).expect("runs");
         let before = executor_calls().len();

@@ -36,6 +36,14 @@ pub fn request_parameters(data: &[u8]) {
     let Some((&selector, body)) = data.split_first() else {
         return;
     };
+    // AssumeRole's parameters (not a KMS action) parse or are refused.
+    if let Ok(request) = serde_json::from_slice::<crate::sts::AssumeRoleRequest>(body) {
+        let again = serde_json::to_vec(&request).expect("a parsed request encodes");
+        assert_eq!(
+            serde_json::from_slice::<crate::sts::AssumeRoleRequest>(&again).ok(),
+            Some(request)
+        );
+    }
     let action = Action::ALL[usize::from(selector) % Action::ALL.len()];
     let outcome = round_trip(action, body);
     if let Err(e) = outcome {

@@ -104,7 +104,7 @@ pub(crate) fn assume_role(
         )
         .map_err(|e| match e {
             IamError::AccessDenied(denied) if !denied.is_internal() => {
-                KmsError::new(ErrorCode::NoPermission, format!("access denied: {denied}"))
+                KmsError::new(ErrorCode::NoPermission, denied.to_string())
             }
             IamError::AccessDenied(_) | IamError::Store(_) => KmsError::new(
                 ErrorCode::InternalFailure,
