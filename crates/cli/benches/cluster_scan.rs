@@ -3,7 +3,8 @@
 //! executors; then two executors with the cluster's mutually authenticated
 //! TLS), measured in one run: rows per CPU-second
 //! of every process involved (the `sealhouse sql` coordinator, and for the
-//! cluster the scheduler and executors too), and the cluster's CPU per row
+//! cluster the scheduler, the executors and the KMS HTTP API they reach the
+//! keys through as their own principals), and the cluster's CPU per row
 //! against the embedded warehouse's.
 //!
 //! - `scan`: `SELECT sum(amount), max(region), count(id) FROM t`, the
@@ -35,7 +36,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use cluster::{
-    ExecutorsAs, Process, create_project, free_port, make_certs, start_cluster, tls_args,
+    ExecutorsAs, Process, create_project, free_port, make_certs, start_cluster, start_kms, tls_args,
 };
 use sandbox::Sandbox;
 
@@ -221,13 +222,18 @@ fn main() {
         let url = format!("{scheme}://127.0.0.1:{port}");
         let logs = sandbox.dir.path().join(format!("cluster-{port}"));
         std::fs::create_dir_all(&logs).expect("a logs directory");
-        let cluster = start_cluster(
+        // Executors as their own principals, through the KMS HTTP API: the
+        // KMS process is one of the cluster's, its CPU counted.
+        let (kms, kms_url) = start_kms(&logs, || {
+            let mut cmd = sandbox.std_command();
+            cmd.env("SEALHOUSE_LOG", "warn");
+            cmd
+        });
+        let mut cluster = start_cluster(
             &logs,
             port,
             executors,
-            // Executors as the warehouse: no KMS process to count. (As own
-            // principals they make a few cached KMS calls per job.)
-            ExecutorsAs::Warehouse,
+            ExecutorsAs::OwnPrincipals { kms: &kms_url },
             tls.then_some(certs.as_path()),
             &[],
             || {
@@ -237,6 +243,7 @@ fn main() {
                 cmd
             },
         );
+        cluster.push(kms);
         let coordinator = if tls {
             tls_args(&certs, "coordinator")
         } else {
