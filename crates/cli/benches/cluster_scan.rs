@@ -233,7 +233,10 @@ fn main() {
             &logs,
             port,
             executors,
-            ExecutorsAs::OwnPrincipals { kms: &kms_url },
+            ExecutorsAs::OwnPrincipals {
+                kms: &kms_url,
+                kms_ca: None,
+            },
             tls.then_some(certs.as_path()),
             &[],
             || {

@@ -102,7 +102,10 @@ fn queries_on_a_cluster_of_separate_processes_equal_the_embedded_warehouse() {
         sandbox.dir.path(),
         scheduler_port,
         2,
-        ExecutorsAs::OwnPrincipals { kms: &kms_url },
+        ExecutorsAs::OwnPrincipals {
+            kms: &kms_url,
+            kms_ca: None,
+        },
         None,
         &[],
         || sandbox.std_command(),
@@ -641,7 +644,10 @@ fn a_cluster_reads_tables_in_an_s3_bucket() {
         sandbox.dir.path(),
         scheduler_port,
         2,
-        ExecutorsAs::OwnPrincipals { kms: &kms_url },
+        ExecutorsAs::OwnPrincipals {
+            kms: &kms_url,
+            kms_ca: None,
+        },
         None,
         &[],
         || sandbox.std_command(),

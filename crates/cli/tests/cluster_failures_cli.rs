@@ -26,7 +26,10 @@ fn an_executor_killed_mid_query_costs_time_not_rows() {
         sandbox.dir.path(),
         scheduler_port,
         2,
-        ExecutorsAs::OwnPrincipals { kms: &kms_url },
+        ExecutorsAs::OwnPrincipals {
+            kms: &kms_url,
+            kms_ca: None,
+        },
         None,
         &["--executor-timeout", "6"],
         || sandbox.std_command(),
@@ -116,7 +119,10 @@ fn byok_projects_are_read_through_the_accounts_executor_role() {
         sandbox.dir.path(),
         scheduler_port,
         1,
-        ExecutorsAs::OwnPrincipals { kms: &kms_url },
+        ExecutorsAs::OwnPrincipals {
+            kms: &kms_url,
+            kms_ca: None,
+        },
         None,
         &[],
         || {
@@ -218,7 +224,10 @@ fn a_revoked_executor_identity_reads_nothing_encrypted() {
         sandbox.dir.path(),
         scheduler_port,
         1,
-        ExecutorsAs::OwnPrincipals { kms: &kms_url },
+        ExecutorsAs::OwnPrincipals {
+            kms: &kms_url,
+            kms_ca: None,
+        },
         None,
         &[],
         || {

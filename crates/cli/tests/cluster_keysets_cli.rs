@@ -152,7 +152,10 @@ fn keyset_functions_run_on_a_cluster_with_their_keysets_sealed() {
         sandbox.dir.path(),
         scheduler_port,
         2,
-        ExecutorsAs::OwnPrincipals { kms: &kms_url },
+        ExecutorsAs::OwnPrincipals {
+            kms: &kms_url,
+            kms_ca: None,
+        },
         None,
         &[],
         || sandbox.std_command(),

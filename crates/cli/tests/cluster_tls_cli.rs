@@ -1,13 +1,15 @@
 //! A cluster whose processes hold certificates of one CA (`sealhouse
-//! cluster certs`, `--cluster-ca/--cluster-cert/--cluster-key`): queries
-//! over TLS equal the embedded warehouse's, and a process without such a
-//! certificate, or speaking plaintext, is refused.
+//! cluster certs`, `--cluster-ca/--cluster-cert/--cluster-key`), its
+//! executors reaching the KMS over https: queries over TLS equal the
+//! embedded warehouse's, and a process without such a certificate, or
+//! speaking plaintext, is refused.
 
 mod cluster;
 mod sandbox;
 
 use cluster::{
-    ExecutorsAs, create_project, fill, free_port, make_certs, ok, queries, start_cluster, tls_args,
+    ExecutorsAs, create_project, fill, free_port, make_certs, ok, queries, start_cluster,
+    start_kms_with, tls_args,
 };
 use sandbox::Sandbox;
 
@@ -40,7 +42,7 @@ fn a_cluster_with_tls_serves_only_holders_of_its_certificates() {
     make_certs(
         &sandbox,
         &certs,
-        &["scheduler", "executor0", "executor1", "coordinator"],
+        &["scheduler", "executor0", "executor1", "coordinator", "kms"],
     );
     // The key files are this user's only, and nothing is overwritten.
     #[cfg(unix)]
@@ -65,13 +67,28 @@ fn a_cluster_with_tls_serves_only_holders_of_its_certificates() {
 
     let scheduler_port = free_port();
     let url = format!("https://127.0.0.1:{scheduler_port}");
-    // Executors reading as the warehouse (the data directory): the mode
-    // the other cluster tests do not use.
+    // Executors as their own principals, reaching the KMS over https (its
+    // certificate one of the cluster CA's, for the test).
+    let (_kms, kms_url) = start_kms_with(
+        sandbox.dir.path(),
+        &[
+            "--tls-cert".to_owned(),
+            certs.join("kms.pem").to_str().expect("utf-8").to_owned(),
+            "--tls-key".to_owned(),
+            certs.join("kms.key").to_str().expect("utf-8").to_owned(),
+        ],
+        || sandbox.std_command(),
+    );
+    assert!(kms_url.starts_with("https://"), "{kms_url}");
+    let ca = certs.join("ca.pem");
     let cluster = start_cluster(
         sandbox.dir.path(),
         scheduler_port,
         2,
-        ExecutorsAs::Warehouse,
+        ExecutorsAs::OwnPrincipals {
+            kms: &kms_url,
+            kms_ca: Some(&ca),
+        },
         Some(&certs),
         &[],
         || sandbox.std_command(),

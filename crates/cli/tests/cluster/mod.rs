@@ -101,7 +101,11 @@ pub enum ExecutorsAs<'a> {
     /// cluster identity create --name executorN`) and calls the KMS HTTP
     /// API at this URL; its data and config directories (and HOME) are an
     /// empty directory of its own, so it holds no key of the warehouse.
-    OwnPrincipals { kms: &'a str },
+    /// An `https://` KMS needs `kms_ca`, the certificate it chains to.
+    OwnPrincipals {
+        kms: &'a str,
+        kms_ca: Option<&'a Path>,
+    },
 }
 
 /// The executor identity file of executor `i` under `logs`.
@@ -117,15 +121,28 @@ pub fn executor_home(logs: &Path, i: usize) -> PathBuf {
 /// The KMS HTTP API over the data directory `command` points at
 /// (`sealhouse kms serve` on a free loopback port), and its URL.
 pub fn start_kms(logs: &Path, command: impl Fn() -> Command) -> (Process, String) {
+    start_kms_with(logs, &[], command)
+}
+
+/// [`start_kms`] with more arguments (`--tls-cert`, `--tls-key`: then its
+/// URL is `https://`).
+pub fn start_kms_with(
+    logs: &Path,
+    extra: &[String],
+    command: impl Fn() -> Command,
+) -> (Process, String) {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let mut kms = Process::spawn(
-        command(),
-        logs.join("kms.log"),
-        &["kms", "serve", "--listen", &listen],
-    );
+    let mut args = vec!["kms", "serve", "--listen", &listen];
+    args.extend(extra.iter().map(String::as_str));
+    let mut kms = Process::spawn(command(), logs.join("kms.log"), &args);
     kms.wait_listening(port);
-    (kms, format!("http://{listen}"))
+    let scheme = if extra.iter().any(|a| a == "--tls-cert") {
+        "https"
+    } else {
+        "http"
+    };
+    (kms, format!("{scheme}://{listen}"))
 }
 
 /// A scheduler on `scheduler_port` and `executors` executors (two tasks at
@@ -178,7 +195,7 @@ pub fn start_cluster(
         .map(String::from)
         .to_vec();
         let mut cmd = command();
-        if let ExecutorsAs::OwnPrincipals { kms } = readers {
+        if let ExecutorsAs::OwnPrincipals { kms, kms_ca } = readers {
             let identity = identity_file(logs, i);
             if !identity.exists() {
                 let out = command()
@@ -205,6 +222,12 @@ pub fn start_cluster(
                 "--kms".to_owned(),
                 kms.to_owned(),
             ]);
+            if let Some(ca) = kms_ca {
+                args.extend([
+                    "--kms-ca".to_owned(),
+                    ca.to_str().expect("utf-8").to_owned(),
+                ]);
+            }
         }
         let args = with_tls(args, &format!("executor{i}"));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
