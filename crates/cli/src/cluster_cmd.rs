@@ -236,24 +236,18 @@ fn own_principal(
     kms_ca: Option<&Path>,
 ) -> Result<(Arc<ScanReader>, Arc<KeysetUnsealer>)> {
     let identity = ExecutorIdentity::load(identity)?;
-    let mut client = KmsClient::new(
-        kms,
-        Credentials::new(
-            identity.access_key_id.clone(),
-            SecretBytes::from_slice(identity.access_key_secret.as_bytes()),
-        ),
-    )?;
+    let credentials = {
+        let key_id = identity.access_key_id.clone();
+        let secret = SecretBytes::from_slice(identity.access_key_secret.as_bytes());
+        move || Credentials::new(key_id.clone(), secret.duplicate())
+    };
+    let mut client = KmsClient::new(kms, credentials())?;
     if let Some(ca) = kms_ca {
         let pem = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
         client = client.with_root_certificates(&pem)?;
     }
     let ttl = crate::cache_ttl::cache_ttl()?;
-    let via = client.with_credentials(Credentials::new(
-        identity.access_key_id.clone(),
-        SecretBytes::from_slice(identity.access_key_secret.as_bytes()),
-    ));
-    let own_key_id = identity.access_key_id.clone();
-    let own_secret = SecretBytes::from_slice(identity.access_key_secret.as_bytes());
+    let via = client.with_credentials(credentials());
     let kms: Arc<dyn KmsData> = Arc::new(CachingKms::new(client, ttl));
     let files = FileStore::open(&identity.tables, &S3Settings::from_env())
         .with_context(|| format!("opening the table files at {}", identity.tables))?;
@@ -265,12 +259,12 @@ fn own_principal(
             "acs:ram::{account}:role/{}",
             crate::cluster_identity::BYOK_ROLE.to_lowercase()
         );
-        let own = Credentials::new(own_key_id.clone(), own_secret.duplicate());
-        let role_kms = RoleSessionKms::new(via.with_credentials(own), &role, &session).with_hint(
-            "that account's administrator makes the role, trusting the warehouse service \
-             account (acs:ram::0000000000000000:root) and allowed kms:Decrypt with the key \
-             (docs/cluster.md, \"BYOK projects\"); or read the project without --cluster",
-        );
+        let role_kms = RoleSessionKms::new(via.with_credentials(credentials()), &role, &session)
+            .with_hint(
+                "that account's administrator makes the role, trusting the warehouse service \
+                 account (acs:ram::0000000000000000:root) and allowed kms:Decrypt with the key \
+                 (docs/cluster.md, \"BYOK projects\"); or read the project without --cluster",
+            );
         Arc::new(CachingKms::new(role_kms, ttl)) as Arc<dyn KmsData>
     });
     let keys = Arc::new(
