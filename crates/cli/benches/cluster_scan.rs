@@ -35,9 +35,7 @@ mod sandbox;
 use std::process::Command;
 use std::time::Instant;
 
-use cluster::{
-    ExecutorsAs, Process, create_project, free_port, make_certs, start_cluster, start_kms, tls_args,
-};
+use cluster::{Process, create_project, free_port, make_certs, start_principal_cluster, tls_args};
 use sandbox::Sandbox;
 
 const FILES: u64 = 7;
@@ -224,19 +222,10 @@ fn main() {
         std::fs::create_dir_all(&logs).expect("a logs directory");
         // Executors as their own principals, through the KMS HTTP API: the
         // KMS process is one of the cluster's, its CPU counted.
-        let (kms, kms_url) = start_kms(&logs, || {
-            let mut cmd = sandbox.std_command();
-            cmd.env("SEALHOUSE_LOG", "warn");
-            cmd
-        });
-        let mut cluster = start_cluster(
+        let (mut cluster, kms) = start_principal_cluster(
             &logs,
             port,
             executors,
-            ExecutorsAs::OwnPrincipals {
-                kms: &kms_url,
-                kms_ca: None,
-            },
             tls.then_some(certs.as_path()),
             &[],
             || {

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use cluster::{
     ExecutorsAs, MARKER, WireTap, audit_events, create_project, executor_home, files_of,
     files_read, files_under, fill, free_port, identity_file, ok, queries, sql, start_cluster,
-    start_kms,
+    start_principal_cluster,
 };
 use sandbox::Sandbox;
 
@@ -29,15 +29,7 @@ use sandbox::Sandbox;
 fn queries_on_a_cluster_of_separate_processes_equal_the_embedded_warehouse() {
     let sandbox = Sandbox::new();
     let data = sandbox.data();
-    let run = |args: &[&str]| {
-        let out = sandbox.std_command().args(args).output().expect("runs");
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let run = |args: &[&str]| cluster::run(&sandbox, args);
     // A BYOK project: its key is the local account's, which lets the
     // cluster's executors in through the role they assume.
     let byok_key = run(&["kms", "create-key"])
@@ -97,19 +89,10 @@ fn queries_on_a_cluster_of_separate_processes_equal_the_embedded_warehouse() {
     let url = format!("http://127.0.0.1:{scheduler_port}");
     // The executors are principals of their own, reaching the KMS over its
     // HTTP API; they hold no key of the warehouse.
-    let (_kms, kms_url) = start_kms(sandbox.dir.path(), || sandbox.std_command());
-    let mut cluster = start_cluster(
-        sandbox.dir.path(),
-        scheduler_port,
-        2,
-        ExecutorsAs::OwnPrincipals {
-            kms: &kms_url,
-            kms_ca: None,
-        },
-        None,
-        &[],
-        || sandbox.std_command(),
-    );
+    let (mut cluster, _kms) =
+        start_principal_cluster(sandbox.dir.path(), scheduler_port, 2, None, &[], || {
+            sandbox.std_command()
+        });
     // The coordinator reaches the scheduler through a tap that keeps the
     // plans it submits.
     let tap = WireTap::start(scheduler_port);
@@ -639,19 +622,10 @@ fn a_cluster_reads_tables_in_an_s3_bucket() {
     let url = format!("http://127.0.0.1:{scheduler_port}");
     // Executors as their own principals: they read the bucket their
     // identity names with their own AWS_* settings, and no catalog.
-    let (_kms, kms_url) = start_kms(sandbox.dir.path(), || sandbox.std_command());
-    let cluster = start_cluster(
-        sandbox.dir.path(),
-        scheduler_port,
-        2,
-        ExecutorsAs::OwnPrincipals {
-            kms: &kms_url,
-            kms_ca: None,
-        },
-        None,
-        &[],
-        || sandbox.std_command(),
-    );
+    let (cluster, _kms) =
+        start_principal_cluster(sandbox.dir.path(), scheduler_port, 2, None, &[], || {
+            sandbox.std_command()
+        });
     for (name, other) in [("aes_p", "ctr_p"), ("ctr_p", "aes_p")] {
         for query in queries(other) {
             let embedded = ok(&sandbox, name, &query);

@@ -8,7 +8,7 @@ mod sandbox;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use cluster::{ExecutorsAs, fill, free_port, ok, sql, start_cluster, start_kms};
+use cluster::{fill, free_port, ok, run, sql, start_principal_cluster};
 use sandbox::Sandbox;
 
 /// An executor killed while a query runs on it: the scheduler takes it for
@@ -21,15 +21,10 @@ fn an_executor_killed_mid_query_costs_time_not_rows() {
     fill(&sandbox, "default");
     let scheduler_port = free_port();
     let url = format!("http://127.0.0.1:{scheduler_port}");
-    let (_kms, kms_url) = start_kms(sandbox.dir.path(), || sandbox.std_command());
-    let mut cluster = start_cluster(
+    let (mut cluster, _kms) = start_principal_cluster(
         sandbox.dir.path(),
         scheduler_port,
         2,
-        ExecutorsAs::OwnPrincipals {
-            kms: &kms_url,
-            kms_ca: None,
-        },
         None,
         &["--executor-timeout", "6"],
         || sandbox.std_command(),
@@ -87,17 +82,6 @@ fn kms_field(out: &str, name: &str) -> String {
 /// projects: it trusts the warehouse service account's principals.
 const EXECUTOR_ROLE_TRUST: &str = r#"{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"RAM":["acs:ram::0000000000000000:root"]}}],"Version":"1"}"#;
 
-/// Runs the binary in the sandbox, expecting success; its standard output.
-fn run(sandbox: &Sandbox, args: &[&str]) -> String {
-    let out = sandbox.std_command().args(args).output().expect("runs");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// Executors are principals of their own. A BYOK project's key is another
 /// account's: they read it as a session of that account's executor role,
 /// and without the role the scan is refused naming the key and the role.
@@ -114,23 +98,12 @@ fn byok_projects_are_read_through_the_accounts_executor_role() {
     fill(&sandbox, "byok");
     let scheduler_port = free_port();
     let url = format!("http://127.0.0.1:{scheduler_port}");
-    let (_kms, kms_url) = start_kms(sandbox.dir.path(), || sandbox.std_command());
-    let _cluster = start_cluster(
-        sandbox.dir.path(),
-        scheduler_port,
-        1,
-        ExecutorsAs::OwnPrincipals {
-            kms: &kms_url,
-            kms_ca: None,
-        },
-        None,
-        &[],
-        || {
+    let (_cluster, _kms) =
+        start_principal_cluster(sandbox.dir.path(), scheduler_port, 1, None, &[], || {
             let mut cmd = sandbox.std_command();
             cmd.env("SEALHOUSE_KMS_CACHE_TTL", "0");
             cmd
-        },
-    );
+        });
     let query = "SELECT region, sum(amount) FROM events GROUP BY region ORDER BY 1";
     let embedded = ok(&sandbox, "byok", query);
 
@@ -219,23 +192,12 @@ fn a_revoked_executor_identity_reads_nothing_encrypted() {
     fill(&sandbox, "dflt");
     let scheduler_port = free_port();
     let url = format!("http://127.0.0.1:{scheduler_port}");
-    let (_kms, kms_url) = start_kms(sandbox.dir.path(), || sandbox.std_command());
-    let _cluster = start_cluster(
-        sandbox.dir.path(),
-        scheduler_port,
-        1,
-        ExecutorsAs::OwnPrincipals {
-            kms: &kms_url,
-            kms_ca: None,
-        },
-        None,
-        &[],
-        || {
+    let (_cluster, _kms) =
+        start_principal_cluster(sandbox.dir.path(), scheduler_port, 1, None, &[], || {
             let mut cmd = sandbox.std_command();
             cmd.env("SEALHOUSE_KMS_CACHE_TTL", "0");
             cmd
-        },
-    );
+        });
     let query = "SELECT region, sum(amount) FROM events GROUP BY region ORDER BY 1";
     let embedded = ok(&sandbox, "dflt", query);
     assert_eq!(

@@ -14,8 +14,7 @@ mod sandbox;
 use std::collections::BTreeMap;
 
 use cluster::{
-    ExecutorsAs, WireTap, create_project, files_read, fill, free_port, ok, sql, start_cluster,
-    start_kms,
+    WireTap, create_project, files_read, fill, free_port, ok, run, sql, start_principal_cluster,
 };
 use sandbox::Sandbox;
 use sealhouse_crypto::Keyset;
@@ -25,17 +24,6 @@ const TRUSTS_WAREHOUSE: &str = r#"{"Statement":[{"Action":"sts:AssumeRole","Effe
 
 /// A raw AES-256 key for SYM_ENCRYPT, in hex.
 const RAW_KEY: &str = "5ea15ea15ea15ea100112233445566778899aabbccddeeff0123456789abcdef";
-
-/// Runs the binary in the sandbox, expecting success; its standard output.
-fn run(sandbox: &Sandbox, args: &[&str]) -> String {
-    let out = sandbox.std_command().args(args).output().expect("runs");
-    assert!(
-        out.status.success(),
-        "sealhouse {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
-}
 
 /// The last line of a CSV result: its one row, after its header and
 /// what the script's assignments said.
@@ -147,19 +135,10 @@ fn keyset_functions_run_on_a_cluster_with_their_keysets_sealed() {
     ));
 
     let scheduler_port = free_port();
-    let (_kms, kms_url) = start_kms(sandbox.dir.path(), || sandbox.std_command());
-    let mut processes = start_cluster(
-        sandbox.dir.path(),
-        scheduler_port,
-        2,
-        ExecutorsAs::OwnPrincipals {
-            kms: &kms_url,
-            kms_ca: None,
-        },
-        None,
-        &[],
-        || sandbox.std_command(),
-    );
+    let (mut processes, _kms) =
+        start_principal_cluster(sandbox.dir.path(), scheduler_port, 2, None, &[], || {
+            sandbox.std_command()
+        });
     let tap = WireTap::start(scheduler_port);
     let url = format!("http://127.0.0.1:{}", tap.port);
 

@@ -451,10 +451,7 @@ async fn run_action(
     }
     // Bytes clones share the buffer: the worker thread parses the body.
     let body = body.clone();
-    let mut context = RequestContext::new();
-    if let Some(ip) = peer {
-        context.insert(SOURCE_IP, ip.to_string());
-    }
+    let context = request_context(peer);
     let service = Arc::clone(&state.service);
     let principal = verified.principal;
     let result = tokio::task::spawn_blocking(move || {
@@ -483,6 +480,16 @@ async fn run_action(
             request_id,
         ),
     }
+}
+
+/// The context a call is authorised in: the peer's address as
+/// `acs:SourceIp`.
+fn request_context(peer: Option<std::net::IpAddr>) -> RequestContext {
+    let mut context = RequestContext::new();
+    if let Some(ip) = peer {
+        context.insert(SOURCE_IP, ip.to_string());
+    }
+    context
 }
 
 /// Refuses a request signed for another version of the API, or none.
@@ -514,10 +521,7 @@ async fn run_assume_role(
     if let Err(e) = check_version(&verified) {
         return Outcome::error(sts::ASSUME_ROLE, e, request_id);
     }
-    let mut context = RequestContext::new();
-    if let Some(ip) = peer {
-        context.insert(SOURCE_IP, ip.to_string());
-    }
+    let context = request_context(peer);
     let iam = Arc::clone(&state.iam);
     let body = body.clone();
     let id = request_id.clone();

@@ -238,6 +238,33 @@ pub fn start_cluster(
     processes
 }
 
+/// A KMS HTTP API ([`start_kms`]) and a cluster whose executors are its
+/// principals ([`start_cluster`]), over the data directory `command`
+/// points at: the cluster's processes (the scheduler first), and the KMS's.
+pub fn start_principal_cluster(
+    logs: &Path,
+    scheduler_port: u16,
+    executors: usize,
+    tls: Option<&Path>,
+    scheduler_options: &[&str],
+    command: impl Fn() -> Command,
+) -> (Vec<Process>, Process) {
+    let (kms, url) = start_kms(logs, &command);
+    let cluster = start_cluster(
+        logs,
+        scheduler_port,
+        executors,
+        ExecutorsAs::OwnPrincipals {
+            kms: &url,
+            kms_ca: None,
+        },
+        tls,
+        scheduler_options,
+        command,
+    );
+    (cluster, kms)
+}
+
 /// The KMS calls the audit log of the data directory `data` holds, oldest
 /// first: (principal, action, key ARN, outcome).
 pub fn audit_events(data: &Path) -> Vec<(String, String, String, String)> {
@@ -271,6 +298,17 @@ pub fn make_certs(sandbox: &Sandbox, dir: &Path, names: &[&str]) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Runs the binary in the sandbox, expecting success; its standard output.
+pub fn run(sandbox: &Sandbox, args: &[&str]) -> String {
+    let out = sandbox.std_command().args(args).output().expect("runs");
+    assert!(
+        out.status.success(),
+        "sealhouse {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
 }
 
 /// Creates project `name` with storage encryption `algorithm`.
