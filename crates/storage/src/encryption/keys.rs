@@ -401,3 +401,103 @@ impl FileEncryption {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use sealhouse_iam::{Iam, NoSealing, SqliteStore, SystemClock};
+    use sealhouse_kms::api::CreateKeyRequest;
+    use sealhouse_kms::{Kms, KmsService, RootKey};
+
+    use super::*;
+    use crate::encryption::KeySource;
+    use crate::{FileStore, S3Settings, StorageLocation};
+
+    const A: &str = "1892732288741234";
+    const B: &str = "1885386054511234";
+
+    fn account(uid: &str) -> AccountId {
+        AccountId::new(uid).expect("account id")
+    }
+
+    fn root(uid: &str) -> Principal {
+        Principal::Root {
+            account: account(uid),
+        }
+    }
+
+    fn setting(key_arn: &str) -> ProjectEncryption {
+        ProjectEncryption {
+            algorithm: StorageAlgorithm::Aes256,
+            key_source: KeySource::Byok,
+            key_arn: key_arn.to_owned(),
+            enabled_at: 0,
+            enabled_by: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_principal_of_its_own_reaches_other_accounts_keys_only_through_what_it_is_given() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let iam = Arc::new(Iam::new(
+            SqliteStore::open_in_memory().expect("iam store"),
+            NoSealing,
+        ));
+        for uid in [A, B] {
+            iam.create_account(&account(uid)).expect("account");
+        }
+        let kms = KmsService::open(
+            &dir.path().join("kms"),
+            iam,
+            RootKey::generate().expect("root key"),
+            SystemClock,
+        )
+        .expect("kms");
+        let key_of = |uid: &str| {
+            kms.as_principal(root(uid))
+                .create_key(&CreateKeyRequest::default())
+                .expect("create key")
+                .key_metadata
+                .arn
+        };
+        let (key_a, key_b) = (key_of(A), key_of(B));
+        let files = FileStore::open(
+            &StorageLocation::Local(dir.path().to_owned()),
+            &S3Settings::default(),
+        )
+        .expect("file store");
+        let own: Arc<dyn KmsData> = Arc::new(kms.as_principal(root(A)));
+
+        // Alone: its own account's keys; another's refused before any
+        // KMS call, saying why and where the project can be read.
+        let keys = StorageKeys::as_principal(Arc::clone(&own), account(A), &files);
+        keys.project("pa", &setting(&key_a))
+            .expect("its own account");
+        let e = keys
+            .project("pb", &setting(&key_b))
+            .expect_err("another account's key")
+            .to_string();
+        assert!(e.contains("cannot read encrypted project 'pb'"), "{e}");
+        assert!(e.contains(&key_b), "{e}");
+        assert!(e.contains(&format!("own principal of account {A}")), "{e}");
+        assert!(e.contains("--data-dir"), "{e}");
+
+        // Given a connection per other account: used for it, made once.
+        let made = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&made);
+        let kms_b: Arc<dyn KmsData> = Arc::new(kms.as_principal(root(B)));
+        let keys = StorageKeys::as_principal(own, account(A), &files).reaching_other_accounts(
+            Arc::new(move |other: &AccountId| {
+                assert_eq!(other.as_str(), B);
+                counted.fetch_add(1, Ordering::SeqCst);
+                Arc::clone(&kms_b)
+            }),
+        );
+        for _ in 0..3 {
+            keys.project("pb", &setting(&key_b)).expect("through B");
+        }
+        keys.project("pa", &setting(&key_a)).expect("its own");
+        assert_eq!(made.load(Ordering::SeqCst), 1);
+    }
+}
