@@ -1,0 +1,101 @@
+//! Candidate MACs for plain files' block tags (issue 18's plain-scan
+//! cost), over 256 KiB blocks as the tags cover them, measured in one run
+//! next to the one in use:
+//!
+//! - `BLAKE3 keyed`: today's tag (`integrity/block_tags.rs`);
+//! - `AES-256-GCM seal of a copy`: ring's AES-GCM (VAES/VPCLMULQDQ code
+//!   where the CPU has it) encrypting a scratch copy of the block, its tag
+//!   as the block's MAC (what a GHASH-speed MAC from a maintained crate
+//!   costs here; the copy is included);
+//! - `AES-256-GCM, block as AAD`: GMAC through ring's AAD path;
+//! - `HMAC-SHA256`: ring's;
+//! - `memcpy`: copying the block, the floor of any pass over it.
+//!
+//! Each figure is the best of 5 passes over 700 blocks (175 MiB, the plain
+//! table of the `storage_encryption` bench); in test mode (`cargo test
+//! --all-targets`) 4 blocks, once.
+//!
+//!   cargo bench -p sealhouse-storage --bench block_macs
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use ring::hmac;
+
+const BLOCK: usize = 256 * 1024;
+
+fn nonce(i: u64) -> Nonce {
+    let mut n = [0u8; 12];
+    n[4..].copy_from_slice(&i.to_be_bytes());
+    Nonce::assume_unique_for_key(n)
+}
+
+fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let (blocks, passes) = if bench { (700u64, 5) } else { (4, 1) };
+    let data: Vec<u8> = (0..BLOCK).map(|i| (i * 7 % 251) as u8).collect();
+    let mut scratch = data.clone();
+    let key = [7u8; 32];
+    let gcm = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &key).expect("a 32-byte key"));
+    let hmac_key = hmac::Key::new(hmac::HMAC_SHA256, &key);
+    let mut rows: Vec<(&str, f64)> = Vec::new();
+    let mut measure = |name: &'static str, pass: &mut dyn FnMut(u64) -> u8| {
+        let mut best = f64::MAX;
+        for _ in 0..passes {
+            let started = Instant::now();
+            let mut sink = 0u8;
+            for i in 0..blocks {
+                sink ^= pass(i);
+            }
+            black_box(sink);
+            best = best.min(started.elapsed().as_secs_f64());
+        }
+        rows.push((name, best));
+    };
+    measure("BLAKE3 keyed (today's tags)", &mut |i| {
+        let mut h = blake3::Hasher::new_keyed(&key);
+        h.update(&i.to_be_bytes());
+        h.update(&data);
+        h.finalize().as_bytes()[0]
+    });
+    measure("AES-256-GCM seal of a copy", &mut |i| {
+        scratch.copy_from_slice(&data);
+        let tag = gcm
+            .seal_in_place_separate_tag(nonce(i), Aad::empty(), &mut scratch)
+            .expect("sealed");
+        tag.as_ref()[0]
+    });
+    measure("AES-256-GCM, block as AAD", &mut |i| {
+        let tag = gcm
+            .seal_in_place_separate_tag(nonce(i), Aad::from(&data[..]), &mut [])
+            .expect("sealed");
+        tag.as_ref()[0]
+    });
+    measure("HMAC-SHA256", &mut |_| {
+        hmac::sign(&hmac_key, &data).as_ref()[0]
+    });
+    let mut copy = data.clone();
+    measure("memcpy (reference)", &mut |_| {
+        copy.copy_from_slice(black_box(&data));
+        copy[5]
+    });
+    let bytes = blocks as f64 * BLOCK as f64;
+    let today = rows[0].1;
+    println!(
+        "block MACs over {blocks} blocks of 256 KiB ({:.1} MiB), best of {passes}",
+        bytes / (1 << 20) as f64
+    );
+    println!(
+        "{:<30} {:>10} {:>9} {:>12}",
+        "MAC", "ms", "GB/s", "vs BLAKE3"
+    );
+    for (name, seconds) in rows {
+        println!(
+            "{name:<30} {:>10.1} {:>9.2} {:>11.2}x",
+            seconds * 1e3,
+            bytes / seconds / 1e9,
+            seconds / today
+        );
+    }
+}
