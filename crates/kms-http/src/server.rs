@@ -454,14 +454,24 @@ async fn run_action(
     let context = request_context(peer);
     let service = Arc::clone(&state.service);
     let principal = verified.principal;
-    let result = tokio::task::spawn_blocking(move || {
+    blocking_outcome(action.as_str(), request_id, move || {
         let handle = service.as_principal_with_context(principal, context);
         dispatch(&handle, action, &body)
     })
-    .await;
-    match result {
+    .await
+}
+
+/// Runs `call` on tokio's blocking pool (the KMS and the identity store are
+/// synchronous) and makes its answer the request's outcome: the answer's
+/// `RequestId` (the audit log's, for a KMS call) when it has one.
+async fn blocking_outcome(
+    action: &'static str,
+    request_id: String,
+    call: impl FnOnce() -> Result<Value, KmsError> + Send + 'static,
+) -> Outcome {
+    match tokio::task::spawn_blocking(call).await {
         Ok(Ok(value)) => Outcome {
-            action: action.as_str(),
+            action,
             request_id: value
                 .get("RequestId")
                 .and_then(Value::as_str)
@@ -470,12 +480,12 @@ async fn run_action(
             code: None,
             response: json_response(StatusCode::OK, &value),
         },
-        Ok(Err(e)) => Outcome::error(action.as_str(), e, request_id),
+        Ok(Err(e)) => Outcome::error(action, e, request_id),
         Err(_) => Outcome::error(
-            action.as_str(),
+            action,
             KmsError::new(
                 ErrorCode::InternalFailure,
-                "the KMS call did not complete (its worker thread failed); retry",
+                format!("the {action} call did not complete (its worker thread failed); retry"),
             ),
             request_id,
         ),
@@ -525,28 +535,10 @@ async fn run_assume_role(
     let iam = Arc::clone(&state.iam);
     let body = body.clone();
     let id = request_id.clone();
-    let result = tokio::task::spawn_blocking(move || {
+    blocking_outcome(sts::ASSUME_ROLE, request_id, move || {
         sts::assume_role(&iam, &verified.principal, &context, &body, &id)
     })
-    .await;
-    match result {
-        Ok(Ok(value)) => Outcome {
-            action: sts::ASSUME_ROLE,
-            request_id,
-            status: 200,
-            code: None,
-            response: json_response(StatusCode::OK, &value),
-        },
-        Ok(Err(e)) => Outcome::error(sts::ASSUME_ROLE, e, request_id),
-        Err(_) => Outcome::error(
-            sts::ASSUME_ROLE,
-            KmsError::new(
-                ErrorCode::InternalFailure,
-                "the AssumeRole call did not complete (its worker thread failed); retry",
-            ),
-            request_id,
-        ),
-    }
+    .await
 }
 
 /// A caller-supplied name (a header's value) for a message
