@@ -7,11 +7,13 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use sealhouse_crypto::SecretBytes;
 use sealhouse_iam::signing::Credentials;
 use sealhouse_iam::{
     AccountId, AttachTarget, Iam, NewAccessKey, PolicyRef, Principal, SqliteStore, SystemClock,
 };
-use sealhouse_kms::{ErrorCode, KmsError, KmsService, RootKey};
+use sealhouse_kms::api::{DecryptRequest, EncryptRequest, EncryptionContext};
+use sealhouse_kms::{ErrorCode, Kms, KmsError, KmsService, RootKey};
 use sealhouse_kms_http::{KmsClient, ServeOptions, endpoint_hosts};
 use tempfile::TempDir;
 
@@ -110,4 +112,31 @@ pub fn expect_code<T: std::fmt::Debug>(result: Result<T, KmsError>, code: ErrorC
     let e = result.unwrap_err();
     assert_eq!(e.code(), code, "{e}");
     e
+}
+
+/// An encryption context of `pairs`.
+pub fn ctx(pairs: &[(&str, &str)]) -> EncryptionContext {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// `plaintext` encrypted under `key_id` with context `c`: the blob.
+pub fn encrypt(kms: &dyn Kms, key_id: &str, plaintext: &[u8], c: &EncryptionContext) -> Vec<u8> {
+    kms.encrypt(&EncryptRequest {
+        key_id: key_id.to_owned(),
+        plaintext: SecretBytes::from_slice(plaintext),
+        encryption_context: c.clone(),
+    })
+    .unwrap()
+    .ciphertext_blob
+}
+
+/// The Decrypt request of `blob` under context `c`.
+pub fn decrypt_req(blob: &[u8], c: &EncryptionContext) -> DecryptRequest {
+    DecryptRequest {
+        ciphertext_blob: blob.to_vec(),
+        encryption_context: c.clone(),
+    }
 }
