@@ -32,9 +32,6 @@ use datafusion::physical_plan::{
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-
 use super::capability::Capability;
 use super::scan_reader::{ReaderKeys, ScanReader};
 use super::tag_keys::{BlockTagKeys, GivenTagKeys};
@@ -96,18 +93,8 @@ impl SnapshotScanExec {
         let (capability, tag_keys) = match catalog {
             Some((reader, catalog)) => {
                 let tag_keys = match reader.sealer() {
-                    Some(sealer) if descriptor.files.iter().any(|f| f.block_tags.is_some()) => {
-                        let files = descriptor.data_files().map_err(external)?;
-                        let keys = GivenTagKeys::encode(catalog, &files);
-                        let sealed = sealer.seal(&keys).map_err(|e| {
-                            DataFusionError::Execution(format!(
-                                "cannot seal the block-tag keys of {}.{} for the cluster: {e}",
-                                descriptor.project, descriptor.table
-                            ))
-                        })?;
-                        Some(STANDARD.encode(sealed))
-                    }
-                    _ => None,
+                    Some(sealer) => GivenTagKeys::seal(catalog, sealer.as_ref(), &descriptor)?,
+                    None => None,
                 };
                 let capability =
                     Capability::issue(catalog, &descriptor, &partitions, tag_keys.as_deref());
@@ -215,16 +202,7 @@ impl SnapshotScanExec {
         else {
             return Ok(None);
         };
-        let table = format!("{}.{}", self.descriptor.project, self.descriptor.table);
-        let sealed = STANDARD.decode(sealed).map_err(|_| {
-            DataFusionError::Execution(format!("the block-tag keys of {table} are not base64"))
-        })?;
-        let opened = opener.open(&sealed).map_err(|e| {
-            DataFusionError::Execution(format!("cannot open the block-tag keys of {table}: {e}"))
-        })?;
-        GivenTagKeys::decode(opened.expose())
-            .map(Some)
-            .map_err(DataFusionError::Execution)
+        GivenTagKeys::open(sealed, opener.as_ref(), &self.descriptor).map(Some)
     }
 
     /// The descriptor of partition `partition`'s files alone.

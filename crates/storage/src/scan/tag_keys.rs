@@ -11,8 +11,13 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use datafusion::error::{DataFusionError, Result};
 use sealhouse_crypto::SecretBytes;
 use zeroize::Zeroizing;
+
+use super::ScanDescriptor;
 
 use crate::integrity::block_tags::{BlockTagError, BlockTagKey, BlockVerifier};
 use crate::{Catalog, DataFile};
@@ -116,6 +121,46 @@ impl GivenTagKeys {
             rest = tail;
         }
         Ok(Self(keys))
+    }
+
+    /// The tag keys of `descriptor`'s tagged files, derived from
+    /// `catalog`'s key and sealed with `sealer`, in base64 for the plan;
+    /// `None` when no file has tags.
+    pub(crate) fn seal(
+        catalog: &Catalog,
+        sealer: &dyn PlanSealer,
+        descriptor: &ScanDescriptor,
+    ) -> Result<Option<String>> {
+        if !descriptor.files.iter().any(|f| f.block_tags.is_some()) {
+            return Ok(None);
+        }
+        let files = descriptor
+            .data_files()
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let sealed = sealer.seal(&Self::encode(catalog, &files)).map_err(|e| {
+            DataFusionError::Execution(format!(
+                "cannot seal the block-tag keys of {}.{} for the cluster: {e}",
+                descriptor.project, descriptor.table
+            ))
+        })?;
+        Ok(Some(STANDARD.encode(sealed)))
+    }
+
+    /// The keys [`GivenTagKeys::seal`] sealed into the plan of a scan of
+    /// `descriptor`'s table, opened with `opener`.
+    pub(crate) fn open(
+        sealed: &str,
+        opener: &dyn PlanOpener,
+        descriptor: &ScanDescriptor,
+    ) -> Result<Self> {
+        let table = format!("{}.{}", descriptor.project, descriptor.table);
+        let sealed = STANDARD.decode(sealed).map_err(|_| {
+            DataFusionError::Execution(format!("the block-tag keys of {table} are not base64"))
+        })?;
+        let opened = opener.open(&sealed).map_err(|e| {
+            DataFusionError::Execution(format!("cannot open the block-tag keys of {table}: {e}"))
+        })?;
+        Self::decode(opened.expose()).map_err(DataFusionError::Execution)
     }
 
     fn key(&self, file_id: &str) -> Option<BlockTagKey> {
