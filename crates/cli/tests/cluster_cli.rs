@@ -1,13 +1,15 @@
-//! A Sealhouse cluster of separate processes on loopback: a scheduler and
-//! two executors over one data directory (`sealhouse cluster ...`), and
-//! queries submitted with `sealhouse sql --cluster` and by `sealhouse serve
-//! --cluster`'s sessions. Every result equals the embedded warehouse's, over
-//! plain and storage-encrypted (AES256, AESCTR, RC4) tables of more than
-//! eight files each, for queries and for the SELECT of INSERT and CREATE
-//! TABLE AS; both executors run tasks, and each scan reads every file of its
-//! table exactly once across them (no task reads another's files). Every
-//! shuffle file the executors write is sealed, and the plans submitted hold
-//! no row's value or key. Tables in an S3 bucket too. (TLS clusters:
+//! A Sealhouse cluster of separate processes on loopback: a scheduler, two
+//! executors that are principals of their own (their identities, the KMS
+//! HTTP API), and queries submitted with `sealhouse sql --cluster` and by
+//! `sealhouse serve --cluster`'s sessions (whose executor reads as the
+//! warehouse). Every result equals the embedded warehouse's, over plain and
+//! storage-encrypted (AES256 with the default key and BYOK, AESCTR, RC4)
+//! tables of more than eight files each, for queries and for the SELECT of
+//! INSERT and CREATE TABLE AS; both executors run tasks, make their KMS
+//! calls as themselves, and each scan reads every file of its table exactly
+//! once across them (no task reads another's files). Every shuffle file the
+//! executors write is sealed, and the plans submitted hold no row's value or
+//! key. (Tables in an S3 bucket: `cluster_s3_cli.rs`; TLS clusters:
 //! `cluster_tls_cli.rs`; failures: `cluster_failures_cli.rs`.)
 
 mod cluster;
@@ -19,9 +21,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cluster::{
-    ExecutorsAs, MARKER, WireTap, audit_events, create_project, executor_home, files_of,
-    files_read, files_under, fill, free_port, identity_file, ok, queries, sql, start_cluster,
-    start_principal_cluster,
+    ExecutorsAs, MARKER, WireTap, audit_events, executor_home, files_of, files_read, files_under,
+    fill, free_port, identity_file, ok, queries, sql, start_cluster, start_principal_cluster,
 };
 use sandbox::Sandbox;
 
@@ -571,71 +572,6 @@ fn queries_reading_no_table_stay_here_and_bad_addresses_are_refused() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not a loopback address"), "{err}");
-}
-
-/// Tables in an S3 bucket (a real S3 server on loopback): executors read
-/// them from the bucket the data directory names, with every result equal
-/// to the embedded warehouse's, and no object holds an inserted value.
-#[test]
-fn a_cluster_reads_tables_in_an_s3_bucket() {
-    let s3_root = tempfile::tempdir().expect("tempdir");
-    let server = sealhouse_test_s3::TestS3::start(s3_root.path(), 0, &["warehouse"])
-        .expect("the S3 server starts");
-    let mut env = server.client_env();
-    env.push(("SEALHOUSE_STORAGE_URL", "s3://warehouse/cluster".to_owned()));
-    let sandbox = Sandbox::new().with_env(env);
-    for (name, algorithm) in [("aes_p", "AES256"), ("ctr_p", "AESCTR")] {
-        create_project(&sandbox, name, algorithm);
-        fill(&sandbox, name);
-    }
-    let mut objects = 0;
-    let mut stack = vec![s3_root.path().join("warehouse")];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir)
-            .expect("reads")
-            .filter_map(Result::ok)
-        {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let bytes = std::fs::read(&path).expect("reads");
-                assert!(
-                    !bytes.windows(MARKER.len()).any(|w| w == MARKER.as_bytes()),
-                    "{path:?} holds an inserted value"
-                );
-                objects += 1;
-            }
-        }
-    }
-    assert!(
-        objects >= 28,
-        "the tables' files are in the bucket: {objects}"
-    );
-    assert!(
-        !sandbox.data().join("tables").exists()
-            || files_under(&sandbox.data().join("tables")).is_empty(),
-        "no table file on the local disk"
-    );
-
-    let scheduler_port = free_port();
-    let url = format!("http://127.0.0.1:{scheduler_port}");
-    // Executors as their own principals: they read the bucket their
-    // identity names with their own AWS_* settings, and no catalog.
-    let (cluster, _kms) =
-        start_principal_cluster(sandbox.dir.path(), scheduler_port, 2, None, &[], || {
-            sandbox.std_command()
-        });
-    for (name, other) in [("aes_p", "ctr_p"), ("ctr_p", "aes_p")] {
-        for query in queries(other) {
-            let embedded = ok(&sandbox, name, &query);
-            let clustered = sql(&sandbox, Some(&url), name, &query)
-                .unwrap_or_else(|e| panic!("{name}: {query} on the cluster: {e}"));
-            assert_eq!(clustered, embedded, "{name}: {query}");
-        }
-    }
-    let read = files_read(&cluster[1..]);
-    assert_eq!(read["aes_p.events"].len(), 14, "{read:?}");
 }
 
 /// How many calls the KMS of data directory `data` has in its audit log.
