@@ -8,7 +8,7 @@ mod sandbox;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use cluster::{fill, free_port, ok, run, sql, start_principal_cluster};
+use cluster::{Process, fill, free_port, ok, run, sql, start_principal_cluster};
 use sandbox::Sandbox;
 
 /// An executor killed while a query runs on it: the scheduler takes it for
@@ -78,6 +78,19 @@ fn kms_field(out: &str, name: &str) -> String {
         .to_owned()
 }
 
+/// One executor of its own principal with its key cache off (a KMS refusal
+/// shows at once), and the KMS it calls; the scheduler's URL.
+fn uncached_cluster(sandbox: &Sandbox) -> (String, (Vec<Process>, Process)) {
+    let scheduler_port = free_port();
+    let processes =
+        start_principal_cluster(sandbox.dir.path(), scheduler_port, 1, None, &[], || {
+            let mut cmd = sandbox.std_command();
+            cmd.env("SEALHOUSE_KMS_CACHE_TTL", "0");
+            cmd
+        });
+    (format!("http://127.0.0.1:{scheduler_port}"), processes)
+}
+
 /// The role an account makes so that a cluster's executors read its BYOK
 /// projects: it trusts the warehouse service account's principals.
 const EXECUTOR_ROLE_TRUST: &str = r#"{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"RAM":["acs:ram::0000000000000000:root"]}}],"Version":"1"}"#;
@@ -96,14 +109,7 @@ fn byok_projects_are_read_through_the_accounts_executor_role() {
     let key_id = kms_field(&key, "key_id");
     run(&sandbox, &["project", "create", "byok", "--key", &key_id]);
     fill(&sandbox, "byok");
-    let scheduler_port = free_port();
-    let url = format!("http://127.0.0.1:{scheduler_port}");
-    let (_cluster, _kms) =
-        start_principal_cluster(sandbox.dir.path(), scheduler_port, 1, None, &[], || {
-            let mut cmd = sandbox.std_command();
-            cmd.env("SEALHOUSE_KMS_CACHE_TTL", "0");
-            cmd
-        });
+    let (url, _cluster) = uncached_cluster(&sandbox);
     let query = "SELECT region, sum(amount) FROM events GROUP BY region ORDER BY 1";
     let embedded = ok(&sandbox, "byok", query);
 
@@ -190,14 +196,7 @@ fn a_revoked_executor_identity_reads_nothing_encrypted() {
         &["project", "create", "dflt", "--encryption", "AES256"],
     );
     fill(&sandbox, "dflt");
-    let scheduler_port = free_port();
-    let url = format!("http://127.0.0.1:{scheduler_port}");
-    let (_cluster, _kms) =
-        start_principal_cluster(sandbox.dir.path(), scheduler_port, 1, None, &[], || {
-            let mut cmd = sandbox.std_command();
-            cmd.env("SEALHOUSE_KMS_CACHE_TTL", "0");
-            cmd
-        });
+    let (url, _cluster) = uncached_cluster(&sandbox);
     let query = "SELECT region, sum(amount) FROM events GROUP BY region ORDER BY 1";
     let embedded = ok(&sandbox, "dflt", query);
     assert_eq!(
