@@ -12,7 +12,7 @@ mod enhanced_sym_reencrypt;
 mod get_json_object;
 mod hex;
 mod keyset_arg;
-mod keyset_cache;
+pub(crate) mod keyset_cache;
 mod keyset_from_json;
 mod keyset_handles;
 mod keyset_key_state;

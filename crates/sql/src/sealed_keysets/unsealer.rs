@@ -143,3 +143,84 @@ pub(crate) fn now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sealhouse_crypto::{Algorithm, Keyset};
+    use sealhouse_iam::{AccountId, Iam, NoSealing, SqliteStore, SystemClock};
+    use sealhouse_kms::{KmsService, RootKey};
+    use sealhouse_storage::PlanSealer;
+
+    use super::*;
+    use crate::IdentityServices;
+    use crate::functions::keyset_cache::KeysetCache;
+    use crate::sealed_keysets::KeysetSealer;
+
+    /// A seal of one kind never serves as another: a scan's tag keys are no
+    /// keyset and no raw key to the functions, and a keyset is no scan's
+    /// tag keys to a scan (what a plan forged from seals of other plans
+    /// would try).
+    #[test]
+    fn a_seal_serves_only_as_its_own_kind() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let iam = Arc::new(Iam::new(
+            SqliteStore::open_in_memory().expect("iam"),
+            NoSealing,
+        ));
+        let local = AccountId::new("1892732288741234").expect("account");
+        iam.create_account(&local).expect("account");
+        let kms = KmsService::open(
+            &dir.path().join("kms"),
+            Arc::clone(&iam),
+            RootKey::generate().expect("root key"),
+            SystemClock,
+        )
+        .expect("kms");
+        let services = IdentityServices::new(
+            Arc::clone(&iam),
+            Arc::new(kms),
+            Duration::from_secs(60),
+            local,
+        );
+        let sealer = KeysetSealer::new(iam, services.gateway()).expect("sealer");
+        let unsealer = Arc::new(KeysetUnsealer::new(services.gateway()).expect("unsealer"));
+        let keyset = Keyset::new(Algorithm::AesGcm256, "k")
+            .expect("keyset")
+            .to_bytes();
+
+        let tag_keys = PlanSealer::seal(&sealer, b"the scan's tag keys").expect("sealed");
+        let keyset_seal = sealer
+            .seal(SealedKind::Keyset, keyset.expose(), now())
+            .expect("sealed");
+        let raw_seal = sealer
+            .seal(SealedKind::RawKey, &[7; 32], now())
+            .expect("sealed");
+
+        assert_eq!(
+            PlanOpener::open(unsealer.as_ref(), &tag_keys)
+                .expect("tag keys open as tag keys")
+                .expose(),
+            b"the scan's tag keys"
+        );
+        for other in [&keyset_seal, &raw_seal] {
+            let e = PlanOpener::open(unsealer.as_ref(), other).expect_err("not tag keys");
+            assert!(e.contains("not a scan's block-tag keys"), "{e}");
+        }
+        let cache = KeysetCache::new(Some(Arc::clone(&unsealer)));
+        let e = cache
+            .lookup(&tag_keys, true)
+            .err()
+            .expect("tag keys are no keyset")
+            .to_string();
+        assert!(e.contains("not a keyset"), "{e}");
+        let e = cache
+            .raw_key(&tag_keys, true)
+            .expect_err("tag keys are no raw key")
+            .to_string();
+        assert!(e.contains("not a raw key"), "{e}");
+        assert!(cache.lookup(&keyset_seal, true).is_ok());
+        assert!(cache.raw_key(&raw_seal, true).expect("opens").is_some());
+    }
+}
