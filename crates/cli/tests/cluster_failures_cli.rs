@@ -229,4 +229,21 @@ fn a_revoked_executor_identity_reads_nothing_encrypted() {
         ],
     );
     assert_eq!(sql(&sandbox, Some(&url), "dflt", query), Ok(embedded));
+    // An identity file is never overwritten, nor a bad name taken.
+    let fresh = sandbox.dir.path().join("fresh.identity");
+    for (name, file, says) in [
+        ("executor0", &again, "never overwritten"),
+        ("../x", &fresh, "executor name"),
+    ] {
+        let out = sandbox
+            .std_command()
+            .args(["cluster", "identity", "create", "--name", name, "--out"])
+            .arg(file)
+            .output()
+            .expect("runs");
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{err}");
+    }
+    assert!(!fresh.exists());
 }
