@@ -131,28 +131,25 @@ mod tests {
     fn a_flipped_byte_a_short_file_and_a_missing_file_are_errors() {
         let len = 2 * BLOCK_LEN as usize + 10;
         let written = data(len);
-        let whole: &[Range<u64>] = &[Range {
-            start: 0,
-            end: len as u64,
-        }];
+        let whole = [0..len as u64];
         // One byte of the second block flipped: that block is named.
         let mut flipped = written.clone();
         flipped[BLOCK_LEN as usize + 5] ^= 1;
         let (_dir, path, verifier) = file(&written, &flipped);
-        match read_checked_blocks(&path, whole, &verifier) {
+        match read_checked_blocks(&path, &whole, &verifier) {
             Err(LocalReadError::Damaged(BlockTagError::Mismatch { index: 1, .. })) => {}
             other => panic!("{other:?}"),
         }
         // Cut inside the last block.
         let (_dir, path, verifier) = file(&written, &written[..len - 3]);
-        match read_checked_blocks(&path, whole, &verifier) {
+        match read_checked_blocks(&path, &whole, &verifier) {
             Err(LocalReadError::Short { got, .. }) => assert_eq!(got, len as u64 - 3),
             other => panic!("{other:?}"),
         }
         // Gone.
         let (dir, path, verifier) = file(&written, &written);
         drop(dir);
-        match read_checked_blocks(&path, whole, &verifier) {
+        match read_checked_blocks(&path, &whole, &verifier) {
             Err(LocalReadError::Io(e)) => assert_eq!(e.kind(), io::ErrorKind::NotFound),
             other => panic!("{other:?}"),
         }
