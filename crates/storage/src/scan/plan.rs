@@ -28,7 +28,7 @@ use super::reader_factory::ReaderFactory;
 use super::tag_keys::BlockTagKeys;
 use super::verified_reader::BlockCheck;
 use crate::encryption::{ProjectKeys, StorageAlgorithm, segmented_plaintext_len};
-use crate::{DataFile, FileStore, StorageError};
+use crate::{DataFile, FileStore, StorageError, StorageLocation};
 
 /// What reading a descriptor's files takes besides the descriptor.
 #[derive(Debug, Clone, Copy)]
@@ -183,7 +183,7 @@ impl Scan<'_> {
         let factory = ReaderFactory::new(
             runtime.object_store(&url)?,
             runtime.cache_manager.get_file_metadata_cache(),
-            file_store.location(),
+            matches!(file_store.location(), StorageLocation::S3 { .. }),
         );
         let mut parquet =
             ParquetSource::new(TableSchema::from_file_schema(Arc::clone(&self.schema)))

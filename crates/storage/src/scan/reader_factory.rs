@@ -1,6 +1,5 @@
 //! How a scan opens each Parquet file: through its block check if it is a
-//! plain file with block tags (`verified_reader.rs`; block by block from the
-//! local disk, `local_blocks.rs`), through its frame
+//! plain file with block tags (`verified_reader.rs`), through its frame
 //! check if it is a Parquet file of the table (`checked_frame.rs`; every
 //! file but a segmented one's plaintext), one row group ahead if
 //! it is in a bucket (`read_ahead.rs`), and with DataFusion's metadata cache
@@ -17,14 +16,12 @@ use datafusion::datasource::physical_plan::parquet::{
 use datafusion::execution::cache::cache_manager::FileMetadataCache;
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use object_store::ObjectStore;
-use object_store::local::LocalFileSystem;
 use parquet::arrow::async_reader::{AsyncFileReader, ParquetObjectReader};
 
 use super::checked_frame::{CheckFrame, CheckedFrameStore};
 use super::read_ahead::ReadAhead;
 use super::typed_metadata::TypedMetadataReader;
 use super::verified_reader::{BlockCheck, VerifiedFileStore};
-use crate::StorageLocation;
 
 /// Opens the files of one scan of one kind.
 #[derive(Debug)]
@@ -35,25 +32,18 @@ pub(crate) struct ReaderFactory {
     metadata_cache: Arc<dyn FileMetadataCache>,
     /// Fetch the next row group while one is decoded (object storage).
     read_ahead: bool,
-    /// The local disk, when the files are on it: plain files are then read
-    /// block by block (`local_blocks.rs`).
-    local: Option<Arc<LocalFileSystem>>,
 }
 
 impl ReaderFactory {
-    /// The files of `location`, read through `store`.
     pub(crate) fn new(
         store: Arc<dyn ObjectStore>,
         metadata_cache: Arc<dyn FileMetadataCache>,
-        location: &StorageLocation,
+        read_ahead: bool,
     ) -> Self {
         Self {
             store,
             metadata_cache,
-            read_ahead: !location.is_local(),
-            local: location
-                .is_local()
-                .then(|| Arc::new(LocalFileSystem::new())),
+            read_ahead,
         }
     }
 }
@@ -70,7 +60,6 @@ impl ParquetFileReaderFactory for ReaderFactory {
             Some(check) => Arc::new(VerifiedFileStore::new(
                 Arc::clone(&self.store),
                 Arc::clone(&check.0),
-                self.local.clone(),
             )),
             None => Arc::clone(&self.store),
         };

@@ -7,19 +7,17 @@
 //! plain file's `PartitionedFile` carries its [`BlockCheck`], and the
 //! scan's reader factory (`reader_factory.rs`) reads such files through
 //! [`VerifiedFileStore`], a one-file object store that fetches whole blocks
-//! and checks them (from the local disk block by block, `local_blocks.rs`).
+//! and checks them.
 
 use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{GetOptions, GetResult, ObjectMeta, ObjectStore, ObjectStoreExt};
 
 use crate::integrity::block_tags::BlockVerifier;
-use crate::scan::local_blocks::{LocalReadError, read_checked_blocks};
 use crate::scan::read_only_store::{get_result, read_only_object_store};
 
 const STORE: &str = "sealhouse-verified";
@@ -32,9 +30,6 @@ pub(crate) struct BlockCheck(pub(crate) Arc<BlockVerifier>);
 pub(crate) struct VerifiedFileStore {
     inner: Arc<dyn ObjectStore>,
     verifier: Arc<BlockVerifier>,
-    /// Set when `inner` is the local disk: ranges are then read here, block
-    /// by block, rather than through `inner`.
-    local: Option<Arc<LocalFileSystem>>,
 }
 
 impl fmt::Debug for VerifiedFileStore {
@@ -57,57 +52,9 @@ fn damaged(location: &Path, what: impl fmt::Display) -> object_store::Error {
 }
 
 impl VerifiedFileStore {
-    /// `inner`'s file checked by `verifier`; `local` when `inner` is the
-    /// local disk.
-    pub(crate) fn new(
-        inner: Arc<dyn ObjectStore>,
-        verifier: Arc<BlockVerifier>,
-        local: Option<Arc<LocalFileSystem>>,
-    ) -> Self {
-        Self {
-            inner,
-            verifier,
-            local,
-        }
-    }
-
-    /// `wanted` (sorted whole blocks) of the local file, each block checked
-    /// as it is read.
-    async fn local_blocks(
-        &self,
-        disk: &LocalFileSystem,
-        location: &Path,
-        wanted: Vec<Range<u64>>,
-    ) -> object_store::Result<Vec<Bytes>> {
-        let path = disk.path_to_filesystem(location)?;
-        let verifier = Arc::clone(&self.verifier);
-        let read =
-            tokio::task::spawn_blocking(move || read_checked_blocks(&path, &wanted, &verifier))
-                .await
-                .map_err(|e| object_store::Error::Generic {
-                    store: STORE,
-                    source: Box::new(e),
-                })?;
-        read.map_err(|e| match e {
-            LocalReadError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                object_store::Error::NotFound {
-                    path: location.to_string(),
-                    source: Box::new(e),
-                }
-            }
-            LocalReadError::Io(e) => object_store::Error::Generic {
-                store: STORE,
-                source: Box::new(e),
-            },
-            LocalReadError::Short { range, got } => damaged(
-                location,
-                format!(
-                    "bytes {}..{} came back as {got} bytes",
-                    range.start, range.end
-                ),
-            ),
-            LocalReadError::Damaged(e) => damaged(location, e),
-        })
+    /// `inner`'s file checked by `verifier`.
+    pub(crate) fn new(inner: Arc<dyn ObjectStore>, verifier: Arc<BlockVerifier>) -> Self {
+        Self { inner, verifier }
     }
 
     /// The object's metadata, its length checked against the committed one.
@@ -143,10 +90,6 @@ impl VerifiedFileStore {
             }
         }
         let wanted = merged(wanted);
-        if let Some(disk) = &self.local {
-            let fetched = self.local_blocks(disk, location, wanted.clone()).await?;
-            return Ok(slices(ranges, &wanted, &fetched));
-        }
         let fetched = self.inner.get_ranges(location, &wanted).await?;
         if fetched.len() != wanted.len() {
             return Err(damaged(
@@ -172,26 +115,20 @@ impl VerifiedFileStore {
                 .verify(blocks.start, bytes)
                 .map_err(|e| damaged(location, e))?;
         }
-        Ok(slices(ranges, &wanted, &fetched))
+        Ok(ranges
+            .iter()
+            .map(|range| {
+                if range.is_empty() {
+                    return Bytes::new();
+                }
+                // The merged blocks holding `range`: the first to end after
+                // its start (they are sorted and apart).
+                let i = wanted.partition_point(|blocks| blocks.end <= range.start);
+                let from = (range.start - wanted[i].start) as usize;
+                fetched[i].slice(from..from + (range.end - range.start) as usize)
+            })
+            .collect())
     }
-}
-
-/// Each of `ranges` cut from the checked `fetched` bytes of the merged
-/// block ranges `wanted` that hold them.
-fn slices(ranges: &[Range<u64>], wanted: &[Range<u64>], fetched: &[Bytes]) -> Vec<Bytes> {
-    ranges
-        .iter()
-        .map(|range| {
-            if range.is_empty() {
-                return Bytes::new();
-            }
-            // The merged blocks holding `range`: the first to end after
-            // its start (they are sorted and apart).
-            let i = wanted.partition_point(|blocks| blocks.end <= range.start);
-            let from = (range.start - wanted[i].start) as usize;
-            fetched[i].slice(from..from + (range.end - range.start) as usize)
-        })
-        .collect()
 }
 
 /// `ranges` sorted, those that overlap or meet made one.
@@ -327,7 +264,7 @@ mod tests {
             cut,
         };
         (
-            VerifiedFileStore::new(Arc::new(recording), Arc::new(verifier), None),
+            VerifiedFileStore::new(Arc::new(recording), Arc::new(verifier)),
             asked,
         )
     }
@@ -399,50 +336,5 @@ mod tests {
             .await
             .expect_err("short");
         assert!(e.to_string().contains("came back as"), "{e}");
-    }
-
-    /// On the local disk (a directory whose name needs escaping in an
-    /// object path), ranges come back as written and checked: a flipped
-    /// byte names the file, a missing file is "not found".
-    #[tokio::test]
-    async fn local_files_are_read_block_by_block_and_checked() {
-        let block = BLOCK_LEN as usize;
-        let data: Vec<u8> = (0..block * 2 + 77).map(|i| (i % 241) as u8).collect();
-        let mut writer = BlockTagWriter::new(Vec::new(), key());
-        writer.write_all(&data).expect("write");
-        let (_, tags) = writer.finish().expect("finish");
-        let verifier =
-            Arc::new(BlockVerifier::new(key(), tags.into(), data.len() as u64).expect("fits"));
-        let dir = tempfile::tempdir().expect("dir");
-        let file = dir.path().join("a dir %").join("f.parquet");
-        std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
-        std::fs::write(&file, &data).expect("write file");
-        let disk = Arc::new(LocalFileSystem::new());
-        let store = VerifiedFileStore::new(disk.clone(), verifier, Some(disk));
-        let location = Path::from_filesystem_path(&file).expect("path");
-        let ranges = [
-            5..100,
-            block as u64 - 3..block as u64 + 3,
-            2 * block as u64..2 * block as u64 + 77,
-        ];
-        let got = store.get_ranges(&location, &ranges).await.expect("read");
-        for (range, bytes) in ranges.iter().zip(&got) {
-            assert_eq!(&bytes[..], &data[range.start as usize..range.end as usize]);
-        }
-        let mut flipped = data.clone();
-        flipped[block + 1] ^= 0x20;
-        std::fs::write(&file, &flipped).expect("flip");
-        let e = store
-            .get_ranges(&location, &ranges)
-            .await
-            .expect_err("flipped");
-        assert!(e.to_string().contains("is damaged"), "{e}");
-        assert!(e.to_string().contains("f.parquet"), "{e}");
-        std::fs::remove_file(&file).expect("remove");
-        let e = store
-            .get_ranges(&location, &ranges)
-            .await
-            .expect_err("gone");
-        assert!(matches!(e, object_store::Error::NotFound { .. }), "{e}");
     }
 }
