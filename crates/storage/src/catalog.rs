@@ -59,6 +59,15 @@ pub struct TableInfo {
     pub created_at: i64,
 }
 
+impl TableInfo {
+    /// The schema scans of this table produce (BINARY as `BinaryView`:
+    /// [`ColumnType::scan_type`]); [`TableInfo::schema`] is what its files
+    /// hold.
+    pub fn scan_schema(&self) -> SchemaRef {
+        crate::column_type::scan_schema(self.columns.iter().map(|(n, t)| (n.as_str(), *t)))
+    }
+}
+
 /// The catalog of one data directory. Cheap to share: one SQLite connection
 /// behind a mutex, held only for the length of each catalog operation.
 pub struct Catalog {

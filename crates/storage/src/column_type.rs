@@ -81,6 +81,19 @@ impl ColumnType {
         }
     }
 
+    /// The Arrow type scans hand this column on as: BINARY as `BinaryView`,
+    /// whose values stay in the Parquet page they were read from (a
+    /// ciphertext column is never copied value by value on its way to a
+    /// decrypting function); every other type as stored. Text stays `Utf8`:
+    /// short strings, the common case, decode no faster as views, and every
+    /// text function takes `Utf8` without a conversion.
+    pub fn scan_type(self) -> DataType {
+        match self {
+            Self::Binary => DataType::BinaryView,
+            other => other.to_arrow(),
+        }
+    }
+
     /// Parses the SQL name written by [`fmt::Display`] (as stored in the catalog).
     pub fn parse(text: &str) -> Option<Self> {
         let upper = text.trim().to_ascii_uppercase();
@@ -146,6 +159,17 @@ pub fn table_schema(
     Ok((Arc::new(Schema::new(fields)), columns))
 }
 
+/// The schema a scan of a table with `columns` produces (each column's
+/// [`ColumnType::scan_type`], all nullable).
+pub fn scan_schema<'a>(columns: impl IntoIterator<Item = (&'a str, ColumnType)>) -> SchemaRef {
+    Arc::new(Schema::new(
+        columns
+            .into_iter()
+            .map(|(name, ty)| Field::new(name, ty.scan_type(), true))
+            .collect::<Vec<_>>(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,7 +186,14 @@ mod tests {
         ] {
             assert_eq!(ColumnType::parse(&t.to_string()), Some(t));
             assert_eq!(ColumnType::from_arrow(&t.to_arrow()), Some(t));
+            assert_eq!(ColumnType::from_arrow(&t.scan_type()), Some(t));
         }
+        // Scans hand BINARY on as views; everything else as stored.
+        assert_eq!(ColumnType::Binary.scan_type(), DataType::BinaryView);
+        assert_eq!(ColumnType::String.scan_type(), DataType::Utf8);
+        let schema = scan_schema([("c", ColumnType::Binary), ("x", ColumnType::String)]);
+        assert_eq!(schema.field(0).data_type(), &DataType::BinaryView);
+        assert_eq!(schema.field(1).data_type(), &DataType::Utf8);
         assert_eq!(
             ColumnType::parse("decimal(10, 2)"),
             Some(ColumnType::Decimal(10, 2))

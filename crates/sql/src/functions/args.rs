@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::builder::NullBufferBuilder;
-use datafusion::arrow::array::{Array, ArrayRef, BinaryArray, StringArray, StructArray};
+use datafusion::arrow::array::{
+    Array, ArrayRef, BinaryArray, BinaryViewArray, StringArray, StructArray,
+};
 use datafusion::arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
@@ -85,7 +87,11 @@ impl FunctionSpec {
                     given,
                     DataType::Binary | DataType::LargeBinary | DataType::BinaryView
                 );
+                // Views (how scans hand BINARY on) are taken as they are:
+                // casting them to BINARY would copy every value.
+                let view = matches!(given, DataType::BinaryView | DataType::Utf8View);
                 match kind {
+                    Kind::Bytes | Kind::Keyset if view => Ok(DataType::BinaryView),
                     Kind::Bytes | Kind::Keyset if stringy || binary => Ok(DataType::Binary),
                     Kind::Keyset if keyset_field(given).is_some() => Ok(given.clone()),
                     Kind::Text if stringy => Ok(DataType::Utf8),
@@ -143,12 +149,16 @@ pub(crate) fn sql_type_name(data_type: &DataType) -> String {
 pub(crate) enum Bytes<'a> {
     Scalar(Option<&'a [u8]>),
     Array(&'a BinaryArray),
+    /// A column as scans hand BINARY on: each value where it was read.
+    View(&'a BinaryViewArray),
 }
 
 impl<'a> Bytes<'a> {
     pub(crate) fn of(value: &'a ColumnarValue) -> Result<Self> {
         match value {
-            ColumnarValue::Scalar(ScalarValue::Binary(v)) => Ok(Self::Scalar(v.as_deref())),
+            ColumnarValue::Scalar(ScalarValue::Binary(v) | ScalarValue::BinaryView(v)) => {
+                Ok(Self::Scalar(v.as_deref()))
+            }
             ColumnarValue::Scalar(ScalarValue::Null) => Ok(Self::Scalar(None)),
             // A keyset STRUCT (USE_WRAPPED_KEYSET): its keyset field.
             ColumnarValue::Scalar(ScalarValue::Struct(s)) => {
@@ -164,11 +174,15 @@ impl<'a> Bytes<'a> {
                     .ok_or_else(|| internal(format!("expected STRUCT, got {}", a.data_type())))?;
                 keyset_column(s).map(Self::Array)
             }
-            ColumnarValue::Array(a) => a
-                .as_any()
-                .downcast_ref::<BinaryArray>()
-                .map(Self::Array)
-                .ok_or_else(|| internal(format!("expected BINARY, got {}", a.data_type()))),
+            ColumnarValue::Array(a) => {
+                if let Some(views) = a.as_any().downcast_ref::<BinaryViewArray>() {
+                    return Ok(Self::View(views));
+                }
+                a.as_any()
+                    .downcast_ref::<BinaryArray>()
+                    .map(Self::Array)
+                    .ok_or_else(|| internal(format!("expected BINARY, got {}", a.data_type())))
+            }
             ColumnarValue::Scalar(other) => Err(internal(format!(
                 "expected BINARY, got {}",
                 other.data_type()
@@ -180,7 +194,13 @@ impl<'a> Bytes<'a> {
         match self {
             Self::Scalar(v) => *v,
             Self::Array(a) => (!a.is_null(row)).then(|| a.value(row)),
+            Self::View(a) => (!a.is_null(row)).then(|| a.value(row)),
         }
+    }
+
+    /// Whether it is one value for every row.
+    pub(crate) fn is_constant(&self) -> bool {
+        matches!(self, Self::Scalar(_))
     }
 
     /// The bytes of all `rows` values together (a constant counts once per
@@ -195,6 +215,8 @@ impl<'a> Bytes<'a> {
                     _ => 0,
                 }
             }
+            // A view's low 32 bits are its value's length.
+            Self::View(a) => a.views().iter().map(|&v| v as u32 as usize).sum(),
         }
     }
 }
@@ -435,8 +457,14 @@ mod tests {
             msg.contains("argument plaintext must be BINARY or STRING, not BIGINT"),
             "{msg}"
         );
+        // Views (BINARY as scans read it) are taken as views: no cast.
         assert_eq!(
-            P.coerce(&[DataType::Binary, DataType::Utf8View, DataType::Utf8])
+            P.coerce(&[DataType::BinaryView, DataType::Utf8View, DataType::Utf8])
+                .expect("ok"),
+            vec![DataType::BinaryView, DataType::BinaryView, DataType::Utf8]
+        );
+        assert_eq!(
+            P.coerce(&[DataType::Binary, DataType::LargeUtf8, DataType::Utf8])
                 .expect("ok"),
             vec![DataType::Binary, DataType::Binary, DataType::Utf8]
         );
@@ -463,5 +491,26 @@ mod tests {
         assert_eq!(arr.len(), 2);
         assert_eq!(arr.value(0), b"ab");
         assert!(arr.is_null(1));
+    }
+
+    #[test]
+    fn bytes_read_views_as_they_are() {
+        let long = [9u8; 30];
+        let views: ArrayRef = Arc::new(BinaryViewArray::from(vec![
+            Some(&b"short"[..]),
+            None,
+            Some(&long[..]),
+        ]));
+        let value = ColumnarValue::Array(views);
+        let bytes = Bytes::of(&value).expect("a view column");
+        assert!(!bytes.is_constant());
+        assert_eq!(bytes.get(0), Some(&b"short"[..]));
+        assert_eq!(bytes.get(1), None);
+        assert_eq!(bytes.get(2), Some(&long[..]));
+        assert_eq!(bytes.total_len(3), 35);
+        let scalar = ColumnarValue::Scalar(ScalarValue::BinaryView(Some(b"k".to_vec())));
+        let bytes = Bytes::of(&scalar).expect("a constant");
+        assert!(bytes.is_constant());
+        assert_eq!(bytes.get(5), Some(&b"k"[..]));
     }
 }

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use sealhouse_crypto::{KeysetCipher, SecretBytes};
 
-use datafusion::arrow::array::{Array, BinaryArray};
+use datafusion::arrow::array::{Array, BinaryArray, BinaryViewArray};
 use datafusion::error::{DataFusionError, Result};
 
 use super::args::{Bytes, crypto, exec};
@@ -176,22 +176,23 @@ impl KeysetCache {
         rows: usize,
         mut f: impl FnMut(std::ops::Range<usize>, Option<&KeysetCipher>) -> Result<()>,
     ) -> Result<()> {
-        if let Bytes::Array(array) = keysets
-            && rows > 0
-            && all_rows_equal(array)
-        {
+        let same_everywhere = rows > 0
+            && match keysets {
+                Bytes::Array(array) => all_rows_equal(array),
+                Bytes::View(array) => all_views_equal(array),
+                Bytes::Scalar(_) => false,
+            };
+        if same_everywhere && let Some(first) = keysets.get(0) {
             // The join-without-ON case: one comparison over the whole buffer
             // instead of one call per row.
-            let cipher = self
-                .cipher(array.value(0), false)
-                .map_err(|e| e.raise(function))?;
+            let cipher = self.cipher(first, false).map_err(|e| e.raise(function))?;
             return f(0..rows, Some(&cipher));
         }
         let mut start = 0;
         while start < rows {
             let current = keysets.get(start);
             let mut end = rows;
-            if let Bytes::Array(_) = keysets {
+            if !keysets.is_constant() {
                 end = start + 1;
                 while end < rows && keysets.get(end) == current {
                     end += 1;
@@ -199,7 +200,7 @@ impl KeysetCache {
             }
             match current {
                 Some(bytes) => {
-                    let constant = matches!(keysets, Bytes::Scalar(_));
+                    let constant = keysets.is_constant();
                     let cipher = self
                         .cipher(bytes, constant)
                         .map_err(|e| e.raise(function))?;
@@ -230,6 +231,24 @@ fn all_rows_equal(array: &BinaryArray) -> bool {
     let bytes = &array.value_data()[start..end];
     let len = len as usize;
     bytes[len..] == bytes[..bytes.len() - len]
+}
+
+/// Whether every row of `array` holds the same non-NULL, non-empty bytes:
+/// views that are all alike (a repeated short value, or one value every row
+/// points at), else each value against the first.
+fn all_views_equal(array: &BinaryViewArray) -> bool {
+    if array.null_count() > 0 || array.is_empty() || array.value(0).is_empty() {
+        return false;
+    }
+    let views = array.views();
+    let first = views[0];
+    if views.iter().all(|&v| v == first) {
+        return true;
+    }
+    // Same length and prefix (the view's low 64 bits) before any bytes.
+    let head = first as u64;
+    views.iter().all(|&v| v as u64 == head)
+        && (1..array.len()).all(|i| array.value(i) == array.value(0))
 }
 
 #[cfg(test)]
@@ -274,5 +293,29 @@ mod tests {
         let with_null = BinaryArray::from(vec![Some(&b"abc"[..]), None]);
         assert!(!all_rows_equal(&with_null));
         assert!(!all_rows_equal(&BinaryArray::from_iter_values([b""; 3])));
+    }
+
+    #[test]
+    fn all_views_equal_needs_equal_bytes_in_every_row() {
+        let long = [7u8; 40];
+        let mut other = long;
+        other[39] = 8;
+        // Short values live in the view itself; long ones in a buffer,
+        // copied once per row by a builder.
+        for value in [&b"abc"[..], &long[..]] {
+            let same = BinaryViewArray::from_iter_values([value; 5]);
+            assert!(all_views_equal(&same));
+            assert!(all_views_equal(&same.slice(1, 3)));
+        }
+        // Equal length and prefix, a different last byte.
+        let last_differs = BinaryViewArray::from_iter_values([&long[..], &long[..], &other[..]]);
+        assert!(!all_views_equal(&last_differs));
+        let short_differs = BinaryViewArray::from_iter_values([b"abc", b"abd"]);
+        assert!(!all_views_equal(&short_differs));
+        let with_null = BinaryViewArray::from(vec![Some(&b"abc"[..]), None]);
+        assert!(!all_views_equal(&with_null));
+        assert!(!all_views_equal(&BinaryViewArray::from_iter_values(
+            [b""; 3]
+        )));
     }
 }

@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::Array;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Volatility};
@@ -67,13 +66,15 @@ impl SqlFunction for SymCrypt {
             Bytes::Scalar(Some(key)) => self.cache.raw_key(key, true),
             Bytes::Scalar(None) => Ok(None),
             // A seal among a column's values is refused (the cache says why).
-            Bytes::Array(array) => match (0..array.len())
-                .map(|row| array.value(row))
-                .find(|key| is_sealed(key))
-            {
-                Some(sealed) => self.cache.raw_key(sealed, false),
-                None => Ok(None),
-            },
+            Bytes::Array(_) | Bytes::View(_) => {
+                match (0..rows)
+                    .filter_map(|row| keys.get(row))
+                    .find(|key| is_sealed(key))
+                {
+                    Some(sealed) => self.cache.raw_key(sealed, false),
+                    None => Ok(None),
+                }
+            }
         }
         .map_err(|e| e.raise(name))?;
         let modes = args.get(2).map(Text::of).transpose()?;

@@ -208,8 +208,9 @@ fn next_round(key: &TableKey) -> Option<Vec<Append>> {
 /// Writes a round's rows as one file and commits it.
 async fn commit_round(round: &[Append]) -> Result<()> {
     let first = &round[0];
-    let schema = &first.table.schema;
-    let all = concat_batches(schema, round.iter().flat_map(|a| &a.batches))?;
+    // The held batches were conformed to the scan schema (sink.rs).
+    let schema = first.table.scan_schema();
+    let all = concat_batches(&schema, round.iter().flat_map(|a| &a.batches))?;
     let mut file = NewFile::create(
         &first.catalog,
         &first.table,

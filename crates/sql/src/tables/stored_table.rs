@@ -27,6 +27,9 @@ use super::sink::{SinkTarget, StoredTableSink};
 pub(crate) struct StoredTable {
     catalog: Arc<Catalog>,
     info: TableInfo,
+    /// What its scans produce and queries see (BINARY as `BinaryView`:
+    /// `ColumnType::scan_type`); inserts are cast back to the stored types.
+    scan_schema: SchemaRef,
     /// What a scan reads: the table's files when its name was resolved,
     /// read with it and leased until the statement ends (a DROP or commit
     /// meanwhile leaves them readable; `StatementLeases`).
@@ -44,6 +47,7 @@ impl StoredTable {
     ) -> Self {
         Self {
             catalog,
+            scan_schema: info.scan_schema(),
             info,
             snapshot,
             keys,
@@ -67,7 +71,7 @@ impl StoredTable {
         let file_store = self.catalog.file_store();
         let descriptor = ScanDescriptor::new(file_store.location(), &self.info, encryption, files)
             .with_projection(projection.cloned())
-            .with_predicate(ScanPredicate::all_of(filters, &self.info.schema))
+            .with_predicate(ScanPredicate::all_of(filters, &self.scan_schema))
             .with_limit(limit);
         if let Some(distributed) = state
             .config()
@@ -149,7 +153,7 @@ impl StoredTable {
 #[async_trait]
 impl TableProvider for StoredTable {
     fn schema(&self) -> SchemaRef {
-        Arc::clone(&self.info.schema)
+        Arc::clone(&self.scan_schema)
     }
 
     fn table_type(&self) -> TableType {
@@ -176,7 +180,7 @@ impl TableProvider for StoredTable {
     ) -> Result<Vec<TableProviderFilterPushDown>> {
         Ok(filters
             .iter()
-            .map(|f| match ScanPredicate::from_filter(f, &self.info.schema) {
+            .map(|f| match ScanPredicate::from_filter(f, &self.scan_schema) {
                 Some(_) => TableProviderFilterPushDown::Inexact,
                 None => TableProviderFilterPushDown::Unsupported,
             })

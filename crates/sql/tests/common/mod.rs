@@ -91,6 +91,7 @@ pub fn cell(rows: &ResultSet, row: usize, col: usize) -> Option<Vec<u8>> {
             }
             return Some(match column.data_type() {
                 DataType::Binary => column.as_binary::<i32>().value(r).to_vec(),
+                DataType::BinaryView => column.as_binary_view().value(r).to_vec(),
                 DataType::Utf8 => column.as_string::<i32>().value(r).as_bytes().to_vec(),
                 other => {
                     let f = datafusion::arrow::util::display::ArrayFormatter::try_new(

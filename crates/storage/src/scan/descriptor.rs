@@ -6,14 +6,14 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::datatypes::SchemaRef;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
 use super::ScanPredicate;
 use crate::encryption::{ProjectEncryption, StorageAlgorithm};
-use crate::{ColumnType, DataFile, StorageError, StorageLocation, TableInfo};
+use crate::{ColumnType, DataFile, StorageError, StorageLocation, TableInfo, scan_schema};
 
 /// A table snapshot to read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,9 +123,11 @@ impl ScanDescriptor {
             .map_err(|e| StorageError::Corrupt(format!("a scan descriptor does not parse: {e}")))
     }
 
-    /// The table's schema (all columns, as stored).
+    /// The schema the scan produces: all the table's columns, each as
+    /// [`ColumnType::scan_type`] (the reader decodes BINARY straight into
+    /// `BinaryView`).
     pub fn schema(&self) -> Result<SchemaRef, StorageError> {
-        let fields = self
+        let columns = self
             .columns
             .iter()
             .map(|(name, ty)| {
@@ -135,10 +137,10 @@ impl ScanDescriptor {
                         self.project, self.table
                     ))
                 })?;
-                Ok(Field::new(name, ty.to_arrow(), true))
+                Ok((name.as_str(), ty))
             })
             .collect::<Result<Vec<_>, StorageError>>()?;
-        Ok(Arc::new(Schema::new(fields)))
+        Ok(scan_schema(columns))
     }
 
     /// The files as the catalog describes them.
@@ -242,6 +244,7 @@ impl ScanFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow::datatypes::{Field, Schema};
     use proptest::prelude::*;
 
     #[test]

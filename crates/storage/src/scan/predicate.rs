@@ -332,7 +332,10 @@ fn column_type<'a>(schema: &'a Schema, c: &Column) -> Option<&'a DataType> {
 /// back as the same value (binary and other types whose text is not their
 /// value are not carried).
 fn as_text(value: &ScalarValue, ty: &DataType) -> Option<String> {
-    if value.is_null() || &value.data_type() != ty || matches!(ty, DataType::Binary) {
+    if value.is_null()
+        || &value.data_type() != ty
+        || matches!(ty, DataType::Binary | DataType::BinaryView)
+    {
         return None;
     }
     let text = value.to_string();

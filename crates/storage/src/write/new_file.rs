@@ -8,8 +8,10 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::error::{DataFusionError, Result};
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::ArrowWriterOptions;
+use parquet::arrow::{ArrowWriter, add_encoded_arrow_schema_to_metadata};
 
 use super::column_layout::{base_properties, with_column_layouts};
 use super::file_writer::FileWriter;
@@ -20,6 +22,8 @@ use crate::{Catalog, StagedFile, TableInfo};
 pub struct NewFile {
     staged: StagedFile,
     writer: ArrowWriter<FileWriter>,
+    /// What the writer takes: the table's scan schema.
+    schema: SchemaRef,
     algorithm: Option<StorageAlgorithm>,
     rows: u64,
 }
@@ -48,19 +52,38 @@ impl NewFile {
             props = props.with_file_encryption_properties(Arc::clone(properties));
         }
         let file = FileWriter::create(catalog, &staged, table.id, encryption)?;
-        let writer = ArrowWriter::try_new(file, Arc::clone(&table.schema), Some(props.build()))?;
+        // Rows arrive as queries see them (BINARY as `BinaryView`, which
+        // Parquet stores exactly as BINARY) and are written without a
+        // conversion; the file records the stored types as its Arrow schema,
+        // so it reads back, here or in pyarrow, as it always did.
+        let mut props = props.build();
+        add_encoded_arrow_schema_to_metadata(&table.schema, &mut props);
+        let schema = table.scan_schema();
+        let writer = ArrowWriter::try_new_with_options(
+            file,
+            Arc::clone(&schema),
+            ArrowWriterOptions::new()
+                .with_properties(props)
+                .with_skip_arrow_metadata(true),
+        )?;
         Ok(Self {
             staged,
             writer,
+            schema,
             algorithm,
             rows: 0,
         })
     }
 
-    /// Appends `batch` (already in the table's schema: [`conform`]).
+    /// Appends `batch` (in the table's columns: [`conform`]; a column of
+    /// the stored type rather than the scan type is converted here).
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         self.rows += batch.num_rows() as u64;
-        self.writer.write(batch)?;
+        if batch.schema_ref() == &self.schema {
+            self.writer.write(batch)?;
+        } else {
+            self.writer.write(&cast_to(&self.schema, batch)?)?;
+        }
         Ok(())
     }
 
@@ -71,6 +94,7 @@ impl NewFile {
             writer,
             algorithm,
             rows,
+            ..
         } = self;
         if let Some(tags) = writer.into_inner()?.finish()? {
             staged.set_block_tags(tags);
@@ -81,9 +105,14 @@ impl NewFile {
     }
 }
 
-/// `batch` with `table`'s column names and stored types.
+/// `batch` with `table`'s column names and the types its scans produce
+/// (`TableInfo::scan_schema`), which is what [`NewFile`] writes.
 pub fn conform(table: &TableInfo, batch: RecordBatch) -> Result<RecordBatch> {
-    let schema = &table.schema;
+    cast_to(&table.scan_schema(), &batch)
+}
+
+/// `batch`'s columns cast where needed to `schema`'s types, under its names.
+fn cast_to(schema: &SchemaRef, batch: &RecordBatch) -> Result<RecordBatch> {
     let columns = batch
         .columns()
         .iter()
