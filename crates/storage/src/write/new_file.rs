@@ -6,9 +6,9 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::error::{DataFusionError, Result};
 use parquet::arrow::arrow_writer::ArrowWriterOptions;
 use parquet::arrow::{ArrowWriter, add_encoded_arrow_schema_to_metadata};
@@ -135,10 +135,56 @@ pub fn rows_bytes(batch: &RecordBatch) -> usize {
     batch
         .columns()
         .iter()
-        .map(|c| {
-            c.to_data()
+        .map(|c| match c.data_type() {
+            // Arrow sizes a view column by its views alone (16 bytes a
+            // row), not the values they point to: count those too, or a
+            // batch of long values looks a fraction of its size.
+            DataType::BinaryView => views_bytes(c.as_binary_view().views()),
+            DataType::Utf8View => views_bytes(c.as_string_view().views()),
+            _ => c
+                .to_data()
                 .get_slice_memory_size()
-                .unwrap_or_else(|_| c.get_array_memory_size())
+                .unwrap_or_else(|_| c.get_array_memory_size()),
         })
         .sum()
+}
+
+/// The bytes of view rows: each view, and the value of each that is too
+/// long to sit in its view (more than 12 bytes; the low 32 bits of a view
+/// are its value's length).
+fn views_bytes(views: &[u128]) -> usize {
+    views
+        .iter()
+        .map(|&view| {
+            let len = view as u32 as usize;
+            16 + if len > 12 { len } else { 0 }
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{BinaryArray, BinaryViewArray, StringViewArray};
+    use datafusion::arrow::datatypes::{Field, Schema};
+
+    fn one_column(column: Arc<dyn datafusion::arrow::array::Array>) -> RecordBatch {
+        let schema = Schema::new(vec![Field::new("c", column.data_type().clone(), true)]);
+        RecordBatch::try_new(Arc::new(schema), vec![column]).expect("batch")
+    }
+
+    #[test]
+    fn view_columns_count_their_long_values() {
+        let long = vec![7u8; 1000];
+        let values = [&long[..], b"short", &long[..]];
+        let views = one_column(Arc::new(BinaryViewArray::from_iter_values(values)));
+        assert_eq!(rows_bytes(&views), 3 * 16 + 2 * 1000);
+        let text = "t".repeat(100);
+        let strings = one_column(Arc::new(StringViewArray::from_iter_values([&text, "x"])));
+        assert_eq!(rows_bytes(&strings), 2 * 16 + 100);
+        // A slice counts its own rows only, as for offset arrays.
+        assert_eq!(rows_bytes(&views.slice(1, 1)), 16);
+        let offsets = one_column(Arc::new(BinaryArray::from_iter_values(values)));
+        assert_eq!(rows_bytes(&offsets), 3 * 4 + 2005);
+    }
 }
