@@ -39,6 +39,8 @@ use parquet::basic::{Compression, Encoding};
 use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
 use parquet::schema::types::ColumnPath;
 
+use super::rows_bytes;
+
 /// Values sampled per column, and at most this many of their bytes: enough
 /// for a stable estimate, cheap to hash and to compress.
 const SAMPLE_VALUES: usize = 4096;
@@ -253,12 +255,9 @@ fn rows_per_group(sample: &RecordBatch) -> Option<usize> {
     if rows == 0 {
         return None;
     }
-    let bytes: usize = sample
-        .columns()
-        .iter()
-        .map(|c| c.to_data().get_slice_memory_size().unwrap_or(0))
-        .sum();
-    let width = bytes.div_ceil(rows).max(1);
+    // The same measure the group commit sizes rows by: it counts the values
+    // a view column points to (writes arrive with BINARY as views).
+    let width = rows_bytes(sample).div_ceil(rows).max(1);
     let bound = (ROW_GROUP_BYTES / width).max(MIN_ROW_GROUP_ROWS);
     (bound < ROW_GROUP_ROWS).then_some(bound)
 }
@@ -268,7 +267,7 @@ mod tests {
     use std::sync::Arc;
 
     use datafusion::arrow::array::{
-        BinaryArray, Float64Array, Int32Array, Int64Array, StringArray,
+        BinaryArray, BinaryViewArray, Float64Array, Int32Array, Int64Array, StringArray,
     };
     use datafusion::arrow::datatypes::{Field, Schema};
 
@@ -413,6 +412,12 @@ mod tests {
         // cut them; the sample's width does.
         let wide = BinaryArray::from_iter_values(std::iter::repeat_n(vec![b'x'; 1024], 2000));
         let sample = batch(vec![("v", Arc::new(wide) as Arc<dyn Array>)]);
+        let rows = layouts(&sample).max_row_group_row_count().expect("bounded");
+        assert!((30_000..=32_768).contains(&rows), "{rows}");
+        // The same values as views (how writes arrive): the values count,
+        // not only their 16-byte views.
+        let views = BinaryViewArray::from_iter_values(std::iter::repeat_n(vec![b'x'; 1024], 2000));
+        let sample = batch(vec![("v", Arc::new(views) as Arc<dyn Array>)]);
         let rows = layouts(&sample).max_row_group_row_count().expect("bounded");
         assert!((30_000..=32_768).contains(&rows), "{rows}");
         // Narrow rows keep the row bound.
