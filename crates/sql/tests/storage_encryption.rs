@@ -208,7 +208,7 @@ fn aes256_files_have_256_bit_data_keys_and_key_encryption_keys() {
 /// read back intact: written from a function's result, from a scan, plain
 /// and AES256.
 #[test]
-fn binary_columns_stay_binary_in_the_files_whatever_the_scans_read_them_as() {
+fn byte_and_text_columns_keep_their_types_in_the_files_whatever_the_scans_read_them_as() {
     let w = World::new();
     let mut s = w.session(root(A), Duration::from_secs(600));
     s.ok(&format!(
@@ -217,14 +217,17 @@ fn binary_columns_stay_binary_in_the_files_whatever_the_scans_read_them_as() {
     ));
     // 40-byte prefixes: longer than a view holds inline.
     let value = "CAST(concat(repeat('v', 40), CAST(id AS STRING)) AS BINARY)";
+    // Text of 100 bytes a value is read as views, short text as offsets.
+    let wide = "lpad(CAST(id AS STRING), 100, 'w')";
     for project in ["default", "sealed"] {
         s.ok(&format!("USE {project}"));
-        s.ok("CREATE TABLE b (id BIGINT, c BINARY)");
+        s.ok("CREATE TABLE b (id BIGINT, c BINARY, t STRING, n STRING)");
         s.ok(&format!(
-            "INSERT INTO b SELECT id, {value} FROM (SELECT value AS id FROM range(1000))"
+            "INSERT INTO b SELECT id, {value}, {wide}, CAST(id AS STRING) AS n \
+             FROM (SELECT value AS id FROM range(1000))"
         ));
         s.ok("CREATE TABLE copied AS SELECT * FROM b");
-        s.ok("INSERT INTO copied SELECT id + 1000, c FROM b");
+        s.ok("INSERT INTO copied SELECT id + 1000, c, t, n FROM b");
         for table in ["b", "copied"] {
             for file in w.table_files(project, table) {
                 let path = w.file_path(&file);
@@ -244,14 +247,36 @@ fn binary_columns_stay_binary_in_the_files_whatever_the_scans_read_them_as() {
                     file_metadata.key_value_metadata(),
                 )
                 .unwrap();
-                assert_eq!(
-                    schema.field_with_name("c").unwrap().data_type(),
-                    &arrow::datatypes::DataType::Binary,
-                    "{}",
-                    path.display()
-                );
+                for (column, stored) in [
+                    ("c", arrow::datatypes::DataType::Binary),
+                    ("t", arrow::datatypes::DataType::Utf8),
+                    ("n", arrow::datatypes::DataType::Utf8),
+                ] {
+                    assert_eq!(
+                        schema.field_with_name(column).unwrap().data_type(),
+                        &stored,
+                        "{column} in {}",
+                        path.display()
+                    );
+                }
             }
+            let r = s.rows(&format!(
+                "SELECT arrow_typeof(c), arrow_typeof(t), arrow_typeof(n) FROM {table} LIMIT 1"
+            ));
+            assert_eq!(
+                (text(&r, 0, 0), text(&r, 0, 1), text(&r, 0, 2)),
+                ("BinaryView".into(), "Utf8View".into(), "Utf8".into()),
+                "{project}.{table}"
+            );
         }
+        let r = s.rows(&format!(
+            "SELECT count(*), sum(CASE WHEN t = {wide} AND n = CAST(id AS STRING) THEN 1 ELSE 0 END) \
+             FROM copied"
+        ));
+        assert_eq!(
+            (text(&r, 0, 0), text(&r, 0, 1)),
+            ("2000".into(), "1000".into())
+        );
         let r = s.rows(&format!(
             "SELECT count(*), sum(CASE WHEN c = {value} THEN 1 ELSE 0 END) FROM b"
         ));

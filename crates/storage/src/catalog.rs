@@ -18,6 +18,7 @@ use crate::retired::{self, Leases, SnapshotLease};
 use crate::schema;
 use crate::sealed::{self, FileRow};
 use crate::staging::StagingDir;
+use crate::table_columns::ColumnEntry;
 use crate::{ColumnType, StorageError};
 
 /// The project every data directory starts with and sessions start in.
@@ -55,16 +56,31 @@ pub struct TableInfo {
     pub columns: Vec<(String, ColumnType)>,
     /// The Arrow schema its files hold.
     pub schema: SchemaRef,
+    /// Mean bytes per value of each column, as the writes since the table
+    /// was created or last overwritten measured them (the widest of their
+    /// samples; 0 where none was measured, and for fixed-width types). It
+    /// decides how scans read text ([`ColumnType::scan_type`]).
+    pub widths: Vec<u32>,
     /// When it was created, seconds since the Unix epoch.
     pub created_at: i64,
 }
 
 impl TableInfo {
-    /// The schema scans of this table produce (BINARY as `BinaryView`:
-    /// [`ColumnType::scan_type`]); [`TableInfo::schema`] is what its files
-    /// hold.
+    /// The schema scans of this table produce (BINARY as `BinaryView`,
+    /// wide text as `Utf8View`: [`ColumnType::scan_type`]);
+    /// [`TableInfo::schema`] is what its files hold.
     pub fn scan_schema(&self) -> SchemaRef {
-        crate::column_type::scan_schema(self.columns.iter().map(|(n, t)| (n.as_str(), *t)))
+        crate::column_type::scan_schema(
+            self.columns
+                .iter()
+                .enumerate()
+                .map(|(i, (n, t))| (n.as_str(), *t, self.width(i))),
+        )
+    }
+
+    /// The mean bytes per value of column `i` (0: not measured).
+    pub fn width(&self, i: usize) -> u32 {
+        self.widths.get(i).copied().unwrap_or(0)
     }
 }
 
@@ -209,13 +225,16 @@ impl Catalog {
         let project = normalize_name("project", project)?;
         let name = normalize_name("table", name)?;
         let (_, columns) = table_schema(schema)?;
-        let columns_json = serde_json::to_string(
+        let columns_json = ColumnEntry::to_json(
             &columns
-                .iter()
-                .map(|(n, t)| serde_json::json!({"name": n, "type": t.to_string()}))
+                .into_iter()
+                .map(|(name, column_type)| ColumnEntry {
+                    name,
+                    column_type,
+                    width: 0,
+                })
                 .collect::<Vec<_>>(),
-        )
-        .map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        );
         {
             let mut conn = self.conn();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -426,31 +445,23 @@ fn table_info(row: sealed::TableRow) -> Result<TableInfo, StorageError> {
         created_at,
         ..
     } = row;
-    let parsed: Vec<serde_json::Value> = serde_json::from_str(&columns_json)
+    let parsed = ColumnEntry::parse_all(&columns_json)
         .map_err(|e| StorageError::Corrupt(format!("columns of {project}.{name}: {e}")))?;
-    let mut columns = Vec::with_capacity(parsed.len());
-    for c in parsed {
-        let (Some(col), Some(ty)) = (
-            c["name"].as_str(),
-            c["type"].as_str().and_then(ColumnType::parse),
-        ) else {
-            return Err(StorageError::Corrupt(format!(
-                "column entry {c} of {project}.{name}"
-            )));
-        };
-        columns.push((col.to_owned(), ty));
-    }
     let schema = Arc::new(Schema::new(
-        columns
+        parsed
             .iter()
-            .map(|(n, t)| Field::new(n, t.to_arrow(), true))
+            .map(|c| Field::new(&c.name, c.column_type.to_arrow(), true))
             .collect::<Vec<_>>(),
     ));
     Ok(TableInfo {
         id,
         project,
         name,
-        columns,
+        widths: parsed.iter().map(|c| c.width).collect(),
+        columns: parsed
+            .into_iter()
+            .map(|c| (c.name, c.column_type))
+            .collect(),
         schema,
         created_at,
     })

@@ -7,6 +7,11 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use crate::StorageError;
 
+/// Mean bytes per value from which scans read a STRING column as
+/// `Utf8View` ([`ColumnType::scan_type`]). Measured in BENCHMARKS.md
+/// ("Wide text read as views").
+pub const VIEW_TEXT_BYTES: u32 = 64;
+
 /// A column type of a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnType {
@@ -81,15 +86,19 @@ impl ColumnType {
         }
     }
 
-    /// The Arrow type scans hand this column on as: BINARY as `BinaryView`,
-    /// whose values stay in the Parquet page they were read from (a
-    /// ciphertext column is never copied value by value on its way to a
-    /// decrypting function); every other type as stored. Text stays `Utf8`:
-    /// short strings, the common case, decode no faster as views, and every
-    /// text function takes `Utf8` without a conversion.
-    pub fn scan_type(self) -> DataType {
+    /// The Arrow type scans hand this column on as, for values of `width`
+    /// bytes on average (as the table's writes measured them; 0 when
+    /// unknown). BINARY is always a `BinaryView`: its values stay in the
+    /// Parquet page they were read from, so a ciphertext column is never
+    /// copied value by value on its way to a decrypting function. Text is a
+    /// `Utf8View` from [`VIEW_TEXT_BYTES`] a value, for the same reason, and
+    /// `Utf8` below: short strings decode and compare faster as offsets, and
+    /// every text function takes `Utf8` without a conversion. Every other
+    /// type is read as stored.
+    pub fn scan_type(self, width: u32) -> DataType {
         match self {
             Self::Binary => DataType::BinaryView,
+            Self::String if width >= VIEW_TEXT_BYTES => DataType::Utf8View,
             other => other.to_arrow(),
         }
     }
@@ -159,13 +168,13 @@ pub fn table_schema(
     Ok((Arc::new(Schema::new(fields)), columns))
 }
 
-/// The schema a scan of a table with `columns` produces (each column's
-/// [`ColumnType::scan_type`], all nullable).
-pub fn scan_schema<'a>(columns: impl IntoIterator<Item = (&'a str, ColumnType)>) -> SchemaRef {
+/// The schema a scan of a table with `columns` (name, type, mean bytes per
+/// value) produces: each column's [`ColumnType::scan_type`], all nullable.
+pub fn scan_schema<'a>(columns: impl IntoIterator<Item = (&'a str, ColumnType, u32)>) -> SchemaRef {
     Arc::new(Schema::new(
         columns
             .into_iter()
-            .map(|(name, ty)| Field::new(name, ty.scan_type(), true))
+            .map(|(name, ty, width)| Field::new(name, ty.scan_type(width), true))
             .collect::<Vec<_>>(),
     ))
 }
@@ -186,14 +195,30 @@ mod tests {
         ] {
             assert_eq!(ColumnType::parse(&t.to_string()), Some(t));
             assert_eq!(ColumnType::from_arrow(&t.to_arrow()), Some(t));
-            assert_eq!(ColumnType::from_arrow(&t.scan_type()), Some(t));
+            assert_eq!(ColumnType::from_arrow(&t.scan_type(0)), Some(t));
+            assert_eq!(ColumnType::from_arrow(&t.scan_type(4096)), Some(t));
         }
-        // Scans hand BINARY on as views; everything else as stored.
-        assert_eq!(ColumnType::Binary.scan_type(), DataType::BinaryView);
-        assert_eq!(ColumnType::String.scan_type(), DataType::Utf8);
-        let schema = scan_schema([("c", ColumnType::Binary), ("x", ColumnType::String)]);
+        // Scans hand BINARY on as views, text as views once its values are
+        // wide, everything else as stored.
+        assert_eq!(ColumnType::Binary.scan_type(0), DataType::BinaryView);
+        assert_eq!(ColumnType::String.scan_type(0), DataType::Utf8);
+        assert_eq!(
+            ColumnType::String.scan_type(VIEW_TEXT_BYTES - 1),
+            DataType::Utf8
+        );
+        assert_eq!(
+            ColumnType::String.scan_type(VIEW_TEXT_BYTES),
+            DataType::Utf8View
+        );
+        assert_eq!(ColumnType::BigInt.scan_type(4096), DataType::Int64);
+        let schema = scan_schema([
+            ("c", ColumnType::Binary, 0),
+            ("x", ColumnType::String, 11),
+            ("w", ColumnType::String, 1024),
+        ]);
         assert_eq!(schema.field(0).data_type(), &DataType::BinaryView);
         assert_eq!(schema.field(1).data_type(), &DataType::Utf8);
+        assert_eq!(schema.field(2).data_type(), &DataType::Utf8View);
         assert_eq!(
             ColumnType::parse("decimal(10, 2)"),
             Some(ColumnType::Decimal(10, 2))

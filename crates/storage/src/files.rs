@@ -15,6 +15,7 @@ use crate::retired::{self, RETIRED_GRACE};
 use crate::sealed::{self, FileRow};
 use crate::segmented::{MAX_HEADER_LEN, SegmentedHeader};
 use crate::staging;
+use crate::table_columns::{Widths, widest, with_widths};
 use crate::{StorageAlgorithm, StorageError};
 
 /// A committed data file of a table.
@@ -106,6 +107,7 @@ pub struct StagedFile {
     rows: u64,
     encryption: Option<StorageAlgorithm>,
     block_tags: Option<Vec<u8>>,
+    widths: Vec<u32>,
 }
 
 impl StagedFile {
@@ -140,6 +142,13 @@ impl StagedFile {
     /// Records how the file was encrypted (`None`, the default: plain Parquet).
     pub fn set_encryption(&mut self, encryption: Option<StorageAlgorithm>) {
         self.encryption = encryption;
+    }
+
+    /// Records the mean bytes per value the writer measured of each column
+    /// (0 where it did not): the commit keeps them in the table's columns
+    /// ([`TableInfo::widths`]).
+    pub fn set_widths(&mut self, widths: Vec<u32>) {
+        self.widths = widths;
     }
 }
 
@@ -181,6 +190,7 @@ impl Catalog {
             rows: 0,
             encryption: None,
             block_tags: None,
+            widths: Vec::new(),
         })
     }
 
@@ -227,8 +237,9 @@ impl Catalog {
         // directory, or uploaded as a new object) before the catalog names
         // it: a write killed at any point leaves the table as it was.
         let mut placed: Vec<FileRow> = Vec::with_capacity(staged.len());
+        let widths = widest(staged.iter().map(|f| &f.widths));
         let outcome = match self.place(table, &staged, &mut placed).await {
-            Ok(()) => self.record(table, &placed, replaced),
+            Ok(()) => self.record(table, &placed, &widths, replaced),
             Err(e) => Err(e),
         };
         let replaced = match outcome {
@@ -283,11 +294,13 @@ impl Catalog {
 
     /// The transaction of a commit; the files it replaces are retired in it,
     /// and their paths (relative) returned. The table's state is checked
-    /// against its MAC before it changes, and MACed again after.
+    /// against its MAC before it changes, and MACed again after. The new
+    /// files' `widths` go into the table's columns in the same transaction.
     fn record(
         &self,
         table: &TableInfo,
         placed: &[FileRow],
+        widths: &[u32],
         replaced_files: Replaced<'_>,
     ) -> Result<Vec<String>, StorageError> {
         let mut conn = self.conn();
@@ -296,11 +309,15 @@ impl Catalog {
             project: table.project.clone(),
             table: table.name.clone(),
         };
-        let Some((_, current)) = self.checked_table(&tx, table.id)? else {
+        let Some((table_row, current)) = self.checked_table(&tx, table.id)? else {
             return Err(changed());
         };
         // What the cache was validated at, just now, under this lock.
         let before = tx.total_changes();
+        let how = match replaced_files {
+            Replaced::ByMode(CommitMode::Overwrite) => Widths::Replace,
+            Replaced::ByMode(CommitMode::Append) | Replaced::Exactly(_) => Widths::Widen,
+        };
         let mut replaced = Vec::new();
         match replaced_files {
             Replaced::ByMode(CommitMode::Append) => {}
@@ -337,6 +354,13 @@ impl Catalog {
             ])?;
         }
         drop(insert);
+        let columns = with_widths(&table_row.columns, widths, how).map_err(|e| {
+            StorageError::Corrupt(format!("columns of {}.{}: {e}", table.project, table.name))
+        })?;
+        if let Some(columns) = columns {
+            tx.prepare_cached("UPDATE tables SET columns = ?2 WHERE id = ?1")?
+                .execute(params![table.id, columns])?;
+        }
         let sealed = sealed::reseal_table(&tx, self.key(), table.id)?;
         retired::retire(&tx, replaced.iter().map(String::as_str))?;
         tx.commit()?;

@@ -62,11 +62,12 @@ mod schema;
 mod sealed;
 pub mod segmented;
 mod staging;
+mod table_columns;
 pub mod write;
 
 pub use acl::{Grant, ProjectOwner, role_grantee, user_grantee};
 pub use catalog::{Catalog, DEFAULT_PROJECT, ProjectInfo, TableInfo};
-pub use column_type::{ColumnType, scan_schema, table_schema};
+pub use column_type::{ColumnType, VIEW_TEXT_BYTES, scan_schema, table_schema};
 pub use encryption::{KeySource, ProjectEncryption, StorageAlgorithm};
 pub use error::StorageError;
 pub use files::{

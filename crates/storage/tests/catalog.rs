@@ -212,3 +212,71 @@ fn a_missing_seal_is_tampering_and_legacy_catalogs_are_sealed_only_when_vouched_
     .expect_err("no commit over an edited state");
     assert!(matches!(err, StorageError::Tampered { .. }), "{err}");
 }
+
+#[test]
+fn commits_keep_the_widths_writes_measured_under_the_tables_mac() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catalog = Catalog::open(dir.path(), key()).expect("open");
+    let t = catalog
+        .create_table(DEFAULT_PROJECT, "t", &schema(), false)
+        .expect("table");
+    let types = |catalog: &Catalog| -> Vec<DataType> {
+        let t = catalog.table(DEFAULT_PROJECT, "t").expect("table");
+        let schema = t.scan_schema();
+        schema
+            .fields()
+            .iter()
+            .map(|f| f.data_type().clone())
+            .collect()
+    };
+    let commit = |widths: Vec<u32>, mode| {
+        let mut staged = stage_with(&catalog, b"PAR1 data PAR1", 1);
+        staged.set_widths(widths);
+        block_on(catalog.commit(&t, vec![staged], mode)).expect("commit");
+    };
+    // Nothing measured yet: text is read as offsets, BINARY as views.
+    assert_eq!(types(&catalog), vec![DataType::Utf8, DataType::BinaryView]);
+    // Narrow text stays `Utf8`; wide text makes the column views.
+    commit(vec![11, 200], CommitMode::Append);
+    assert_eq!(types(&catalog), vec![DataType::Utf8, DataType::BinaryView]);
+    commit(vec![1024, 0], CommitMode::Append);
+    assert_eq!(
+        types(&catalog),
+        vec![DataType::Utf8View, DataType::BinaryView]
+    );
+    assert_eq!(
+        catalog.table(DEFAULT_PROJECT, "t").expect("t").widths,
+        vec![1024, 200]
+    );
+    // Narrower appends, and a file that measured nothing, keep it wide...
+    commit(vec![11, 0], CommitMode::Append);
+    commit(vec![], CommitMode::Append);
+    assert_eq!(
+        types(&catalog),
+        vec![DataType::Utf8View, DataType::BinaryView]
+    );
+    // ... an overwrite with narrow values makes it `Utf8` again.
+    commit(vec![11, 0], CommitMode::Overwrite);
+    assert_eq!(types(&catalog), vec![DataType::Utf8, DataType::BinaryView]);
+    // The widths survive a reopen, and live under the table's MAC: an edit
+    // of them is tampering, named as such.
+    commit(vec![4096, 0], CommitMode::Append);
+    drop(catalog);
+    let catalog = Catalog::open(dir.path(), key()).expect("reopen");
+    assert_eq!(
+        types(&catalog),
+        vec![DataType::Utf8View, DataType::BinaryView]
+    );
+    let db = rusqlite::Connection::open(dir.path().join("catalog.db")).expect("db");
+    db.execute(
+        "UPDATE tables SET columns = replace(columns, '\"width\":4096', '\"width\":8')",
+        [],
+    )
+    .expect("edit");
+    let err = catalog
+        .table(DEFAULT_PROJECT, "t")
+        .and_then(|t| catalog.files(&t))
+        .expect_err("edited widths");
+    assert!(matches!(err, StorageError::Tampered { .. }), "{err}");
+    assert!(err.to_string().contains("table 'default.t'"), "{err}");
+}

@@ -370,7 +370,9 @@ pub fn fill(sandbox: &Sandbox, project: &str) {
         project,
         "CREATE TABLE events (id BIGINT, region STRING, amount BIGINT); \
          CREATE TABLE regions (region STRING, name STRING); \
-         INSERT INTO regions VALUES ('r0', 'north'), ('r1', 'south'), ('r2', 'east'), ('r3', 'west');",
+         INSERT INTO regions VALUES ('r0', 'north'), ('r1', 'south'), ('r2', 'east'), ('r3', 'west'); \
+         CREATE TABLE notes AS SELECT value + 1000000 AS id, lpad(CAST(value AS STRING), 100, 'n') AS note \
+         FROM range(2000);",
     );
     let mut script = String::new();
     for k in 0..7 {
@@ -398,7 +400,8 @@ pub const MARKER: &str = "inserted-plaintext";
 
 /// The queries compared: full scans, aggregates, joins (within a project
 /// and across two), pushed-down conditions, a Sealhouse function that
-/// executors run, and COUNT(*).
+/// executors run, COUNT(*), and text wide enough to be read as views
+/// (`notes`: executors must plan the same types as the coordinator).
 pub fn queries(other: &str) -> Vec<String> {
     vec![
         "SELECT id, region, amount FROM events ORDER BY id".into(),
@@ -409,6 +412,8 @@ pub fn queries(other: &str) -> Vec<String> {
         "SELECT hex(region), count(*) FROM events GROUP BY hex(region) ORDER BY 1".into(),
         "SELECT id, amount FROM events WHERE region = 'r9' ORDER BY amount DESC, id LIMIT 5".into(),
         format!("SELECT count(*), sum(a.amount - b.amount) FROM events a JOIN {other}.events b ON a.id = b.id"),
+        "SELECT arrow_typeof(n.note), n.note, e.amount FROM events e JOIN notes n ON e.id = n.id \
+         WHERE n.note > 'nnn' ORDER BY e.amount".into(),
     ]
 }
 

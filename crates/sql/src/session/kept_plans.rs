@@ -209,7 +209,8 @@ impl Kept {
                     return Ok(Transformed::no(node));
                 };
                 let same = new.downcast_ref::<StoredTable>().is_some_and(|n| {
-                    n.info().id == old.info().id && n.info().schema == old.info().schema
+                    n.info().id == old.info().id
+                        && n.info().scan_schema() == old.info().scan_schema()
                 });
                 if !same {
                     changed = true;

@@ -63,10 +63,11 @@ struct Append {
 
 impl Append {
     /// Whether `self` can go in the same file as `other`: the same table
-    /// shape and encryption (an ALTER or an ENABLE ENCRYPTION between them
-    /// starts a new round).
+    /// shape as scans read it (so their rows concatenate: a commit that
+    /// widened a text column to views between them starts a new round) and
+    /// encryption (an ALTER or an ENABLE ENCRYPTION between them too).
     fn fits_with(&self, other: &Append) -> bool {
-        self.table.schema == other.table.schema
+        self.table.scan_schema() == other.table.scan_schema()
             && self.keys.as_ref().map(|k| k.setting()) == other.keys.as_ref().map(|k| k.setting())
     }
 }

@@ -29,6 +29,10 @@ pub struct ScanDescriptor {
     pub table: String,
     /// Its columns: name and stored type (`BIGINT`, `STRING`, ...).
     pub columns: Vec<(String, String)>,
+    /// Mean bytes per value of each column ([`TableInfo::widths`]), which
+    /// with the types fixes the scan's schema; empty: none measured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub widths: Vec<u32>,
     /// The project's storage encryption (its key ARN), if it has any.
     pub encryption: Option<ProjectEncryption>,
     /// The snapshot's files.
@@ -80,6 +84,11 @@ impl ScanDescriptor {
                 .iter()
                 .map(|(name, ty)| (name.clone(), ty.to_string()))
                 .collect(),
+            widths: if table.widths.iter().all(|&w| w == 0) {
+                Vec::new()
+            } else {
+                table.widths.clone()
+            },
             encryption,
             files: files.iter().map(ScanFile::of).collect(),
             projection: None,
@@ -124,20 +133,30 @@ impl ScanDescriptor {
     }
 
     /// The schema the scan produces: all the table's columns, each as
-    /// [`ColumnType::scan_type`] (the reader decodes BINARY straight into
-    /// `BinaryView`).
+    /// [`ColumnType::scan_type`] for its width (the reader decodes BINARY
+    /// straight into `BinaryView`, wide text into `Utf8View`).
     pub fn schema(&self) -> Result<SchemaRef, StorageError> {
+        if !self.widths.is_empty() && self.widths.len() != self.columns.len() {
+            return Err(StorageError::Corrupt(format!(
+                "the scan descriptor of {}.{} gives {} column widths for {} columns",
+                self.project,
+                self.table,
+                self.widths.len(),
+                self.columns.len()
+            )));
+        }
         let columns = self
             .columns
             .iter()
-            .map(|(name, ty)| {
+            .enumerate()
+            .map(|(i, (name, ty))| {
                 let ty = ColumnType::parse(ty).ok_or_else(|| {
                     StorageError::Corrupt(format!(
                         "column {name} of {}.{} has unknown type {ty}",
                         self.project, self.table
                     ))
                 })?;
-                Ok((name.as_str(), ty))
+                Ok((name.as_str(), ty, self.widths.get(i).copied().unwrap_or(0)))
             })
             .collect::<Result<Vec<_>, StorageError>>()?;
         Ok(scan_schema(columns))
@@ -244,7 +263,7 @@ impl ScanFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::datatypes::{Field, Schema};
+    use arrow::datatypes::{DataType, Field, Schema};
     use proptest::prelude::*;
 
     #[test]
@@ -335,8 +354,15 @@ mod tests {
                 id: 3,
                 project: "p".into(),
                 name: "t".into(),
-                columns: vec![("id".into(), ColumnType::parse("BIGINT").expect("type"))],
-                schema: Arc::new(Schema::new(vec![Field::new("id", arrow::datatypes::DataType::Int64, true)])),
+                columns: vec![
+                    ("id".into(), ColumnType::BigInt),
+                    ("x".into(), ColumnType::String),
+                ],
+                schema: Arc::new(Schema::new(vec![
+                    Field::new("id", DataType::Int64, true),
+                    Field::new("x", DataType::Utf8, true),
+                ])),
+                widths: vec![0, 1024],
                 created_at: 0,
             };
             let location = StorageLocation::S3 { bucket: "warehouse".into(), prefix: "a/b".into() };
@@ -351,6 +377,11 @@ mod tests {
             let back = ScanDescriptor::from_bytes(&descriptor.to_bytes()).expect("parses");
             prop_assert_eq!(&back, &descriptor);
             back.check().expect("checks");
+            // The widths travel: the wide text column is read as views in
+            // the other process too.
+            let schema = back.schema().expect("schema");
+            prop_assert_eq!(&schema, &table.scan_schema());
+            prop_assert_eq!(schema.field(1).data_type(), &DataType::Utf8View);
             let again = back.data_files().expect("files");
             prop_assert_eq!(again.len(), files.len());
             for (a, b) in again.iter().zip(&files) {

@@ -69,13 +69,21 @@ const MIN_ROW_GROUP_ROWS: usize = 1024;
 
 /// `builder` with each column's encoding and compression chosen from
 /// `sample` (the module doc says how), and rows per row group bounded by the
-/// sample's width.
+/// sample's width; and each column's mean bytes per value in the sample (0
+/// where it says nothing: not a byte column, or too few values), which the
+/// commit keeps in the catalog for scans (`ColumnType::scan_type`).
 pub(crate) fn with_column_layouts(
     mut builder: WriterPropertiesBuilder,
     sample: &RecordBatch,
-) -> WriterPropertiesBuilder {
+) -> (WriterPropertiesBuilder, Vec<u32>) {
+    let mut widths = Vec::with_capacity(sample.num_columns());
     for (field, column) in sample.schema().fields().iter().zip(sample.columns()) {
-        let Some(layout) = layout_of(column.as_ref()) else {
+        let Some(sample) = Sample::of(column.as_ref()) else {
+            widths.push(0);
+            continue;
+        };
+        widths.push(sample.width());
+        let Some(layout) = layout_of(&sample) else {
             continue;
         };
         let path = ColumnPath::from(field.name().as_str());
@@ -91,7 +99,7 @@ pub(crate) fn with_column_layouts(
     if let Some(rows) = rows_per_group(sample) {
         builder = builder.set_max_row_group_row_count(Some(rows));
     }
-    builder
+    (builder, widths)
 }
 
 /// The default properties for byte columns and everything else, and the
@@ -112,10 +120,9 @@ struct Layout {
     compress: bool,
 }
 
-/// The layout of a top-level column of integers or bytes; `None` (keep the
-/// defaults) for other types and for too small a sample.
-fn layout_of(column: &dyn Array) -> Option<Layout> {
-    let sample = Sample::of(column)?;
+/// The layout of a sampled column of integers or bytes; `None` (keep the
+/// defaults) for too small a sample.
+fn layout_of(sample: &Sample) -> Option<Layout> {
     if sample.values < MIN_SAMPLE_VALUES {
         return None;
     }
@@ -196,6 +203,20 @@ impl Sample {
             distinct: seen.len(),
             bytes,
         })
+    }
+
+    /// Mean bytes per sampled value of a byte column, rounded up; 0 for
+    /// integers and for a sample too small to say (fewer than
+    /// [`MIN_SAMPLE_VALUES`] values, unless they already fill half of
+    /// [`SAMPLE_BYTES`]: a few very wide values are wide enough).
+    fn width(&self) -> u32 {
+        let enough = self.values >= MIN_SAMPLE_VALUES || self.bytes.len() >= SAMPLE_BYTES / 2;
+        match self.kind {
+            Kind::Bytes if enough && self.values > 0 => {
+                u32::try_from(self.bytes.len().div_ceil(self.values)).unwrap_or(u32::MAX)
+            }
+            _ => 0,
+        }
     }
 }
 
@@ -307,7 +328,7 @@ mod tests {
 
     /// The properties `with_column_layouts` makes for `sample`.
     fn layouts(sample: &RecordBatch) -> WriterProperties {
-        with_column_layouts(base_properties(), sample).build()
+        with_column_layouts(base_properties(), sample).0.build()
     }
 
     fn assert_layout(props: &WriterProperties, column: &str, dictionary: bool, want: Layout) {
@@ -399,10 +420,39 @@ mod tests {
         assert_eq!((sample.values, sample.distinct), (1000, 1000));
         // Every value once more: half distinct, a dictionary pays.
         let twice = Int32Array::from_iter_values((0..1000).chain(0..1000));
-        assert_eq!(layout_of(&twice), None);
+        assert_eq!(layout_of(&Sample::of(&twice).expect("sampled")), None);
         // Floats and booleans are left to the defaults.
         let floats = Float64Array::from_iter_values((0..2000).map(f64::from));
-        assert_eq!(layout_of(&floats), None);
+        assert!(Sample::of(&floats).is_none());
+    }
+
+    #[test]
+    fn byte_columns_report_their_mean_width() {
+        let text = |len: usize, rows: usize| -> Arc<dyn Array> {
+            Arc::new(StringArray::from_iter_values((0..rows).map(|i| {
+                let digits = i.to_string();
+                "0".repeat(len - digits.len()) + &digits
+            })))
+        };
+        let half_null: Arc<dyn Array> = Arc::new(StringArray::from_iter(
+            (0..2000).map(|i| (i % 2 == 0).then(|| "x".repeat(100))),
+        ));
+        let sample = batch(vec![
+            ("id", Arc::new(Int64Array::from_iter_values(0..2000))),
+            ("short", text(11, 2000)),
+            ("wide", text(1024, 2000)),
+            // NULLs are not values: the mean is over the 1000 that are.
+            ("half_null", half_null),
+        ]);
+        let (_, widths) = with_column_layouts(base_properties(), &sample);
+        assert_eq!(widths, vec![0, 11, 1024, 100]);
+        // Too few values to say.
+        let (_, few) = with_column_layouts(base_properties(), &batch(vec![("few", text(30, 100))]));
+        assert_eq!(few, vec![0]);
+        // A few values that fill half the sample's bytes are enough.
+        let (_, huge) =
+            with_column_layouts(base_properties(), &batch(vec![("huge", text(100_000, 6))]));
+        assert_eq!(huge, vec![100_000]);
     }
 
     #[test]

@@ -38,12 +38,14 @@ impl NewFile {
         keys: Option<&ProjectKeys>,
         sample: Option<&RecordBatch>,
     ) -> Result<Self> {
-        let staged = catalog
+        let mut staged = catalog
             .stage()
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
         let mut props = base_properties();
         if let Some(sample) = sample {
-            props = with_column_layouts(props, sample);
+            let widths;
+            (props, widths) = with_column_layouts(props, sample);
+            staged.set_widths(widths);
         }
         let location = object_store::path::Path::from(staged.path().to_string_lossy().as_ref());
         let encryption = FileEncryption::for_new_file(keys, &table.schema, &location).await?;
@@ -52,9 +54,9 @@ impl NewFile {
             props = props.with_file_encryption_properties(Arc::clone(properties));
         }
         let file = FileWriter::create(catalog, &staged, table.id, encryption)?;
-        // Rows arrive as queries see them (BINARY as `BinaryView`, which
-        // Parquet stores exactly as BINARY) and are written without a
-        // conversion; the file records the stored types as its Arrow schema,
+        // Rows arrive as queries see them (BINARY as `BinaryView`, wide text
+        // as `Utf8View`, which Parquet stores exactly as BINARY and STRING)
+        // and are written without a conversion; the file records the stored types as its Arrow schema,
         // so it reads back, here or in pyarrow, as it always did.
         let mut props = props.build();
         add_encoded_arrow_schema_to_metadata(&table.schema, &mut props);
