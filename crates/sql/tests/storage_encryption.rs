@@ -217,8 +217,8 @@ fn byte_and_text_columns_keep_their_types_in_the_files_whatever_the_scans_read_t
     ));
     // 40-byte prefixes: longer than a view holds inline.
     let value = "CAST(concat(repeat('v', 40), CAST(id AS STRING)) AS BINARY)";
-    // Text of 100 bytes a value is read as views, short text as offsets.
-    let wide = "lpad(CAST(id AS STRING), 100, 'w')";
+    // Text of 200 bytes a value is read as views, short text as offsets.
+    let wide = "lpad(CAST(id AS STRING), 200, 'w')";
     for project in ["default", "sealed"] {
         s.ok(&format!("USE {project}"));
         s.ok("CREATE TABLE b (id BIGINT, c BINARY, t STRING, n STRING)");

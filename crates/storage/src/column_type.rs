@@ -10,7 +10,7 @@ use crate::StorageError;
 /// Mean bytes per value from which scans read a STRING column as
 /// `Utf8View` ([`ColumnType::scan_type`]). Measured in BENCHMARKS.md
 /// ("Wide text read as views").
-pub const VIEW_TEXT_BYTES: u32 = 64;
+pub const VIEW_TEXT_BYTES: u32 = 128;
 
 /// A column type of a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

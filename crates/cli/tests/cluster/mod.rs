@@ -371,7 +371,7 @@ pub fn fill(sandbox: &Sandbox, project: &str) {
         "CREATE TABLE events (id BIGINT, region STRING, amount BIGINT); \
          CREATE TABLE regions (region STRING, name STRING); \
          INSERT INTO regions VALUES ('r0', 'north'), ('r1', 'south'), ('r2', 'east'), ('r3', 'west'); \
-         CREATE TABLE notes AS SELECT value + 1000000 AS id, lpad(CAST(value AS STRING), 100, 'n') AS note \
+         CREATE TABLE notes AS SELECT value + 1000000 AS id, lpad(CAST(value AS STRING), 200, 'n') AS note \
          FROM range(2000);",
     );
     let mut script = String::new();
