@@ -11,7 +11,10 @@ the peer benchmark's tables at full size (10M x 11 B, 1M x 1 KiB, plain project)
 The tables are made once, by the first binary, in --dir (default
 /tmp/sealhouse-ab) and reused by later runs: every binary reads the same
 files. INSERT queries overwrite their table each run, so which binary runs
-first in a round can matter; swap the order to check.
+first in a round can matter; swap the order to check. The catalog keeps what
+the first binary's writes measured (each column's value width, which decides
+whether scans read text as views; older builds ignore it): name the newer
+binary first, or use a fresh --dir.
 """
 
 import argparse
