@@ -43,6 +43,7 @@ mod set_statement;
 mod small_files;
 mod streaming;
 mod values_insert;
+mod view_comparisons;
 
 pub(crate) use cluster::DistributedScans;
 pub use cluster::RemoteExecution;
@@ -118,12 +119,15 @@ impl SqlSession {
             .with_default_catalog_and_schema(CATALOG_NAME, DEFAULT_PROJECT)
             .with_create_default_catalog_and_schema(false)
             .with_information_schema(false);
-        // Plain Utf8 / Binary everywhere: tables store them, and the
-        // functions take them, without view-type conversions.
+        // DataFusion's own view types off: which columns scans hand on as
+        // views is the table's to say (storage's `ColumnType::scan_type`:
+        // BINARY, and text whose values are wide), and SQL types and
+        // function results stay Utf8 / Binary.
         let options = config.options_mut();
         options.execution.parquet.schema_force_view_types = false;
         options.sql_parser.map_string_types_to_utf8view = false;
         let ctx = SessionContext::new_with_config_rt(config, memory::runtime());
+        ctx.add_analyzer_rule(Arc::new(view_comparisons::ViewComparisons));
         let leases = Arc::new(StatementLeases::default());
         ctx.register_catalog(
             CATALOG_NAME,
