@@ -4,8 +4,8 @@
 //! `ColumnType::scan_type`). `CAST(x AS BINARY)` of a view column copies
 //! every value into a new offset buffer; in a comparison (`WHERE
 //! ENHANCED_SYM_DECRYPT(ks, c) = CAST(x AS BINARY)`) that copy is all the
-//! cast is for, and it cost a fifth of such a query over 1 KiB values
-//! (BENCHMARKS.md, "Comparisons on views"). Comparing as `BinaryView` gives
+//! cast is for, and it took a fifth of a profile of such a query over 1 KiB
+//! values (BENCHMARKS.md, "Comparisons on views"). Comparing as `BinaryView` gives
 //! the same answer: the view side is only re-typed, the other side gets
 //! views over its own buffer, and the bytes compared are the same. So this
 //! rule, run after type coercion, turns `CAST(v AS BINARY) <op> e` (v of a
