@@ -56,8 +56,9 @@ impl NewFile {
         let file = FileWriter::create(catalog, &staged, table.id, encryption)?;
         // Rows arrive as queries see them (BINARY as `BinaryView`, wide text
         // as `Utf8View`, which Parquet stores exactly as BINARY and STRING)
-        // and are written without a conversion; the file records the stored types as its Arrow schema,
-        // so it reads back, here or in pyarrow, as it always did.
+        // and are written without a conversion; the file records the stored
+        // types as its Arrow schema, so it reads back, here or in pyarrow, as
+        // it always did.
         let mut props = props.build();
         add_encoded_arrow_schema_to_metadata(&table.schema, &mut props);
         let schema = table.scan_schema();
