@@ -248,7 +248,17 @@ mod tests {
         stored: &[u8],
         cut: usize,
     ) -> (VerifiedFileStore, Arc<Asked>) {
-        let mut writer = BlockTagWriter::new(Vec::new(), key());
+        let writer = BlockTagWriter::new(Vec::new(), key());
+        tagged_store(writer, tagged, stored, cut).await
+    }
+
+    /// As [`cut_store`], the tags made by `writer`.
+    async fn tagged_store(
+        mut writer: BlockTagWriter<Vec<u8>>,
+        tagged: &[u8],
+        stored: &[u8],
+        cut: usize,
+    ) -> (VerifiedFileStore, Arc<Asked>) {
         writer.write_all(tagged).expect("write");
         let (_, tags) = writer.finish().expect("finish");
         let verifier = BlockVerifier::new(key(), tags.into(), tagged.len() as u64).expect("fits");
@@ -336,5 +346,29 @@ mod tests {
             .await
             .expect_err("short");
         assert!(e.to_string().contains("came back as"), "{e}");
+    }
+
+    /// A file tagged before version 2 of the tag list (keyed BLAKE3) still
+    /// reads, and a flipped byte in it still fails the read.
+    #[tokio::test]
+    async fn files_tagged_with_version_1_still_read_and_still_check() {
+        let block = BLOCK_LEN as usize;
+        let data: Vec<u8> = (0..block * 2 + 77).map(|i| (i % 241) as u8).collect();
+        let old = || BlockTagWriter::version_1(Vec::new(), key());
+        let (store, _) = tagged_store(old(), &data, &data, 0).await;
+        let range = 5..(block + 9) as u64;
+        let got = store
+            .get_ranges(&Path::from("f"), std::slice::from_ref(&range))
+            .await
+            .expect("read");
+        assert_eq!(got[0].as_ref(), &data[5..block + 9]);
+        let mut damaged = data.clone();
+        damaged[block + 3] ^= 4;
+        let (store, _) = tagged_store(old(), &data, &damaged, 0).await;
+        let e = store
+            .get_ranges(&Path::from("f"), std::slice::from_ref(&range))
+            .await
+            .expect_err("damaged");
+        assert!(e.to_string().contains("is damaged"), "{e}");
     }
 }
