@@ -13,6 +13,7 @@ use bytes::Bytes;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use futures::{StreamExt, TryStreamExt};
+use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, WriteMultipart};
 
@@ -42,6 +43,8 @@ pub struct FileStore {
     base: ObjectPath,
     /// The runtime S3 requests run on (`None`: the local disk).
     io: Option<Arc<IoRuntime>>,
+    /// `store` itself when it is the local disk.
+    local: Option<Arc<LocalFileSystem>>,
 }
 
 impl fmt::Debug for FileStore {
@@ -59,13 +62,17 @@ impl FileStore {
     /// naming the URL.
     pub fn open(location: &StorageLocation, settings: &S3Settings) -> Result<Self, StorageError> {
         match location {
-            StorageLocation::Local(root) => Ok(Self {
-                location: location.clone(),
-                store: Arc::new(object_store::local::LocalFileSystem::new()),
-                url: ObjectStoreUrl::local_filesystem(),
-                base: ObjectPath::from(root.to_string_lossy().trim_start_matches('/')),
-                io: None,
-            }),
+            StorageLocation::Local(root) => {
+                let local = Arc::new(LocalFileSystem::new());
+                Ok(Self {
+                    location: location.clone(),
+                    store: Arc::clone(&local) as Arc<dyn ObjectStore>,
+                    url: ObjectStoreUrl::local_filesystem(),
+                    base: ObjectPath::from(root.to_string_lossy().trim_start_matches('/')),
+                    io: None,
+                    local: Some(local),
+                })
+            }
             StorageLocation::S3 { bucket, prefix } => {
                 let url = location.url();
                 let (store, io) = s3::client(bucket, &url, settings)?;
@@ -80,6 +87,7 @@ impl FileStore {
                     })?,
                     base: ObjectPath::from(prefix.as_str()),
                     io: Some(io),
+                    local: None,
                 };
                 files.check_reachable()?;
                 Ok(files)
@@ -137,6 +145,12 @@ impl FileStore {
     /// The store the files are read through.
     pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
         &self.store
+    }
+
+    /// The same store as the local file system, when the files are on the
+    /// local disk (`None` for a bucket).
+    pub(crate) fn local_files(&self) -> Option<Arc<LocalFileSystem>> {
+        self.local.clone()
     }
 
     /// The URL DataFusion finds [`Self::object_store`] under, once

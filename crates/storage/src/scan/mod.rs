@@ -16,6 +16,7 @@ mod checked_frame;
 mod descriptor;
 mod exec;
 mod file_check;
+mod local_blocks;
 mod plan;
 mod predicate;
 mod read_ahead;

@@ -184,6 +184,7 @@ impl Scan<'_> {
             runtime.object_store(&url)?,
             runtime.cache_manager.get_file_metadata_cache(),
             matches!(file_store.location(), StorageLocation::S3 { .. }),
+            file_store.local_files(),
         );
         let mut parquet =
             ParquetSource::new(TableSchema::from_file_schema(Arc::clone(&self.schema)))

@@ -16,6 +16,7 @@ use datafusion::datasource::physical_plan::parquet::{
 use datafusion::execution::cache::cache_manager::FileMetadataCache;
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use object_store::ObjectStore;
+use object_store::local::LocalFileSystem;
 use parquet::arrow::async_reader::{AsyncFileReader, ParquetObjectReader};
 
 use super::checked_frame::{CheckFrame, CheckedFrameStore};
@@ -32,6 +33,9 @@ pub(crate) struct ReaderFactory {
     metadata_cache: Arc<dyn FileMetadataCache>,
     /// Fetch the next row group while one is decoded (object storage).
     read_ahead: bool,
+    /// The local disk, when the files are there: plain files' checked
+    /// blocks are read from it directly (`local_blocks.rs`).
+    local: Option<Arc<LocalFileSystem>>,
 }
 
 impl ReaderFactory {
@@ -39,11 +43,13 @@ impl ReaderFactory {
         store: Arc<dyn ObjectStore>,
         metadata_cache: Arc<dyn FileMetadataCache>,
         read_ahead: bool,
+        local: Option<Arc<LocalFileSystem>>,
     ) -> Self {
         Self {
             store,
             metadata_cache,
             read_ahead,
+            local,
         }
     }
 }
@@ -59,6 +65,7 @@ impl ParquetFileReaderFactory for ReaderFactory {
         let mut store: Arc<dyn ObjectStore> = match file.extension::<BlockCheck>() {
             Some(check) => Arc::new(VerifiedFileStore::new(
                 Arc::clone(&self.store),
+                self.local.clone(),
                 Arc::clone(&check.0),
             )),
             None => Arc::clone(&self.store),

@@ -7,17 +7,19 @@
 //! plain file's `PartitionedFile` carries its [`BlockCheck`], and the
 //! scan's reader factory (`reader_factory.rs`) reads such files through
 //! [`VerifiedFileStore`], a one-file object store that fetches whole blocks
-//! and checks them.
+//! and checks them (from the local disk itself, `local_blocks.rs`).
 
 use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{GetOptions, GetResult, ObjectMeta, ObjectStore, ObjectStoreExt};
 
 use crate::integrity::block_tags::BlockVerifier;
+use crate::scan::local_blocks::{self, LocalReadError};
 use crate::scan::read_only_store::{get_result, read_only_object_store};
 
 const STORE: &str = "sealhouse-verified";
@@ -29,6 +31,9 @@ pub(crate) struct BlockCheck(pub(crate) Arc<BlockVerifier>);
 /// One plain file, read in whole checked blocks.
 pub(crate) struct VerifiedFileStore {
     inner: Arc<dyn ObjectStore>,
+    /// When `inner` is the local disk: the same files, whose blocks are
+    /// read without it (`local_blocks.rs`).
+    local: Option<Arc<LocalFileSystem>>,
     verifier: Arc<BlockVerifier>,
 }
 
@@ -52,9 +57,18 @@ fn damaged(location: &Path, what: impl fmt::Display) -> object_store::Error {
 }
 
 impl VerifiedFileStore {
-    /// `inner`'s file checked by `verifier`.
-    pub(crate) fn new(inner: Arc<dyn ObjectStore>, verifier: Arc<BlockVerifier>) -> Self {
-        Self { inner, verifier }
+    /// `inner`'s file checked by `verifier`; `local` when `inner` is the
+    /// local disk.
+    pub(crate) fn new(
+        inner: Arc<dyn ObjectStore>,
+        local: Option<Arc<LocalFileSystem>>,
+        verifier: Arc<BlockVerifier>,
+    ) -> Self {
+        Self {
+            inner,
+            local,
+            verifier,
+        }
     }
 
     /// The object's metadata, its length checked against the committed one.
@@ -90,7 +104,32 @@ impl VerifiedFileStore {
             }
         }
         let wanted = merged(wanted);
-        let fetched = self.inner.get_ranges(location, &wanted).await?;
+        let fetched = match &self.local {
+            Some(local) => self.read_local(local, location, wanted.clone()).await?,
+            None => self.fetch_checked(location, &wanted).await?,
+        };
+        Ok(ranges
+            .iter()
+            .map(|range| {
+                if range.is_empty() {
+                    return Bytes::new();
+                }
+                // The merged blocks holding `range`: the first to end after
+                // its start (they are sorted and apart).
+                let i = wanted.partition_point(|blocks| blocks.end <= range.start);
+                let from = (range.start - wanted[i].start) as usize;
+                fetched[i].slice(from..from + (range.end - range.start) as usize)
+            })
+            .collect())
+    }
+
+    /// `wanted` (merged whole blocks) from the inner store, checked.
+    async fn fetch_checked(
+        &self,
+        location: &Path,
+        wanted: &[Range<u64>],
+    ) -> object_store::Result<Vec<Bytes>> {
+        let fetched = self.inner.get_ranges(location, wanted).await?;
         if fetched.len() != wanted.len() {
             return Err(damaged(
                 location,
@@ -115,19 +154,42 @@ impl VerifiedFileStore {
                 .verify(blocks.start, bytes)
                 .map_err(|e| damaged(location, e))?;
         }
-        Ok(ranges
-            .iter()
-            .map(|range| {
-                if range.is_empty() {
-                    return Bytes::new();
-                }
-                // The merged blocks holding `range`: the first to end after
-                // its start (they are sorted and apart).
-                let i = wanted.partition_point(|blocks| blocks.end <= range.start);
-                let from = (range.start - wanted[i].start) as usize;
-                fetched[i].slice(from..from + (range.end - range.start) as usize)
-            })
-            .collect())
+        Ok(fetched)
+    }
+
+    /// `wanted` (merged whole blocks) read from the local disk and checked
+    /// as read, on a blocking thread (as the local store reads).
+    async fn read_local(
+        &self,
+        local: &LocalFileSystem,
+        location: &Path,
+        wanted: Vec<Range<u64>>,
+    ) -> object_store::Result<Vec<Bytes>> {
+        let path = local.path_to_filesystem(location)?;
+        let verifier = Arc::clone(&self.verifier);
+        let read = tokio::task::spawn_blocking(move || {
+            let read = local_blocks::read_checked(&path, &wanted, &verifier);
+            (path, read)
+        })
+        .await
+        .map_err(|e| object_store::Error::Generic {
+            store: STORE,
+            source: Box::new(e),
+        })?;
+        match read {
+            (_, Ok(fetched)) => Ok(fetched),
+            (_, Err(LocalReadError::Damaged(what))) => Err(damaged(location, what)),
+            (path, Err(LocalReadError::Io(e))) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(object_store::Error::NotFound {
+                    path: path.to_string_lossy().into_owned(),
+                    source: Box::new(e),
+                })
+            }
+            (_, Err(LocalReadError::Io(e))) => Err(object_store::Error::Generic {
+                store: "LocalFileSystem",
+                source: Box::new(e),
+            }),
+        }
     }
 }
 
@@ -274,7 +336,7 @@ mod tests {
             cut,
         };
         (
-            VerifiedFileStore::new(Arc::new(recording), Arc::new(verifier)),
+            VerifiedFileStore::new(Arc::new(recording), None, Arc::new(verifier)),
             asked,
         )
     }
