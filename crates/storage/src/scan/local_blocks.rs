@@ -137,7 +137,8 @@ mod tests {
             let mut damaged = data.clone();
             damaged[at as usize] ^= 0x20;
             std::fs::write(file.path(), &damaged).expect("damage");
-            let e = read_checked(file.path(), &[0..len], &verifier).expect_err("damaged");
+            let e = read_checked(file.path(), std::slice::from_ref(&(0..len)), &verifier)
+                .expect_err("damaged");
             let LocalReadError::Damaged(what) = e else {
                 panic!("not reported as damage: {e:?}");
             };
@@ -154,13 +155,19 @@ mod tests {
         let (file, verifier) = tagged_file(&data);
         let len = data.len() as u64;
         std::fs::write(file.path(), &data[..data.len() - 200]).expect("truncate");
-        let e = read_checked(file.path(), &[8 * BLOCK_LEN..len], &verifier).expect_err("short");
+        let e = read_checked(
+            file.path(),
+            std::slice::from_ref(&(8 * BLOCK_LEN..len)),
+            &verifier,
+        )
+        .expect_err("short");
         assert!(
             matches!(&e, LocalReadError::Damaged(what) if what.contains("came back as")),
             "{e:?}"
         );
         let gone = file.path().with_extension("gone");
-        let e = read_checked(&gone, &[0..BLOCK_LEN], &verifier).expect_err("missing");
+        let e = read_checked(&gone, std::slice::from_ref(&(0..BLOCK_LEN)), &verifier)
+            .expect_err("missing");
         assert!(
             matches!(&e, LocalReadError::Io(io) if io.kind() == io::ErrorKind::NotFound),
             "{e:?}"
