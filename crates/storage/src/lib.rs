@@ -51,6 +51,8 @@ mod column_type;
 pub mod encryption;
 mod error;
 mod files;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod integrity;
 pub mod location;
 mod names;

@@ -215,8 +215,7 @@ impl<W: Write> BlockTagWriter<W> {
     }
 
     /// A writer of a version-1 (keyed BLAKE3) list, as files were written
-    /// before version 2: only to test that they still read.
-    #[cfg(test)]
+    /// before version 2: only to test (and fuzz) that they still read.
     pub(crate) fn version_1(inner: W, key: BlockTagKey) -> Self {
         Self::with_mac(inner, key.blake3(), Vec::new())
     }
