@@ -45,6 +45,9 @@ mod streaming;
 mod values_insert;
 mod view_comparisons;
 
+/// The smallest file a scan splits across cores (see `build`).
+const REPARTITION_FILE_MIN_BYTES: usize = 1024 * 1024;
+
 pub(crate) use cluster::DistributedScans;
 pub use cluster::RemoteExecution;
 pub use kept_plans::BoundPlan;
@@ -126,6 +129,13 @@ impl SqlSession {
         let options = config.options_mut();
         options.execution.parquet.schema_force_view_types = false;
         options.sql_parser.map_string_types_to_utf8view = false;
+        // A file is split across cores from 1 MiB on disk, not DataFusion's
+        // 10 MiB: compressed files of wide values hold far more than their
+        // size says (8 MiB of 1 KiB text is a gigabyte in memory). A file
+        // scanned as one partition is dealt out again by a repartition,
+        // which also glues the scan's batches back into 8192-row ones
+        // (storage's scan/batch_rows.rs keeps wide batches small).
+        options.optimizer.repartition_file_min_size = REPARTITION_FILE_MIN_BYTES;
         let ctx = SessionContext::new_with_config_rt(config, memory::runtime());
         ctx.add_analyzer_rule(Arc::new(view_comparisons::ViewComparisons));
         let leases = Arc::new(StatementLeases::default());

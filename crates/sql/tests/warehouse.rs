@@ -169,3 +169,60 @@ fn key_state_functions_and_reencryption() {
     ));
     assert!(err.contains("DESTROYED"), "{err}");
 }
+
+/// Rows per batch of `SELECT * FROM table`, in order.
+fn batch_rows(fx: &mut Fixture, query: &str) -> Vec<usize> {
+    let rows = fx.rows(query);
+    rows.batches.iter().map(|b| b.num_rows()).collect()
+}
+
+#[test]
+fn scans_of_wide_rows_come_in_batches_of_about_two_mib() {
+    let mut fx = Fixture::new();
+    fx.script(
+        "CREATE TABLE wide AS SELECT value AS id, lpad(CAST(value AS STRING), 1024, 'x') AS x
+           FROM range(9000);
+         CREATE TABLE narrow AS SELECT value AS id, CAST(value AS STRING) AS x FROM range(20000);",
+    );
+    // 1032 bytes a row: about 2 MiB is 2032 rows, not the session's 8192.
+    let wide = batch_rows(&mut fx, "SELECT * FROM wide");
+    assert_eq!(wide.iter().sum::<usize>(), 9000);
+    assert!(
+        wide.iter().all(|&n| n <= 2 * 1024 * 1024 / 1032),
+        "{wide:?}"
+    );
+    assert!(wide.len() >= 5, "{wide:?}");
+    // Reading only the id, rows are narrow again.
+    let ids = batch_rows(&mut fx, "SELECT id FROM wide");
+    assert!(ids.iter().any(|&n| n > 2032), "{ids:?}");
+    // Narrow rows keep the session's size, and a smaller size asked for
+    // is kept for wide rows too.
+    let narrow = batch_rows(&mut fx, "SELECT * FROM narrow");
+    assert!(narrow.contains(&8192), "{narrow:?}");
+    fx.ok("SET datafusion.execution.batch_size = 1000");
+    let small = batch_rows(&mut fx, "SELECT * FROM wide");
+    assert!(small.iter().all(|&n| n <= 1000), "{small:?}");
+    // The rows are the table's, whatever the batches.
+    let count = fx.rows("SELECT count(*), sum(id), min(length(x)) FROM wide");
+    assert_eq!(
+        (0..3).map(|c| text(&count, 0, c)).collect::<Vec<_>>(),
+        ["9000", "40495500", "1024"]
+    );
+}
+
+#[test]
+fn files_from_one_mib_on_disk_are_split_across_cores() {
+    let mut fx = Fixture::new();
+    // 40,000 hex digests (32 bytes each, which LZ4 does not shrink): a file
+    // of about 1.3 MiB, under DataFusion's own 10 MiB threshold.
+    fx.script(
+        "CREATE TABLE digests AS SELECT value AS id, md5(CAST(value AS STRING)) AS h
+           FROM range(40000);
+         SET datafusion.execution.target_partitions = 2;",
+    );
+    let plan = fx.rows("EXPLAIN SELECT count(*) FROM digests WHERE h > 'f'");
+    let plan: String = (0..plan.num_rows()).map(|r| text(&plan, r, 1)).collect();
+    assert!(plan.contains("file_groups={2 groups"), "{plan}");
+    let count = fx.rows("SELECT count(*) FROM digests WHERE h >= '0'");
+    assert_eq!(text(&count, 0, 0), "40000");
+}

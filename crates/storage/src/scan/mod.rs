@@ -10,6 +10,7 @@
 //! scans go through it, and any process holding a KMS connection can read a
 //! descriptor it was given.
 
+mod batch_rows;
 mod capability;
 pub use capability::CapabilityKey;
 mod checked_frame;

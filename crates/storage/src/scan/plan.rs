@@ -22,6 +22,7 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::{ObjectStore, ObjectStoreExt};
 
 use super::ScanDescriptor;
+use super::batch_rows::batch_rows;
 use super::checked_frame::CheckFrame;
 use super::file_check::{FrameCheck, ParquetMagic};
 use super::reader_factory::ReaderFactory;
@@ -222,7 +223,15 @@ impl Scan<'_> {
         let stats = Statistics::new_unknown(&self.schema)
             .with_num_rows(Precision::Exact(rows as usize))
             .with_total_byte_size(Precision::Inexact(bytes as usize));
+        // Wide rows come in batches of about 2 MiB (batch_rows.rs).
+        let batch_rows = batch_rows(
+            &self.schema,
+            self.descriptor.projection.as_deref(),
+            &self.descriptor.widths,
+            state.config().batch_size(),
+        );
         let config = FileScanConfigBuilder::new(url, Arc::new(parquet))
+            .with_batch_size(batch_rows)
             .with_file_groups(vec![FileGroup::new(group)])
             .with_statistics(stats)
             .with_projection_indices(self.descriptor.projection.clone())?
