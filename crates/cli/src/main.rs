@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+mod allocator;
 mod cache_ttl;
 mod cipher_cmd;
 mod cluster_cmd;
@@ -33,12 +34,6 @@ mod tls;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-
-/// mimalloc keeps freed memory for reuse. With glibc's malloc every batch of
-/// large values (8192 x 1 KiB) was mapped, faulted in, zeroed and unmapped
-/// again, which cost more than encrypting it (bench/README.md, issue 8).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Sealhouse: an analytic SQL warehouse built around data encryption.
 #[derive(Parser)]
@@ -117,6 +112,7 @@ fn exit_quietly_on_broken_pipe() {
 }
 
 fn main() -> ExitCode {
+    allocator::without_huge_pages();
     exit_quietly_on_broken_pipe();
     runtime::on_statement_thread(run)
 }
