@@ -510,3 +510,33 @@ fn results_stream_with_bounded_server_memory() {
         assert_eq!(counts, ["2", "3"]);
     });
 }
+
+/// The server runs without transparent huge pages (src/allocator.rs: a
+/// fault would zero 2 MiB, and mimalloc spreads buffers over many such
+/// regions), and answers a query that moves a lot of memory.
+#[test]
+fn the_server_runs_without_transparent_huge_pages() {
+    let served = Served::start();
+    let Some(thp) = served.status_field("THP_enabled") else {
+        // Kernels before 6.x do not report the flag; nothing to check.
+        eprintln!("this kernel's /proc status has no THP_enabled field");
+        return;
+    };
+    assert_eq!(thp, "0", "THP_enabled of the server process");
+    let root = served.account("9999");
+    runtime().block_on(async {
+        let c = served.connect(&root).await;
+        let row = c
+            .query_one(
+                "SELECT count(*), max(length(s)) FROM \
+                 (SELECT repeat('x', 1024) AS s FROM range(100000))",
+                &[],
+            )
+            .await
+            .expect("query");
+        assert_eq!(
+            (row.get::<_, i64>(0), row.get::<_, i32>(1)),
+            (100_000, 1024)
+        );
+    });
+}

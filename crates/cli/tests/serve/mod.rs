@@ -133,13 +133,20 @@ impl Served {
 
     /// The server's peak resident memory so far (Linux's VmHWM), in KiB.
     pub fn peak_rss_kib(&self) -> u64 {
+        self.status_field("VmHWM")
+            .and_then(|v| v.trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM in /proc status")
+    }
+
+    /// A field of the server's `/proc/<pid>/status`, trimmed (`None`
+    /// where this kernel does not report it).
+    pub fn status_field(&self, name: &str) -> Option<String> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .expect("the server's /proc status");
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmHWM in /proc status")
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .map(|v| v.trim().to_owned())
     }
 
     /// Sends the server SIGTERM, as a service manager stops it.
