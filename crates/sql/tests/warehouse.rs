@@ -170,7 +170,7 @@ fn key_state_functions_and_reencryption() {
     assert!(err.contains("DESTROYED"), "{err}");
 }
 
-/// Rows per batch of `SELECT * FROM table`, in order.
+/// Rows per batch of `query`'s result, in order.
 fn batch_rows(fx: &mut Fixture, query: &str) -> Vec<usize> {
     let rows = fx.rows(query);
     rows.batches.iter().map(|b| b.num_rows()).collect()
