@@ -158,47 +158,67 @@ fn main() {
             *bytes as f64 / (1024.0 * 1024.0)
         );
     }
-    integrity_costs(&rt, &w, &results, runs);
+    let scans = checked_and_unchecked_scans(&rt, &mut w, runs);
+    integrity_costs(&w, &results, &scans, runs);
     pyarrow_comparison(rows, runs);
 }
 
-/// What the integrity checks cost (issue 18), measured in this run against
-/// the same work without them:
-/// - the plain table scanned by DataFusion alone (same files, no block
-///   tags checked, no catalog) against Sealhouse's checked scan;
-/// - the block tags of the plain table's files computed and checked over
-///   their bytes in memory, against the INSERT and the scan;
-/// - the per-query checks of every mode (catalog MACs, pinned digests),
-///   against its scan.
-fn integrity_costs(
-    rt: &tokio::runtime::Runtime,
-    w: &SqlSession,
-    results: &[(&str, Duration, Duration, u64)],
-    runs: usize,
-) {
-    use std::io::Write;
+/// Medians of the plain table's full scan by Sealhouse (block tags checked)
+/// and by DataFusion alone on the same files (nothing checked), and the
+/// median of each round's ratio of the first two.
+struct ScanTimes {
+    checked: Duration,
+    unchecked: Duration,
+    unchecked_views: Duration,
+    paired_ratio: f64,
+    /// The same for the CPU time the process spent in each scan (all
+    /// threads): what the checks cost on a machine with other work to do.
+    checked_cpu: Duration,
+    unchecked_cpu: Duration,
+    paired_cpu_ratio: f64,
+}
 
+/// CPU time this process has used, all threads (those ended included).
+fn process_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// Wall and CPU time of `f`.
+fn wall_and_cpu<T>(f: impl FnOnce() -> T) -> (Duration, Duration, T) {
+    let (t, cpu) = (Instant::now(), process_cpu());
+    let out = f();
+    (t.elapsed(), process_cpu() - cpu, out)
+}
+
+/// Times the plain table's scan by Sealhouse and by DataFusion alone in the
+/// same rounds, one after the other, after all the inserts: both see the
+/// same page cache and machine state (the mode rounds above time each scan
+/// right after its table's INSERT, which DataFusion's would not share).
+/// The reference reads strings as Sealhouse's sessions do (Utf8, not
+/// DataFusion's default Utf8View, which decodes them without copying): the
+/// same work but the checks. The default is timed too, for scale.
+fn checked_and_unchecked_scans(
+    rt: &tokio::runtime::Runtime,
+    w: &mut SqlSession,
+    runs: usize,
+) -> ScanTimes {
     use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
-    use sealhouse_storage::integrity::block_tags::BlockTagWriter;
 
     let scan = "SELECT count(*), sum(id), max(tel), min(note), sum(length(note)) FROM t";
-    let catalog = w.catalog();
-    let plain = catalog.table("m0", "t").expect("table");
-    let files = catalog.files(&plain).expect("files");
-    let local = |f: &sealhouse_storage::DataFile| {
+    let dir = {
+        let catalog = w.catalog();
+        let plain = catalog.table("m0", "t").expect("table");
+        let files = catalog.files(&plain).expect("files");
         catalog
             .file_store()
-            .local_path(&f.key)
+            .local_path(&files[0].key)
             .expect("the bench's files are on the local disk")
+            .parent()
+            .expect("table directory")
+            .to_owned()
     };
-    let dir = local(&files[0])
-        .parent()
-        .expect("table directory")
-        .to_owned();
-    // The reference reads strings as Sealhouse's sessions do (Utf8, not
-    // DataFusion's default Utf8View, which decodes them without copying):
-    // the same work but the checks. The default is timed too, for scale.
-    let unchecked_scan = |views: bool| {
+    let context = |views: bool| {
         let mut config = SessionConfig::new();
         config
             .options_mut()
@@ -213,18 +233,82 @@ fn integrity_costs(
             ParquetReadOptions::default(),
         ))
         .expect("register");
-        let mut took = Vec::new();
-        for _ in 0..runs {
-            let t = Instant::now();
-            rt.block_on(async { ctx.sql(scan).await?.collect().await })
-                .expect("unchecked scan");
-            took.push(t.elapsed());
-        }
-        median(took)
+        ctx
     };
-    let unchecked = unchecked_scan(false);
-    let unchecked_views = unchecked_scan(true);
-    let (_, plain_insert, plain_scan, _) = results[0];
+    let (plain, views) = (context(false), context(true));
+    let unchecked = |ctx: &SessionContext| {
+        wall_and_cpu(|| {
+            rt.block_on(async { ctx.sql(scan).await?.collect().await })
+                .expect("unchecked scan")
+        })
+    };
+    run(rt, w, "USE m0");
+    let mut times = [Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+    let (mut ratios, mut cpu_ratios) = (Vec::new(), Vec::new());
+    // One round to warm up, not counted.
+    for round in 0..=runs {
+        let (checked, checked_cpu, _) = wall_and_cpu(|| run(rt, w, scan));
+        let (reference, reference_cpu, _) = unchecked(&plain);
+        let (with_views, _, _) = unchecked(&views);
+        if round > 0 {
+            ratios.push(checked.as_secs_f64() / reference.as_secs_f64());
+            cpu_ratios.push(checked_cpu.as_secs_f64() / reference_cpu.as_secs_f64());
+            let took = [checked, reference, with_views, checked_cpu, reference_cpu];
+            for (list, took) in times.iter_mut().zip(took) {
+                list.push(took);
+            }
+        }
+    }
+    let middle = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let [
+        checked,
+        unchecked,
+        unchecked_views,
+        checked_cpu,
+        unchecked_cpu,
+    ] = times.map(median);
+    ScanTimes {
+        checked,
+        unchecked,
+        unchecked_views,
+        paired_ratio: middle(ratios),
+        checked_cpu,
+        unchecked_cpu,
+        paired_cpu_ratio: middle(cpu_ratios),
+    }
+}
+
+/// What the integrity checks cost (issue 18), measured in this run against
+/// the same work without them:
+/// - the plain table scanned by DataFusion alone (same files, no block
+///   tags checked, no catalog) against Sealhouse's checked scan (`scans`);
+/// - the block tags of the plain table's files computed and checked over
+///   their bytes in memory, against the INSERT and the scan;
+/// - the per-query checks of every mode (catalog MACs, pinned digests),
+///   against its scan.
+fn integrity_costs(
+    w: &SqlSession,
+    results: &[(&str, Duration, Duration, u64)],
+    scans: &ScanTimes,
+    runs: usize,
+) {
+    use std::io::Write;
+
+    use sealhouse_storage::integrity::block_tags::BlockTagWriter;
+
+    let catalog = w.catalog();
+    let plain = catalog.table("m0", "t").expect("table");
+    let files = catalog.files(&plain).expect("files");
+    let local = |f: &sealhouse_storage::DataFile| {
+        catalog
+            .file_store()
+            .local_path(&f.key)
+            .expect("the bench's files are on the local disk")
+    };
+    let (_, plain_insert, _, _) = results[0];
     let bytes: Vec<Vec<u8>> = files
         .iter()
         .map(|f| std::fs::read(local(f)).expect("read"))
@@ -254,12 +338,22 @@ fn integrity_costs(
     let pct = |a: Duration, b: Duration| 100.0 * a.as_secs_f64() / b.as_secs_f64();
     println!("integrity checks (issue 18), same run:");
     println!(
-        "  plain scan: Sealhouse (block tags checked) {:.3} s, DataFusion alone on the same files {:.3} s: {:+.1}% \
-         (DataFusion's default Utf8View strings: {:.3} s)",
-        plain_scan.as_secs_f64(),
-        unchecked.as_secs_f64(),
-        pct(plain_scan, unchecked) - 100.0,
-        unchecked_views.as_secs_f64()
+        "  plain scan, {runs} interleaved rounds: Sealhouse (block tags checked) {:.3} s, DataFusion alone on the \
+         same files {:.3} s: {:+.1}% (median of the rounds' ratios: {:+.1}%; DataFusion's default Utf8View \
+         strings: {:.3} s)",
+        scans.checked.as_secs_f64(),
+        scans.unchecked.as_secs_f64(),
+        pct(scans.checked, scans.unchecked) - 100.0,
+        100.0 * scans.paired_ratio - 100.0,
+        scans.unchecked_views.as_secs_f64()
+    );
+    println!(
+        "  the same scans' CPU time (all threads): Sealhouse {:.3} s, DataFusion alone {:.3} s: {:+.1}% \
+         (median of the rounds' ratios: {:+.1}%)",
+        scans.checked_cpu.as_secs_f64(),
+        scans.unchecked_cpu.as_secs_f64(),
+        pct(scans.checked_cpu, scans.unchecked_cpu) - 100.0,
+        100.0 * scans.paired_cpu_ratio - 100.0
     );
     let (tag, check) = (median(tagging), median(checking));
     println!(
@@ -268,7 +362,7 @@ fn integrity_costs(
         tag.as_secs_f64() * 1e3,
         pct(tag, plain_insert),
         check.as_secs_f64() * 1e3,
-        pct(check, plain_scan)
+        pct(check, scans.checked)
     );
     for (i, (name, _, scan_time, _)) in results.iter().enumerate() {
         let mut per_query = Vec::new();
