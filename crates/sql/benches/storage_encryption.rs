@@ -4,7 +4,10 @@
 //! writing and reading the same data with and without Parquet modular
 //! encryption (bench/storage/pyarrow_encryption.py, run from here when a
 //! Python with pyarrow is found: $SEALHOUSE_BENCH_PYTHON, else the test venv
-//! ~/.cache/sealhouse/venv).
+//! ~/.cache/sealhouse/venv). Then what the integrity checks cost (issue
+//! 18): the plain table's scan by DataFusion with and without the block
+//! check (the same scan, the file read through `VerifiedFileStore` or not),
+//! Sealhouse's scan against DataFusion alone, and the per-query checks.
 //!
 //! Run: `cargo bench -p sealhouse-sql --bench storage_encryption`
 //! (10 million rows, 7 rounds; `SEALHOUSE_BENCH_ROWS` and
@@ -158,24 +161,44 @@ fn main() {
             *bytes as f64 / (1024.0 * 1024.0)
         );
     }
-    let scans = checked_and_unchecked_scans(&rt, &mut w, runs);
+    let scans = plain_scan_ways(&rt, &mut w, runs);
     integrity_costs(&w, &results, &scans, runs);
     pyarrow_comparison(rows, runs);
 }
 
-/// Medians of the plain table's full scan by Sealhouse (block tags checked)
-/// and by DataFusion alone on the same files (nothing checked), and the
-/// median of each round's ratio of the first two.
-struct ScanTimes {
-    checked: Duration,
-    unchecked: Duration,
-    unchecked_views: Duration,
-    paired_ratio: f64,
-    /// The same for the CPU time the process spent in each scan (all
-    /// threads): what the checks cost on a machine with other work to do.
-    checked_cpu: Duration,
-    unchecked_cpu: Duration,
-    paired_cpu_ratio: f64,
+/// One way of running the plain table's full scan, timed in [`timed_rounds`]:
+/// its answer, printed.
+type Way<'a> = Box<dyn FnMut() -> String + 'a>;
+
+/// The wall and CPU times of each way, round by round.
+struct Timings {
+    wall: Vec<Vec<Duration>>,
+    cpu: Vec<Vec<Duration>>,
+}
+
+impl Timings {
+    fn wall(&self, way: usize) -> Duration {
+        median(self.wall[way].clone())
+    }
+
+    fn cpu(&self, way: usize) -> Duration {
+        median(self.cpu[way].clone())
+    }
+
+    /// The median of the rounds' ratios of `way` to `reference`, wall and
+    /// CPU: robust to the machine drifting between rounds.
+    fn paired(&self, way: usize, reference: usize) -> (f64, f64) {
+        let ratio = |times: &[Vec<Duration>]| {
+            let mut r: Vec<f64> = times[way]
+                .iter()
+                .zip(&times[reference])
+                .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
+                .collect();
+            r.sort_by(f64::total_cmp);
+            r[r.len() / 2]
+        };
+        (ratio(&self.wall), ratio(&self.cpu))
+    }
 }
 
 /// CPU time this process has used, all threads (those ended included).
@@ -184,107 +207,149 @@ fn process_cpu() -> Duration {
     Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
-/// Wall and CPU time of `f`.
-fn wall_and_cpu<T>(f: impl FnOnce() -> T) -> (Duration, Duration, T) {
-    let (t, cpu) = (Instant::now(), process_cpu());
-    let out = f();
-    (t.elapsed(), process_cpu() - cpu, out)
+/// Runs every way once a round for `runs` rounds (after one round to warm
+/// up, not counted), in reverse order every other round so that none
+/// always runs first; every way must answer as the first does.
+fn timed_rounds(runs: usize, ways: &mut [(&str, Way<'_>)]) -> Timings {
+    let mut timings = Timings {
+        wall: vec![Vec::new(); ways.len()],
+        cpu: vec![Vec::new(); ways.len()],
+    };
+    for round in 0..=runs {
+        let mut order: Vec<usize> = (0..ways.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        let mut answers = vec![String::new(); ways.len()];
+        for i in order {
+            let (t, cpu) = (Instant::now(), process_cpu());
+            answers[i] = (ways[i].1)();
+            let (wall, cpu) = (t.elapsed(), process_cpu() - cpu);
+            if round > 0 {
+                timings.wall[i].push(wall);
+                timings.cpu[i].push(cpu);
+            }
+        }
+        for (i, answer) in answers.iter().enumerate().skip(1) {
+            assert_eq!(answer, &answers[0], "{} answered differently", ways[i].0);
+        }
+    }
+    timings
 }
 
-/// Times the plain table's scan by Sealhouse and by DataFusion alone in the
-/// same rounds, one after the other, after all the inserts: both see the
-/// same page cache and machine state (the mode rounds above time each scan
-/// right after its table's INSERT, which DataFusion's would not share).
-/// The reference reads strings as Sealhouse's sessions do (Utf8, not
-/// DataFusion's default Utf8View, which decodes them without copying): the
-/// same work but the checks. The default is timed too, for scale.
-fn checked_and_unchecked_scans(
-    rt: &tokio::runtime::Runtime,
-    w: &mut SqlSession,
-    runs: usize,
-) -> ScanTimes {
+/// The plain table's full scan, timed four ways in the same rounds after
+/// all the inserts (so all see the same page cache and machine state):
+/// 0. Sealhouse's scan (every check);
+/// 1. DataFusion alone on the same file, nothing checked;
+/// 2. the same DataFusion scan reading the file through the block check
+///    Sealhouse's scans read plain files through (`VerifiedFileStore`):
+///    the check's own cost, everything else equal;
+/// 3. DataFusion alone with its default Utf8View strings, for scale.
+///
+/// The references read strings as Sealhouse's sessions do (Utf8, not
+/// DataFusion's default Utf8View, which decodes them without copying).
+fn plain_scan_ways(rt: &tokio::runtime::Runtime, w: &mut SqlSession, runs: usize) -> Timings {
+    use datafusion::execution::object_store::ObjectStoreUrl;
     use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+    use sealhouse_storage::scan::{BlockTagKeys, VerifiedFileStore};
 
     let scan = "SELECT count(*), sum(id), max(tel), min(note), sum(length(note)) FROM t";
-    let dir = {
+    let (path, verifier) = {
         let catalog = w.catalog();
         let plain = catalog.table("m0", "t").expect("table");
         let files = catalog.files(&plain).expect("files");
-        catalog
+        let [file] = files.as_slice() else {
+            panic!("the plain table is one file, not {}", files.len());
+        };
+        let path = catalog
             .file_store()
-            .local_path(&files[0].key)
-            .expect("the bench's files are on the local disk")
-            .parent()
-            .expect("table directory")
-            .to_owned()
+            .local_path(&file.key)
+            .expect("the bench's files are on the local disk");
+        let verifier = BlockTagKeys::Catalog(catalog)
+            .verifier(file)
+            .expect("its tags fit")
+            .expect("plain files are written with block tags");
+        (path, verifier)
     };
-    let context = |views: bool| {
-        let mut config = SessionConfig::new();
-        config
-            .options_mut()
-            .execution
-            .parquet
-            .schema_force_view_types = views;
-        config.options_mut().sql_parser.map_string_types_to_utf8view = views;
-        let ctx = SessionContext::new_with_config(config);
-        rt.block_on(ctx.register_parquet(
-            "t",
-            dir.to_string_lossy().as_ref(),
-            ParquetReadOptions::default(),
-        ))
-        .expect("register");
-        ctx
-    };
-    let (plain, views) = (context(false), context(true));
-    let unchecked = |ctx: &SessionContext| {
-        wall_and_cpu(|| {
-            rt.block_on(async { ctx.sql(scan).await?.collect().await })
-                .expect("unchecked scan")
+    let checked_url = ObjectStoreUrl::parse("checked://plain").expect("url");
+    let context =
+        |views: bool, check: Option<sealhouse_storage::integrity::block_tags::BlockVerifier>| {
+            let mut config = SessionConfig::new();
+            config
+                .options_mut()
+                .execution
+                .parquet
+                .schema_force_view_types = views;
+            config.options_mut().sql_parser.map_string_types_to_utf8view = views;
+            let ctx = SessionContext::new_with_config(config);
+            let url = if let Some(verifier) = check {
+                ctx.register_object_store(
+                    checked_url.as_ref(),
+                    Arc::new(VerifiedFileStore::on_local_disk(verifier)),
+                );
+                let path = path.to_string_lossy();
+                format!("{}{}", checked_url.as_str(), path.trim_start_matches('/'))
+            } else {
+                format!("file://{}", path.display())
+            };
+            rt.block_on(ctx.register_parquet("t", &url, ParquetReadOptions::default()))
+                .expect("register");
+            ctx
+        };
+    let datafusion = |ctx: SessionContext| -> Way<'_> {
+        Box::new(move || {
+            let batches = rt
+                .block_on(async { ctx.sql(scan).await?.collect().await })
+                .expect("DataFusion's scan");
+            values(&batches)
         })
     };
     run(rt, w, "USE m0");
-    let mut times = [Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new()];
-    let (mut ratios, mut cpu_ratios) = (Vec::new(), Vec::new());
-    // One round to warm up, not counted.
-    for round in 0..=runs {
-        let (checked, checked_cpu, _) = wall_and_cpu(|| run(rt, w, scan));
-        let (reference, reference_cpu, _) = unchecked(&plain);
-        let (with_views, _, _) = unchecked(&views);
-        if round > 0 {
-            ratios.push(checked.as_secs_f64() / reference.as_secs_f64());
-            cpu_ratios.push(checked_cpu.as_secs_f64() / reference_cpu.as_secs_f64());
-            let took = [checked, reference, with_views, checked_cpu, reference_cpu];
-            for (list, took) in times.iter_mut().zip(took) {
-                list.push(took);
-            }
+    let sealhouse: Way<'_> = Box::new(|| match rt.block_on(w.execute(scan)) {
+        Ok(StatementOutput::Rows(r)) => values(&r.batches),
+        Ok(_) => panic!("{scan} gave no rows"),
+        Err(e) => panic!("{scan}: {e}"),
+    });
+    let mut ways = [
+        ("Sealhouse", sealhouse),
+        ("DataFusion alone", datafusion(context(false, None))),
+        (
+            "DataFusion + block check",
+            datafusion(context(false, Some(verifier))),
+        ),
+        (
+            "DataFusion alone, Utf8View",
+            datafusion(context(true, None)),
+        ),
+    ];
+    timed_rounds(runs, &mut ways)
+}
+
+/// The values of a result's rows, one line each (names and types left out:
+/// the ways name their columns differently).
+fn values(batches: &[datafusion::arrow::record_batch::RecordBatch]) -> String {
+    use datafusion::arrow::util::display::array_value_to_string;
+
+    let mut out = String::new();
+    for batch in batches {
+        for row in 0..batch.num_rows() {
+            let line: Vec<String> = batch
+                .columns()
+                .iter()
+                .map(|column| array_value_to_string(column, row).expect("printable"))
+                .collect();
+            out.push_str(&line.join(","));
+            out.push('\n');
         }
     }
-    let middle = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let [
-        checked,
-        unchecked,
-        unchecked_views,
-        checked_cpu,
-        unchecked_cpu,
-    ] = times.map(median);
-    ScanTimes {
-        checked,
-        unchecked,
-        unchecked_views,
-        paired_ratio: middle(ratios),
-        checked_cpu,
-        unchecked_cpu,
-        paired_cpu_ratio: middle(cpu_ratios),
-    }
+    out
 }
 
 /// What the integrity checks cost (issue 18), measured in this run against
 /// the same work without them:
-/// - the plain table scanned by DataFusion alone (same files, no block
-///   tags checked, no catalog) against Sealhouse's checked scan (`scans`);
+/// - the plain table's scan by DataFusion reading the file through the
+///   block check against the same scan without it, and Sealhouse's own
+///   scan against DataFusion alone (`scans`, [`plain_scan_ways`]);
 /// - the block tags of the plain table's files computed and checked over
 ///   their bytes in memory, against the INSERT and the scan;
 /// - the per-query checks of every mode (catalog MACs, pinned digests),
@@ -292,7 +357,7 @@ fn checked_and_unchecked_scans(
 fn integrity_costs(
     w: &SqlSession,
     results: &[(&str, Duration, Duration, u64)],
-    scans: &ScanTimes,
+    scans: &Timings,
     runs: usize,
 ) {
     use std::io::Write;
@@ -337,23 +402,38 @@ fn integrity_costs(
     }
     let pct = |a: Duration, b: Duration| 100.0 * a.as_secs_f64() / b.as_secs_f64();
     println!("integrity checks (issue 18), same run:");
+    let (sealhouse, alone, checked, views) = (0, 1, 2, 3);
     println!(
-        "  plain scan, {runs} interleaved rounds: Sealhouse (block tags checked) {:.3} s, DataFusion alone on the \
-         same files {:.3} s: {:+.1}% (median of the rounds' ratios: {:+.1}%; DataFusion's default Utf8View \
-         strings: {:.3} s)",
-        scans.checked.as_secs_f64(),
-        scans.unchecked.as_secs_f64(),
-        pct(scans.checked, scans.unchecked) - 100.0,
-        100.0 * scans.paired_ratio - 100.0,
-        scans.unchecked_views.as_secs_f64()
+        "  plain scan, {runs} rounds, the ways' order alternating (medians; paired = median of the rounds' ratios):"
     );
+    for (what, way, reference) in [
+        (
+            "the block check (DataFusion + check vs DataFusion alone, same file)",
+            checked,
+            alone,
+        ),
+        (
+            "Sealhouse's whole scan vs DataFusion alone",
+            sealhouse,
+            alone,
+        ),
+    ] {
+        let (paired_wall, paired_cpu) = scans.paired(way, reference);
+        println!(
+            "    {what}: wall {:.3} / {:.3} s, {:+.1}% (paired {:+.1}%); CPU {:.3} / {:.3} s, {:+.1}% (paired {:+.1}%)",
+            scans.wall(way).as_secs_f64(),
+            scans.wall(reference).as_secs_f64(),
+            pct(scans.wall(way), scans.wall(reference)) - 100.0,
+            100.0 * paired_wall - 100.0,
+            scans.cpu(way).as_secs_f64(),
+            scans.cpu(reference).as_secs_f64(),
+            pct(scans.cpu(way), scans.cpu(reference)) - 100.0,
+            100.0 * paired_cpu - 100.0,
+        );
+    }
     println!(
-        "  the same scans' CPU time (all threads): Sealhouse {:.3} s, DataFusion alone {:.3} s: {:+.1}% \
-         (median of the rounds' ratios: {:+.1}%)",
-        scans.checked_cpu.as_secs_f64(),
-        scans.unchecked_cpu.as_secs_f64(),
-        pct(scans.checked_cpu, scans.unchecked_cpu) - 100.0,
-        100.0 * scans.paired_cpu_ratio - 100.0
+        "    (DataFusion alone with its default Utf8View strings: {:.3} s)",
+        scans.wall(views).as_secs_f64()
     );
     let (tag, check) = (median(tagging), median(checking));
     println!(
@@ -362,7 +442,7 @@ fn integrity_costs(
         tag.as_secs_f64() * 1e3,
         pct(tag, plain_insert),
         check.as_secs_f64() * 1e3,
-        pct(check, scans.checked)
+        pct(check, scans.wall(sealhouse))
     );
     for (i, (name, _, scan_time, _)) in results.iter().enumerate() {
         let mut per_query = Vec::new();

@@ -34,3 +34,4 @@ pub use plan::{ProjectKeyAccess, ScanKeys};
 pub use predicate::{Comparison, ScanPredicate};
 pub use scan_reader::{ReaderKeys, ScanReader};
 pub use tag_keys::{BlockTagKeys, GivenTagKeys, PlanOpener, PlanSealer};
+pub use verified_reader::VerifiedFileStore;

@@ -28,8 +28,12 @@ const STORE: &str = "sealhouse-verified";
 #[derive(Debug)]
 pub(crate) struct BlockCheck(pub(crate) Arc<BlockVerifier>);
 
-/// One plain file, read in whole checked blocks.
-pub(crate) struct VerifiedFileStore {
+/// One plain file, read in whole checked blocks: an object store any
+/// DataFusion reader of the file can be given (scans get theirs from
+/// the reader factory; [`Self::on_local_disk`] makes one for another reader,
+/// such as the benchmark that times the check against the same scan
+/// without it).
+pub struct VerifiedFileStore {
     inner: Arc<dyn ObjectStore>,
     /// When `inner` is the local disk: the same files, whose blocks are
     /// read without it (`local_blocks.rs`).
@@ -69,6 +73,14 @@ impl VerifiedFileStore {
             local,
             verifier,
         }
+    }
+
+    /// The plain file on the local disk that `verifier` checks (any
+    /// path: the store serves whichever file it is asked for, and the
+    /// verifier fails any other), read as a local scan reads it.
+    pub fn on_local_disk(verifier: BlockVerifier) -> Self {
+        let local = Arc::new(LocalFileSystem::new());
+        Self::new(Arc::clone(&local) as _, Some(local), Arc::new(verifier))
     }
 
     /// The object's metadata, its length checked against the committed one.
