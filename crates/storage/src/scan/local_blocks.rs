@@ -5,13 +5,20 @@
 //! values), and the block check then runs over the whole range, by when its
 //! first blocks have left the cache. Here a range is read into memory that
 //! is not zeroed first, a few blocks at a time, and each few are checked as
-//! soon as they are read, while the CPU's cache still holds them. The
-//! bytes are read once into memory of this process and checked there, so
-//! what is handed out is what was checked (a file changed afterwards
-//! cannot change them; mapping the file instead would allow that).
+//! soon as they are read, while the CPU's cache still holds them. (Reading
+//! a whole range by one `pread` first, then checking it, made the check's
+//! GMAC 75% slower a byte on a 2 MB row group's range: measured in session
+//! 30, BENCHMARKS.md.) The bytes are read once into memory of this process
+//! and checked there, so what is handed out is what was checked (a file
+//! changed afterwards cannot change them; mapping the file instead would
+//! allow that).
+//!
+//! A read may start with checked bytes the caller already holds ([`Read`]):
+//! consecutive row groups share the block at their edge, and the caller
+//! keeps it from one row group's read for the next (`verified_reader.rs`).
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Read as _, Seek, SeekFrom};
 use std::ops::Range;
 use std::path::Path;
 
@@ -44,21 +51,40 @@ impl From<BlockTagError> for LocalReadError {
     }
 }
 
-/// The bytes of each of `wanted` (whole blocks, as
-/// [`BlockVerifier::blocks_for`] gives them) of the file at `path`, each
-/// block checked by `verifier` before it is returned.
+/// One contiguous piece of a file to hand out: checked bytes already held,
+/// then whole blocks to read and check.
+#[derive(Debug, Clone)]
+pub(crate) struct Read {
+    /// Checked bytes of the file that end where `blocks` start (possibly
+    /// none).
+    pub(crate) held: Bytes,
+    /// Whole blocks (as [`BlockVerifier::blocks_for`] gives them), possibly
+    /// none.
+    pub(crate) blocks: Range<u64>,
+}
+
+/// The bytes of each of `reads` of the file at `path`, each block read
+/// checked by `verifier` before it is returned: `held` followed by the
+/// blocks, in one buffer.
 pub(crate) fn read_checked(
     path: &Path,
-    wanted: &[Range<u64>],
+    reads: &[Read],
     verifier: &BlockVerifier,
 ) -> Result<Vec<Bytes>, LocalReadError> {
     let mut file = File::open(path)?;
-    wanted
+    reads
         .iter()
-        .map(|blocks| {
+        .map(|read| {
+            let Read { held, blocks } = read;
+            if blocks.is_empty() {
+                return Ok(held.clone());
+            }
             let len = usize::try_from(blocks.end - blocks.start)
-                .map_err(|_| LocalReadError::Damaged("a range too large to read".into()))?;
+                .ok()
+                .and_then(|len| len.checked_add(held.len()))
+                .ok_or_else(|| LocalReadError::Damaged("a range too large to read".into()))?;
             let mut buf = Vec::with_capacity(len);
+            buf.extend_from_slice(held);
             file.seek(SeekFrom::Start(blocks.start))?;
             let mut at = blocks.start;
             while at < blocks.end {
@@ -74,7 +100,8 @@ pub(crate) fn read_checked(
                         at - blocks.start + got as u64
                     )));
                 }
-                verifier.verify(at, &buf[(at - blocks.start) as usize..])?;
+                let from = held.len() + (at - blocks.start) as usize;
+                verifier.verify(at, &buf[from..])?;
                 at = end;
             }
             Ok(Bytes::from(buf))
@@ -104,6 +131,17 @@ mod tests {
         (file, verifier)
     }
 
+    /// Reads of whole blocks, nothing held.
+    fn blocks(ranges: &[Range<u64>]) -> Vec<Read> {
+        ranges
+            .iter()
+            .map(|blocks| Read {
+                held: Bytes::new(),
+                blocks: blocks.clone(),
+            })
+            .collect()
+    }
+
     fn data() -> Vec<u8> {
         let block = BLOCK_LEN as usize;
         (0..block * 9 + 123).map(|i| (i * 13 % 239) as u8).collect()
@@ -119,7 +157,7 @@ mod tests {
             2 * BLOCK_LEN..8 * BLOCK_LEN,
             8 * BLOCK_LEN..len,
         ];
-        let got = read_checked(file.path(), &wanted, &verifier).expect("read");
+        let got = read_checked(file.path(), &blocks(&wanted), &verifier).expect("read");
         for (range, bytes) in wanted.iter().zip(&got) {
             assert_eq!(
                 bytes.as_ref(),
@@ -137,8 +175,12 @@ mod tests {
             let mut damaged = data.clone();
             damaged[at as usize] ^= 0x20;
             std::fs::write(file.path(), &damaged).expect("damage");
-            let e = read_checked(file.path(), std::slice::from_ref(&(0..len)), &verifier)
-                .expect_err("damaged");
+            let e = read_checked(
+                file.path(),
+                &blocks(std::slice::from_ref(&(0..len))),
+                &verifier,
+            )
+            .expect_err("damaged");
             let LocalReadError::Damaged(what) = e else {
                 panic!("not reported as damage: {e:?}");
             };
@@ -149,6 +191,45 @@ mod tests {
         }
     }
 
+    /// Held bytes come first, as given (they were checked when read), and
+    /// only the blocks after them are read and checked: a block held is
+    /// not read again, whatever the file holds there now.
+    #[test]
+    fn held_bytes_start_the_read_and_are_not_read_again() {
+        let data = data();
+        let (file, verifier) = tagged_file(&data);
+        let len = data.len() as u64;
+        let mut damaged = data.clone();
+        damaged[BLOCK_LEN as usize * 3 - 2] ^= 1;
+        std::fs::write(file.path(), &damaged).expect("damage block 2");
+        let from = BLOCK_LEN * 2 + 77;
+        let held = Bytes::copy_from_slice(&data[from as usize..3 * BLOCK_LEN as usize]);
+        let reads = [
+            Read {
+                held: held.clone(),
+                blocks: 3 * BLOCK_LEN..len,
+            },
+            Read {
+                held,
+                blocks: 3 * BLOCK_LEN..3 * BLOCK_LEN,
+            },
+        ];
+        let got = read_checked(file.path(), &reads, &verifier).expect("read");
+        assert_eq!(got[0].as_ref(), &data[from as usize..]);
+        assert_eq!(
+            got[1].as_ref(),
+            &data[from as usize..3 * BLOCK_LEN as usize]
+        );
+        // Read again rather than held, the damaged block fails.
+        let e = read_checked(
+            file.path(),
+            &blocks(std::slice::from_ref(&(2 * BLOCK_LEN..len))),
+            &verifier,
+        )
+        .expect_err("damaged");
+        assert!(matches!(e, LocalReadError::Damaged(_)), "{e:?}");
+    }
+
     #[test]
     fn a_truncated_or_missing_file_is_an_error() {
         let data = data();
@@ -157,7 +238,7 @@ mod tests {
         std::fs::write(file.path(), &data[..data.len() - 200]).expect("truncate");
         let e = read_checked(
             file.path(),
-            std::slice::from_ref(&(8 * BLOCK_LEN..len)),
+            &blocks(std::slice::from_ref(&(8 * BLOCK_LEN..len))),
             &verifier,
         )
         .expect_err("short");
@@ -166,8 +247,12 @@ mod tests {
             "{e:?}"
         );
         let gone = file.path().with_extension("gone");
-        let e = read_checked(&gone, std::slice::from_ref(&(0..BLOCK_LEN)), &verifier)
-            .expect_err("missing");
+        let e = read_checked(
+            &gone,
+            &blocks(std::slice::from_ref(&(0..BLOCK_LEN))),
+            &verifier,
+        )
+        .expect_err("missing");
         assert!(
             matches!(&e, LocalReadError::Io(io) if io.kind() == io::ErrorKind::NotFound),
             "{e:?}"

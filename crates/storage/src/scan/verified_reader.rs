@@ -11,15 +11,15 @@
 
 use std::fmt;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{GetOptions, GetResult, ObjectMeta, ObjectStore, ObjectStoreExt};
 
-use crate::integrity::block_tags::BlockVerifier;
-use crate::scan::local_blocks::{self, LocalReadError};
+use crate::integrity::block_tags::{BLOCK_LEN, BlockVerifier};
+use crate::scan::local_blocks::{self, LocalReadError, Read};
 use crate::scan::read_only_store::{get_result, read_only_object_store};
 
 const STORE: &str = "sealhouse-verified";
@@ -39,7 +39,24 @@ pub struct VerifiedFileStore {
     /// read without it (`local_blocks.rs`).
     local: Option<Arc<LocalFileSystem>>,
     verifier: Arc<BlockVerifier>,
+    /// The last block of each range the last local read returned, checked:
+    /// a row group's column chunks start in the block the previous row
+    /// group's end in, and reading and checking that block again made a
+    /// scan of the storage bench's table (2 MB row groups) read 130.7 MB
+    /// of its 112 MiB file; holding it, 108.9 MB.
+    held: Mutex<Vec<HeldBlock>>,
 }
+
+/// A whole block of the file, checked when it was read.
+#[derive(Clone)]
+struct HeldBlock {
+    index: u64,
+    bytes: Bytes,
+}
+
+/// How many blocks a store holds: the ends of the ranges of one read (a
+/// row group's column chunks, or the first block and the footer's).
+const HELD_BLOCKS: usize = 4;
 
 impl fmt::Debug for VerifiedFileStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -72,6 +89,7 @@ impl VerifiedFileStore {
             inner,
             local,
             verifier,
+            held: Mutex::new(Vec::new()),
         }
     }
 
@@ -116,9 +134,17 @@ impl VerifiedFileStore {
             }
         }
         let wanted = merged(wanted);
-        let fetched = match &self.local {
-            Some(local) => self.read_local(local, location, wanted.clone()).await?,
-            None => self.fetch_checked(location, &wanted).await?,
+        // Each merged range's bytes, and the offset in the file they start at.
+        let fetched: Vec<(u64, Bytes)> = match &self.local {
+            Some(local) => self.read_local(local, location, ranges, &wanted).await?,
+            None => {
+                let fetched = self.fetch_checked(location, &wanted).await?;
+                wanted
+                    .iter()
+                    .map(|blocks| blocks.start)
+                    .zip(fetched)
+                    .collect()
+            }
         };
         Ok(ranges
             .iter()
@@ -129,8 +155,9 @@ impl VerifiedFileStore {
                 // The merged blocks holding `range`: the first to end after
                 // its start (they are sorted and apart).
                 let i = wanted.partition_point(|blocks| blocks.end <= range.start);
-                let from = (range.start - wanted[i].start) as usize;
-                fetched[i].slice(from..from + (range.end - range.start) as usize)
+                let (base, bytes) = &fetched[i];
+                let from = (range.start - base) as usize;
+                bytes.slice(from..from + (range.end - range.start) as usize)
             })
             .collect())
     }
@@ -169,18 +196,58 @@ impl VerifiedFileStore {
         Ok(fetched)
     }
 
-    /// `wanted` (merged whole blocks) read from the local disk and checked
-    /// as read, on a blocking thread (as the local store reads).
+    /// `wanted` (merged whole blocks, holding `ranges`) read from the local
+    /// disk and checked, on a blocking thread (as the local store reads):
+    /// each merged range's bytes and the offset they start at. A merged
+    /// range whose first block this store holds starts with the part of it
+    /// `ranges` need, and only its blocks after that are read.
     async fn read_local(
         &self,
         local: &LocalFileSystem,
         location: &Path,
-        wanted: Vec<Range<u64>>,
-    ) -> object_store::Result<Vec<Bytes>> {
+        ranges: &[Range<u64>],
+        wanted: &[Range<u64>],
+    ) -> object_store::Result<Vec<(u64, Bytes)>> {
         let path = local.path_to_filesystem(location)?;
+        let mut first_needed: Vec<u64> = wanted.iter().map(|blocks| blocks.end).collect();
+        for range in ranges.iter().filter(|r| !r.is_empty()) {
+            let i = wanted.partition_point(|blocks| blocks.end <= range.start);
+            first_needed[i] = first_needed[i].min(range.start);
+        }
+        let held = self
+            .held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let (bases, reads): (Vec<u64>, Vec<Read>) = wanted
+            .iter()
+            .zip(&first_needed)
+            .map(|(blocks, &from)| {
+                let index = blocks.start / BLOCK_LEN;
+                match held.iter().find(|h| h.index == index) {
+                    // `from` lies in the first block: the ranges this one
+                    // merged start in it.
+                    Some(h) => {
+                        let block_end = blocks.start + h.bytes.len() as u64;
+                        let read = Read {
+                            held: h.bytes.slice((from - blocks.start) as usize..),
+                            blocks: block_end..blocks.end,
+                        };
+                        (from, read)
+                    }
+                    None => {
+                        let read = Read {
+                            held: Bytes::new(),
+                            blocks: blocks.clone(),
+                        };
+                        (blocks.start, read)
+                    }
+                }
+            })
+            .unzip();
         let verifier = Arc::clone(&self.verifier);
         let read = tokio::task::spawn_blocking(move || {
-            let read = local_blocks::read_checked(&path, &wanted, &verifier);
+            let read = local_blocks::read_checked(&path, &reads, &verifier);
             (path, read)
         })
         .await
@@ -188,20 +255,52 @@ impl VerifiedFileStore {
             store: STORE,
             source: Box::new(e),
         })?;
-        match read {
-            (_, Ok(fetched)) => Ok(fetched),
-            (_, Err(LocalReadError::Damaged(what))) => Err(damaged(location, what)),
+        let fetched: Vec<(u64, Bytes)> = match read {
+            (_, Ok(fetched)) => bases.into_iter().zip(fetched).collect(),
+            (_, Err(LocalReadError::Damaged(what))) => return Err(damaged(location, what)),
             (path, Err(LocalReadError::Io(e))) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err(object_store::Error::NotFound {
+                return Err(object_store::Error::NotFound {
                     path: path.to_string_lossy().into_owned(),
                     source: Box::new(e),
-                })
+                });
             }
-            (_, Err(LocalReadError::Io(e))) => Err(object_store::Error::Generic {
-                store: "LocalFileSystem",
-                source: Box::new(e),
-            }),
-        }
+            (_, Err(LocalReadError::Io(e))) => {
+                return Err(object_store::Error::Generic {
+                    store: "LocalFileSystem",
+                    source: Box::new(e),
+                });
+            }
+        };
+        self.hold_last_blocks(wanted, &fetched, &held);
+        Ok(fetched)
+    }
+
+    /// Holds the last block of each of `wanted` just read (`fetched`), or
+    /// the block already `held` if that range lay within it.
+    fn hold_last_blocks(
+        &self,
+        wanted: &[Range<u64>],
+        fetched: &[(u64, Bytes)],
+        held: &[HeldBlock],
+    ) {
+        let mut now: Vec<HeldBlock> = wanted
+            .iter()
+            .zip(fetched)
+            .filter_map(|(blocks, (base, bytes))| {
+                let last = (blocks.end - 1) / BLOCK_LEN;
+                let last_start = last * BLOCK_LEN;
+                if last_start >= *base {
+                    let bytes = bytes.slice((last_start - base) as usize..);
+                    Some(HeldBlock { index: last, bytes })
+                } else {
+                    held.iter().find(|h| h.index == last).cloned()
+                }
+            })
+            .collect();
+        // The ranges further on are the likelier to be continued.
+        let extra = now.len().saturating_sub(HELD_BLOCKS);
+        now.drain(..extra);
+        *self.held.lock().unwrap_or_else(PoisonError::into_inner) = now;
     }
 }
 
@@ -444,5 +543,102 @@ mod tests {
             .await
             .expect_err("damaged");
         assert!(e.to_string().contains("is damaged"), "{e}");
+    }
+
+    /// `data` in a local file with its tags: the file, the store a local
+    /// scan reads it through, and its location.
+    fn local_store(data: &[u8]) -> (tempfile::NamedTempFile, VerifiedFileStore, Path) {
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(file.path(), data).expect("write");
+        let mut writer = BlockTagWriter::new(Vec::new(), key());
+        writer.write_all(data).expect("tag");
+        let (_, tags) = writer.finish().expect("finish");
+        let verifier = BlockVerifier::new(key(), tags.into(), data.len() as u64).expect("fits");
+        let location = Path::from_absolute_path(file.path()).expect("path");
+        (file, VerifiedFileStore::on_local_disk(verifier), location)
+    }
+
+    /// As a scan reads a file: its ends, then row groups in order, each
+    /// starting in the block the previous one ended in. That block is held
+    /// from the previous read, not read again: damage written into it
+    /// afterwards changes nothing read (the bytes handed out are the ones
+    /// checked), where a store that did not hold it fails.
+    #[tokio::test]
+    async fn a_block_row_groups_share_is_read_and_checked_once() {
+        let block = BLOCK_LEN as usize;
+        let data: Vec<u8> = (0..block * 15 / 2).map(|i| (i * 7 % 253) as u8).collect();
+        let len = data.len() as u64;
+        let (file, store, location) = local_store(&data);
+        let (a, b) = ((block * 3 + 1000) as u64, (block * 5 + 17) as u64);
+        let reads: [Vec<Range<u64>>; 4] = [
+            vec![0..4, len - 100..len],
+            vec![4..a / 2, a / 2..a],
+            vec![a..a + 10, a + 10..b],
+            std::iter::once(b..len - 100).collect(),
+        ];
+        for (i, ranges) in reads.iter().enumerate() {
+            if i == 2 {
+                // Damage the block the row groups share, on both sides of
+                // where the next one starts.
+                let mut damaged = data.clone();
+                damaged[a as usize - 1] ^= 1;
+                damaged[a as usize + 1] ^= 1;
+                std::fs::write(file.path(), &damaged).expect("damage");
+            }
+            let got = store.get_ranges(&location, ranges).await.expect("read");
+            for (range, bytes) in ranges.iter().zip(&got) {
+                assert_eq!(
+                    bytes.as_ref(),
+                    &data[range.start as usize..range.end as usize],
+                    "read {i}, {range:?}"
+                );
+            }
+        }
+        let fresh = local_store(&data).1;
+        let e = fresh
+            .get_ranges(&location, std::slice::from_ref(&(a..a + 10)))
+            .await
+            .expect_err("the damaged block read anew");
+        assert!(e.to_string().contains("is damaged"), "{e}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        /// Whatever ranges are read in whatever order, with blocks held
+        /// between reads, each comes back as the file's bytes.
+        #[test]
+        fn reads_in_any_order_return_the_files_bytes(
+            blocks in 1usize..6,
+            extra in 0usize..1000,
+            reads in proptest::collection::vec(
+                proptest::collection::vec((0.0f64..1.0, 0.0f64..1.0), 1..4),
+                1..8,
+            ),
+        ) {
+            let block = BLOCK_LEN as usize;
+            let data: Vec<u8> = (0..block * blocks + extra).map(|i| (i * 31 % 251) as u8).collect();
+            let len = data.len() as f64;
+            let (_file, store, location) = local_store(&data);
+            let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+            for read in reads {
+                let ranges: Vec<Range<u64>> = read
+                    .iter()
+                    .map(|&(a, b)| {
+                        let (a, b) = ((a * len) as u64, (b * len) as u64);
+                        a.min(b)..a.max(b)
+                    })
+                    .collect();
+                let got = runtime
+                    .block_on(store.get_ranges(&location, &ranges))
+                    .expect("read");
+                for (range, bytes) in ranges.iter().zip(&got) {
+                    proptest::prop_assert_eq!(
+                        bytes.as_ref(),
+                        &data[range.start as usize..range.end as usize]
+                    );
+                }
+            }
+        }
     }
 }
