@@ -15,7 +15,7 @@
 //!
 //! A read may start with checked bytes the caller already holds ([`Read`]):
 //! consecutive row groups share the block at their edge, and the caller
-//! keeps it from one row group's read for the next (`verified_reader.rs`).
+//! keeps it from one row group's read for the next (`held_blocks.rs`).
 
 use std::fs::File;
 use std::io::{self, Read as _, Seek, SeekFrom};

@@ -17,6 +17,7 @@ mod checked_frame;
 mod descriptor;
 mod exec;
 mod file_check;
+mod held_blocks;
 mod local_blocks;
 mod plan;
 mod predicate;

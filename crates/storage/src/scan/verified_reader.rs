@@ -11,15 +11,16 @@
 
 use std::fmt;
 use std::ops::Range;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{GetOptions, GetResult, ObjectMeta, ObjectStore, ObjectStoreExt};
 
-use crate::integrity::block_tags::{BLOCK_LEN, BlockVerifier};
-use crate::scan::local_blocks::{self, LocalReadError, Read};
+use crate::integrity::block_tags::BlockVerifier;
+use crate::scan::held_blocks::HeldBlocks;
+use crate::scan::local_blocks::{self, LocalReadError};
 use crate::scan::read_only_store::{get_result, read_only_object_store};
 
 const STORE: &str = "sealhouse-verified";
@@ -39,24 +40,10 @@ pub struct VerifiedFileStore {
     /// read without it (`local_blocks.rs`).
     local: Option<Arc<LocalFileSystem>>,
     verifier: Arc<BlockVerifier>,
-    /// The last block of each range the last local read returned, checked:
-    /// a row group's column chunks start in the block the previous row
-    /// group's end in, and reading and checking that block again made a
-    /// scan of the storage bench's table (2 MB row groups) read 130.7 MB
-    /// of its 112 MiB file; holding it, 108.9 MB.
-    held: Mutex<Vec<HeldBlock>>,
+    /// The last checked block of each range the last local read returned
+    /// (`held_blocks.rs`).
+    held: HeldBlocks,
 }
-
-/// A whole block of the file, checked when it was read.
-#[derive(Clone)]
-struct HeldBlock {
-    index: u64,
-    bytes: Bytes,
-}
-
-/// How many blocks a store holds: the ends of the ranges of one read (a
-/// row group's column chunks, or the first block and the footer's).
-const HELD_BLOCKS: usize = 4;
 
 impl fmt::Debug for VerifiedFileStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -89,7 +76,7 @@ impl VerifiedFileStore {
             inner,
             local,
             verifier,
-            held: Mutex::new(Vec::new()),
+            held: HeldBlocks::default(),
         }
     }
 
@@ -209,42 +196,8 @@ impl VerifiedFileStore {
         wanted: &[Range<u64>],
     ) -> object_store::Result<Vec<(u64, Bytes)>> {
         let path = local.path_to_filesystem(location)?;
-        let mut first_needed: Vec<u64> = wanted.iter().map(|blocks| blocks.end).collect();
-        for range in ranges.iter().filter(|r| !r.is_empty()) {
-            let i = wanted.partition_point(|blocks| blocks.end <= range.start);
-            first_needed[i] = first_needed[i].min(range.start);
-        }
-        let held = self
-            .held
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        let (bases, reads): (Vec<u64>, Vec<Read>) = wanted
-            .iter()
-            .zip(&first_needed)
-            .map(|(blocks, &from)| {
-                let index = blocks.start / BLOCK_LEN;
-                match held.iter().find(|h| h.index == index) {
-                    // `from` lies in the first block: the ranges this one
-                    // merged start in it.
-                    Some(h) => {
-                        let block_end = blocks.start + h.bytes.len() as u64;
-                        let read = Read {
-                            held: h.bytes.slice((from - blocks.start) as usize..),
-                            blocks: block_end..blocks.end,
-                        };
-                        (from, read)
-                    }
-                    None => {
-                        let read = Read {
-                            held: Bytes::new(),
-                            blocks: blocks.clone(),
-                        };
-                        (blocks.start, read)
-                    }
-                }
-            })
-            .unzip();
+        let mut planned = self.held.plan(ranges, wanted);
+        let reads = std::mem::take(&mut planned.reads);
         let verifier = Arc::clone(&self.verifier);
         let read = tokio::task::spawn_blocking(move || {
             let read = local_blocks::read_checked(&path, &reads, &verifier);
@@ -255,8 +208,8 @@ impl VerifiedFileStore {
             store: STORE,
             source: Box::new(e),
         })?;
-        let fetched: Vec<(u64, Bytes)> = match read {
-            (_, Ok(fetched)) => bases.into_iter().zip(fetched).collect(),
+        let fetched = match read {
+            (_, Ok(fetched)) => fetched,
             (_, Err(LocalReadError::Damaged(what))) => return Err(damaged(location, what)),
             (path, Err(LocalReadError::Io(e))) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(object_store::Error::NotFound {
@@ -271,36 +224,8 @@ impl VerifiedFileStore {
                 });
             }
         };
-        self.hold_last_blocks(wanted, &fetched, &held);
-        Ok(fetched)
-    }
-
-    /// Holds the last block of each of `wanted` just read (`fetched`), or
-    /// the block already `held` if that range lay within it.
-    fn hold_last_blocks(
-        &self,
-        wanted: &[Range<u64>],
-        fetched: &[(u64, Bytes)],
-        held: &[HeldBlock],
-    ) {
-        let mut now: Vec<HeldBlock> = wanted
-            .iter()
-            .zip(fetched)
-            .filter_map(|(blocks, (base, bytes))| {
-                let last = (blocks.end - 1) / BLOCK_LEN;
-                let last_start = last * BLOCK_LEN;
-                if last_start >= *base {
-                    let bytes = bytes.slice((last_start - base) as usize..);
-                    Some(HeldBlock { index: last, bytes })
-                } else {
-                    held.iter().find(|h| h.index == last).cloned()
-                }
-            })
-            .collect();
-        // The ranges further on are the likelier to be continued.
-        let extra = now.len().saturating_sub(HELD_BLOCKS);
-        now.drain(..extra);
-        *self.held.lock().unwrap_or_else(PoisonError::into_inner) = now;
+        self.held.hold(wanted, &planned, &fetched);
+        Ok(planned.bases.into_iter().zip(fetched).collect())
     }
 }
 
