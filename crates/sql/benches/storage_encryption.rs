@@ -25,6 +25,15 @@ use sealhouse_kms::{KmsService, RootKey};
 use sealhouse_sql::{IdentityServices, SqlSession, StatementOutput};
 use sealhouse_storage::Catalog;
 
+/// The full scan every mode's table is read back with.
+const SCAN: &str = "SELECT count(*), sum(id), max(tel), min(note), sum(length(note)) FROM t";
+
+/// The ways [`plain_scan_ways`] times, by their index in its rounds.
+const SEALHOUSE: usize = 0;
+const DATAFUSION_ALONE: usize = 1;
+const DATAFUSION_CHECKED: usize = 2;
+const DATAFUSION_VIEWS: usize = 3;
+
 fn run(rt: &tokio::runtime::Runtime, w: &mut SqlSession, sql: &str) -> String {
     match rt.block_on(w.execute(sql)) {
         Ok(StatementOutput::Rows(r)) => format!("{:?}", r.batches),
@@ -89,7 +98,6 @@ fn main() {
          concat('note-', CAST(value * 7919 % 1000003 AS STRING), '-padding-text') AS note \
          FROM generate_series(1, {rows}) AS s(value)"
     );
-    let scan = "SELECT count(*), sum(id), max(tel), min(note), sum(length(note)) FROM t";
     let modes = [
         ("unencrypted", ""),
         ("AES256", " ENCRYPTION ALGORITHM AES256"),
@@ -117,7 +125,7 @@ fn main() {
                 "CREATE TABLE t (id BIGINT, tel STRING, note STRING)",
             );
             inserts[i].push(timed(&rt, &mut w, &insert).0);
-            let (took, answer) = timed(&rt, &mut w, scan);
+            let (took, answer) = timed(&rt, &mut w, SCAN);
             scans[i].push(took);
             // Every mode must read back the same rows.
             match &reference_answer {
@@ -246,12 +254,12 @@ fn timed_rounds(runs: usize, ways: &mut [(&str, Way<'_>)]) -> Timings {
 
 /// The plain table's full scan, timed four ways in the same rounds after
 /// all the inserts (so all see the same page cache and machine state):
-/// 0. Sealhouse's scan (every check);
-/// 1. DataFusion alone on the same file, nothing checked;
-/// 2. the same DataFusion scan reading the file through the block check
-///    Sealhouse's scans read plain files through (`VerifiedFileStore`):
-///    the check's own cost, everything else equal;
-/// 3. DataFusion alone with its default Utf8View strings, for scale.
+/// [`SEALHOUSE`]'s scan (every check); [`DATAFUSION_ALONE`] on the same
+/// file, nothing checked; [`DATAFUSION_CHECKED`], the same DataFusion scan
+/// reading the file through the block check Sealhouse's scans read plain
+/// files through (`VerifiedFileStore`): the check's own cost, everything
+/// else equal; [`DATAFUSION_VIEWS`], DataFusion alone with its default
+/// Utf8View strings, for scale.
 ///
 /// The references read strings as Sealhouse's sessions do (Utf8, not
 /// DataFusion's default Utf8View, which decodes them without copying).
@@ -260,7 +268,6 @@ fn plain_scan_ways(rt: &tokio::runtime::Runtime, w: &mut SqlSession, runs: usize
     use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
     use sealhouse_storage::scan::{BlockTagKeys, VerifiedFileStore};
 
-    let scan = "SELECT count(*), sum(id), max(tel), min(note), sum(length(note)) FROM t";
     let (path, verifier) = {
         let catalog = w.catalog();
         let plain = catalog.table("m0", "t").expect("table");
@@ -306,17 +313,18 @@ fn plain_scan_ways(rt: &tokio::runtime::Runtime, w: &mut SqlSession, runs: usize
     let datafusion = |ctx: SessionContext| -> Way<'_> {
         Box::new(move || {
             let batches = rt
-                .block_on(async { ctx.sql(scan).await?.collect().await })
+                .block_on(async { ctx.sql(SCAN).await?.collect().await })
                 .expect("DataFusion's scan");
             values(&batches)
         })
     };
     run(rt, w, "USE m0");
-    let sealhouse: Way<'_> = Box::new(|| match rt.block_on(w.execute(scan)) {
+    let sealhouse: Way<'_> = Box::new(|| match rt.block_on(w.execute(SCAN)) {
         Ok(StatementOutput::Rows(r)) => values(&r.batches),
-        Ok(_) => panic!("{scan} gave no rows"),
-        Err(e) => panic!("{scan}: {e}"),
+        Ok(_) => panic!("{SCAN} gave no rows"),
+        Err(e) => panic!("{SCAN}: {e}"),
     });
+    // In the order of the indexes above.
     let mut ways = [
         ("Sealhouse", sealhouse),
         ("DataFusion alone", datafusion(context(false, None))),
@@ -409,21 +417,20 @@ fn integrity_costs(
     }
     let pct = |a: Duration, b: Duration| 100.0 * a.as_secs_f64() / b.as_secs_f64();
     println!("integrity checks (issue 18), same run:");
-    let (sealhouse, alone, checked, views) = (0, 1, 2, 3);
-    let rounds = scans.wall[sealhouse].len();
+    let rounds = scans.wall[SEALHOUSE].len();
     println!(
         "  plain scan, {rounds} rounds, the ways' order alternating (medians; paired = median of the rounds' ratios):"
     );
     for (what, way, reference) in [
         (
             "the block check (DataFusion + check vs DataFusion alone, same file)",
-            checked,
-            alone,
+            DATAFUSION_CHECKED,
+            DATAFUSION_ALONE,
         ),
         (
             "Sealhouse's whole scan vs DataFusion alone",
-            sealhouse,
-            alone,
+            SEALHOUSE,
+            DATAFUSION_ALONE,
         ),
     ] {
         let (paired_wall, paired_cpu) = scans.paired(way, reference);
@@ -441,7 +448,7 @@ fn integrity_costs(
     }
     println!(
         "    (DataFusion alone with its default Utf8View strings: {:.3} s)",
-        scans.wall(views).as_secs_f64()
+        scans.wall(DATAFUSION_VIEWS).as_secs_f64()
     );
     let (tag, check) = (median(tagging), median(checking));
     println!(
@@ -450,7 +457,7 @@ fn integrity_costs(
         tag.as_secs_f64() * 1e3,
         pct(tag, plain_insert),
         check.as_secs_f64() * 1e3,
-        pct(check, scans.wall(sealhouse))
+        pct(check, scans.wall(SEALHOUSE))
     );
     for (i, (name, _, scan_time, _)) in results.iter().enumerate() {
         let mut per_query = Vec::new();
